@@ -1,0 +1,275 @@
+"""The instrument file format: strict msgspec structs, one YAML file per instrument and version.
+
+Decoding rejects unknown keys and wrong types with the exact path (``at $.items[3].options``).
+Rules that span several fields (references between items, scales and tables) are checked by
+`instruments.loader.problems`, which reports every problem with its path, not just the first.
+
+The words used here are those of GLOSSARY.md: instrument, item, option, scale, summary score,
+scoring, value set, example.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+Languages = ("nb", "nn", "en")
+Language = Literal["nb", "nn", "en"]
+
+InstrumentId = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9-]*$", max_length=40)]
+Name = Annotated[str, Meta(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=40)]
+Code = Annotated[int, Meta(ge=-99, le=999)]
+
+
+class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    pass
+
+
+class Text(_Strict, kw_only=True):
+    """A short text in each of the three patient languages."""
+
+    nb: str
+    nn: str
+    en: str
+
+
+class Option(_Strict, kw_only=True):
+    """One response option of a single-choice item.
+
+    `code` is what is stored and scored (for forms, as printed: 1 = first option unless the
+    form prints other numbers). `unanswered` marks options such as "not applicable" that are
+    stored as given but count as a missing answer in every scoring.
+    """
+
+    code: Code
+    label: Text
+    unanswered: bool = False
+
+
+class Condition(_Strict, kw_only=True):
+    """When an item is asked, or when a conditional recode applies.
+
+    Exactly one form: ``{item: q21, in: [1]}``, ``{item: q21, answered: false}``,
+    ``{any: [...]}`` or ``{all: [...]}``.
+    """
+
+    item: Name | None = None
+    in_: list[Code] | None = msgspec.field(name="in", default=None)
+    answered: bool | None = None
+    any: list[Condition] | None = None
+    all: list[Condition] | None = None
+
+
+class Item(_Strict, kw_only=True):
+    """A question. `choice` items take one of `options` (inline, or the name of an option set);
+    `integer` and `vas` items take a whole number from `min` to `max`."""
+
+    id: Name
+    kind: Literal["choice", "integer", "vas"]
+    label: Text
+    options: list[Option] | Name | None = None
+    min: int | None = None
+    max: int | None = None
+    when: Condition | None = None
+
+
+class ConditionalRecode(_Strict, kw_only=True):
+    """A recode table that applies only when `when` holds (the first that holds wins)."""
+
+    when: Condition
+    values: dict[Code, float | None]
+
+
+# A recode: a table name, an inline table {code: value}, or conditional tables.
+# A value of null means "counts as missing".
+Recode = Name | dict[Code, float | None] | list[ConditionalRecode]
+
+
+class Linear(_Strict, kw_only=True):
+    """Rescale linearly so that `min` becomes 0 and `max` becomes 100."""
+
+    min: float
+    max: float
+
+
+class RecodeMean(_Strict, kw_only=True, tag="recode_mean", tag_field="kernel"):
+    """Recode each answered item, then average the answered items.
+
+    Scored when at least `min_answered` items are answered (averaging the answered items is
+    the same as imputing the person's mean for the missing ones), then rescaled by `transform`.
+    """
+
+    id: Name
+    label: Text
+    items: list[Name]
+    recode: Name | dict[Name, Recode] | None = None
+    min_answered: Annotated[int, Meta(ge=1)] = 1
+    transform: Linear | None = None
+
+
+class Sum(_Strict, kw_only=True, tag="sum", tag_field="kernel"):
+    """`constant` plus the sum of the recoded items (codes as they are when no recode).
+
+    Scored when at least `min_answered` items are answered (default: all). With `prorate`,
+    a sum with missing items is scaled up to the full number of items.
+    """
+
+    id: Name
+    label: Text
+    items: list[Name]
+    recode: Name | dict[Name, Recode] | None = None
+    constant: float = 0.0
+    min_answered: Annotated[int, Meta(ge=1)] | None = None
+    prorate: bool = False
+
+
+class ValueSetIndex(_Strict, kw_only=True, tag="valueset_index", tag_field="kernel"):
+    """The index of an EQ-5D health state under a value set chosen at scoring time.
+
+    `items` are the five dimensions in the order of the state's digits; `version` names the
+    descriptive system of the answers (EQ-5D-3L, EQ-5D-5L, EQ-5D-Y-3L).
+    """
+
+    id: Name
+    label: Text
+    items: Annotated[list[Name], Meta(min_length=5, max_length=5)]
+    version: str
+    default_method: str
+    default_country: str | None = None
+
+
+Scale = RecodeMean | Sum | ValueSetIndex
+
+
+class Input(_Strict, kw_only=True):
+    """One scale in a weighted sum: contributes ``weight * (scale - mean) / sd``."""
+
+    scale: Name
+    weight: float
+    mean: float = 0.0
+    sd: Annotated[float, Meta(gt=0)] = 1.0
+
+
+class WeightedSum(_Strict, kw_only=True, tag="weighted_sum", tag_field="kernel"):
+    """``constant + multiplier * sum(inputs)``; needs every input scale."""
+
+    id: Name
+    label: Text
+    inputs: list[Input]
+    constant: float = 0.0
+    multiplier: float = 1.0
+
+
+class Band(_Strict, kw_only=True):
+    id: Name
+    label: Text
+    min: float
+
+
+class Bands(_Strict, kw_only=True, tag="bands", tag_field="kernel"):
+    """The band (category) a score falls in: the last band whose `min` is ≤ the score."""
+
+    id: Name
+    label: Text
+    input: Name
+    bands: list[Band]
+
+
+Summary = WeightedSum | Bands
+
+
+class Scoring(_Strict, kw_only=True):
+    """One way of turning the items into scores. Scales come from items; summary scores come
+    from scales (or earlier summary scores), in the order listed."""
+
+    id: Name
+    version: str
+    title: Text
+    source: str
+    default: bool = False
+    recode_tables: dict[Name, dict[Code, float | None]] = {}
+    scales: list[Scale]
+    summaries: list[Summary] = []
+
+
+class Licence(_Strict, kw_only=True):
+    """Who holds the instrument and on what terms. `wording: overlay` means the official item
+    wording is licensed: the repository ships only our own short labels, and a registry that
+    holds the licence supplies the wording in an overlay file."""
+
+    holder: str
+    terms: str
+    wording: Literal["ours", "overlay"]
+
+
+class Example(_Strict, kw_only=True):
+    """An answer pattern with the scores it must give; `instruments check` runs every one.
+
+    Expected values are compared within half a unit of the last of `precision` decimals.
+    An expected null means "no score" (for example too few items answered).
+    """
+
+    source: str
+    scoring: Name | None = None
+    method: str | None = None
+    country: str | None = None
+    answers: dict[Name, int | None]
+    expect: dict[Name, float | str | None]
+    precision: Annotated[int, Meta(ge=0, le=12)] = 3
+
+
+class Instrument(_Strict, kw_only=True):
+    id: InstrumentId
+    version: str
+    kind: Literal["prom", "prem"]
+    title: Text
+    citation: str
+    licence: Licence
+    option_sets: dict[Name, list[Option]] = {}
+    items: list[Item]
+    scorings: list[Scoring]
+    examples: list[Example] = []
+
+    def item(self, item_id: str) -> Item:
+        return next(i for i in self.items if i.id == item_id)
+
+    def options_of(self, item: Item) -> list[Option]:
+        """The options of a choice item, with option-set names resolved."""
+        if isinstance(item.options, str):
+            return self.option_sets[item.options]
+        return item.options or []
+
+    def codes_of(self, item: Item) -> list[int]:
+        """Every code an item accepts, in form order."""
+        if item.kind == "choice":
+            return [o.code for o in self.options_of(item)]
+        return list(range(item.min, item.max + 1))
+
+    def scoring(self, scoring_id: str | None = None) -> Scoring:
+        if scoring_id is None:
+            return next(s for s in self.scorings if s.default)
+        return next(s for s in self.scorings if s.id == scoring_id)
+
+
+# Overlay: the licensed wording of one instrument, supplied by a registry.
+
+
+class OverlayItem(_Strict, kw_only=True):
+    text: str
+    options: dict[Code, str] = {}
+
+
+class OverlayLanguage(_Strict, kw_only=True):
+    instructions: str | None = None
+    items: dict[Name, OverlayItem]
+
+
+class Overlay(_Strict, kw_only=True):
+    """Official wording for an instrument version, per language, from the licence holder."""
+
+    instrument: InstrumentId
+    version: str
+    source: str
+    languages: dict[Language, OverlayLanguage]
