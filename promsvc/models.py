@@ -1,0 +1,197 @@
+"""Database tables (SQLModel). API schemas live beside their controllers, not here.
+
+Times are UTC (`timezone-aware` in Python, stored as UTC). Answers are stored once and never
+changed. Contact details are kept in their own table so that they can be deleted when no
+longer needed without touching anything else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timestamp that goes in and comes out as UTC, on SQLite (which has no time zones) too."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC times")
+        return value.astimezone(dt.UTC) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value
+
+
+def _time(**kw) -> Field:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Role(str, enum.Enum):
+    system = "system"  # enrol episodes, issue links
+    registry = "registry"  # patient-level data of its own registry
+    analyst = "analyst"  # aggregates only
+    admin = "admin"
+
+
+class Status(str, enum.Enum):
+    """Invitation status; every change is also written to `invitation_event`."""
+
+    planned = "planned"
+    open = "open"
+    started = "started"
+    completed = "completed"
+    expired = "expired"
+    withdrawn = "withdrawn"
+    failed = "failed"
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    key_hash: str = Field(unique=True, index=True)  # SHA-256 of the key; the key is shown once
+    role: Role
+    registry_id: str | None = Field(default=None, index=True)
+    label: str = ""
+    created_at: dt.datetime = _time(default_factory=utcnow)
+    revoked_at: dt.datetime | None = _time(default=None)
+
+
+class Episode(SQLModel, table=True):
+    """One patient's course in one protocol, e.g. one primary hip replacement."""
+
+    __tablename__ = "episode"
+    __table_args__ = (sa.UniqueConstraint("registry_id", "external_id"),)
+    id: str = Field(default_factory=new_id, primary_key=True)
+    registry_id: str = Field(index=True)
+    external_id: str  # the id in the registry's own platform
+    pseudonym: str  # the registry's pseudonym of the patient; never logged
+    unit_id: str
+    protocol_id: str
+    event_date: dt.date
+    language: str
+    proxy_allowed: bool = False
+    payload_hash: str  # SHA-256 of the enrolment payload: same id + other payload → 409
+    withdrawn_at: dt.datetime | None = _time(default=None)
+    withdrawn_reason: str | None = None
+    created_at: dt.datetime = _time(default_factory=utcnow)
+
+
+class Contact(SQLModel, table=True):
+    """How to reach the patient of an episode; deleted when no longer needed."""
+
+    __tablename__ = "contact"
+    id: int | None = Field(default=None, primary_key=True)
+    episode_id: str = Field(foreign_key="episode.id", index=True)
+    channel: str  # email, sms, letter
+    address: str
+
+
+class Invitation(SQLModel, table=True):
+    """A request to answer one time point of one episode."""
+
+    __tablename__ = "invitation"
+    __table_args__ = (sa.UniqueConstraint("episode_id", "time_point"),)
+    id: str = Field(default_factory=new_id, primary_key=True)
+    episode_id: str = Field(foreign_key="episode.id", index=True)
+    registry_id: str = Field(index=True)
+    time_point: str
+    due_at: dt.datetime = _time(index=True)
+    expires_at: dt.datetime = _time(index=True)
+    status: Status = Field(default=Status.planned, index=True)
+    token_hash: str | None = Field(default=None, unique=True, index=True)  # SHA-256 of the link token
+    channel: str | None = None  # the channel of the last link issued
+    status_at: dt.datetime = _time(default_factory=utcnow)
+    failure: str | None = None
+
+
+class InvitationEvent(SQLModel, table=True):
+    """Every status change of an invitation, with its time."""
+
+    __tablename__ = "invitation_event"
+    id: int | None = Field(default=None, primary_key=True)
+    invitation_id: str = Field(foreign_key="invitation.id", index=True)
+    status: Status
+    at: dt.datetime = _time(default_factory=utcnow)
+    note: str | None = None  # a reason (withdrawn, failed); never personal data
+
+
+class Draft(SQLModel, table=True):
+    """Answers saved before submission; one per invitation, replaced on every save."""
+
+    __tablename__ = "draft"
+    invitation_id: str = Field(foreign_key="invitation.id", primary_key=True)
+    answers: dict = Field(default_factory=dict, sa_type=sa.JSON)  # {instrument: {item: code}}
+    language: str
+    respondent: str = "patient"  # patient | proxy
+    started_at: dt.datetime = _time(default_factory=utcnow)
+    updated_at: dt.datetime = _time(default_factory=utcnow)
+
+
+class Response(SQLModel, table=True):
+    """Submitted answers to one instrument; written once, never changed."""
+
+    __tablename__ = "response"
+    __table_args__ = (sa.UniqueConstraint("invitation_id", "instrument_id"),)
+    id: str = Field(default_factory=new_id, primary_key=True)
+    invitation_id: str = Field(foreign_key="invitation.id", index=True)
+    episode_id: str = Field(foreign_key="episode.id", index=True)
+    registry_id: str = Field(index=True)
+    instrument_id: str
+    instrument_version: str
+    answers: dict = Field(sa_type=sa.JSON)  # {item: code or None}
+    language: str
+    channel: str
+    respondent: str  # patient | proxy
+    started_at: dt.datetime = _time()
+    submitted_at: dt.datetime = _time(default_factory=utcnow)
+
+
+class Score(SQLModel, table=True):
+    """Scores of one response by one scoring, with what produced them.
+
+    Re-scoring adds a row and clears `current` on the old one, so differences stay visible.
+    """
+
+    __tablename__ = "score"
+    id: int | None = Field(default=None, primary_key=True)
+    response_id: str = Field(foreign_key="response.id", index=True)
+    instrument_id: str
+    instrument_version: str
+    scoring: str
+    scoring_version: str
+    value_set: str | None = None  # e.g. "EQ-5D-5L · VT · Norway"
+    values: dict = Field(sa_type=sa.JSON)  # {score id: number, text or None}
+    current: bool = True
+    computed_at: dt.datetime = _time(default_factory=utcnow)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Every read or write of patient-level data: who, in which role, what, which episode, when."""
+
+    __tablename__ = "audit"
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = _time(default_factory=utcnow, index=True)
+    actor: str  # api key id, or "patient" for the holder of a link
+    role: str
+    action: str  # e.g. episode.read, episode.enrol, responses.export, response.submit
+    registry_id: str | None = None
+    episode_id: str | None = Field(default=None, index=True)
+    outcome: str  # ok, denied, not_found, invalid
