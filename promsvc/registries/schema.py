@@ -1,0 +1,88 @@
+"""Registry configuration as data: one YAML file per registry, decoded into strict structs.
+
+A registry declares its units (a tree: regional health authority → health trust → hospital →
+department) and its protocols: the event they follow, the time points with their offset from
+the event date and the window in which an answer counts, the instruments asked, how each is
+scored (and with which EQ-5D value set), reminders, channels and who may answer.
+Durations are ISO 8601 (`P90D`, `PT5M`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from instruments.schema import InstrumentId, Name, Text
+
+Channel = Literal["email", "sms", "letter", "clinic"]
+Respondent = Literal["patient", "proxy"]
+UnitLevel = Literal["rhf", "hf", "hospital", "department"]
+
+
+class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    pass
+
+
+class Unit(_Strict, kw_only=True):
+    id: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    name: str
+    level: UnitLevel
+    org_number: Annotated[str, Meta(pattern=r"^[0-9]{9}$")] | None = None
+    children: list[Unit] = []
+
+
+class InstrumentUse(_Strict, kw_only=True):
+    """How the registry scores one instrument: which scorings (default: the instrument's
+    default scoring) and, for EQ-5D, which value set (default: the instrument's default)."""
+
+    instrument: InstrumentId
+    scorings: list[Name] = []
+    method: str | None = None
+    country: str | None = None
+
+
+class TimePoint(_Strict, kw_only=True):
+    id: Name
+    title: Text
+    offset: dt.timedelta  # from the event date (negative: before it, e.g. a baseline)
+    window: dt.timedelta  # an answer counts from the due time until due + window
+    instruments: Annotated[list[InstrumentId], Meta(min_length=1)]
+
+
+class Reminders(_Strict, kw_only=True):
+    after: dt.timedelta  # remind this long after the invitation if not completed
+    max: Annotated[int, Meta(ge=0, le=5)] = 1
+
+
+class Protocol(_Strict, kw_only=True):
+    id: Name
+    title: Text
+    event: str  # what the time points follow, e.g. "primary hip replacement"
+    time_points: Annotated[list[TimePoint], Meta(min_length=1)]
+    instruments: list[InstrumentUse] = []  # scoring choices; instruments not listed use defaults
+    channels: Annotated[list[Channel], Meta(min_length=1)]  # in order of preference
+    respondents: Annotated[list[Respondent], Meta(min_length=1)] = msgspec.field(default_factory=lambda: ["patient"])
+    reminders: Reminders | None = None
+
+
+class Registry(_Strict, kw_only=True):
+    id: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9-]*$")]
+    name: Text
+    sender: str  # how messages to patients name the sender, e.g. "Nasjonalt demoregister"
+    units: Annotated[list[Unit], Meta(min_length=1)]
+    protocols: Annotated[list[Protocol], Meta(min_length=1)]
+
+    def protocol(self, protocol_id: str) -> Protocol | None:
+        return next((p for p in self.protocols if p.id == protocol_id), None)
+
+    def unit_ids(self) -> list[str]:
+        out: list[str] = []
+        stack = list(reversed(self.units))
+        while stack:
+            unit = stack.pop()
+            out.append(unit.id)
+            stack.extend(reversed(unit.children))
+        return out
