@@ -20,6 +20,7 @@ from instruments.schema import InstrumentId, Name, Text
 Channel = Literal["email", "sms", "letter", "clinic"]
 Respondent = Literal["patient", "proxy"]
 UnitLevel = Literal["rhf", "hf", "hospital", "department"]
+LEVELS = ("rhf", "hf", "hospital", "department")  # from the top of the tree down
 
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -66,6 +67,14 @@ class Protocol(_Strict, kw_only=True):
     channels: Annotated[list[Channel], Meta(min_length=1)]  # in order of preference
     respondents: Annotated[list[Respondent], Meta(min_length=1)] = msgspec.field(default_factory=lambda: ["patient"])
     reminders: Reminders | None = None
+
+    def time_point(self, time_point_id: str) -> TimePoint | None:
+        return next((t for t in self.time_points if t.id == time_point_id), None)
+
+    def instrument_use(self, instrument_id: str) -> InstrumentUse:
+        """How this protocol scores an instrument (the instrument's defaults when not listed)."""
+        found = next((u for u in self.instruments if u.instrument == instrument_id), None)
+        return found or InstrumentUse(instrument=instrument_id)
 
 
 class Registry(_Strict, kw_only=True):

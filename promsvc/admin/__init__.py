@@ -1,0 +1,1 @@
+"""Administration over HTTP: reading the audit trail."""

@@ -1,0 +1,158 @@
+"""The application factory: all wiring in one place.
+
+    app = create_app(Settings.from_mapping(os.environ))
+
+`create_app` loads and checks every registry configuration (the app refuses to start on a bad
+file), builds the database engine, and registers the routers of each domain: enrolment and
+episodes (`promsvc.episodes`), the stateless scoring endpoint (`promsvc.scoring_api`), the audit
+read (`promsvc.admin`) and, when that module exists, the patient side: the module-level list
+`routes` of `promsvc.patient.controllers`.
+
+Application state (`request.app.state` / `state` in handlers): `settings`, `engine`,
+`registries` (id → `promsvc.registries.schema.Registry`).
+Dependencies every handler can ask for: `db_session` (see promsvc.db), `caller` (the API key's
+`promsvc.security.Caller`; raises 401), `settings`, `registries`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import os
+import secrets
+import time
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+import promsvc
+from promsvc import db, errors, security
+from promsvc.registries import loader
+from promsvc.registries.schema import Registry
+from promsvc.settings import Settings
+
+log = logging.getLogger("promsvc.access")
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings) -> Litestar:
+    registries = loader.load_all(settings)
+    engine = db.make_engine(settings)
+    if not settings.secret_key:
+        # One process only; `promsvc serve` shares one secret between its workers.
+        settings = _with(settings, secret_key=secrets.token_urlsafe(32))
+
+    def on_startup(app: Litestar) -> None:
+        if settings.migrate_on_start:
+            from promsvc import migrations
+
+            migrations.upgrade(engine)
+
+    def on_shutdown(app: Litestar) -> None:
+        engine.dispose()
+
+    return Litestar(
+        route_handlers=_routers(settings),
+        state=State({"settings": settings, "engine": engine, "registries": registries}),
+        dependencies={
+            "db_session": Provide(db.provide_session),
+            "caller": Provide(security.provide_caller, sync_to_thread=False),
+            "settings": Provide(_provide_settings, sync_to_thread=False),
+            "registries": Provide(_provide_registries, sync_to_thread=False),
+        },
+        exception_handlers={Exception: errors.problem_response},
+        middleware=[access_log],
+        on_startup=[on_startup],
+        on_shutdown=[on_shutdown],
+        openapi_config=OpenAPIConfig(
+            title="promsvc",
+            version=getattr(promsvc, "__version__", "0.1.0"),
+            description="Collect and score patient-reported outcome and experience measures for quality registries.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        logging_config=LoggingConfig(
+            root={"level": settings.log_level, "handlers": ["queue_listener"]},
+            loggers={
+                "promsvc": {"level": settings.log_level, "propagate": True},
+                "alembic": {"level": "WARNING", "propagate": True},
+            },
+            log_exceptions="never",  # tracebacks may quote patient data; errors.py logs type + route
+        ),
+        debug=settings.debug,
+    )
+
+
+def app_from_environment() -> Litestar:
+    """The factory uvicorn calls in each worker (`promsvc serve`)."""
+    return create_app(Settings.from_mapping(os.environ))
+
+
+def _routers(settings: Settings) -> list[Any]:
+    from promsvc.admin.controllers import AuditController
+    from promsvc.episodes.controllers import EpisodeController, ExportController
+    from promsvc.scoring_api.controllers import score
+
+    handlers: list[Any] = [
+        Router(path=API_PREFIX, route_handlers=[EpisodeController, ExportController, AuditController, score]),
+    ]
+    if importlib.util.find_spec("promsvc.patient") and importlib.util.find_spec("promsvc.patient.controllers"):
+        patient = importlib.import_module("promsvc.patient.controllers")
+        handlers.extend(getattr(patient, "routes", []))
+    if settings.bench_routes:
+        from promsvc.scoring_api.controllers import bench_routes
+
+        handlers.extend(bench_routes())
+    return handlers
+
+
+def _provide_settings(state: State) -> Settings:
+    return state.settings
+
+
+def _provide_registries(state: State) -> dict[str, Registry]:
+    return state.registries
+
+
+def _with(settings: Settings, **changes: Any) -> Settings:
+    import msgspec
+
+    return msgspec.structs.replace(settings, **changes)
+
+
+def access_log(app: ASGIApp) -> ASGIApp:
+    """Log method, route template (`/q/{token}`, never the path itself), status and duration."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_wrapper)
+        finally:
+            log.info(
+                "%s %s %d %.1fms",
+                scope.get("method", "-"),
+                scope.get("path_template") or "-",
+                status,
+                (time.perf_counter() - start) * 1000,
+            )
+
+    return middleware

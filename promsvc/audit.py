@@ -1,0 +1,58 @@
+"""The audit trail: every read or write of patient-level data, allowed or not.
+
+`record` adds a row to the caller's session, so an allowed action and its audit row are
+committed together (or not at all). A refused or failed action is recorded with
+`record_apart`, in its own transaction, because the request's own work is rolled back.
+
+Actions are `noun.verb`: episode.enrol, episode.read, episode.withdraw, link.issue,
+responses.export, response.submit, audit.read. Outcomes: ok, denied, not_found, invalid, conflict.
+Rows hold ids only (key id, registry id, episode id): never a pseudonym, answer or token.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from promsvc.models import AuditEntry
+
+OUTCOMES = ("ok", "denied", "not_found", "invalid", "conflict", "gone")
+
+
+def record(
+    session: Session,
+    actor: str,
+    role: str,
+    action: str,
+    registry_id: str | None,
+    episode_id: str | None,
+    outcome: str,
+) -> AuditEntry:
+    """Add one audit row to `session` (committed with the caller's unit of work)."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown audit outcome {outcome!r}; one of {', '.join(OUTCOMES)}")
+    entry = AuditEntry(
+        actor=actor,
+        role=str(getattr(role, "value", role)),
+        action=action,
+        registry_id=registry_id,
+        episode_id=episode_id,
+        outcome=outcome,
+    )
+    session.add(entry)
+    return entry
+
+
+def record_apart(
+    engine: Engine,
+    actor: str,
+    role: str,
+    action: str,
+    registry_id: str | None,
+    episode_id: str | None,
+    outcome: str,
+) -> None:
+    """Write one audit row in a transaction of its own (for refused and failed actions)."""
+    with Session(engine) as session:
+        record(session, actor, role, action, registry_id, episode_id, outcome)
+        session.commit()

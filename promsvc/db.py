@@ -1,0 +1,77 @@
+"""The database: one engine per application, sync sessions, SQLite or PostgreSQL on one code path.
+
+How handlers use it (one way only): route handlers are plain `def` functions declared with
+`sync_to_thread=True`, and take the dependency `db_session: Session`. Services commit
+explicitly (`session.commit()`) when their unit of work is complete; whatever was not committed
+when the handler ends (an error was raised) is rolled back, so a failed request leaves nothing
+half-written.
+
+SQLite gets, on every connection: WAL journal (readers do not block the writer),
+`synchronous=FULL` (a commit is on disk when it returns, in WAL mode too), foreign keys
+enforced, and a busy timeout so that concurrent writers wait instead of failing.
+Transactions start with `BEGIN IMMEDIATE` so that a read-then-write transaction takes the write
+lock up front rather than failing with "database is locked" when it later writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+
+import sqlalchemy as sa
+from litestar.datastructures import State
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session
+
+from promsvc.settings import Settings
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def make_engine(settings: Settings | str, **kw) -> Engine:
+    """An engine for the settings' database (or a URL); creates a SQLite file's directory."""
+    url = make_url(settings if isinstance(settings, str) else settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **kw
+        )
+        _sqlite_pragmas(engine)
+        return engine
+    kw.setdefault("pool_pre_ping", True)
+    kw.setdefault("pool_size", 10)
+    kw.setdefault("max_overflow", 20)
+    return sa.create_engine(url, **kw)
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session(engine: Engine) -> Session:
+    """A new session; `expire_on_commit=False` so that objects stay readable after commit."""
+    return Session(engine, expire_on_commit=False)
+
+
+def provide_session(state: State) -> Generator[Session, None, None]:
+    """Litestar dependency `db_session`: a session for one request, rolled back if uncommitted."""
+    db = session(state.engine)
+    try:
+        yield db
+    finally:
+        db.rollback()
+        db.close()

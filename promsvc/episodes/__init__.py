@@ -1,0 +1,1 @@
+"""Episodes: enrolment, reading, withdrawal, links issued now, and the registry export."""

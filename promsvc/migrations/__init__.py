@@ -1,0 +1,71 @@
+"""Alembic migrations of the promsvc database, run from code (no alembic.ini needed).
+
+    promsvc db upgrade            # the command line
+    migrations.upgrade(url)       # what `promsvc serve`, `promsvc demo` and the tests call
+
+Revisions live in `versions/`; SQLite gets batch mode (`render_as_batch`) because it cannot
+ALTER most things in place. On PostgreSQL an advisory lock makes concurrent upgrades (several
+instances starting at once) run one after the other.
+
+A new revision: change promsvc/models.py, then
+    .venv/bin/alembic -c promsvc/migrations/alembic.ini revision --autogenerate -m "what changed"
+and check it; tests/integration/test_migrations.py fails while models and migrations differ.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, Engine
+
+HERE = Path(__file__).parent
+PG_LOCK_ID = 0x70726F6D  # "prom": the advisory lock id that serialises migrations
+
+
+def config(connection: Connection | None = None, url: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(HERE))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(target: Engine | str, revision: str = "head") -> None:
+    """Bring the database up to `revision` (default: the newest)."""
+    from promsvc.db import make_engine
+
+    engine = make_engine(target) if isinstance(target, str) else target
+    try:
+        with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": PG_LOCK_ID})
+                connection.commit()
+            try:
+                command.upgrade(config(connection), revision)
+                connection.commit()
+            finally:
+                if connection.dialect.name == "postgresql":
+                    connection.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": PG_LOCK_ID})
+                    connection.commit()
+    finally:
+        if isinstance(target, str):
+            engine.dispose()
+
+
+def current(engine: Engine) -> str | None:
+    """The revision the database is at (None: not migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(config()).get_current_head()

@@ -1,0 +1,233 @@
+"""Load and check registry configuration files.
+
+Decoding is strict (`promsvc.registries.schema`: unknown keys and wrong types are refused with
+their path); `problems` then checks what spans several fields and reports every problem found,
+each as `at PATH: what is wrong; how to fix it`. The service refuses to start while any
+registry file has a problem; `promsvc registries check [FILE…]` runs the same checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+
+import msgspec
+
+import instruments
+from promsvc.registries.schema import LEVELS, Protocol, Registry, Unit
+from promsvc.settings import Settings
+from scoring import engine as scoring_engine
+from scoring.errors import ScoringError
+
+DEMO_FILE = "demo.yaml"
+_ZERO = dt.timedelta(0)
+
+
+class RegistryError(Exception):
+    """A registry configuration that cannot be used, with every problem found in it."""
+
+    def __init__(self, file: str, problems: list[str]):
+        self.file, self.problems = file, problems
+        super().__init__("\n".join(f"{file}: {p}" for p in problems))
+
+
+def decode(data: bytes, file: str) -> Registry:
+    """Decode and check one registry file; RegistryError names the file and every path."""
+    try:
+        registry = msgspec.yaml.decode(data, type=Registry)
+    except msgspec.ValidationError as e:
+        text, sep, where = str(e).rpartition(" - at ")
+        message = f"at {where.strip('`')}: {text}" if sep else str(e)
+        raise RegistryError(file, [message + _hint(text if sep else str(e))]) from None
+    except msgspec.DecodeError as e:
+        raise RegistryError(file, [f"not valid YAML: {e}"]) from None
+    found = problems(registry)
+    if found:
+        raise RegistryError(file, found)
+    return registry
+
+
+def _hint(text: str) -> str:
+    if text.startswith("Object contains unknown field"):
+        return "; remove it or correct its spelling (see promsvc/registries/schema.py for the keys)"
+    if "duration" in text:
+        return "; write durations as ISO 8601, e.g. P90D (90 days) or -P14D (14 days before)"
+    return ""
+
+
+def load(path: str | Path) -> Registry:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise RegistryError(str(path), [f"cannot read the file: {e.strerror}"]) from None
+    return decode(data, str(path))
+
+
+def demo() -> Registry:
+    """The shipped synthetic registry `demo`."""
+    data = resources.files("promsvc.registries").joinpath(DEMO_FILE).read_bytes()
+    return decode(data, f"promsvc/registries/{DEMO_FILE}")
+
+
+def load_all(settings: Settings) -> dict[str, Registry]:
+    """Every registry the service serves, by id: the demo (if enabled) and `registries_dir/*.yaml`."""
+    found: dict[str, Registry] = {}
+    where: dict[str, str] = {}
+    sources: list[tuple[str, Registry]] = []
+    if settings.demo_registry:
+        sources.append((f"promsvc/registries/{DEMO_FILE}", demo()))
+    for directory in settings.registry_dirs():
+        if not directory.is_dir():
+            raise RegistryError(str(directory), [
+                "PROMSVC_REGISTRIES_DIR names no directory; create it or correct the setting"
+            ])
+        sources.extend((str(p), load(p)) for p in sorted(directory.glob("*.y*ml")))
+    for file, registry in sources:
+        if registry.id in found:
+            raise RegistryError(file, [
+                f"at $.id: registry id {registry.id!r} is already declared in {where[registry.id]}; "
+                "give each registry its own id (or switch off PROMSVC_DEMO_REGISTRY)"
+            ])
+        found[registry.id], where[registry.id] = registry, file
+    return found
+
+
+def check_files(paths: Iterable[str | Path]) -> list[str]:
+    """Every problem of the given files, one line each (empty: all good)."""
+    out: list[str] = []
+    for path in paths:
+        try:
+            load(path)
+        except RegistryError as e:
+            out.extend(f"{e.file}: {p}" for p in e.problems)
+    return out
+
+
+# ------------------------------------------------------------------ cross-field checks
+
+
+def problems(registry: Registry) -> list[str]:
+    """Every problem that spans several fields, each with its path and a hint."""
+    out: list[str] = []
+    out += _unit_problems(registry)
+    seen: dict[str, str] = {}
+    for p, protocol in enumerate(registry.protocols):
+        at = f"$.protocols[{p}]"
+        if protocol.id in seen:
+            out.append(f"at {at}.id: protocol id {protocol.id!r} is used twice (also at {seen[protocol.id]}); give each protocol its own id")
+        seen.setdefault(protocol.id, f"{at}.id")
+        out += _protocol_problems(protocol, at)
+    return out
+
+
+def _unit_problems(registry: Registry) -> list[str]:
+    out: list[str] = []
+    ids: dict[str, str] = {}
+    orgs: dict[str, str] = {}
+
+    def walk(units: list[Unit], at: str, parent: Unit | None) -> None:
+        for u, unit in enumerate(units):
+            here = f"{at}[{u}]"
+            if unit.id in ids:
+                out.append(f"at {here}.id: unit id {unit.id!r} is used twice (also at {ids[unit.id]}); give each unit its own id")
+            ids.setdefault(unit.id, f"{here}.id")
+            if unit.org_number is not None:
+                if unit.org_number in orgs:
+                    out.append(f"at {here}.org_number: organisation number {unit.org_number} is also given at {orgs[unit.org_number]}; each unit has its own")
+                orgs.setdefault(unit.org_number, f"{here}.org_number")
+            if parent is not None and LEVELS.index(unit.level) <= LEVELS.index(parent.level):
+                out.append(
+                    f"at {here}.level: a {unit.level} cannot sit under a {parent.level}; "
+                    f"levels go {' → '.join(LEVELS)}"
+                )
+            walk(unit.children, f"{here}.children", unit)
+
+    walk(registry.units, "$.units", None)
+    return out
+
+
+def _repeats(values: list[str]) -> list[tuple[int, str]]:
+    seen: set[str] = set()
+    out = []
+    for i, v in enumerate(values):
+        if v in seen:
+            out.append((i, v))
+        seen.add(v)
+    return out
+
+
+def _protocol_problems(protocol: Protocol, at: str) -> list[str]:
+    out: list[str] = []
+    known = instruments.catalogue()
+    known_list = ", ".join(sorted(known))
+    asked: set[str] = set()
+    tp_ids: dict[str, int] = {}
+    for t, tp in enumerate(protocol.time_points):
+        here = f"{at}.time_points[{t}]"
+        if tp.id in tp_ids:
+            out.append(f"at {here}.id: time point id {tp.id!r} is used twice (also at {at}.time_points[{tp_ids[tp.id]}]); give each time point its own id")
+        tp_ids.setdefault(tp.id, t)
+        if tp.window <= _ZERO:
+            out.append(f"at {here}.window: the window must be longer than zero (e.g. P30D)")
+        for i, instrument_id in enumerate(tp.instruments):
+            if instrument_id not in known:
+                out.append(f"at {here}.instruments[{i}]: unknown instrument {instrument_id!r}; known: {known_list}")
+            asked.add(instrument_id)
+        for i, instrument_id in _repeats(list(tp.instruments)):
+            out.append(f"at {here}.instruments[{i}]: {instrument_id!r} is asked twice at this time point; list it once")
+
+    uses: dict[str, int] = {}
+    for u, use in enumerate(protocol.instruments):
+        here = f"{at}.instruments[{u}]"
+        if use.instrument in uses:
+            out.append(f"at {here}.instrument: {use.instrument!r} is configured twice (also at {at}.instruments[{uses[use.instrument]}]); merge the two")
+        uses.setdefault(use.instrument, u)
+        if use.instrument not in known:
+            out.append(f"at {here}.instrument: unknown instrument {use.instrument!r}; known: {known_list}")
+            continue
+        if use.instrument not in asked:
+            out.append(f"at {here}.instrument: {use.instrument!r} is not asked at any time point of this protocol; add it to a time point or remove this entry")
+        ins = known[use.instrument]
+        scoring_ids = [s.id for s in ins.scorings]
+        for s, scoring_id in enumerate(use.scorings):
+            if scoring_id not in scoring_ids:
+                out.append(f"at {here}.scorings[{s}]: {use.instrument} has no scoring {scoring_id!r}; its scorings: {', '.join(scoring_ids)}")
+        for s, scoring_id in _repeats(list(use.scorings)):
+            out.append(f"at {here}.scorings[{s}]: scoring {scoring_id!r} is listed twice; list it once")
+        chosen = [ins.scoring(s) for s in use.scorings if s in scoring_ids] or [ins.scoring()]
+        for scoring in chosen:
+            try:
+                scoring_engine.choose_value_set(ins, scoring, use.method, use.country)
+            except ScoringError as e:
+                field = "method" if use.method and "method" in str(e) else "country"
+                out.append(f"at {here}.{field}: {e}")
+
+    for c, channel in _repeats(list(protocol.channels)):
+        out.append(f"at {at}.channels[{c}]: channel {channel!r} is listed twice; list each channel once")
+    for r, respondent in _repeats(list(protocol.respondents)):
+        out.append(f"at {at}.respondents[{r}]: {respondent!r} is listed twice; list it once")
+
+    if protocol.reminders is not None:
+        here = f"{at}.reminders"
+        after = protocol.reminders.after
+        if after <= _ZERO:
+            out.append(f"at {here}.after: reminders must come after the invitation (e.g. P14D)")
+        elif protocol.reminders.max > 0:
+            shortest = min(protocol.time_points, key=lambda tp: tp.window)
+            last = after * protocol.reminders.max
+            if last >= shortest.window:
+                out.append(
+                    f"at {here}: the last reminder ({protocol.reminders.max} × {_days(after)}) would come after "
+                    f"time point {shortest.id!r} expires ({_days(shortest.window)} window); "
+                    "remind sooner, less often, or widen the window"
+                )
+        if "clinic" in protocol.channels and len(protocol.channels) == 1 and protocol.reminders.max > 0:
+            out.append(f"at {here}: the only channel is 'clinic', which cannot carry reminders; remove reminders or add a channel")
+    return out
+
+
+def _days(delta) -> str:
+    return f"{delta.days} days" if delta.seconds == 0 else str(delta)

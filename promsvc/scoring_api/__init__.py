@@ -1,0 +1,1 @@
+"""The stateless scoring endpoint for platforms that collect answers elsewhere."""

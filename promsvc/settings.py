@@ -1,0 +1,150 @@
+"""Settings: one typed, frozen object built from an explicit mapping (usually the environment).
+
+    settings = Settings.from_mapping(os.environ)
+    app = create_app(settings)
+
+Nothing is read or cached at import: tests build their own `Settings(...)` and pass it in.
+Every field is documented with `Meta(description=...)`; docs/service.md's table is generated
+from these descriptions (`promsvc.settings.markdown_table()`) and a test keeps the two equal.
+An environment variable is the field name in capitals with the prefix `PROMSVC_`
+(`database_url` ← `PROMSVC_DATABASE_URL`). Unknown `PROMSVC_*` variables are refused, so a
+misspelt setting cannot be silently ignored (`PROMSVC_TEST_*` are left to the test suite).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+from msgspec import Meta
+
+PREFIX = "PROMSVC_"
+IGNORED_PREFIXES = ("PROMSVC_TEST_",)
+DEFAULT_DATABASE_URL = "sqlite:///./var/promsvc.sqlite3"
+
+
+class SettingsError(Exception):
+    """A setting that cannot be used; the message names the variable and how to fix it."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    database_url: Annotated[str, Meta(description=(
+        "SQLAlchemy URL of the database. SQLite (the default) creates the file's directory; "
+        "for PostgreSQL use `postgresql+psycopg://user:password@host:5432/name`."
+    ))] = DEFAULT_DATABASE_URL
+    base_url: Annotated[str, Meta(description=(
+        "Public address of the service, without a trailing slash; patient links are "
+        "`{base_url}/q/{token}`."
+    ))] = "http://127.0.0.1:8000"
+    registries_dir: Annotated[str, Meta(description=(
+        "Directory of extra registry configuration files (`*.yaml`), loaded and checked at start-up "
+        "beside the shipped ones. Empty: none."
+    ))] = ""
+    demo_registry: Annotated[bool, Meta(description=(
+        "Load the shipped synthetic registry `demo` (promsvc/registries/demo.yaml)."
+    ))] = True
+    due_time: Annotated[str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description=(
+        "Local time of day (HH:MM, in `time_zone`) at which an invitation falls due on its day: "
+        "due = event date + offset at this time, stored in UTC."
+    ))] = "09:00"
+    time_zone: Annotated[str, Meta(description=(
+        "IANA time zone of `due_time` (e.g. Europe/Oslo); daylight saving is applied per date."
+    ))] = "Europe/Oslo"
+    migrate_on_start: Annotated[bool, Meta(description=(
+        "Apply database migrations when the application starts. `promsvc serve` migrates once "
+        "before starting its workers and turns this off for them."
+    ))] = True
+    secret_key: Annotated[str, Meta(description=(
+        "Secret for signed cookies and CSRF tokens of the patient pages. Empty: a random secret is "
+        "made per process (`promsvc serve` makes one and shares it with its workers)."
+    ))] = ""
+    log_level: Annotated[str, Meta(pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description=(
+        "Level of the service's log (DEBUG, INFO, WARNING, ERROR). Log lines never carry answers, "
+        "tokens, pseudonyms, external ids or contact details at any level."
+    ))] = "INFO"
+    bench_routes: Annotated[bool, Meta(description=(
+        "Serve the benchmark-only route `POST /bench/parse` (parses a submission body, stores "
+        "nothing). Off in production."
+    ))] = False
+    debug: Annotated[bool, Meta(description=(
+        "Litestar debug mode: tracebacks in 500 responses. Never in production."
+    ))] = False
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"PROMSVC_TIME_ZONE: unknown time zone {self.time_zone!r}; use an IANA name such as Europe/Oslo"
+            ) from None
+        if self.base_url.endswith("/"):
+            raise SettingsError(f"PROMSVC_BASE_URL: {self.base_url!r} ends with '/'; leave the slash out")
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str]) -> Settings:
+        """Settings from `PROMSVC_*` entries of a mapping such as `os.environ`; defaults for the rest."""
+        fields = {f.name: f for f in msgspec.structs.fields(cls)}
+        raw: dict[str, Any] = {}
+        for key, value in env.items():
+            if not key.startswith(PREFIX) or key.startswith(IGNORED_PREFIXES):
+                continue
+            name = key[len(PREFIX):].lower()
+            if name not in fields:
+                known = ", ".join(PREFIX + n.upper() for n in fields)
+                raise SettingsError(f"{key}: no such setting; known settings: {known}")
+            raw[name] = _parse(key, value, fields[name].type)
+        try:
+            return msgspec.convert(raw, cls)
+        except msgspec.ValidationError as e:
+            text, _, where = str(e).rpartition(" - at ")
+            name = where.strip("`").removeprefix("$.")
+            raise SettingsError(f"{PREFIX}{name.upper()}: {text or e}") from None
+
+    # ---- derived values
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def due_clock(self) -> dt.time:
+        hours, minutes = self.due_time.split(":")
+        return dt.time(int(hours), int(minutes), tzinfo=ZoneInfo(self.time_zone))
+
+    def registry_dirs(self) -> list[Path]:
+        return [Path(self.registries_dir)] if self.registries_dir else []
+
+
+def _parse(key: str, value: str, type_: Any) -> Any:
+    base = typing.get_args(type_)[0] if typing.get_origin(type_) is Annotated else type_
+    if base is bool:
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+        raise SettingsError(f"{key}: {value!r} is not a yes/no value; use 1 or 0")
+    return value
+
+
+def documentation() -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) of every setting, in declaration order."""
+    rows = []
+    for field in msgspec.structs.fields(Settings):
+        meta = next((m for m in getattr(field.type, "__metadata__", ()) if isinstance(m, Meta)), None)
+        default = field.default
+        shown = ("1" if default else "0") if isinstance(default, bool) else (default or "(empty)")
+        rows.append((PREFIX + field.name.upper(), str(shown), (meta.description if meta else "") or ""))
+    return rows
+
+
+def markdown_table() -> str:
+    """The settings table of docs/service.md."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, default, description in documentation():
+        lines.append(f"| `{name}` | `{default}` | {description} |")
+    return "\n".join(lines) + "\n"
