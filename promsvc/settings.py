@@ -45,6 +45,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         "Directory of extra registry configuration files (`*.yaml`), loaded and checked at start-up "
         "beside the shipped ones. Empty: none."
     ))] = ""
+    overlays_dir: Annotated[str, Meta(description=(
+        "Directory of licensed instrument wording supplied by registries: `{overlays_dir}/{registry id}/*.yaml`, "
+        "one overlay per instrument version (docs/instruments.md). Empty: our short labels only."
+    ))] = ""
     demo_registry: Annotated[bool, Meta(description=(
         "Load the shipped synthetic registry `demo` (promsvc/registries/demo.yaml)."
     ))] = True
