@@ -1,0 +1,240 @@
+"""What a patient link opens, and saving a draft: the database side of the patient pages and
+of the JSON form API.
+
+A link is usable while its invitation is `open` or `started`, its episode is not withdrawn and
+it has not expired. Expired, withdrawn and completed links are "gone" (HTTP 410); any other
+token, whether it never existed or belongs to an invitation in another state, is "not found"
+(404) and the two cannot be told apart by what they say about the token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+import instruments
+from instruments import Instrument
+from instruments.schema import Overlay
+from promsvc.models import Draft, Episode, Invitation, Status
+from promsvc.registries.schema import Protocol, Registry, TimePoint
+from promsvc.responses.services import change_status
+from promsvc.security import hash_token
+
+USABLE = (Status.open, Status.started)
+GONE = {Status.completed: "completed", Status.expired: "expired", Status.withdrawn: "withdrawn"}
+
+# A link token is 43 URL-safe characters (promsvc.security.new_token); allow some slack, but do
+# not hash arbitrary input.
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+class LinkNotFound(Exception):
+    """No usable link has this token (or it never existed: the two look the same)."""
+
+
+class LinkGone(Exception):
+    """The link existed but can no longer be used: completed, expired or withdrawn."""
+
+    def __init__(self, reason: str, language: str):
+        super().__init__(reason)
+        self.reason, self.language = reason, language
+
+
+@dataclass
+class Link:
+    """Everything one usable link opens."""
+
+    invitation: Invitation
+    episode: Episode
+    registry: Registry
+    protocol: Protocol
+    time_point: TimePoint
+    instruments: list[Instrument]
+    draft: Draft | None
+
+    @property
+    def proxy_allowed(self) -> bool:
+        """Whether someone may answer on the patient's behalf: the protocol must allow proxies.
+
+        The episode's own `proxy_allowed` (set at enrolment) can also allow it, for a patient
+        known to need help, but only when the protocol lists `proxy` among its respondents.
+        """
+        return "proxy" in self.protocol.respondents
+
+    @property
+    def answers(self) -> dict[str, dict[str, int | None]]:
+        return dict(self.draft.answers) if self.draft is not None else {}
+
+    @property
+    def respondent(self) -> str:
+        return self.draft.respondent if self.draft is not None else "patient"
+
+    def instrument_number(self, instrument_id: str) -> int:
+        return next(n for n, i in enumerate(self.instruments, start=1) if i.id == instrument_id)
+
+
+def find_invitation(session: Session, token: str) -> Invitation | None:
+    if not 16 <= len(token) <= 128 or not set(token) <= _TOKEN_CHARS:
+        return None
+    return session.exec(select(Invitation).where(Invitation.token_hash == hash_token(token))).first()
+
+
+def open_link(session: Session, registries: Mapping[str, Registry], token: str, now: dt.datetime) -> Link:
+    """The usable link of `token`; LinkGone or LinkNotFound otherwise.
+
+    An open or started invitation found past its expiry is marked expired here (with its
+    event), so the patient sees the same as the scheduler will record.
+    """
+    invitation = find_invitation(session, token)
+    if invitation is None:
+        raise LinkNotFound()
+    episode = session.get(Episode, invitation.episode_id)
+    language = episode.language if episode is not None else "nb"
+    status = Status(invitation.status)
+    if status in GONE:
+        raise LinkGone(GONE[status], language)
+    if status not in USABLE or episode is None:
+        raise LinkNotFound()
+    if episode.withdrawn_at is not None:
+        raise LinkGone("withdrawn", language)
+    if invitation.expires_at <= now:
+        if change_status(session, invitation, (Status.open, Status.started), Status.expired, now):
+            session.commit()
+        raise LinkGone("expired", language)
+    registry = registries.get(invitation.registry_id)
+    protocol = registry.protocol(episode.protocol_id) if registry is not None else None
+    time_point = protocol.time_point(invitation.time_point) if protocol is not None else None
+    if time_point is None:
+        # The configuration no longer has this registry, protocol or time point.
+        raise LinkNotFound()
+    draft = session.get(Draft, invitation.id)
+    return Link(
+        invitation=invitation,
+        episode=episode,
+        registry=registry,
+        protocol=protocol,
+        time_point=time_point,
+        instruments=[instruments.get(i) for i in time_point.instruments],
+        draft=draft,
+    )
+
+
+def save_draft(
+    session: Session,
+    link: Link,
+    answers: Mapping[str, Mapping[str, int | None]],
+    *,
+    now: dt.datetime,
+    language: str | None = None,
+    respondent: str | None = None,
+    replace: bool = False,
+) -> Draft:
+    """Save answers to the link's draft and commit.
+
+    With `replace`, the draft's answers become `answers` (the JSON API's PUT); otherwise each
+    instrument in `answers` replaces that instrument's part (a page of the HTML form). Only
+    given codes are kept. The first saved answer moves the invitation from open to started.
+    """
+    for attempt in (1, 2):
+        draft = session.exec(select(Draft).where(Draft.invitation_id == link.invitation.id).with_for_update()).first()
+        merged: dict[str, dict[str, int]] = {} if replace or draft is None else {k: dict(v) for k, v in draft.answers.items()}
+        for instrument_id, given in answers.items():
+            merged[instrument_id] = {item: code for item, code in given.items() if code is not None}
+        merged = {k: v for k, v in merged.items() if v}
+        if draft is None:
+            draft = Draft(
+                invitation_id=link.invitation.id,
+                answers=merged,
+                language=language or link.episode.language,
+                respondent=respondent or "patient",
+                started_at=now,
+                updated_at=now,
+            )
+            session.add(draft)
+        else:
+            draft.answers = merged  # a new dict: SQLAlchemy sees the change
+            draft.language = language or draft.language
+            draft.respondent = respondent or draft.respondent
+            draft.updated_at = now
+        if merged:
+            change_status(session, link.invitation, (Status.open,), Status.started, now)
+        try:
+            session.commit()
+        except IntegrityError:
+            # Two first saves at once (two devices): the other made the draft; save onto it.
+            session.rollback()
+            if attempt == 2:
+                raise
+            continue
+        link.draft = draft
+        return draft
+    raise AssertionError("unreachable")
+
+
+def set_language(session: Session, link: Link, language: str, now: dt.datetime) -> None:
+    """Remember a language chosen with the switch (once a draft exists)."""
+    if link.draft is not None and link.draft.language != language:
+        link.draft.language = language
+        link.draft.updated_at = now
+        session.add(link.draft)
+        session.commit()
+
+
+# ---------------------------------------------------------------------------------------------
+# Wording overlays
+
+
+class Overlays:
+    """The licensed wording that registries supply: ``{overlays_dir}/{registry id}/*.yaml``.
+
+    Each file is an overlay (docs/instruments.md) for one instrument version; it is checked
+    against the shipped definition when read. A registry without a directory, or an
+    instrument without a file, is shown with our short labels.
+    """
+
+    def __init__(self, directory: str | Path | None):
+        self._found: dict[tuple[str, str, str], Overlay] = {}
+        if not directory:
+            return
+        root = Path(directory)
+        if not root.is_dir():
+            raise instruments.DefinitionError(str(root), ["PROMSVC_OVERLAYS_DIR names no directory; create it or correct the setting"])
+        catalogue = instruments.catalogue()
+        for registry_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+            for path in sorted(registry_dir.glob("*.y*ml")):
+                overlay = _peek(path)
+                instrument = catalogue.get(overlay.instrument)
+                if instrument is None:
+                    raise instruments.DefinitionError(str(path), [f"at $.instrument: no instrument {overlay.instrument!r}"])
+                checked, _missing = instruments.load_overlay(path, instrument)
+                key = (registry_dir.name, checked.instrument, checked.version)
+                if key in self._found:
+                    raise instruments.DefinitionError(str(path), [f"a second overlay for {checked.instrument} {checked.version} in {registry_dir}"])
+                self._found[key] = checked
+
+    def get(self, registry_id: str, instrument: Instrument) -> Overlay | None:
+        return self._found.get((registry_id, instrument.id, instrument.version))
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+
+def _peek(path: Path) -> Overlay:
+    import msgspec
+
+    try:
+        return msgspec.yaml.decode(path.read_bytes(), type=Overlay)
+    except (OSError, msgspec.MsgspecError) as e:
+        raise instruments.DefinitionError(str(path), [str(e)]) from None
+
+
+@functools.cache
+def overlays_for(directory: str) -> Overlays:
+    """The overlays of a directory, read once per process."""
+    return Overlays(directory)

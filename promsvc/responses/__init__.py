@@ -1,0 +1,1 @@
+"""Responses: answers checked against their instruments, stored once, scored on submit."""
