@@ -8,12 +8,15 @@ all of them at once, each with its path inside the file.
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 from pathlib import Path
 
 import msgspec
 
 from instruments.schema import (
+    INSTRUMENT_ID,
+    NAME,
     Bands,
     Condition,
     ConditionalRecode,
@@ -84,9 +87,20 @@ def get(instrument_id: str) -> Instrument:
 
 
 def _path_first(message: str) -> str:
-    # msgspec says "Expected `int`, got `str` - at `$.items[3].min`"; lead with the path.
+    # msgspec says "Expected `int`, got `str` - at `$.items[3].min`", or "- at `key` in `$.x`"
+    # for a bad mapping key, and nothing for the top level; lead with the path.
     text, sep, where = message.rpartition(" - at ")
-    return f"at {where.strip('`')}: {text}" if sep else message
+    if not sep:
+        return f"at $: {message}"
+    if where.startswith("`key` in "):
+        return f"at {where.removeprefix('`key` in ').strip('`')} (a key): {text}"
+    return f"at {where.strip('`')}: {text}"
+
+
+def _spelling(value: str, pattern: str, at: str, what: str) -> list[str]:
+    if re.fullmatch(pattern, value):
+        return []
+    return [f"at {at}: {what} {value!r} must match {pattern} (letters, digits{', hyphens' if '-' in pattern else ', underscores'})"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -95,10 +109,11 @@ def _path_first(message: str) -> str:
 
 def problems(ins: Instrument) -> list[str]:
     """Every cross-field problem of a decoded definition, as 'at $.path: what (how to fix)'."""
-    out: list[str] = []
+    out: list[str] = _spelling(ins.id, INSTRUMENT_ID, "$.id", "instrument id")
     items: dict[str, Item] = {}
     for n, item in enumerate(ins.items):
         at = f"$.items[{n}]"
+        out += _spelling(item.id, NAME, f"{at}.id", "item id")
         if item.id in items:
             out.append(f"at {at}.id: item id {item.id!r} is used twice")
         out += _item_problems(ins, item, at)
@@ -183,8 +198,10 @@ def _score_ids(scoring: Scoring) -> list[str]:
 def _scoring_problems(ins: Instrument, scoring: Scoring, items: dict[str, Item], at: str) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
+    out += _spelling(scoring.id, NAME, f"{at}.id", "scoring id")
     for n, scale in enumerate(scoring.scales):
         sat = f"{at}.scales[{n}]"
+        out += _spelling(scale.id, NAME, f"{sat}.id", "score id")
         if scale.id in seen:
             out.append(f"at {sat}.id: score id {scale.id!r} is used twice")
         seen.add(scale.id)
@@ -203,6 +220,7 @@ def _scoring_problems(ins: Instrument, scoring: Scoring, items: dict[str, Item],
                     out.append(f"at {sat}.items: {i} must be a choice item with codes 1, 2, … (the level)")
     for n, summary in enumerate(scoring.summaries):
         sat = f"{at}.summaries[{n}]"
+        out += _spelling(summary.id, NAME, f"{sat}.id", "score id")
         if summary.id in seen:
             out.append(f"at {sat}.id: score id {summary.id!r} is used twice")
         inputs = [i.scale for i in summary.inputs] if isinstance(summary, WeightedSum) else [summary.input]

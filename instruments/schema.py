@@ -18,8 +18,13 @@ from msgspec import Meta
 Languages = ("nb", "nn", "en")
 Language = Literal["nb", "nn", "en"]
 
-InstrumentId = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9-]*$", max_length=40)]
-Name = Annotated[str, Meta(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=40)]
+# The spelling of ids is checked by `instruments.loader.problems`, not with Meta(pattern=…):
+# msgspec (0.19–0.22 on CPython 3.11) can crash at interpreter exit when a pattern constraint
+# sits in these recursive types (msgspec issue #717).
+INSTRUMENT_ID = r"[a-z][a-z0-9-]*"
+NAME = r"[A-Za-z][A-Za-z0-9_]*"
+InstrumentId = Annotated[str, Meta(min_length=1, max_length=40)]
+Name = Annotated[str, Meta(min_length=1, max_length=40)]
 Code = Annotated[int, Meta(ge=-99, le=999)]
 
 
@@ -238,7 +243,7 @@ class Instrument(_Strict, kw_only=True):
     def options_of(self, item: Item) -> list[Option]:
         """The options of a choice item, with option-set names resolved."""
         if isinstance(item.options, str):
-            return self.option_sets[item.options]
+            return self.option_sets.get(item.options, [])  # an unknown set is a reported problem
         return item.options or []
 
     def codes_of(self, item: Item) -> list[int]:

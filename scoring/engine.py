@@ -81,7 +81,7 @@ def score(
             values = [_recoded(ins, chosen, scale, item_id, coded) for item_id in scale.items]
             scores[scale.id] = _recode_mean(scale, values, rows) if isinstance(scale, RecodeMean) else _sum(scale, values, rows)
     for summary in chosen.summaries:
-        scores[summary.id] = _weighted_sum(summary, scores) if isinstance(summary, WeightedSum) else _bands(summary, scores)
+        scores[summary.id] = _weighted_sum(summary, scores, rows) if isinstance(summary, WeightedSum) else _bands(summary, scores)
 
     provenance = Provenance(
         instrument=ins.id,
@@ -186,33 +186,43 @@ def code_column(ins: Instrument, item: Item, column: Any) -> Coded:
 def _as_floats(ins: Instrument, item: Item, column: Any) -> np.ndarray:
     if hasattr(column, "to_numpy"):  # pandas and polars columns
         column = column.to_numpy()
-    array = np.asarray(column)
-    if array.ndim != 1:
-        raise ScoringError(f"column {item.id}: give a 1-D column of answers, not shape {array.shape}")
-    if array.dtype.kind in "iuf":
-        return array.astype(np.float64, copy=False)
-    if array.dtype.kind == "b":
-        raise AnswerError(item.id, 0, _shown(array[0]) if len(array) else "", describe_allowed(ins, item))
-    out = np.empty(len(array), dtype=np.float64)
-    for row, value in enumerate(array.tolist()):
-        out[row] = _one_float(ins, item, row, value)
+    if isinstance(column, np.ndarray) and column.dtype.kind in "iuf":
+        if column.ndim != 1:
+            raise ScoringError(f"column {item.id}: give a 1-D column of answers, not shape {column.shape}")
+        return column.astype(np.float64, copy=False)
+    # Anything else (lists, object or string arrays, booleans) goes value by value, so that
+    # np.asarray cannot quietly turn True into the code 1.
+    values = np.asarray(column, dtype=object)
+    if values.ndim != 1:
+        raise ScoringError(f"column {item.id}: give a 1-D column of answers, not shape {values.shape}")
+    out = np.empty(len(values), dtype=np.float64)
+    bad: list[int] = []
+    for row, value in enumerate(values.tolist()):
+        out[row] = _one_float(value)
+        if out[row] != out[row] and value is not None and not _blank(value):
+            bad.append(row)
+    if bad:
+        raise AnswerError(item.id, bad[0], values[bad[0]], describe_allowed(ins, item), more=len(bad) - 1)
     return out
 
 
-def _one_float(ins: Instrument, item: Item, row: int, value: Any) -> float:
-    if value is None:
+def _blank(value: Any) -> bool:
+    return (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and value != value)
+
+
+def _one_float(value: Any) -> float:
+    """A number from one cell; NaN for a missing answer and for what is not a number (the
+    caller tells the two apart)."""
+    if isinstance(value, bool) or value is None:
         return np.nan
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, (int, float, np.integer, np.floating)):
         return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return np.nan
+    if isinstance(value, str) and value.strip():
         try:
-            return float(text)
+            return float(value)
         except ValueError:
-            pass
-    raise AnswerError(item.id, row, value, describe_allowed(ins, item))
+            return np.nan
+    return np.nan
 
 
 def _shown(value: Any) -> Any:
@@ -303,8 +313,8 @@ def _valueset_index(scale: ValueSetIndex, coded: dict[str, Coded], value_set) ->
     return value_set.table[position]
 
 
-def _weighted_sum(summary: WeightedSum, scores: dict[str, np.ndarray]) -> np.ndarray:
-    total = sum(i.weight * (scores[i.scale] - i.mean) / i.sd for i in summary.inputs)
+def _weighted_sum(summary: WeightedSum, scores: dict[str, np.ndarray], rows: int) -> np.ndarray:
+    total = sum((i.weight * (scores[i.scale] - i.mean) / i.sd for i in summary.inputs), np.zeros(rows))
     return summary.constant + summary.multiplier * total
 
 
