@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 from litestar import Litestar, Router
-from litestar.datastructures import State
+from litestar.datastructures import ResponseHeader, State
 from litestar.di import Provide
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
@@ -64,7 +64,7 @@ def create_app(settings: Settings) -> Litestar:
         state=State({"settings": settings, "engine": engine, "registries": registries}),
         dependencies={
             "db_session": Provide(db.provide_session),
-            "caller": Provide(security.provide_caller, sync_to_thread=False),
+            "caller": Provide(security.provide_caller, sync_to_thread=True),
             "settings": Provide(_provide_settings, sync_to_thread=False),
             "registries": Provide(_provide_registries, sync_to_thread=False),
         },
@@ -102,7 +102,12 @@ def _routers(settings: Settings) -> list[Any]:
     from promsvc.scoring_api.controllers import score
 
     handlers: list[Any] = [
-        Router(path=API_PREFIX, route_handlers=[EpisodeController, ExportController, AuditController, score]),
+        Router(
+            path=API_PREFIX,
+            route_handlers=[EpisodeController, ExportController, AuditController, score],
+            # Patient-level data must not linger in caches between the service and the client.
+            response_headers=[ResponseHeader(name="Cache-Control", value="no-store")],
+        ),
     ]
     if importlib.util.find_spec("promsvc.patient") and importlib.util.find_spec("promsvc.patient.controllers"):
         patient = importlib.import_module("promsvc.patient.controllers")

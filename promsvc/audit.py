@@ -2,7 +2,7 @@
 
 `record` adds a row to the caller's session, so an allowed action and its audit row are
 committed together (or not at all). A refused or failed action is recorded with
-`record_apart`, in its own transaction, because the request's own work is rolled back.
+`refuse`, which rolls back the request's own work, commits the audit row alone and raises.
 
 Actions are `noun.verb`: episode.enrol, episode.read, episode.withdraw, link.issue,
 responses.export, response.submit, audit.read. Outcomes: ok, denied, not_found, invalid, conflict.
@@ -10,6 +10,8 @@ Rows hold ids only (key id, registry id, episode id): never a pseudonym, answer 
 """
 
 from __future__ import annotations
+
+from typing import NoReturn
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -56,3 +58,16 @@ def record_apart(
     with Session(engine) as session:
         record(session, actor, role, action, registry_id, episode_id, outcome)
         session.commit()
+
+
+def refuse(session: Session, caller, action: str, registry_id: str | None, episode_id: str | None,
+           outcome: str, error: Exception) -> NoReturn:
+    """Record a refused action and raise `error`.
+
+    Whatever the request had written is rolled back first; the audit row is then committed on
+    its own, so the refusal stays on record although the request fails.
+    """
+    session.rollback()
+    record(session, caller.key_id, caller.role, action, registry_id, episode_id, outcome)
+    session.commit()
+    raise error

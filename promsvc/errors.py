@@ -136,6 +136,8 @@ def problem_response(request: Request, exc: Exception) -> Response:
         }
         if status == 404:
             body["fix"] = "check the path against the API description at /schema"
+        elif status == 400:
+            body["fix"] = "send a well-formed JSON body (Content-Type: application/json) as described at /schema"
         elif status == 405:
             body["fix"] = "check the method against the API description at /schema"
         return _response(body, status, dict(exc.headers or {}))
@@ -152,21 +154,25 @@ def problem_response(request: Request, exc: Exception) -> Response:
 
 
 def _litestar_validation(exc: ValidationException) -> dict[str, Any]:
-    # Litestar puts msgspec's message in `extra`, e.g.
-    # [{"message": "Expected `int`, got `str`", "key": "$.x"}] or a parse error.
+    # Litestar keeps msgspec's own error (with the full path, e.g. `$.data[3].unit`) as the
+    # cause; its `extra` has only the first key. Paths are given relative to the body (`$`).
     errors: list[dict[str, str]] = []
-    for entry in exc.extra if isinstance(exc.extra, list) else []:
-        if isinstance(entry, dict):
-            message = str(entry.get("message", ""))
-            key = entry.get("key")
-            source = entry.get("source")
-            if key and source not in (None, "body"):
-                path = f"{source}:{key}"  # a query or path parameter
-            else:
-                fe = from_msgspec(message)
-                path = key if key and key.startswith("$") else fe.path
-                message = fe.message
-            errors.append({"path": path, "message": message})
+    cause = exc.__cause__
+    if isinstance(cause, msgspec.ValidationError):
+        fe = from_msgspec(cause)
+        path = fe.path
+        if path == "$" and "required field `data`" in fe.message:
+            errors.append({"path": "$", "message": "the request has no JSON body"})
+        elif path.startswith("$.data"):
+            errors.append({"path": "$" + path[len("$.data"):], "message": fe.message})
+        else:
+            errors.append({"path": path, "message": fe.message})
+    else:
+        for entry in exc.extra if isinstance(exc.extra, list) else []:
+            if isinstance(entry, dict):
+                key, source = entry.get("key"), entry.get("source")
+                where = f"{source} parameter {key}" if key and source not in (None, "body") else "$"
+                errors.append({"path": where, "message": str(entry.get("message", ""))})
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + "bad-request",
         "title": "Bad request",

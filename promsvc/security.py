@@ -89,9 +89,25 @@ def provide_caller(request: Request, db_session: Session) -> Caller:
     return authenticate(db_session, request.headers.get("authorization"))
 
 
-def forbidden(caller: Caller, what: str) -> Forbidden:
-    return Forbidden(
-        f"role {caller.role.value} may not {what}",
-        where="header Authorization",
-        fix="use a key of a role that may (see docs/service.md, Roles)",
-    )
+def require(session: Session, caller: Caller, action: str, roles: tuple[Role, ...], registry_id: str | None) -> None:
+    """Refuse (403, audited as `denied`) unless the caller's role and registry allow `action`.
+
+    `admin` may do everything. A key bound to a registry may act only on that registry; a request
+    for any other registry is refused before anything is looked up, so the answer is the same
+    whether that registry or its episodes exist or not.
+    """
+    from promsvc import audit
+
+    if not caller.has_role(*roles):
+        allowed = ", ".join(r.value for r in (*roles, Role.admin))
+        audit.refuse(session, caller, action, registry_id, None, "denied", Forbidden(
+            f"a {caller.role.value} key may not do {action}",
+            where="header Authorization",
+            fix=f"use a key of role {allowed} (see docs/service.md, Roles)",
+        ))
+    if registry_id is not None and not caller.may_use_registry(registry_id):
+        audit.refuse(session, caller, action, registry_id, None, "denied", Forbidden(
+            f"this key may be used only for registry {caller.registry_id!r}",
+            where="path",
+            fix="use a key made for this registry (promsvc keys create --registry ID)",
+        ))

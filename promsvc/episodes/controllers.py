@@ -1,13 +1,86 @@
-"""HTTP endpoints of episodes (filled in by the enrolment work)."""
+"""HTTP endpoints of episodes: parse, check access, call one service, return its schema.
+
+Handlers are sync and run in a worker thread (`sync_to_thread=True`), as everywhere in promsvc.
+"""
 
 from __future__ import annotations
 
-from litestar import Controller
+from litestar import Controller, Response, get, post
+from litestar.params import Parameter
+from sqlmodel import Session
+
+from promsvc.episodes import services
+from promsvc.episodes.schemas import BatchOut, EnrolBatchIn, EnrolIn, EpisodeDetailOut, EpisodeOut, LinkOut, WithdrawIn
+from promsvc.registries.schema import Registry
+from promsvc.security import Caller
+from promsvc.settings import Settings
+
+Registries = dict[str, Registry]
 
 
 class EpisodeController(Controller):
     path = "/registries/{registry:str}/episodes"
+    tags = ["episodes"]
+
+    @post("/", sync_to_thread=True, summary="Enrol an episode",
+          description="Idempotent on (registry, external id): 201 when enrolled now, 200 with the same episode when "
+                      "enrolled before with the same fields, 409 when enrolled before with other fields. Role system.")
+    def enrol(self, registry: str, data: EnrolIn, db_session: Session, caller: Caller, registries: Registries,
+              settings: Settings) -> Response[EpisodeOut]:
+        reg = services.registry_for(db_session, caller, registries, registry, "episode.enrol", services.ENROL_ROLES)
+        out, created = services.enrol(db_session, caller, reg, data, settings)
+        return Response(out, status_code=201 if created else 200,
+                        headers={"Location": f"/api/v1/registries/{reg.id}/episodes/{out.external_id}"})
+
+    @post("/batch", sync_to_thread=True, summary="Enrol many episodes, all or nothing",
+          description="Each entry as for one enrolment. If any entry is refused nothing is enrolled, and every "
+                      "problem is reported with its entry's path (`$[3].unit`). Role system.")
+    def enrol_batch(self, registry: str, data: EnrolBatchIn, db_session: Session, caller: Caller,
+                    registries: Registries, settings: Settings) -> Response[BatchOut]:
+        reg = services.registry_for(db_session, caller, registries, registry, "episode.enrol", services.ENROL_ROLES)
+        out = services.enrol_batch(db_session, caller, reg, data, settings)
+        return Response(out, status_code=201 if out.created else 200)
+
+    @get("/{external_id:str}", sync_to_thread=True, summary="Read an episode",
+         description="Time points, invitation statuses with their history, responses and current scores. "
+                     "Role registry (own registry). Audited.")
+    def read(self, registry: str, external_id: str, db_session: Session, caller: Caller,
+             registries: Registries) -> EpisodeDetailOut:
+        reg = services.registry_for(db_session, caller, registries, registry, "episode.read", services.READ_ROLES)
+        return services.read(db_session, caller, reg, external_id)
+
+    @post("/{external_id:str}/withdraw", sync_to_thread=True, status_code=200, summary="Withdraw an episode",
+          description="Pending invitations become withdrawn and their links stop working; the reason is kept; "
+                      "contact details are deleted. Withdrawing twice gives 409. Role system or registry.")
+    def withdraw(self, registry: str, external_id: str, data: WithdrawIn, db_session: Session, caller: Caller,
+                 registries: Registries) -> EpisodeOut:
+        reg = services.registry_for(db_session, caller, registries, registry, "episode.withdraw", services.WITHDRAW_ROLES)
+        return services.withdraw(db_session, caller, reg, external_id, data.reason)
+
+    @post("/{external_id:str}/time-points/{time_point:str}/link", sync_to_thread=True, status_code=201,
+          summary="Issue a patient link now (in clinic)",
+          description="A new random token; only its hash is stored and the previous link of this time point stops "
+                      "working. Returns `{base_url}/q/{token}` once. Role system.")
+    def issue_link(self, registry: str, external_id: str, time_point: str, db_session: Session, caller: Caller,
+                   registries: Registries, settings: Settings) -> LinkOut:
+        reg = services.registry_for(db_session, caller, registries, registry, "link.issue", services.LINK_ROLES)
+        return services.issue_link(db_session, caller, reg, external_id, time_point, settings)
 
 
 class ExportController(Controller):
     path = "/registries/{registry:str}"
+    tags = ["export"]
+
+    @get("/export.csv", sync_to_thread=True, media_type="text/csv; charset=utf-8",
+         summary="Export answers and scores as CSV",
+         description="One row per episode × time point: invitation status, response times, answers "
+                     "(`instrument.item`) and current scores (`instrument.score`). Role registry (own registry). Audited.")
+    def export(self, registry: str, db_session: Session, caller: Caller, registries: Registries,
+               protocol: str | None = Parameter(default=None, description="Only episodes of this protocol.")) -> Response[str]:
+        reg = services.registry_for(db_session, caller, registries, registry, "responses.export", services.EXPORT_ROLES)
+        text = services.export_csv(db_session, caller, reg, protocol)
+        return Response(text, media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{reg.id}-export.csv"'})
+
+
+

@@ -1,0 +1,569 @@
+"""Enrolment, reading, withdrawal, links issued now, and the registry export.
+
+Every function here takes the request's session and the caller, does one unit of work,
+writes its audit row in the same transaction and commits; on refusal it records the refusal
+(`audit.refuse`) and raises. Times come in as `now` (UTC) so that tests can fix them.
+
+Due times: an invitation falls due at `settings.due_time` (default 09:00) local time in
+`settings.time_zone` (default Europe/Oslo) on the day `event date + offset`, and expires
+`window` later, also counted in local wall-clock time; both are stored in UTC. So a 3-month
+invitation is due at 09:00 in Norway whether that day is in summer (07:00 UTC) or winter
+(08:00 UTC) time.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Mapping
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+import instruments
+from promsvc import audit
+from promsvc.episodes.schemas import (
+    BatchEntryOut,
+    BatchOut,
+    EnrolIn,
+    EpisodeDetailOut,
+    EpisodeOut,
+    EventOut,
+    InvitationOut,
+    LinkOut,
+    ResponseOut,
+    ScoreOut,
+    TimePointOut,
+)
+from promsvc.errors import Conflict, FieldError, Invalid, NotFound
+from promsvc.models import Contact, Episode, Invitation, InvitationEvent, Response, Role, Score, Status
+from promsvc.registries.schema import Protocol, Registry
+from promsvc.responses.services import change_status
+from promsvc.security import Caller, hash_token, new_token, require
+from promsvc.settings import Settings
+
+ENROL_ROLES = (Role.system,)
+READ_ROLES = (Role.registry,)
+WITHDRAW_ROLES = (Role.system, Role.registry)
+LINK_ROLES = (Role.system,)
+EXPORT_ROLES = (Role.registry,)
+
+PENDING = (Status.planned, Status.open, Status.started)
+LINK_CHANNEL = "clinic"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# ------------------------------------------------------------------------- access
+
+
+def registry_for(session: Session, caller: Caller, registries: Mapping[str, Registry], registry_id: str,
+                 action: str, roles: tuple[Role, ...]) -> Registry:
+    """The registry of a request, once the caller is allowed to do `action` on it."""
+    require(session, caller, action, roles, registry_id)
+    registry = registries.get(registry_id)
+    if registry is None:
+        audit.refuse(session, caller, action, registry_id, None, "not_found", NotFound(
+            f"no registry {registry_id!r}", where="path",
+            fix=f"use one of: {', '.join(sorted(registries))}" if caller.registry_id is None else None,
+        ))
+    return registry
+
+
+def episode_for(session: Session, caller: Caller, registry: Registry, external_id: str, action: str) -> Episode:
+    episode = session.exec(
+        select(Episode).where(Episode.registry_id == registry.id, Episode.external_id == external_id)
+    ).first()
+    if episode is None:
+        audit.refuse(session, caller, action, registry.id, None, "not_found", NotFound(
+            f"registry {registry.id} has no episode with external id {external_id!r}", where="path",
+            fix="check the external id, or enrol the episode first",
+        ))
+    return episode
+
+
+# ------------------------------------------------------------------------- enrolment
+
+
+def problems(registry: Registry, payload: EnrolIn, at: str = "$") -> list[FieldError]:
+    """What in one enrolment does not fit the registry's configuration, with JSON paths."""
+    out: list[FieldError] = []
+    units = registry.unit_ids()
+    if payload.unit not in units:
+        out.append(FieldError(f"{at}.unit", f"registry {registry.id} has no unit {payload.unit!r}; units: {', '.join(units)}"))
+    protocol = registry.protocol(payload.protocol)
+    if protocol is None:
+        known = ", ".join(p.id for p in registry.protocols)
+        out.append(FieldError(f"{at}.protocol", f"registry {registry.id} has no protocol {payload.protocol!r}; protocols: {known}"))
+        return out
+    if payload.proxy and "proxy" not in protocol.respondents:
+        out.append(FieldError(f"{at}.proxy", f"protocol {protocol.id} is answered by the patient only; leave proxy false"))
+    for c, contact in enumerate(payload.contacts):
+        if contact.channel not in protocol.channels:
+            out.append(FieldError(f"{at}.contacts[{c}].channel",
+                                  f"protocol {protocol.id} does not use {contact.channel!r}; its channels: {', '.join(protocol.channels)}"))
+        elif not _address_fits(contact.channel, contact.address):
+            out.append(FieldError(f"{at}.contacts[{c}].address", _ADDRESS_HINT[contact.channel]))
+    return out
+
+
+_ADDRESS_HINT = {
+    "email": "not an e-mail address; give one like name@example.no",
+    "sms": "not a phone number; give 8 to 15 digits, optionally with a leading + and spaces",
+    "letter": "give a postal address",
+}
+
+
+def _address_fits(channel: str, address: str) -> bool:
+    if channel == "email":
+        local, at, domain = address.partition("@")
+        return bool(local and at and "." in domain and " " not in address)
+    if channel == "sms":
+        digits = address.replace(" ", "")
+        return digits.lstrip("+").isdigit() and 8 <= len(digits.lstrip("+")) <= 15 and "+" not in digits[1:]
+    return bool(address.strip())
+
+
+def payload_hash(payload: EnrolIn) -> str:
+    """SHA-256 of the enrolment, independent of key order and of the order of contacts."""
+    data = msgspec.to_builtins(payload)
+    data["contacts"] = sorted(data.get("contacts", []), key=lambda c: (c["channel"], c["address"]))
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def due_times(protocol: Protocol, event_date: dt.date, settings: Settings) -> dict[str, tuple[dt.datetime, dt.datetime]]:
+    """Time point id → (due_at, expires_at) in UTC (see the module docstring)."""
+    clock = settings.due_clock()
+    start = dt.datetime.combine(event_date, clock.replace(tzinfo=None)).replace(tzinfo=clock.tzinfo)
+    out = {}
+    for tp in protocol.time_points:
+        local_due = start + tp.offset  # aware + timedelta keeps the wall-clock time across DST
+        out[tp.id] = (local_due.astimezone(dt.UTC), (local_due + tp.window).astimezone(dt.UTC))
+    return out
+
+
+def _create(session: Session, registry: Registry, payload: EnrolIn, digest: str, settings: Settings,
+            now: dt.datetime) -> Episode:
+    protocol = registry.protocol(payload.protocol)
+    assert protocol is not None  # checked by problems()
+    episode = Episode(
+        registry_id=registry.id,
+        external_id=payload.external_id,
+        pseudonym=payload.pseudonym,
+        unit_id=payload.unit,
+        protocol_id=protocol.id,
+        event_date=payload.event_date,
+        language=payload.language,
+        proxy_allowed=payload.proxy,
+        payload_hash=digest,
+        created_at=now,
+    )
+    session.add(episode)
+    # Tables have no ORM relationships, so the unit of work does not order inserts by foreign
+    # key: flush parents before their children.
+    session.flush()
+    for contact in payload.contacts:
+        session.add(Contact(episode_id=episode.id, channel=contact.channel, address=contact.address))
+    invitations = [
+        Invitation(episode_id=episode.id, registry_id=registry.id, time_point=tp_id,
+                   due_at=due_at, expires_at=expires_at, status=Status.planned, status_at=now)
+        for tp_id, (due_at, expires_at) in due_times(protocol, payload.event_date, settings).items()
+    ]
+    session.add_all(invitations)
+    session.flush()
+    session.add_all(InvitationEvent(invitation_id=i.id, status=Status.planned, at=now) for i in invitations)
+    return episode
+
+
+def _existing(session: Session, registry_id: str, external_ids: Iterable[str]) -> dict[str, Episode]:
+    ids = list(set(external_ids))
+    found: dict[str, Episode] = {}
+    for start in range(0, len(ids), 500):
+        rows = session.exec(
+            select(Episode).where(Episode.registry_id == registry_id, Episode.external_id.in_(ids[start:start + 500]))
+        ).all()
+        found.update((e.external_id, e) for e in rows)
+    return found
+
+
+def enrol(session: Session, caller: Caller, registry: Registry, payload: EnrolIn, settings: Settings,
+          now: dt.datetime | None = None) -> tuple[EpisodeOut, bool]:
+    """Enrol one episode; (the episode, whether it was created now)."""
+    batch, created = _enrol_all(session, caller, registry, [payload], settings, now or utcnow(), single=True)
+    return batch[0], created[0]
+
+
+def enrol_batch(session: Session, caller: Caller, registry: Registry, payloads: list[EnrolIn], settings: Settings,
+                now: dt.datetime | None = None) -> BatchOut:
+    """Enrol many episodes, all or nothing; each problem is reported with its entry's path ($[3].unit)."""
+    episodes, created = _enrol_all(session, caller, registry, payloads, settings, now or utcnow(), single=False)
+    entries = [BatchEntryOut(external_id=e.external_id, id=e.id, created=c) for e, c in zip(episodes, created, strict=True)]
+    n = sum(created)
+    return BatchOut(created=n, existing=len(entries) - n, episodes=entries)
+
+
+def _enrol_all(session: Session, caller: Caller, registry: Registry, payloads: list[EnrolIn], settings: Settings,
+               now: dt.datetime, *, single: bool) -> tuple[list[EpisodeOut], list[bool]]:
+    def at(i: int) -> str:
+        return "$" if single else f"$[{i}]"
+
+    errors: list[FieldError] = []
+    digests = [payload_hash(p) for p in payloads]
+    first_of: dict[str, int] = {}
+    for i, payload in enumerate(payloads):
+        errors += problems(registry, payload, at(i))
+        j = first_of.setdefault(payload.external_id, i)
+        if j != i and digests[j] != digests[i]:
+            errors.append(FieldError(f"{at(i)}.external_id",
+                                     f"external id {payload.external_id!r} is also at $[{j}] with other fields; enrol it once"))
+    if errors:
+        audit.refuse(session, caller, "episode.enrol", registry.id, None, "invalid", Invalid(
+            f"{len(errors)} problem(s) in the enrolment; nothing was enrolled" if not single else errors[0].message,
+            where=errors[0].path, errors=errors,
+            fix="correct the fields named in `errors` (units and protocols are listed in the registry configuration)",
+        ))
+
+    for attempt in range(2):
+        try:
+            return _write(session, caller, registry, payloads, digests, settings, now, at)
+        except IntegrityError:
+            # Another request enrolled one of these ids at the same moment: look again.
+            session.rollback()
+            if attempt == 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _write(session, caller, registry, payloads, digests, settings, now, at):
+    existing = _existing(session, registry.id, (p.external_id for p in payloads))
+    conflicts = [
+        FieldError(f"{at(i)}.external_id",
+                   f"external id {p.external_id!r} is already enrolled in registry {registry.id} with other fields")
+        for i, p in enumerate(payloads)
+        if p.external_id in existing and existing[p.external_id].payload_hash != digests[i]
+    ]
+    if conflicts:
+        episode_id = existing[payloads[0].external_id].id if len(payloads) == 1 else None
+        audit.refuse(session, caller, "episode.enrol", registry.id, episode_id, "conflict", Conflict(
+            conflicts[0].message if len(conflicts) == 1 else f"{len(conflicts)} external ids are already enrolled with other fields; nothing was enrolled",
+            where=conflicts[0].path, errors=conflicts,
+            fix="send the same fields as the first enrolment, or use a new external id for a new episode",
+        ))
+    episodes: list[Episode] = []
+    created: list[bool] = []
+    made: dict[str, Episode] = {}
+    for payload, digest in zip(payloads, digests, strict=True):
+        if payload.external_id in existing:
+            episodes.append(existing[payload.external_id])
+            created.append(False)
+        elif payload.external_id in made:  # the same entry twice in one batch
+            episodes.append(made[payload.external_id])
+            created.append(False)
+        else:
+            episode = _create(session, registry, payload, digest, settings, now)
+            made[payload.external_id] = episode
+            episodes.append(episode)
+            created.append(True)
+    session.flush()
+    for episode, new in zip(episodes, created, strict=True):
+        if new or len(payloads) == 1:
+            audit.record(session, caller.key_id, caller.role, "episode.enrol", registry.id, episode.id, "ok")
+    outs = [_episode_out(session, e) for e in episodes]
+    session.commit()
+    return outs, created
+
+
+def _episode_out(session: Session, episode: Episode) -> EpisodeOut:
+    invitations = session.exec(
+        select(Invitation).where(Invitation.episode_id == episode.id).order_by(Invitation.due_at, Invitation.time_point)
+    ).all()
+    return EpisodeOut(
+        id=episode.id, registry=episode.registry_id, external_id=episode.external_id, unit=episode.unit_id,
+        protocol=episode.protocol_id, event_date=episode.event_date, language=episode.language,
+        proxy=episode.proxy_allowed, created_at=episode.created_at, withdrawn_at=episode.withdrawn_at,
+        invitations=[
+            InvitationOut(time_point=i.time_point, due_at=i.due_at, expires_at=i.expires_at,
+                          status=Status(i.status), status_at=i.status_at)
+            for i in invitations
+        ],
+    )
+
+
+# ------------------------------------------------------------------------- reading
+
+
+def read(session: Session, caller: Caller, registry: Registry, external_id: str) -> EpisodeDetailOut:
+    """An episode with its time points, invitation statuses and history, responses and current scores."""
+    episode = episode_for(session, caller, registry, external_id, "episode.read")
+    protocol = registry.protocol(episode.protocol_id)
+    invitations = {i.time_point: i for i in session.exec(select(Invitation).where(Invitation.episode_id == episode.id))}
+    events: dict[str, list[InvitationEvent]] = {}
+    for ev in session.exec(
+        select(InvitationEvent)
+        .join(Invitation, InvitationEvent.invitation_id == Invitation.id)
+        .where(Invitation.episode_id == episode.id)
+        .order_by(InvitationEvent.at, InvitationEvent.id)
+    ):
+        events.setdefault(ev.invitation_id, []).append(ev)
+    responses = session.exec(select(Response).where(Response.episode_id == episode.id).order_by(Response.submitted_at)).all()
+    scores: dict[str, list[Score]] = {}
+    if responses:
+        for s in session.exec(
+            select(Score).where(Score.response_id.in_([r.id for r in responses]), Score.current == sa.true()).order_by(Score.id)
+        ):
+            scores.setdefault(s.response_id, []).append(s)
+    by_invitation: dict[str, list[Response]] = {}
+    for r in responses:
+        by_invitation.setdefault(r.invitation_id, []).append(r)
+    channels = sorted({c.channel for c in session.exec(select(Contact).where(Contact.episode_id == episode.id))})
+
+    time_points = []
+    known = [tp.id for tp in protocol.time_points] if protocol else []
+    for tp_id in known + sorted(set(invitations) - set(known)):
+        inv = invitations.get(tp_id)
+        if inv is None:
+            continue
+        tp = protocol.time_point(tp_id) if protocol else None
+        time_points.append(TimePointOut(
+            id=tp_id,
+            title=getattr(tp.title, episode.language) if tp else tp_id,
+            instruments=list(tp.instruments) if tp else [],
+            due_at=inv.due_at, expires_at=inv.expires_at, status=Status(inv.status), status_at=inv.status_at,
+            channel=inv.channel,
+            history=[EventOut(status=Status(e.status), at=e.at, note=e.note) for e in events.get(inv.id, [])],
+            responses=[
+                ResponseOut(
+                    instrument=r.instrument_id, instrument_version=r.instrument_version, language=r.language,
+                    channel=r.channel, respondent=r.respondent, started_at=r.started_at, submitted_at=r.submitted_at,
+                    answers=r.answers,
+                    scores=[ScoreOut(scoring=s.scoring, scoring_version=s.scoring_version, value_set=s.value_set,
+                                     values=s.values, computed_at=s.computed_at) for s in scores.get(r.id, [])],
+                )
+                for r in by_invitation.get(inv.id, [])
+            ],
+        ))
+    out = EpisodeDetailOut(
+        id=episode.id, registry=episode.registry_id, external_id=episode.external_id, pseudonym=episode.pseudonym,
+        unit=episode.unit_id, protocol=episode.protocol_id, event_date=episode.event_date, language=episode.language,
+        proxy=episode.proxy_allowed, contact_channels=channels, created_at=episode.created_at,
+        withdrawn_at=episode.withdrawn_at, withdrawn_reason=episode.withdrawn_reason, time_points=time_points,
+    )
+    audit.record(session, caller.key_id, caller.role, "episode.read", registry.id, episode.id, "ok")
+    session.commit()
+    return out
+
+
+# ------------------------------------------------------------------------- withdrawal
+
+
+def withdraw(session: Session, caller: Caller, registry: Registry, external_id: str, reason: str,
+             now: dt.datetime | None = None) -> EpisodeOut:
+    """Withdraw an episode: pending invitations become `withdrawn` (their links stop working),
+    the reason is kept with the episode, and its contact details are deleted (no longer needed)."""
+    now = now or utcnow()
+    episode = episode_for(session, caller, registry, external_id, "episode.withdraw")
+    if episode.withdrawn_at is not None:
+        audit.refuse(session, caller, "episode.withdraw", registry.id, episode.id, "conflict", Conflict(
+            f"episode {external_id!r} was already withdrawn at {episode.withdrawn_at.isoformat()}",
+            where="path", fix="nothing to do: a withdrawal cannot be repeated or undone",
+        ))
+    updated = session.execute(
+        sa.update(Episode).where(Episode.id == episode.id, Episode.withdrawn_at.is_(None))
+        .values(withdrawn_at=now, withdrawn_reason=reason)
+    )
+    if updated.rowcount != 1:  # withdrawn by a concurrent request
+        session.rollback()
+        return withdraw(session, caller, registry, external_id, reason, now)
+    episode.withdrawn_at, episode.withdrawn_reason = now, reason
+    for inv in session.exec(select(Invitation).where(Invitation.episode_id == episode.id)).all():
+        # The reason may name the patient's circumstances, so events only say what happened.
+        if change_status(session, inv, PENDING, Status.withdrawn, now, note="episode withdrawn"):
+            inv.token_hash = None
+            session.add(inv)
+    session.execute(sa.delete(Contact).where(Contact.episode_id == episode.id))
+    audit.record(session, caller.key_id, caller.role, "episode.withdraw", registry.id, episode.id, "ok")
+    session.flush()
+    out = _episode_out(session, episode)
+    session.commit()
+    return out
+
+
+# ------------------------------------------------------------------------- links
+
+
+def issue_link(session: Session, caller: Caller, registry: Registry, external_id: str, time_point: str,
+               settings: Settings, now: dt.datetime | None = None) -> LinkOut:
+    """A new patient link for one time point, now (the in-clinic channel).
+
+    Only the token's hash is stored; issuing again replaces the previous token, so only the
+    newest link works. A planned invitation becomes open; answers already saved are kept.
+    """
+    now = now or utcnow()
+    action = "link.issue"
+    episode = episode_for(session, caller, registry, external_id, action)
+    protocol = registry.protocol(episode.protocol_id)
+    invitation = session.exec(
+        select(Invitation).where(Invitation.episode_id == episode.id, Invitation.time_point == time_point)
+    ).first()
+    if invitation is None:
+        known = ", ".join(tp.id for tp in protocol.time_points) if protocol else ""
+        audit.refuse(session, caller, action, registry.id, episode.id, "not_found", NotFound(
+            f"protocol {episode.protocol_id} has no time point {time_point!r}", where="path",
+            fix=f"use one of: {known}",
+        ))
+
+    def refuse(detail: str, fix: str) -> None:
+        audit.refuse(session, caller, action, registry.id, episode.id, "conflict",
+                     Conflict(detail, where="path", fix=fix))
+
+    if episode.withdrawn_at is not None:
+        refuse(f"episode {external_id!r} is withdrawn", "a withdrawn episode gets no links; enrol a new episode if the patient rejoins")
+    if protocol is None or LINK_CHANNEL not in protocol.channels:
+        refuse(f"protocol {episode.protocol_id} does not use the in-clinic channel",
+               "add 'clinic' to the protocol's channels in the registry configuration")
+    status = Status(invitation.status)
+    if status is Status.completed:
+        refuse(f"time point {time_point} has been answered", "nothing to do: the answers are stored")
+    if status in (Status.expired, Status.withdrawn) or invitation.expires_at <= now:
+        refuse(f"time point {time_point} can no longer be answered (its window closed at {invitation.expires_at.isoformat()})",
+               "an answer outside the window does not count; nothing to do")
+
+    token = new_token()
+    if status in (Status.planned, Status.failed):
+        if not change_status(session, invitation, (status,), Status.open, now, note=f"link issued ({LINK_CHANNEL})"):
+            session.rollback()
+            return issue_link(session, caller, registry, external_id, time_point, settings, now)
+    invitation.token_hash = hash_token(token)
+    invitation.channel = LINK_CHANNEL
+    session.add(invitation)
+    audit.record(session, caller.key_id, caller.role, action, registry.id, episode.id, "ok")
+    session.commit()
+    return LinkOut(url=f"{settings.base_url}/q/{token}", time_point=time_point,
+                   status=Status(invitation.status), expires_at=invitation.expires_at)
+
+
+# ------------------------------------------------------------------------- export
+
+EPISODE_COLUMNS = ["external_id", "pseudonym", "unit", "protocol", "event_date", "language", "withdrawn_at"]
+TIME_POINT_COLUMNS = ["time_point", "status", "status_at", "due_at", "expires_at",
+                      "started_at", "submitted_at", "respondent", "channel"]
+
+
+class Column(msgspec.Struct, frozen=True):
+    name: str
+    instrument: str
+    kind: str  # item | score
+    key: str  # item id or score id
+    scoring: str | None = None  # for scores: the scoring that produced it
+
+
+def export_columns(registry: Registry, protocol_id: str | None = None) -> tuple[list[str], list[Column]]:
+    """The header, and the answer and score columns after the fixed ones.
+
+    Answers are `instrument.item`. Scores of the first scoring the registry lists for an
+    instrument are `instrument.score`; those of further scorings `instrument.scoring.score`.
+    """
+    protocols = [p for p in registry.protocols if protocol_id in (None, p.id)]
+    order: dict[str, list[str]] = {}
+    for protocol in protocols:
+        for tp in protocol.time_points:
+            for instrument_id in tp.instruments:
+                use = protocol.instrument_use(instrument_id)
+                scorings = list(use.scorings) or [instruments.get(instrument_id).scoring().id]
+                known = order.setdefault(instrument_id, [])
+                known.extend(s for s in scorings if s not in known)
+    columns: list[Column] = []
+    for instrument_id, scorings in order.items():
+        ins = instruments.get(instrument_id)
+        columns += [Column(f"{instrument_id}.{item.id}", instrument_id, "item", item.id) for item in ins.items]
+        for n, scoring_id in enumerate(scorings):
+            scoring = ins.scoring(scoring_id)
+            prefix = f"{instrument_id}.{scoring_id}." if n else f"{instrument_id}."
+            columns += [
+                Column(prefix + score_id, instrument_id, "score", score_id, scoring_id)
+                for score_id in [s.id for s in scoring.scales] + [s.id for s in scoring.summaries]
+            ]
+    return EPISODE_COLUMNS + TIME_POINT_COLUMNS + [c.name for c in columns], columns
+
+
+def export_csv(session: Session, caller: Caller, registry: Registry, protocol_id: str | None = None) -> str:
+    """One row per episode × time point: invitation status, response times, answers and current scores."""
+    if protocol_id is not None and registry.protocol(protocol_id) is None:
+        audit.refuse(session, caller, "responses.export", registry.id, None, "not_found", NotFound(
+            f"registry {registry.id} has no protocol {protocol_id!r}", where="query parameter protocol",
+            fix=f"use one of: {', '.join(p.id for p in registry.protocols)}, or leave it out",
+        ))
+    header, columns = export_columns(registry, protocol_id)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+
+    query = select(Episode).where(Episode.registry_id == registry.id)
+    if protocol_id is not None:
+        query = query.where(Episode.protocol_id == protocol_id)
+    episodes = session.exec(query.order_by(Episode.created_at, Episode.external_id)).all()
+    ids = [e.id for e in episodes]
+    invitations: dict[str, list[Invitation]] = {}
+    responses: dict[str, list[Response]] = {}
+    scores: dict[str, list[Score]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for inv in session.exec(select(Invitation).where(Invitation.episode_id.in_(chunk))):
+            invitations.setdefault(inv.episode_id, []).append(inv)
+        chunk_responses = session.exec(select(Response).where(Response.episode_id.in_(chunk))).all()
+        for r in chunk_responses:
+            responses.setdefault(r.invitation_id, []).append(r)
+        response_ids = [r.id for r in chunk_responses]
+        for rs in range(0, len(response_ids), 500):
+            for s in session.exec(select(Score).where(Score.response_id.in_(response_ids[rs:rs + 500]), Score.current == sa.true())):
+                scores.setdefault(s.response_id, []).append(s)
+
+    for episode in episodes:
+        protocol = registry.protocol(episode.protocol_id)
+        order = {tp.id: n for n, tp in enumerate(protocol.time_points)} if protocol else {}
+        for inv in sorted(invitations.get(episode.id, []), key=lambda i: (order.get(i.time_point, 99), i.due_at)):
+            answered = responses.get(inv.id, [])
+            answers: dict[tuple[str, str], object] = {}
+            values: dict[tuple[str, str, str], object] = {}
+            for r in answered:
+                for item_id, code in (r.answers or {}).items():
+                    answers[(r.instrument_id, item_id)] = code
+                for s in scores.get(r.id, []):
+                    for score_id, value in (s.values or {}).items():
+                        values[(r.instrument_id, s.scoring, score_id)] = value
+            row = [
+                episode.external_id, episode.pseudonym, episode.unit_id, episode.protocol_id,
+                episode.event_date.isoformat(), episode.language, _time(episode.withdrawn_at),
+                inv.time_point, Status(inv.status).value, _time(inv.status_at), _time(inv.due_at), _time(inv.expires_at),
+                _time(min((r.started_at for r in answered), default=None)),
+                _time(max((r.submitted_at for r in answered), default=None)),
+                answered[0].respondent if answered else "", answered[0].channel if answered else "",
+            ]
+            for c in columns:
+                if c.kind == "item":
+                    row.append(_cell(answers.get((c.instrument, c.key))))
+                else:
+                    row.append(_cell(values.get((c.instrument, c.scoring, c.key))))
+            writer.writerow(row)
+    audit.record(session, caller.key_id, caller.role, "responses.export", registry.id, None, "ok")
+    session.commit()
+    return buffer.getvalue()
+
+
+def _time(value: dt.datetime | None) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(round(value, 6)) if value == value else ""
+    return str(value)
