@@ -270,7 +270,11 @@ def _holds(ins: Instrument, cond: Condition, coded: dict[str, Coded]) -> np.ndar
         return np.logical_and.reduce([_holds(ins, c, coded) for c in cond.all])
     codes = coded[cond.item].codes
     if cond.answered is not None:
-        return np.isnan(codes) != cond.answered
+        # an option such as "not applicable" is stored but counts as no answer
+        item = ins.item(cond.item)
+        skipped = [o.code for o in ins.options_of(item) if o.unanswered] if item.kind == "choice" else []
+        answered = ~np.isnan(codes) & ~np.isin(codes, skipped)
+        return answered == cond.answered
     return np.isin(codes, cond.in_)
 
 
