@@ -92,6 +92,10 @@ class Episode(SQLModel, table=True):
     withdrawn_at: dt.datetime | None = _time(default=None)
     withdrawn_reason: str | None = None
     created_at: dt.datetime = _time(default_factory=utcnow)
+    # Set by the registry (PUT /api/v1/episodes/{id}/delivery-flags); checked before every message.
+    deceased_at: dt.datetime | None = _time(default=None)
+    reserved_address: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})  # *sperret adresse*
+    consent_withdrawn_at: dt.datetime | None = _time(default=None)
 
 
 class Contact(SQLModel, table=True):
@@ -195,3 +199,80 @@ class AuditEntry(SQLModel, table=True):
     registry_id: str | None = None
     episode_id: str | None = Field(default=None, index=True)
     outcome: str  # ok, denied, not_found, invalid
+
+
+# ---- delivery (promsvc.delivery): the outbox, links and letter batches
+
+
+class MessageStatus(str, enum.Enum):
+    """Where a message is; see docs/delivery.md for the transitions."""
+
+    queued = "queued"  # waiting for its time (next_attempt_at)
+    sending = "sending"  # an attempt is under way: recorded before the message leaves
+    sent = "sent"
+    unconfirmed = "unconfirmed"  # left in `sending` by a crash on a channel without idempotency: not repeated
+    retrying = "retrying"  # a temporary failure; tried again at next_attempt_at
+    failed = "failed"  # every channel failed
+    skipped = "skipped"  # not sent, on purpose (skip_reason)
+
+
+class InvitationLink(SQLModel, table=True):
+    """A way into an invitation: the token of one message's link, or a letter's short code.
+
+    Each message gets its own token, so a reminder never needs an earlier token (which is only
+    stored as a hash); every unrevoked link works until its invitation expires.
+    """
+
+    __tablename__ = "invitation_link"
+    id: int | None = Field(default=None, primary_key=True)
+    invitation_id: str = Field(foreign_key="invitation.id", index=True)
+    token_hash: str = Field(unique=True, index=True)  # SHA-256 of the token or of the normalised code
+    kind: str = "token"  # token | code
+    channel: str  # the channel that carried it: email, sms, letter, code (entry page)
+    issued_at: dt.datetime = _time(default_factory=utcnow)
+    revoked_at: dt.datetime | None = _time(default=None)
+
+
+class LetterBatch(SQLModel, table=True):
+    """One day's printable letters of one registry: a PDF kept until staff fetch it."""
+
+    __tablename__ = "letter_batch"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    registry_id: str = Field(index=True)
+    created_at: dt.datetime = _time(default_factory=utcnow)
+    letters: int
+    pdf: bytes | None = Field(default=None, sa_type=sa.LargeBinary)  # cleared once fetched
+    fetched_at: dt.datetime | None = _time(default=None)
+
+
+class Message(SQLModel, table=True):
+    """One message to a patient: the invitation (number 0) or a reminder (1, 2 …) of one invitation.
+
+    The database decides what is due: a message is claimed when `next_attempt_at` has passed.
+    (invitation, kind, number) is unique, so no message can be planned, or sent, twice.
+    """
+
+    __tablename__ = "message"
+    __table_args__ = (
+        sa.UniqueConstraint("invitation_id", "kind", "number"),
+        sa.Index("ix_message_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+    id: str = Field(default_factory=new_id, primary_key=True)
+    invitation_id: str = Field(foreign_key="invitation.id", index=True)
+    registry_id: str = Field(index=True)
+    kind: str  # invitation | reminder
+    number: int  # 0 for the invitation, 1 … K for reminders
+    channel: str | None = None  # channel of the current or last attempt; None until the first
+    status: MessageStatus = Field(default=MessageStatus.queued)
+    due_at: dt.datetime = _time()  # when it was planned to leave (inside the sending window)
+    next_attempt_at: dt.datetime = _time()
+    attempts: int = 0  # all attempts, on every channel
+    channel_attempts: int = 0  # attempts on the current channel (backoff counts these)
+    last_error: str | None = None  # cause of the last failure, per channel; never personal data
+    claimed_by: str | None = None  # the dispatcher holding the lease
+    claimed_until: dt.datetime | None = _time(default=None)
+    sent_at: dt.datetime | None = _time(default=None)
+    skip_reason: str | None = None
+    link_id: int | None = Field(default=None, foreign_key="invitation_link.id")
+    batch_id: str | None = Field(default=None, foreign_key="letter_batch.id", index=True)
+    created_at: dt.datetime = _time(default_factory=utcnow)
