@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, get, post, put
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException
-from litestar.params import Body
+from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from sqlmodel import Session
 
 from promsvc import errors
+from promsvc.deps import DbSession, RegistriesDep, SettingsDep
 from promsvc.patient import forms, pages
 from promsvc.patient import services as links
 from promsvc.patient.schemas import DraftIn, DraftOut, FormOut, InstrumentOut, ItemOut, Language, OptionOut, ReceiptOut, SubmitIn, TimePointOut
@@ -39,7 +39,7 @@ from promsvc.settings import Settings
 
 log = logging.getLogger("promsvc.patient")
 
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Form = URLEncodedBody[dict[str, str]]
 Registries = dict[str, Registry]
 
 
@@ -48,7 +48,7 @@ def _now() -> dt.datetime:
 
 
 def _overlays(settings: Settings) -> links.Overlays:
-    return links.overlays_for(getattr(settings, "overlays_dir", "") or "")
+    return links.overlays_for(settings.overlays_dir)
 
 
 def _wordings(settings: Settings, link: links.Link, lang: str) -> list[forms.Wording]:
@@ -114,14 +114,14 @@ class PatientPages(Controller):
     include_in_schema = False
 
     @get("/", sync_to_thread=True)
-    def start(self, token: str, request: Request, db_session: Session, settings: Settings, registries: Registries) -> Response:
+    def start(self, token: FromPath[str], request: Request, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
         link = _open(db_session, registries, token)
         page = _Page(request, settings, link, token, _lang(request, link))
         links.set_language(db_session, link, page.lang, _now())
         return _start_page(page)
 
     @post("/", sync_to_thread=True, status_code=303)
-    def declare(self, token: str, request: Request, data: Form, db_session: Session, settings: Settings, registries: Registries) -> Response:
+    def declare(self, token: FromPath[str], request: Request, data: Form, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
         link = _open(db_session, registries, token)
         _check_csrf(request, data, settings, link)
         page = _Page(request, settings, link, token, language(data.get("lang"), _lang(request, link)))
@@ -141,7 +141,7 @@ class PatientPages(Controller):
         return _redirect(page.section_href(number) if number else f"{page.base}/review")
 
     @get("/s/{number:int}", sync_to_thread=True)
-    def section(self, token: str, number: int, request: Request, db_session: Session, settings: Settings, registries: Registries) -> Response:
+    def section(self, token: FromPath[str], number: FromPath[int], request: Request, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
         link = _open(db_session, registries, token)
         _section_number(link, number)
         if _needs_declaration(link):
@@ -151,7 +151,7 @@ class PatientPages(Controller):
         return _section_page(page, number, link.answers.get(link.instruments[number - 1].id, {}))
 
     @post("/s/{number:int}", sync_to_thread=True, status_code=303)
-    def save_section(self, token: str, number: int, request: Request, data: Form, db_session: Session, settings: Settings, registries: Registries) -> Response:
+    def save_section(self, token: FromPath[str], number: FromPath[int], request: Request, data: Form, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
         link = _open(db_session, registries, token)
         _check_csrf(request, data, settings, link)
         _section_number(link, number)
@@ -175,13 +175,13 @@ class PatientPages(Controller):
         return _redirect(page.section_href(number + 1) if number < len(link.instruments) else f"{page.base}/review")
 
     @get("/saved", sync_to_thread=True)
-    def saved(self, token: str, request: Request, db_session: Session, settings: Settings, registries: Registries) -> Response:
+    def saved(self, token: FromPath[str], request: Request, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
         link = _open(db_session, registries, token)
         page = _Page(request, settings, link, token, _lang(request, link))
         return page.render("saved.html", page.t("saved_title"), expires=page.expires(), continue_href=page.base)
 
     @get("/review", sync_to_thread=True)
-    def review(self, token: str, request: Request, db_session: Session, settings: Settings, registries: Registries) -> Response:
+    def review(self, token: FromPath[str], request: Request, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
         link = _open(db_session, registries, token)
         if _needs_declaration(link):
             return _redirect(f"/q/{token}")
@@ -190,7 +190,7 @@ class PatientPages(Controller):
         return _review_page(page)
 
     @post("/submit", sync_to_thread=True, status_code=200)
-    def submit(self, token: str, request: Request, data: Form, db_session: Session, settings: Settings, registries: Registries) -> Response:
+    def submit(self, token: FromPath[str], request: Request, data: Form, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
         try:
             link = _open(db_session, registries, token)
         except links.LinkGone as gone:
@@ -410,13 +410,13 @@ class FormsApi(Controller):
     exception_handlers = {Exception: _problem_headers}
 
     @get("/", sync_to_thread=True)
-    def read(self, token: str, db_session: Session, settings: Settings, registries: Registries, lang: Language | None = None) -> FormOut:
+    def read(self, token: FromPath[str], db_session: DbSession, settings: SettingsDep, registries: RegistriesDep, lang: FromQuery[Language | None] = None) -> FormOut:
         """The form: its instruments with items and options in `lang` (default: the draft's or the episode's language), and the draft."""
         link = _open_api(db_session, registries, token)
         return _form_out(settings, link, language(lang, link.draft.language if link.draft else link.episode.language))
 
     @put("/draft", sync_to_thread=True)
-    def save(self, token: str, request: Request, data: DraftIn, db_session: Session, registries: Registries) -> DraftOut:
+    def save(self, token: FromPath[str], request: Request, data: JSONBody[DraftIn], db_session: DbSession, registries: RegistriesDep) -> DraftOut:
         """Replace the draft. Codes are checked (422 per item); conditions only on submit. The first answer marks the invitation started."""
         _json_only(request)
         link = _open_api(db_session, registries, token)
@@ -428,7 +428,7 @@ class FormsApi(Controller):
         return _draft_out(link)
 
     @post("/submit", sync_to_thread=True)
-    def submit(self, token: str, request: Request, data: SubmitIn, db_session: Session, registries: Registries) -> Response[ReceiptOut]:
+    def submit(self, token: FromPath[str], request: Request, data: JSONBody[SubmitIn], db_session: DbSession, registries: RegistriesDep) -> Response[ReceiptOut]:
         """Store and score the answers (the body's, or else the draft's): 201 with the receipt; 200 with the
         same receipt when they were stored before; 422 naming each answer that cannot be stored."""
         _json_only(request)

@@ -101,3 +101,16 @@ def text(page: str) -> str:
 
 
 import html  # noqa: E402  (html.unescape; html.parser is imported above)
+
+
+def fetch(engine, read):
+    """`read(session)` in a short transaction of its own.
+
+    On SQLite every transaction takes the write lock (BEGIN IMMEDIATE), so a test must not keep
+    one open while the app handles a request; returned rows stay readable (expire_on_commit off).
+    """
+    with Session(engine, expire_on_commit=False) as s:
+        try:
+            return read(s)
+        finally:
+            s.commit()
