@@ -17,6 +17,7 @@ import secrets
 
 import msgspec
 from litestar import Request
+from litestar.di import NamedDependency
 from sqlmodel import Session, select
 
 from promsvc.errors import Forbidden, Unauthorized
@@ -84,7 +85,7 @@ def authenticate(session: Session, authorization: str | None) -> Caller:
     return Caller(key_id=row.id, role=Role(row.role), registry_id=row.registry_id)
 
 
-def provide_caller(request: Request, db_session: Session) -> Caller:
+def provide_caller(request: Request, db_session: NamedDependency[Session]) -> Caller:
     """Litestar dependency `caller`."""
     return authenticate(db_session, request.headers.get("authorization"))
 

@@ -7,12 +7,13 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
-from litestar.params import Parameter
-from sqlmodel import Session, select
+from litestar.params import QueryParameter
+from sqlmodel import select
 
 from promsvc import audit
 from promsvc.models import AuditEntry
-from promsvc.security import Caller, require
+from promsvc.deps import CallerDep, DbSession
+from promsvc.security import require
 
 
 class AuditEntryOut(msgspec.Struct, kw_only=True):
@@ -39,15 +40,15 @@ class AuditController(Controller):
          description="Newest first. Role admin. Reading the audit is itself audited.")
     def read(
         self,
-        db_session: Session,
-        caller: Caller,
-        registry: str | None = Parameter(default=None, description="Only this registry."),
-        episode: str | None = Parameter(default=None, description="Only this episode (its internal id)."),
-        action: str | None = Parameter(default=None, description="Only this action, e.g. episode.read."),
-        actor: str | None = Parameter(default=None, description="Only this API key id."),
-        outcome: str | None = Parameter(default=None, description="Only this outcome, e.g. denied."),
-        before: int | None = Parameter(default=None, description="Entries older than this id (paging)."),
-        limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+        db_session: DbSession,
+        caller: CallerDep,
+        registry: Annotated[str | None, QueryParameter(description="Only this registry.")] = None,
+        episode: Annotated[str | None, QueryParameter(description="Only this episode (its internal id).")] = None,
+        action: Annotated[str | None, QueryParameter(description="Only this action, e.g. episode.read.")] = None,
+        actor: Annotated[str | None, QueryParameter(description="Only this API key id.")] = None,
+        outcome: Annotated[str | None, QueryParameter(description="Only this outcome, e.g. denied.")] = None,
+        before: Annotated[int | None, QueryParameter(description="Entries older than this id (paging).")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> AuditPage:
         require(db_session, caller, "audit.read", (), None)
         query = select(AuditEntry)

@@ -5,17 +5,14 @@ Handlers are sync and run in a worker thread (`sync_to_thread=True`), as everywh
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, Response, get, post
-from litestar.params import Parameter
-from sqlmodel import Session
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from promsvc.episodes import services
 from promsvc.episodes.schemas import BatchOut, EnrolBatchIn, EnrolIn, EpisodeDetailOut, EpisodeOut, LinkOut, WithdrawIn
-from promsvc.registries.schema import Registry
-from promsvc.security import Caller
-from promsvc.settings import Settings
-
-Registries = dict[str, Registry]
+from promsvc.deps import CallerDep, DbSession, RegistriesDep, SettingsDep
 
 
 class EpisodeController(Controller):
@@ -25,8 +22,8 @@ class EpisodeController(Controller):
     @post("/", sync_to_thread=True, summary="Enrol an episode",
           description="Idempotent on (registry, external id): 201 when enrolled now, 200 with the same episode when "
                       "enrolled before with the same fields, 409 when enrolled before with other fields. Role system.")
-    def enrol(self, registry: str, data: EnrolIn, db_session: Session, caller: Caller, registries: Registries,
-              settings: Settings) -> Response[EpisodeOut]:
+    def enrol(self, registry: FromPath[str], data: JSONBody[EnrolIn], db_session: DbSession, caller: CallerDep, registries: RegistriesDep,
+              settings: SettingsDep) -> Response[EpisodeOut]:
         reg = services.registry_for(db_session, caller, registries, registry, "episode.enrol", services.ENROL_ROLES)
         out, created = services.enrol(db_session, caller, reg, data, settings)
         return Response(out, status_code=201 if created else 200,
@@ -35,8 +32,8 @@ class EpisodeController(Controller):
     @post("/batch", sync_to_thread=True, summary="Enrol many episodes, all or nothing",
           description="Each entry as for one enrolment. If any entry is refused nothing is enrolled, and every "
                       "problem is reported with its entry's path (`$[3].unit`). Role system.")
-    def enrol_batch(self, registry: str, data: EnrolBatchIn, db_session: Session, caller: Caller,
-                    registries: Registries, settings: Settings) -> Response[BatchOut]:
+    def enrol_batch(self, registry: FromPath[str], data: JSONBody[EnrolBatchIn], db_session: DbSession, caller: CallerDep,
+                    registries: RegistriesDep, settings: SettingsDep) -> Response[BatchOut]:
         reg = services.registry_for(db_session, caller, registries, registry, "episode.enrol", services.ENROL_ROLES)
         out = services.enrol_batch(db_session, caller, reg, data, settings)
         return Response(out, status_code=201 if out.created else 200)
@@ -44,16 +41,16 @@ class EpisodeController(Controller):
     @get("/{external_id:str}", sync_to_thread=True, summary="Read an episode",
          description="Time points, invitation statuses with their history, responses and current scores. "
                      "Role registry (own registry). Audited.")
-    def read(self, registry: str, external_id: str, db_session: Session, caller: Caller,
-             registries: Registries) -> EpisodeDetailOut:
+    def read(self, registry: FromPath[str], external_id: FromPath[str], db_session: DbSession, caller: CallerDep,
+             registries: RegistriesDep) -> EpisodeDetailOut:
         reg = services.registry_for(db_session, caller, registries, registry, "episode.read", services.READ_ROLES)
         return services.read(db_session, caller, reg, external_id)
 
     @post("/{external_id:str}/withdraw", sync_to_thread=True, status_code=200, summary="Withdraw an episode",
           description="Pending invitations become withdrawn and their links stop working; the reason is kept; "
                       "contact details are deleted. Withdrawing twice gives 409. Role system or registry.")
-    def withdraw(self, registry: str, external_id: str, data: WithdrawIn, db_session: Session, caller: Caller,
-                 registries: Registries) -> EpisodeOut:
+    def withdraw(self, registry: FromPath[str], external_id: FromPath[str], data: JSONBody[WithdrawIn], db_session: DbSession, caller: CallerDep,
+                 registries: RegistriesDep) -> EpisodeOut:
         reg = services.registry_for(db_session, caller, registries, registry, "episode.withdraw", services.WITHDRAW_ROLES)
         return services.withdraw(db_session, caller, reg, external_id, data.reason)
 
@@ -61,8 +58,8 @@ class EpisodeController(Controller):
           summary="Issue a patient link now (in clinic)",
           description="A new random token; only its hash is stored and the previous link of this time point stops "
                       "working. Returns `{base_url}/q/{token}` once. Role system.")
-    def issue_link(self, registry: str, external_id: str, time_point: str, db_session: Session, caller: Caller,
-                   registries: Registries, settings: Settings) -> LinkOut:
+    def issue_link(self, registry: FromPath[str], external_id: FromPath[str], time_point: FromPath[str], db_session: DbSession, caller: CallerDep,
+                   registries: RegistriesDep, settings: SettingsDep) -> LinkOut:
         reg = services.registry_for(db_session, caller, registries, registry, "link.issue", services.LINK_ROLES)
         return services.issue_link(db_session, caller, reg, external_id, time_point, settings)
 
@@ -75,8 +72,8 @@ class ExportController(Controller):
          summary="Export answers and scores as CSV",
          description="One row per episode × time point: invitation status, response times, answers "
                      "(`instrument.item`) and current scores (`instrument.score`). Role registry (own registry). Audited.")
-    def export(self, registry: str, db_session: Session, caller: Caller, registries: Registries,
-               protocol: str | None = Parameter(default=None, description="Only episodes of this protocol.")) -> Response[str]:
+    def export(self, registry: FromPath[str], db_session: DbSession, caller: CallerDep, registries: RegistriesDep,
+               protocol: Annotated[str | None, QueryParameter(description="Only episodes of this protocol.")] = None) -> Response[str]:
         reg = services.registry_for(db_session, caller, registries, registry, "responses.export", services.EXPORT_ROLES)
         text = services.export_csv(db_session, caller, reg, protocol)
         return Response(text, media_type="text/csv; charset=utf-8",
