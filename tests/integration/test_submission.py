@@ -1,0 +1,204 @@
+"""Submission: one response per (invitation, instrument) enforced by the database, scores with
+their provenance written with the responses in one transaction, or nothing at all."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+from litestar.testing import TestClient
+from patient_fixtures import csrf, fetch, make_link, now
+from sqlmodel import Session, select
+
+import scoring
+from promsvc.app import create_app
+from promsvc.models import AuditEntry, Draft, Invitation, Response, Score, Status
+from promsvc.patient import services as links
+from promsvc.registries import loader
+from promsvc.responses import services as responses
+
+EQ5D = {"MO": 2, "SC": 1, "UA": 3, "PD": 2, "AD": 1, "VAS": 70}
+
+
+def _submit_direct(engine, settings, token, answers):
+    registries = loader.load_all(settings)
+    with Session(engine, expire_on_commit=False) as s:
+        link = links.open_link(s, registries, token, now())
+        return responses.submit(
+            s, invitation=link.invitation, episode=link.episode, instruments=link.instruments,
+            uses={i.id: link.protocol.instrument_use(i.id) for i in link.instruments},
+            answers=answers, language="nb", respondent="patient", started_at=None, now=now(),
+        )
+
+
+def _counts(engine):
+    def read(s):
+        return (
+            len(s.exec(select(Response)).all()),
+            len(s.exec(select(Score)).all()),
+            len(s.exec(select(AuditEntry).where(AuditEntry.outcome == "ok")).all()),
+        )
+    return fetch(engine, read)
+
+
+def test_the_database_refuses_a_second_response_to_the_same_instrument(engine, settings):
+    token, inv = make_link(engine)
+    _submit_direct(engine, settings, token, {"eq5d-5l": EQ5D})
+    with Session(engine) as s:
+        first = s.exec(select(Response).where(Response.invitation_id == inv, Response.instrument_id == "eq5d-5l")).one()
+        s.add(Response(
+            invitation_id=inv, episode_id=first.episode_id, registry_id="demo", instrument_id="eq5d-5l",
+            instrument_version="1.0", answers={}, language="nb", channel="clinic", respondent="patient", started_at=now(),
+        ))
+        with pytest.raises(sa.exc.IntegrityError):
+            s.commit()
+
+
+def test_a_retry_that_slips_past_the_status_check_gets_the_stored_receipt(engine, settings, session):
+    token, inv = make_link(engine)
+    first, created = _submit_direct(engine, settings, token, {"eq5d-5l": EQ5D})
+    assert created
+    # Make the invitation look unanswered, as a concurrent request would have seen it:
+    # the unique constraint is what stops the second insert.
+    invitation = session.get(Invitation, inv)
+    invitation.status = Status.started
+    session.add(invitation)
+    session.commit()
+    before = _counts(engine)
+    receipt, created = _submit_direct(engine, settings, token, {"eq5d-5l": {"MO": 5}})
+    assert not created and receipt == first
+    assert _counts(engine) == before
+    assert fetch(engine, lambda s: s.get(Invitation, inv)).status == Status.started  # rolled back
+
+
+def test_two_submissions_at_the_same_moment_store_one(engine, settings):
+    token, inv = make_link(engine)
+    barrier = threading.Barrier(2)
+    results, failures = [], []
+
+    def run():
+        registries = loader.load_all(settings)
+        try:
+            with Session(engine, expire_on_commit=False) as s:
+                link = links.open_link(s, registries, token, now())
+                s.commit()  # end the read (SQLite: release the write lock) before racing
+                barrier.wait()
+                results.append(responses.submit(
+                    s, invitation=link.invitation, episode=link.episode, instruments=link.instruments,
+                    uses={i.id: link.protocol.instrument_use(i.id) for i in link.instruments},
+                    answers={"eq5d-5l": EQ5D}, language="nb", respondent="patient", started_at=None, now=now(),
+                ))
+        except Exception as e:  # pragma: no cover - reported below
+            failures.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not failures, failures
+    assert sorted(created for _, created in results) == [False, True]
+    assert results[0][0] == results[1][0]
+    rows = fetch(engine, lambda s: s.exec(select(Response).where(Response.invitation_id == inv)).all())
+    assert sorted(r.instrument_id for r in rows) == ["eq5d-5l", "rand36"]
+
+
+def test_a_failure_while_storing_leaves_nothing_half_written(app, client, engine, monkeypatch):
+    token, inv = make_link(engine)
+    assert client.put(f"/api/v1/forms/{token}/draft", json={"answers": {"eq5d-5l": EQ5D}}).status_code == 200
+    calls = []
+
+    def broken(*args, **kwargs):
+        # the first response has been inserted (flushed) when its scoring is called
+        calls.append(kwargs.get("scoring"))
+        raise RuntimeError("scoring failed")
+
+    monkeypatch.setattr(scoring, "score", broken)
+    r = client.post(f"/api/v1/forms/{token}/submit", json={})
+    assert r.status_code == 500 and calls
+    assert "scoring failed" not in r.text
+    assert _counts(engine) == (0, 0, 0)
+    assert fetch(engine, lambda s: s.get(Invitation, inv)).status == Status.started
+    assert fetch(engine, lambda s: s.get(Draft, inv)).answers == {"eq5d-5l": EQ5D}
+
+    # the HTML page says so in plain words, and nothing is stored either
+    q = f"/q/{token}"
+    review = client.get(f"{q}/review")
+    r = client.post(f"{q}/submit", data={"csrf_token": csrf(review.text)})
+    assert r.status_code == 500 and "Noe gikk galt" in r.text
+    assert _counts(engine) == (0, 0, 0)
+
+    monkeypatch.undo()
+    assert client.post(f"/api/v1/forms/{token}/submit", json={}).status_code == 201
+    assert _counts(engine) == (2, 3, 1)  # eq5d-5l index; rand36 rand and sf36v1
+
+
+def test_a_failure_after_the_first_response_insert_is_rolled_back(engine, settings, monkeypatch):
+    token, inv = make_link(engine)
+    seen = []
+    real = scoring.score
+
+    def second_fails(instrument, *args, **kwargs):
+        seen.append(instrument.id)
+        if instrument.id == "rand36":  # eq5d-5l's response and score are already flushed
+            raise RuntimeError("boom")
+        return real(instrument, *args, **kwargs)
+
+    monkeypatch.setattr(scoring, "score", second_fails)
+    with pytest.raises(RuntimeError):
+        _submit_direct(engine, settings, token, {"eq5d-5l": EQ5D, "rand36": {"q1": 1}})
+    assert seen == ["eq5d-5l", "rand36"]
+    assert _counts(engine) == (0, 0, 0)
+    assert fetch(engine, lambda s: s.get(Invitation, inv)).status == Status.open
+
+
+def test_no_score_is_stored_as_null_with_its_provenance(engine, settings):
+    token, inv = make_link(engine)
+    _submit_direct(engine, settings, token, {"eq5d-5l": {"MO": 1, "SC": 1}})  # missing dimensions: no index
+
+    def read(s):
+        return {
+            (r.instrument_id, sc.scoring): sc
+            for r in s.exec(select(Response).where(Response.invitation_id == inv))
+            for sc in s.exec(select(Score).where(Score.response_id == r.id))
+        }
+
+    scores = fetch(engine, read)
+    index = scores[("eq5d-5l", "index")]
+    assert index.values == {"index": None}
+    assert (index.instrument_version, index.scoring_version, index.value_set) == ("1.0", "1.0", "EQ-5D-5L · VT · Norway")
+    rand = scores[("rand36", "rand")]
+    assert set(rand.values) == {"pf", "rp", "bp", "gh", "vt", "sf", "re", "mh"}
+    assert all(v is None for v in rand.values.values()) and rand.value_set is None
+    assert set(scores[("rand36", "sf36v1")].values) >= {"pcs", "mcs"}
+    with engine.connect() as c:  # JSON null in the database, never NaN
+        raw = c.execute(sa.text("SELECT CAST(\"values\" AS TEXT) FROM score")).scalars().all()
+    assert all("NaN" not in v for v in raw)
+
+
+def test_the_protocol_chooses_the_value_set(make_settings, engine, tmp_path):
+    folder = tmp_path / "registries"
+    folder.mkdir()
+    (folder / "uk.yaml").write_text("""
+id: ukreg
+name: {nb: UK-register, nn: UK-register, en: UK registry}
+sender: UK registry
+units: [{id: uk-hospital, name: UK hospital, level: hospital}]
+protocols:
+  - id: knee
+    title: {nb: Kne, nn: Kne, en: Knee}
+    event: knee replacement
+    time_points:
+      - {id: m6, title: {nb: 6 mnd, nn: 6 mnd, en: 6 months}, offset: P182D, window: P60D, instruments: [eq5d-5l]}
+    instruments:
+      - {instrument: eq5d-5l, method: CW, country: UK}
+    channels: [clinic]
+""", encoding="utf-8")
+    settings = make_settings(registries_dir=str(folder))
+    token, inv = make_link(engine, registry="ukreg", protocol="knee", time_point="m6")
+    with TestClient(create_app(settings), base_url="http://testserver.local") as c:
+        assert c.post(f"/api/v1/forms/{token}/submit", json={"answers": {"eq5d-5l": {"MO": 5, "SC": 5, "UA": 5, "PD": 5, "AD": 5}}}).status_code == 201
+    score = fetch(engine, lambda s: s.exec(select(Score)).one())
+    assert score.value_set == "EQ-5D-5L · CW · UK"
+    assert score.values["index"] == pytest.approx(-0.594, abs=5e-4)
