@@ -30,10 +30,13 @@ MEDIA_TYPE = "application/problem+json"
 
 
 class FieldError(msgspec.Struct, frozen=True):
-    """One problem at one place of the request body (a JSON path such as `$[3].unit`)."""
+    """One problem at one place of the request body (a JSON path such as `$[3].unit`);
+    for a wrong answer also what was found and what is allowed."""
 
     path: str
     message: str
+    found: Any = msgspec.UNSET
+    allowed: str | msgspec.UnsetType = msgspec.UNSET
 
 
 class PromsvcError(Exception):
@@ -69,7 +72,7 @@ class PromsvcError(Exception):
         if self.fix is not None:
             body["fix"] = self.fix
         if self.errors:
-            body["errors"] = [{"path": e.path, "message": e.message} for e in self.errors]
+            body["errors"] = [msgspec.to_builtins(e) for e in self.errors]
         return body
 
 
