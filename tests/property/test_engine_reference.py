@@ -182,7 +182,6 @@ KERNELS = _definition("syn-kernels", """
 """)
 
 # Conditional recodes in the manner of RAND-36 bodily pain: how p2 is recoded depends on p1.
-# (`answered` conditions here name items without `unanswered` options; see the xfail below.)
 CONDITIONS = _definition("syn-conditions", """
     option_sets:
       six: [{code: 1, label: LABEL}, {code: 2, label: LABEL}, {code: 3, label: LABEL},
@@ -234,6 +233,8 @@ CONDITIONS = _definition("syn-conditions", """
             min_answered: 1
             recode:
               p3:
+                - when: {all: [{item: na, answered: false}, {item: age, in: [2]}]}
+                  values: {1: 2, 2: 4, 3: 6}
                 - when: {any: [{item: na, in: [9]}, {item: p2, in: [4, 5]}]}
                   values: {1: 0, 2: 1, 3: null}
                 - when: {all: [{item: na, in: [1]}, {item: age, answered: true}]}
@@ -328,7 +329,7 @@ INDEX = _definition("syn-index", """
                     {id: full, label: LABEL, min: 1}]
 """)
 
-SYNTHETIC = [KERNELS, CONDITIONS, INDEX]
+SYNTHETIC = [KERNELS, CONDITIONS, UNANSWERED_CONDITION, INDEX]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -545,14 +546,9 @@ def test_reference_gives_the_published_examples(instrument: Instrument, n: int):
 
 
 # ---------------------------------------------------------------------------------------------
-# A known disagreement
+# `answered` conditions do not count an `unanswered` option as an answer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: `answered` conditions treat an `unanswered` option (stored code) as an "
-    "answer; scoring/engine.py _holds tests np.isnan(codes) instead of the coded value",
-)
 def test_answered_condition_counts_unanswered_options_as_missing():
     # q1 = 9 is "not applicable" (`unanswered: true`): it counts as a missing answer in every
     # scoring, so `{item: q1, answered: false}` holds and q2 = 1 recodes to 10.
