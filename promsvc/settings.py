@@ -78,6 +78,66 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     debug: Annotated[bool, Meta(description=(
         "Litestar debug mode: tracebacks in 500 responses. Never in production."
     ))] = False
+    # ---- delivery (promsvc.delivery, docs/delivery.md)
+    scheduler: Annotated[bool, Meta(description=(
+        "Run the delivery scheduler inside the web server process (it ticks every `dispatch_interval`). "
+        "Off: run `promsvc dispatch` as its own process. Several instances may run at once."
+    ))] = False
+    dispatch_interval: Annotated[int, Meta(ge=1, le=3600, description=(
+        "Seconds between two ticks of the delivery scheduler."
+    ))] = 30
+    dispatch_batch: Annotated[int, Meta(ge=1, le=10000, description=(
+        "Messages one dispatcher claims at a time (one claim, one connection per channel)."
+    ))] = 500
+    dispatch_lease: Annotated[int, Meta(ge=5, le=86400, description=(
+        "Seconds a claim on a batch of messages lasts; a batch not finished by then (its dispatcher "
+        "died) is taken over. Must exceed the time a batch takes."
+    ))] = 600
+    dispatch_durability: Annotated[str, Meta(pattern=r"^(batch|message)$", description=(
+        "`message`: every attempt record is flushed to disk before its message leaves. `batch`: "
+        "attempt records survive a crash of the process at once and a power failure at the end of each batch "
+        "(much faster; see docs/delivery.md)."
+    ))] = "batch"
+    send_window: Annotated[str, Meta(pattern=r"^[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}$", description=(
+        "Local time range (in `time_zone`) in which e-mail and SMS may leave, e.g. 09:00-20:00; "
+        "a message due outside it waits for the next opening."
+    ))] = "09:00-20:00"
+    letter_time: Annotated[str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description=(
+        "Local time of day at which the day's letters of each registry are put in one PDF batch."
+    ))] = "10:00"
+    retry_base: Annotated[int, Meta(ge=1, le=86400, description=(
+        "Seconds before the first retry after a temporary failure; each further retry waits twice as long "
+        "(at most 6 hours)."
+    ))] = 300
+    retry_max: Annotated[int, Meta(ge=1, le=20, description=(
+        "Attempts on one channel before it counts as failed and the next channel is tried."
+    ))] = 5
+    templates_dir: Annotated[str, Meta(description=(
+        "Directory of registries' own message templates: `{templates_dir}/{registry id}/KIND.CHANNEL.LANGUAGE.txt` "
+        "(docs/delivery.md). Empty: the shipped templates."
+    ))] = ""
+    smtp_host: Annotated[str, Meta(description=(
+        "SMTP server for e-mail to patients. Empty: no e-mail (the next channel of the protocol is used)."
+    ))] = ""
+    smtp_port: Annotated[int, Meta(ge=1, le=65535, description="Port of the SMTP server.")] = 587
+    smtp_security: Annotated[str, Meta(pattern=r"^(starttls|tls|none)$", description=(
+        "`starttls` (required, certificate checked), `tls` (implicit TLS, port 465) or `none` (only for a "
+        "relay on the same host)."
+    ))] = "starttls"
+    smtp_username: Annotated[str, Meta(description="SMTP login; empty: no login.")] = ""
+    smtp_password: Annotated[str, Meta(description="SMTP password.")] = ""
+    smtp_from: Annotated[str, Meta(description=(
+        "Sender address of e-mail to patients; the display name is the registry's `sender`."
+    ))] = "noreply@promsvc.example"
+    smtp_ca_file: Annotated[str, Meta(description=(
+        "Extra CA certificates (PEM) to trust for the SMTP server and the SMS gateway. Empty: the system's."
+    ))] = ""
+    sms_gateway_url: Annotated[str, Meta(description=(
+        "URL of the SMS gateway (docs/delivery.md, SMS gateway contract). Empty: no SMS."
+    ))] = ""
+    sms_gateway_token: Annotated[str, Meta(description=(
+        "Bearer token for the SMS gateway; empty: none sent."
+    ))] = ""
 
     def __post_init__(self) -> None:
         try:
@@ -132,6 +192,11 @@ def _parse(key: str, value: str, type_: Any) -> Any:
         if lowered in ("0", "false", "no", "off", ""):
             return False
         raise SettingsError(f"{key}: {value!r} is not a yes/no value; use 1 or 0")
+    if base is int:
+        try:
+            return int(value.strip())
+        except ValueError:
+            raise SettingsError(f"{key}: {value!r} is not a whole number") from None
     return value
 
 
