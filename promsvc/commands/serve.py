@@ -1,0 +1,57 @@
+"""`promsvc serve`: check the configuration, migrate once, then run uvicorn workers.
+
+Workers build the app from the environment (`promsvc.app:app_from_environment`). Before they
+start, this process checks settings and registry files (a bad file stops here with its
+message), applies migrations once (so several workers do not race to migrate), and puts into
+the environment what the workers must share: migrations off, and one secret key for signed
+cookies and CSRF tokens (made here when PROMSVC_SECRET_KEY is not set).
+
+Uvicorn's access log is off: it would print request paths, and patient links carry their
+token in the path. The app logs method, route template, status and duration instead.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+
+from promsvc import migrations
+from promsvc.commands.database import shown
+from promsvc.registries import loader
+from promsvc.settings import Settings
+
+
+def prepare(env: dict[str, str] | None = None) -> Settings:
+    """Check and migrate; set up `os.environ` for the workers. Returns the settings."""
+    env = os.environ if env is None else env
+    settings = Settings.from_mapping(env)
+    registries = loader.load_all(settings)
+    migrations.upgrade(settings.database_url)
+    if not settings.secret_key:
+        env["PROMSVC_SECRET_KEY"] = secrets.token_urlsafe(32)
+    env["PROMSVC_MIGRATE_ON_START"] = "0"
+    print(f"promsvc: database {shown(settings.database_url)} is migrated; "
+          f"registries: {', '.join(sorted(registries)) or '(none)'}", file=sys.stderr)
+    return settings
+
+
+def run(host: str, port: int, workers: int) -> int:
+    prepare()
+    return serve(host, port, workers)
+
+
+def serve(host: str, port: int, workers: int) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "promsvc.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_level="info",
+        server_header=False,
+    )
+    return 0
