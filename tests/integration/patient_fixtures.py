@@ -100,8 +100,6 @@ def text(page: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(body)).strip()
 
 
-import html  # noqa: E402  (html.unescape; html.parser is imported above)
-
 
 def fetch(engine, read):
     """`read(session)` in a short transaction of its own.
@@ -114,3 +112,19 @@ def fetch(engine, read):
             return read(s)
         finally:
             s.commit()
+
+
+def submit_direct(engine, settings, token, answers):
+    """Submit through the service (no HTTP): (receipt, created)."""
+    from promsvc.patient import services as links
+    from promsvc.registries import loader
+    from promsvc.responses import services as responses
+
+    registries = loader.load_all(settings)
+    with Session(engine, expire_on_commit=False) as s:
+        link = links.open_link(s, registries, token, now())
+        return responses.submit(
+            s, invitation=link.invitation, episode=link.episode, instruments=link.instruments,
+            uses={i.id: link.protocol.instrument_use(i.id) for i in link.instruments},
+            answers=answers, language="nb", respondent="patient", started_at=None, now=now(),
+        )

@@ -8,7 +8,6 @@ import datetime as dt
 import logging
 import re
 
-import pytest
 from litestar.testing import TestClient
 from patient_fixtures import csrf, fetch, make_link, now, parse, text
 from sqlmodel import select

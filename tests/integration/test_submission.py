@@ -8,7 +8,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 from litestar.testing import TestClient
-from patient_fixtures import csrf, fetch, make_link, now
+from patient_fixtures import csrf, fetch, make_link, now, submit_direct as _submit_direct
 from sqlmodel import Session, select
 
 import scoring
@@ -19,17 +19,6 @@ from promsvc.registries import loader
 from promsvc.responses import services as responses
 
 EQ5D = {"MO": 2, "SC": 1, "UA": 3, "PD": 2, "AD": 1, "VAS": 70}
-
-
-def _submit_direct(engine, settings, token, answers):
-    registries = loader.load_all(settings)
-    with Session(engine, expire_on_commit=False) as s:
-        link = links.open_link(s, registries, token, now())
-        return responses.submit(
-            s, invitation=link.invitation, episode=link.episode, instruments=link.instruments,
-            uses={i.id: link.protocol.instrument_use(i.id) for i in link.instruments},
-            answers=answers, language="nb", respondent="patient", started_at=None, now=now(),
-        )
 
 
 def _counts(engine):
