@@ -179,7 +179,7 @@ def code_column(ins: Instrument, item: Item, column: Any) -> Coded:
         bad = ~np.isnan(codes) & ~(in_range & (codes == np.floor(codes)) & is_code[pos])
     if bad.any():
         rows = np.flatnonzero(bad)
-        raise AnswerError(item.id, int(rows[0]), _shown(codes[rows[0]]), describe_allowed(ins, item), more=len(rows) - 1)
+        raise AnswerError(item.id, int(rows[0]), _as_given(column, rows[0]), describe_allowed(ins, item), more=len(rows) - 1)
     return Coded(codes, pos, lowest)
 
 
@@ -225,8 +225,13 @@ def _one_float(value: Any) -> float:
     return np.nan
 
 
-def _shown(value: Any) -> Any:
-    # 3.0 prints as 3, so a message shows what the user typed
+def _as_given(column: Any, row: int) -> Any:
+    """The answer at `row` as the caller gave it, for messages (3.0 shows as 3, "inf" as 'inf')."""
+    if hasattr(column, "to_numpy"):
+        column = column.to_numpy()
+    value = np.asarray(column, dtype=object)[row]
+    if isinstance(value, np.generic):
+        value = value.item()
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 

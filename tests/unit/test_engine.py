@@ -134,11 +134,6 @@ def test_non_codes_are_refused_and_shown(value, form):
     assert caught.value.found == value
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: code_column reports the parsed float64 (scoring/engine.py: "
-    "_shown(codes[rows[0]]) keeps np.float64, whose repr is 'np.float64(2.5)'), not the value as given",
-)
 @pytest.mark.parametrize(
     ("column", "shown"),
     [([2.5], "found 2.5,"), (np.array([2.5]), "found 2.5,"), ([math.inf], "found inf,"), (["inf"], "found 'inf',")],
