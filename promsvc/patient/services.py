@@ -60,12 +60,10 @@ class Link:
 
     @property
     def proxy_allowed(self) -> bool:
-        """Whether someone may answer on the patient's behalf: the protocol must allow proxies.
-
-        The episode's own `proxy_allowed` (set at enrolment) can also allow it, for a patient
-        known to need help, but only when the protocol lists `proxy` among its respondents.
-        """
-        return "proxy" in self.protocol.respondents
+        """Whether someone may answer on the patient's behalf: the protocol lists `proxy` among
+        its respondents and the episode was enrolled with `proxy: true` (enrolment refuses the
+        latter when the protocol does not allow proxies)."""
+        return "proxy" in self.protocol.respondents and bool(self.episode.proxy_allowed)
 
     @property
     def answers(self) -> dict[str, dict[str, int | None]]:

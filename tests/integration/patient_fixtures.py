@@ -28,8 +28,11 @@ def make_link(
     external_id: str | None = None,
     expires_in: dt.timedelta = dt.timedelta(days=30),
     status: Status = Status.open,
+    proxy: bool | None = None,
 ) -> tuple[str, str]:
-    """A new episode with one open invitation and its link token: (token, invitation id)."""
+    """A new episode with one open invitation and its link token: (token, invitation id).
+    `proxy` (default: when the registry is `demo`, whose protocol allows proxies) is the
+    episode's enrolment flag "a proxy may answer"."""
     token = new_token()
     with Session(engine, expire_on_commit=False) as s:
         episode = Episode(
@@ -40,6 +43,7 @@ def make_link(
             protocol_id=protocol,
             event_date=dt.date.today(),
             language=language,
+            proxy_allowed=(registry == "demo") if proxy is None else proxy,
             payload_hash="0" * 64,
         )
         s.add(episode)

@@ -169,7 +169,11 @@ def test_sections_ask_for_the_declaration_first_when_proxies_may_answer(client, 
 def test_a_protocol_without_proxies_asks_no_declaration(client, engine, session):
     token, inv = make_link(engine, registry="other", protocol="knee", time_point="m6")
     start = client.get(f"/q/{token}")
-    assert "Hvem svarer" not in text(start.text) and "Skjemaet har 1 deler" in text(start.text)
+    assert "Hvem svarer" not in text(start.text) and "Skjemaet har én del" in text(start.text)
+    # nor does an episode enrolled without `proxy`, even where the protocol allows proxies
+    token2, _ = make_link(engine, proxy=False)
+    assert "Hvem svarer" not in text(client.get(f"/q/{token2}").text)
+    assert client.get(f"/q/{token2}/s/1").status_code == 200
     s1 = client.get(f"/q/{token}/s/1")  # no declaration needed
     assert s1.status_code == 200
     r = _post(client, f"/q/{token}/s/1", s1.text, {**EQ5D_ALL, "action": "next"})
