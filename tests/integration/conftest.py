@@ -20,7 +20,9 @@ that uses it runs twice, once per database: `test_x[sqlite]` and `test_x[postgre
 - `settings`      Settings for the test app: that database, base_url http://testserver.local, no migration at
                   start, the demo registry plus the test registry `other` (tests/integration/registries/).
                   `make_settings(**changes)` builds variants.
-- `app`, `client` the application and an in-process client (startup/shutdown run).
+- `app`, `client` the application and an in-process client (startup/shutdown run), shared by the tests
+                  of one database (cookies are cleared between tests); for other settings build your
+                  own: `TestClient(create_app(make_settings(...)))`.
 - `make_key(role, registry=None, label="")` → the key; `bearer(key)` → {"Authorization": "Bearer …"}.
   `keys` has one ready key per role: keys.system, keys.registry (demo), keys.other (registry key of
   `other`), keys.analyst, keys.admin.
@@ -127,36 +129,52 @@ def session(engine):
         yield s
 
 
+def _settings(database_url: str, **changes) -> Settings:
+    base = dict(
+        database_url=database_url,
+        base_url="http://testserver.local",
+        registries_dir=str(TEST_REGISTRIES),
+        migrate_on_start=False,
+        secret_key="test-secret-not-for-production",
+    )
+    base.update(changes)
+    return Settings(**base)
+
+
 @pytest.fixture
 def make_settings(database_url):
     def make(**changes) -> Settings:
-        base = dict(
-            database_url=database_url,
-            base_url="http://testserver.local",
-            registries_dir=str(TEST_REGISTRIES),
-            migrate_on_start=False,
-            secret_key="test-secret-not-for-production",
-        )
-        base.update(changes)
-        return Settings(**base)
+        return _settings(database_url, **changes)
 
     return make
 
 
 @pytest.fixture
-def settings(make_settings) -> Settings:
-    return make_settings()
+def settings(database_url) -> Settings:
+    return _settings(database_url)
 
 
-@pytest.fixture
-def app(settings, engine):
-    return create_app(settings)
-
-
-@pytest.fixture
-def client(app):
-    with TestClient(app, base_url="http://testserver.local") as c:
+@pytest.fixture(scope="session")
+def _session_client(database_url):
+    # One app per database for the whole session: building one per test would cost more than
+    # most tests. Its state (settings, registries, engine) is never changed by a request, and
+    # the `engine` fixture empties every table after each test.
+    with TestClient(create_app(_settings(database_url)), base_url="http://testserver.local") as c:
         yield c
+
+
+@pytest.fixture
+def app(_session_client, engine):
+    return _session_client.app
+
+
+@pytest.fixture
+def client(_session_client, engine):
+    headers = dict(_session_client.headers)
+    yield _session_client
+    _session_client.cookies.clear()
+    _session_client.headers.clear()
+    _session_client.headers.update(headers)
 
 
 @pytest.fixture
