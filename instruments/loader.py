@@ -198,6 +198,7 @@ def _score_ids(scoring: Scoring) -> list[str]:
 def _scoring_problems(ins: Instrument, scoring: Scoring, items: dict[str, Item], at: str) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
+    bands: set[str] = set()
     out += _spelling(scoring.id, NAME, f"{at}.id", "scoring id")
     for n, scale in enumerate(scoring.scales):
         sat = f"{at}.scales[{n}]"
@@ -225,10 +226,14 @@ def _scoring_problems(ins: Instrument, scoring: Scoring, items: dict[str, Item],
             out.append(f"at {sat}.id: score id {summary.id!r} is used twice")
         inputs = [i.scale for i in summary.inputs] if isinstance(summary, WeightedSum) else [summary.input]
         out += [f"at {sat}: {i!r} is not a scale or summary score listed before it" for i in inputs if i not in seen]
+        out += [f"at {sat}: {i!r} is a band (text), not a number to compute with" for i in inputs if i in bands]
+        if isinstance(summary, WeightedSum) and not summary.inputs:
+            out.append(f"at {sat}.inputs: a weighted sum needs at least one input")
         if isinstance(summary, Bands):
             mins = [b.min for b in summary.bands]
             if not summary.bands or mins != sorted(mins) or len(set(mins)) != len(mins):
                 out.append(f"at {sat}.bands: give bands in increasing order of `min`")
+            bands.add(summary.id)
         seen.add(summary.id)
     return out
 

@@ -60,14 +60,6 @@ scorings:
           q2:
             - when: {{item: n, in: [0]}}
               values: {{0: 0, 1: 1, 2: 2}}
-  - id: empty_sum
-    version: "1"
-    title: {_LABEL}
-    source: synthetic
-    scales:
-      - {{kernel: sum, id: total, label: {_LABEL}, items: [n]}}
-    summaries:
-      - {{kernel: weighted_sum, id: w, label: {_LABEL}, inputs: [], constant: 3}}
 """.encode(), "unit.yaml")
 
 
@@ -278,7 +270,7 @@ def test_items_read_by_conditions_are_needed_too():
 def test_unknown_scoring_lists_the_scorings():
     with pytest.raises(UnknownName) as caught:
         scoring.score(UNIT, {"q1": [1], "q2": [1]}, scoring="rand")
-    assert str(caught.value) == "unit has no scoring 'rand'; its scorings: main, alt, cond, empty_sum"
+    assert str(caught.value) == "unit has no scoring 'rand'; its scorings: main, alt, cond"
 
 
 @pytest.mark.parametrize("chosen", [{"method": "TTO"}, {"country": "Norway"}, {"method": "VT", "country": "Norway"}])
@@ -332,8 +324,3 @@ def test_provenance_names_the_value_set():
 
 # ---------------------------------------------------------------------------------------------
 # Degenerate definitions the loader lets through
-
-
-def test_weighted_sum_without_inputs_gives_one_value_per_row():
-    result = scoring.score(UNIT, {"n": [1, 2]}, scoring="empty_sum")
-    assert np.shape(result.scores["w"]) == (2,)

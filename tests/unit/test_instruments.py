@@ -271,3 +271,34 @@ def test_an_example_whose_expected_value_is_wrong_is_reported_with_its_path():
         "at $.examples[0].expect.band: expected 'low', got 'high' (test)",
     ]
 
+
+
+def test_a_weighted_sum_needs_inputs_and_numbers():
+    text = b"""
+id: w
+version: "1"
+kind: prom
+title: {nb: W, nn: W, en: W}
+citation: none
+licence: {holder: us, terms: test, wording: ours}
+items:
+  - {id: a, kind: integer, min: 0, max: 3, label: {nb: A, nn: A, en: A}}
+scorings:
+  - id: s
+    version: "1"
+    default: true
+    title: {nb: S, nn: S, en: S}
+    source: test
+    scales:
+      - {kernel: sum, id: total, label: {nb: T, nn: T, en: T}, items: [a]}
+    summaries:
+      - {kernel: bands, id: band, input: total, label: {nb: B, nn: B, en: B}, bands: [{id: low, min: 0, label: {nb: L, nn: L, en: L}}]}
+      - {kernel: weighted_sum, id: none, label: {nb: N, nn: N, en: N}, inputs: []}
+      - {kernel: weighted_sum, id: text, label: {nb: X, nn: X, en: X}, inputs: [{scale: band, weight: 1}]}
+"""
+    with pytest.raises(instruments.DefinitionError) as caught:
+        instruments.decode(text, "w.yaml")
+    assert caught.value.problems == [
+        "at $.scorings[0].summaries[1].inputs: a weighted sum needs at least one input",
+        "at $.scorings[0].summaries[2]: 'band' is a band (text), not a number to compute with",
+    ]
