@@ -1,0 +1,34 @@
+"""The examples in docstrings and the README's Python example run as written."""
+
+import doctest
+import re
+from pathlib import Path
+
+import numpy as np
+
+import scoring
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_scoring_docstring_example():
+    failures, tried = doctest.testmod(scoring, report=False)
+    assert tried > 0 and failures == 0
+
+
+def test_readme_python_example_gives_the_printed_index():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    first = block.splitlines()[2]  # result = scoring.score("eq5d-5l", …)
+    namespace = {"scoring": scoring}
+    exec(first, namespace)
+    assert np.round(namespace["result"].scores["index"], 3).tolist() == [1.0, -0.453]
+
+
+def test_imports_point_inward():
+    """instruments imports neither scoring nor promsvc; scoring does not import promsvc."""
+    for package, forbidden in (("instruments", ("scoring", "promsvc")), ("scoring", ("promsvc",))):
+        for path in (ROOT / package).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            for name in forbidden:
+                assert not re.search(rf"^\s*(from|import) {name}\b", text, re.M), f"{path} imports {name}"
