@@ -39,8 +39,8 @@ def decode(data: bytes, file: str) -> Registry:
         registry = msgspec.yaml.decode(data, type=Registry)
     except msgspec.ValidationError as e:
         text, sep, where = str(e).rpartition(" - at ")
-        message = f"at {where.strip('`')}: {text}" if sep else str(e)
-        raise RegistryError(file, [message + _hint(text if sep else str(e))]) from None
+        text, where = (text, where.strip("`")) if sep else (str(e), "$")
+        raise RegistryError(file, [f"at {where}: {text}{_hint(text)}"]) from None
     except msgspec.DecodeError as e:
         raise RegistryError(file, [f"not valid YAML: {e}"]) from None
     found = problems(registry)
@@ -149,6 +149,15 @@ def _unit_problems(registry: Registry) -> list[str]:
     return out
 
 
+def value_set_field(message: str, method: str | None, country: str | None) -> str:
+    """Which of method and country a value-set error (from scoring) is about."""
+    if "methods with" in message or ("uses no value set" in message and method):
+        return "method"
+    if "countries" in message or "uses no value set" in message or "takes" in message:
+        return "country" if country or not method else "method"
+    return "method" if method and not country else "country"
+
+
 def _repeats(values: list[str]) -> list[tuple[int, str]]:
     seen: set[str] = set()
     out = []
@@ -202,8 +211,7 @@ def _protocol_problems(protocol: Protocol, at: str) -> list[str]:
             try:
                 scoring_engine.choose_value_set(ins, scoring, use.method, use.country)
             except ScoringError as e:
-                field = "method" if use.method and "method" in str(e) else "country"
-                out.append(f"at {here}.{field}: {e}")
+                out.append(f"at {here}.{value_set_field(str(e), use.method, use.country)}: {e}")
 
     for c, channel in _repeats(list(protocol.channels)):
         out.append(f"at {at}.channels[{c}]: channel {channel!r} is listed twice; list each channel once")

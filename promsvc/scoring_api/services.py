@@ -9,6 +9,7 @@ import numpy as np
 
 import instruments
 from promsvc.errors import FieldError, Invalid
+from promsvc.registries.loader import value_set_field
 from promsvc.scoring_api.schemas import ProvenanceOut, ScoreIn, ScoreOut, ValueSetOut
 from scoring import engine
 from scoring.engine import describe_allowed
@@ -31,7 +32,7 @@ def score(request: ScoreIn) -> ScoreOut:
     try:
         engine.choose_value_set(ins, chosen, request.method, request.country)
     except ScoringError as e:
-        where = "$.method" if request.method and "method" in str(e) else "$.country"
+        where = "$." + value_set_field(str(e), request.method, request.country)
         raise Invalid(str(e), where=where, fix="choose a value set listed by `promsvc valuesets`") from None
 
     columns, problems, more = _columns(ins, request.responses)
