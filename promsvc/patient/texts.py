@@ -80,8 +80,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "forbidden_title": "Siden må lastes på nytt",
         "forbidden_body": "Av sikkerhetshensyn ble svarene på denne siden ikke lagret. Gå tilbake til skjemaet og prøv igjen.",
         "forbidden_link": "Gå til skjemaet",
-        "time_format": "{day}. {month} {year} kl. {hh}:{mm}",
-        "date_format": "{day}. {month} {year}",
+        "time_format": "{day}.\u00a0{month} {year} kl.\u00a0{hh}:{mm}",
+        "date_format": "{day}.\u00a0{month} {year}",
         "months": "januar februar mars april mai juni juli august september oktober november desember",
     },
     "nn": {
@@ -145,8 +145,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "forbidden_title": "Sida må lastast på nytt",
         "forbidden_body": "Av omsyn til tryggleiken vart ikkje svara på denne sida lagra. Gå tilbake til skjemaet og prøv igjen.",
         "forbidden_link": "Gå til skjemaet",
-        "time_format": "{day}. {month} {year} kl. {hh}:{mm}",
-        "date_format": "{day}. {month} {year}",
+        "time_format": "{day}.\u00a0{month} {year} kl.\u00a0{hh}:{mm}",
+        "date_format": "{day}.\u00a0{month} {year}",
         "months": "januar februar mars april mai juni juli august september oktober november desember",
     },
     "en": {
@@ -210,8 +210,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "forbidden_title": "The page needs to be reloaded",
         "forbidden_body": "For your security, the answers on this page were not saved. Go back to the questionnaire and try again.",
         "forbidden_link": "Go to the questionnaire",
-        "time_format": "{day} {month} {year} at {hh}:{mm}",
-        "date_format": "{day} {month} {year}",
+        "time_format": "{day}\u00a0{month} {year} at\u00a0{hh}:{mm}",
+        "date_format": "{day}\u00a0{month} {year}",
         "months": "January February March April May June July August September October November December",
     },
 }
@@ -241,7 +241,8 @@ class Texts:
         return text.format(**values) if values else text
 
     def time(self, when: dt.datetime, zone: str) -> str:
-        """A time as people read it here, in `zone` (e.g. "3. mars 2025 kl. 14:05")."""
+        """A time as people read it here, in `zone` (e.g. "3. mars 2025 kl. 14:05"), with
+        no-break spaces where a line break would split "3." from "mars"."""
         local = when.astimezone(ZoneInfo(zone))
         return self._texts["time_format"].format(
             day=local.day, month=self._month(local.month), year=local.year,

@@ -84,10 +84,10 @@ def test_times_are_shown_in_local_time_with_local_month_names():
     import datetime as dt
 
     when = dt.datetime(2025, 3, 3, 13, 5, tzinfo=dt.UTC)  # 14:05 in Oslo (CET)
-    assert Texts("nb").time(when, "Europe/Oslo") == "3. mars 2025 kl. 14:05"
-    assert Texts("en").time(when, "Europe/Oslo") == "3 March 2025 at 14:05"
+    assert Texts("nb").time(when, "Europe/Oslo") == "3.\u00a0mars 2025 kl.\u00a014:05"  # no-break spaces
+    assert Texts("en").time(when, "Europe/Oslo").replace("\u00a0", " ") == "3 March 2025 at 14:05"
     summer = dt.datetime(2025, 7, 1, 22, 30, tzinfo=dt.UTC)  # 00:30 next day in Oslo (CEST)
-    assert Texts("nn").date(summer, "Europe/Oslo") == "2. juli 2025"
+    assert Texts("nn").date(summer, "Europe/Oslo").replace("\u00a0", " ") == "2. juli 2025"
 
 
 # ---------------------------------------------------------------- wording
@@ -280,3 +280,32 @@ def test_csrf_token_is_bound_to_the_cookie_the_secret_and_the_link():
     assert not pages.csrf_ok(_Req(None), {"csrf_token": token}, "secret", "inv1")
     assert not pages.csrf_ok(_Req(nonce), {}, "secret", "inv1")
     assert not pages.csrf_ok(_Req("short"), {"csrf_token": pages.csrf_token("secret", "short", "inv1")}, "secret", "inv1")
+
+
+# ---------------------------------------------------------------- colours
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    hi, lo = sorted([_luminance(a), _luminance(b)], reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_the_stylesheet_colours_have_enough_contrast():
+    import re
+
+    css = (pages.STATIC_DIR / "patient.css").read_text()
+    colours = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-fA-F]{6});", css))
+    white = "#ffffff"
+    for name in ("text", "link", "muted", "error", "brand"):
+        assert _contrast(colours[name], white) >= 4.5, name  # text on white (WCAG 1.4.3)
+    assert _contrast(white, colours["brand"]) >= 4.5  # button and header text
+    assert _contrast(colours["link"], colours["chosen"]) >= 4.5
+    assert _contrast(colours["text"], colours["notice"]) >= 4.5
+    assert _contrast(colours["border"], white) >= 3  # option outlines (WCAG 1.4.11)
+    assert _contrast(colours["text"], colours["focus"]) >= 3  # the focus ring against its edge
