@@ -1,0 +1,156 @@
+"""Delivery's view of the settings, checked once, and the context every job runs in."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import socket
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from promsvc.db import make_engine
+from promsvc.delivery.email import SmtpConfig
+from promsvc.delivery.messages import Templates, TemplateError
+from promsvc.delivery.sms import SmsConfig
+from promsvc.delivery.timing import Backoff, SendWindow
+from promsvc.registries.schema import Registry
+from promsvc.settings import Settings, SettingsError
+
+DELIVERY_CHANNELS = ("email", "sms", "letter")  # `clinic` links are issued by staff, not sent
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    window: SendWindow
+    tz: ZoneInfo
+    letter_time: dt.time
+    backoff: Backoff
+    batch: int
+    lease: dt.timedelta
+    durability: str  # batch | message
+    base_url: str
+    smtp: SmtpConfig | None
+    sms: SmsConfig | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeliveryConfig:
+        """Raises SettingsError naming the variable when a delivery setting cannot be used."""
+        try:
+            window = SendWindow.parse(settings.send_window, settings.time_zone)
+        except ValueError as e:
+            raise SettingsError(f"PROMSVC_SEND_WINDOW: {e}") from None
+        smtp = sms = None
+        if settings.smtp_host:
+            if settings.smtp_username and settings.smtp_security == "none" and settings.smtp_host not in (
+                    "127.0.0.1", "localhost", "::1"):
+                raise SettingsError("PROMSVC_SMTP_SECURITY: none would send the SMTP password in clear text; "
+                                    "use starttls or tls")
+            try:
+                smtp = SmtpConfig(host=settings.smtp_host, port=settings.smtp_port, security=settings.smtp_security,
+                                  username=settings.smtp_username, password=settings.smtp_password,
+                                  from_address=settings.smtp_from, ca_file=settings.smtp_ca_file)
+            except ValueError as e:
+                raise SettingsError(f"PROMSVC_SMTP_FROM: {e}") from None
+        if settings.sms_gateway_url:
+            try:
+                sms = SmsConfig(url=settings.sms_gateway_url, token=settings.sms_gateway_token,
+                                ca_file=settings.smtp_ca_file)
+            except ValueError as e:
+                raise SettingsError(f"PROMSVC_SMS_GATEWAY_URL: {e}") from None
+        hours, minutes = settings.letter_time.split(":")
+        return cls(
+            window=window,
+            tz=ZoneInfo(settings.time_zone),
+            letter_time=dt.time(int(hours), int(minutes)),
+            backoff=Backoff(base=dt.timedelta(seconds=settings.retry_base), max_attempts=settings.retry_max),
+            batch=settings.dispatch_batch,
+            lease=dt.timedelta(seconds=settings.dispatch_lease),
+            durability=settings.dispatch_durability,
+            base_url=settings.base_url,
+            smtp=smtp,
+            sms=sms,
+        )
+
+    def configured(self, channel: str) -> bool:
+        return channel == "letter" or (channel == "email" and self.smtp is not None) or (
+            channel == "sms" and self.sms is not None)
+
+
+def new_instance_id() -> str:
+    """Who holds a claim: host, process and a random part (a restarted process is someone new)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@dataclass
+class Delivery:
+    """Everything the jobs need: configuration, registries, templates and a database engine.
+
+    The engine is delivery's own. With `dispatch_durability=batch` its connections commit
+    without waiting for the disk (SQLite `synchronous=NORMAL`, PostgreSQL
+    `synchronous_commit=off`): a commit survives a crash of the process at once, and is made
+    durable against a power failure by the last commit of each batch, which waits for the disk
+    (see `durable()` and docs/delivery.md).
+    """
+
+    config: DeliveryConfig
+    registries: Mapping[str, Registry]
+    templates: Templates
+    engine: Engine
+    instance: str = field(default_factory=new_instance_id)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, registries: Mapping[str, Registry]) -> Delivery:
+        config = DeliveryConfig.from_settings(settings)
+        try:
+            templates = Templates.load(registries, settings.templates_dir or None)
+        except TemplateError as e:
+            raise SettingsError(f"message templates: {e}") from None
+        return cls(config, registries, templates, delivery_engine(settings.database_url, config.durability))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def delivery_engine(url: str, durability: str = "batch") -> Engine:
+    engine = make_engine(url, pool_size=5, max_overflow=5) if not url.startswith("sqlite") else make_engine(url)
+    if durability != "batch":
+        return engine
+
+    @sa.event.listens_for(engine, "connect")
+    def _relaxed(dbapi_connection, record):
+        # Registered after promsvc.db's own listener, so it overrides synchronous=FULL.
+        record.info["relaxed"] = True
+        if engine.dialect.name == "sqlite":
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+        else:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET synchronous_commit TO off")
+            dbapi_connection.commit()
+
+    return engine
+
+
+@contextmanager
+def durable_transaction(connection: sa.Connection) -> Iterator[None]:
+    """A transaction whose commit waits for the disk, and with it every earlier commit of the
+    database: the end of a batch under `dispatch_durability=batch` (a no-op difference otherwise).
+    Start it when `connection` has no transaction open."""
+    relaxed = connection.info.get("relaxed", False)
+    sqlite = connection.dialect.name == "sqlite"
+    raw = connection.connection.driver_connection
+    if relaxed and sqlite:
+        raw.execute("PRAGMA synchronous=FULL")  # cannot change inside a transaction
+    try:
+        with connection.begin():
+            if relaxed and not sqlite:
+                connection.exec_driver_sql("SET LOCAL synchronous_commit TO on")
+            yield
+    finally:
+        if relaxed and sqlite:
+            raw.execute("PRAGMA synchronous=NORMAL")

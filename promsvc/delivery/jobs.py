@@ -1,0 +1,668 @@
+"""The delivery jobs: plain functions over the database, each given `now`.
+
+    tick(delivery, now)      # what the scheduler runs: all of the below, in this order
+    recover(delivery, now)   # messages left `sending` by a dispatcher that died
+    plan(delivery, now)      # message rows for invitations that have none yet
+    expire(delivery, now)    # invitations past their window → expired (and their pending messages skipped)
+    dispatch(delivery, now)  # claim due e-mail/SMS messages, check, send, record
+    letters(delivery, now)   # the day's letters of each registry as one PDF batch
+
+The scheduler only decides when they run; a test calls them with the `now` it wants. Every
+job is safe to run in several processes at once and to repeat: claims use row locks with SKIP
+LOCKED on PostgreSQL (SQLite has a single writer), and every state change is a conditional
+UPDATE. docs/delivery.md explains why nothing is lost and nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from promsvc.delivery import links
+from promsvc.delivery.channels import Ambiguous, ChannelDown, DeliveryFailure, Permanent, Temporary
+from promsvc.delivery.config import Delivery, durable_transaction
+from promsvc.delivery.decide import Facts, Fail, Send, Skip, ToLetters, Wait, decide, delivery_channels, next_channel
+from promsvc.delivery.email import SmtpChannel
+from promsvc.delivery.letters import Letter, render_batch
+from promsvc.delivery.messages import HealthInformation, last_day
+from promsvc.delivery.sms import SmsChannel
+from promsvc.delivery.timing import next_daily
+from promsvc.models import Contact, Episode, Invitation, InvitationEvent, InvitationLink, LetterBatch, Message, new_id
+
+log = logging.getLogger("promsvc.delivery")
+
+M = Message.__table__
+I = Invitation.__table__  # noqa: E741
+E = Episode.__table__
+C = Contact.__table__
+PENDING_INVITATION = ("planned", "open", "started")
+CLAIMABLE = ("queued", "retrying")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Report:
+    """What one job did, as counts (no personal data)."""
+
+    counts: Counter = field(default_factory=Counter)
+
+    def add(self, key: str, n: int = 1) -> None:
+        if n:
+            self.counts[key] += n
+
+    def merge(self, other: Report) -> Report:
+        self.counts.update(other.counts)
+        return self
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())) or "nothing to do"
+
+
+# ------------------------------------------------------------------------------------- plan
+
+
+def _insert_ignore(dialect: str):
+    return (postgresql.insert(M) if dialect == "postgresql" else sqlite.insert(M)).on_conflict_do_nothing(
+        index_elements=["invitation_id", "kind", "number"])
+
+
+def plan(d: Delivery, now: dt.datetime, chunk: int = 2000) -> Report:
+    """Message rows for every pending invitation that has none: the invitation message at its
+    due time and each reminder `after`, 2·`after` … later, all moved into the sending window;
+    reminders that would fall after the expiry are not planned. Safe to run concurrently: the
+    unique (invitation, kind, number) makes a second insert do nothing."""
+    report = Report()
+    window = d.config.window
+    with d.engine.connect() as conn:
+        while True:
+            conn.begin()
+            rows = conn.execute(
+                sa.select(I.c.id, I.c.registry_id, I.c.due_at, I.c.expires_at, E.c.protocol_id)
+                .join(E, E.c.id == I.c.episode_id)
+                .where(I.c.status.in_(PENDING_INVITATION), I.c.expires_at > now,
+                       ~sa.exists().where(M.c.invitation_id == I.c.id, M.c.kind == "invitation", M.c.number == 0))
+                .order_by(I.c.due_at)
+                .limit(chunk)
+            ).all()
+            if not rows:
+                conn.rollback()
+                break
+            values = []
+            for inv_id, registry_id, due_at, expires_at, protocol_id in rows:
+                registry = d.registries.get(registry_id)
+                protocol = registry.protocol(protocol_id) if registry is not None else None
+                base = dict(invitation_id=inv_id, registry_id=registry_id, channel=None, attempts=0,
+                            channel_attempts=0, created_at=now, claimed_by=None, claimed_until=None, sent_at=None,
+                            last_error=None, link_id=None, batch_id=None)
+                if protocol is None or not delivery_channels(protocol.channels):
+                    reason = "no_delivery_channel" if protocol is not None else "unknown_protocol"
+                    values.append(dict(base, id=_id(), kind="invitation", number=0, status="skipped",
+                                       skip_reason=reason, due_at=due_at, next_attempt_at=due_at))
+                    report.add(f"planned skipped ({reason})")
+                    continue
+                first = window.next_open(due_at)
+                values.append(dict(base, id=_id(), kind="invitation", number=0, status="queued", skip_reason=None,
+                                   due_at=first, next_attempt_at=first))
+                reminders = protocol.reminders
+                for k in range(1, (reminders.max if reminders else 0) + 1):
+                    at = window.next_open(due_at + k * reminders.after)
+                    if at >= expires_at:
+                        break
+                    values.append(dict(base, id=_id(), kind="reminder", number=k, status="queued", skip_reason=None,
+                                       due_at=at, next_attempt_at=at))
+            conn.execute(_insert_ignore(conn.dialect.name), values)
+            conn.commit()
+            report.add("planned invitations", len(rows))
+            report.add("planned messages", len(values))
+            if len(rows) < chunk:
+                break
+    return report
+
+
+def _id() -> str:
+    return new_id()
+
+
+# ----------------------------------------------------------------------------------- expire
+
+
+def expire(d: Delivery, now: dt.datetime, chunk: int = 1000) -> Report:
+    """Invitations whose window has closed become `expired` (with their event); their messages
+    still waiting are skipped. A late answer is then refused by the patient pages."""
+    report = Report()
+    with d.engine.connect() as conn:
+        while True:
+            conn.begin()
+            ids = conn.execute(
+                sa.select(I.c.id).where(I.c.status.in_(PENDING_INVITATION), I.c.expires_at <= now)
+                .order_by(I.c.id).limit(chunk)
+            ).scalars().all()
+            if not ids:
+                conn.rollback()
+                break
+            for inv_id in ids:
+                if _change_invitation(conn, inv_id, PENDING_INVITATION, "expired", now, "window closed"):
+                    report.add("invitations expired")
+            skipped = conn.execute(
+                sa.update(M).where(M.c.invitation_id.in_(ids), M.c.status.in_(CLAIMABLE))
+                .values(status="skipped", skip_reason="expired", claimed_by=None, claimed_until=None)
+            ).rowcount
+            report.add("messages skipped (expired)", skipped)
+            conn.commit()
+            if len(ids) < chunk:
+                break
+    return report
+
+
+def _change_invitation(conn: sa.Connection, invitation_id: str, from_: Iterable[str], to: str, now: dt.datetime,
+                       note: str) -> bool:
+    """Conditional status change with its event (the same rule as promsvc.responses.services.change_status)."""
+    changed = conn.execute(
+        sa.update(I).where(I.c.id == invitation_id, I.c.status.in_(list(from_))).values(status=to, status_at=now)
+    ).rowcount
+    if changed == 1:
+        conn.execute(sa.insert(InvitationEvent.__table__).values(invitation_id=invitation_id, status=to, at=now,
+                                                                 note=note))
+        return True
+    return False
+
+
+# ---------------------------------------------------------------------------------- recover
+
+
+def recover(d: Delivery, now: dt.datetime) -> Report:
+    """Messages left `sending` by a dispatcher whose lease has run out (it died mid-send).
+
+    On an idempotent channel (SMS: the gateway sends a reference once) the message is simply
+    tried again. On the others (e-mail) it may or may not have left, and sending again could
+    repeat it, so it becomes `unconfirmed` and is counted as delivered: with the two-phase
+    SMTP send (promsvc.delivery.email) a message is `sending` only once its text is with the
+    server and just the final dot is missing, so it was delivered unless the crash fell in the
+    microseconds between the commit and writing that dot."""
+    report = Report()
+    with d.engine.connect() as conn, conn.begin():
+        stuck = conn.execute(
+            sa.select(M.c.id, M.c.invitation_id, M.c.kind, M.c.channel)
+            .where(M.c.status == "sending", M.c.claimed_until < now)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for message_id, invitation_id, kind, channel in stuck:
+            if channel == "sms":
+                conn.execute(sa.update(M).where(M.c.id == message_id, M.c.status == "sending").values(
+                    status="retrying", next_attempt_at=now, claimed_by=None, claimed_until=None,
+                    last_error="sms: dispatcher stopped during the send; repeated with the same reference"))
+                report.add("recovered: retried (idempotent)")
+            else:
+                conn.execute(sa.update(M).where(M.c.id == message_id, M.c.status == "sending").values(
+                    status="unconfirmed", sent_at=now, claimed_by=None, claimed_until=None,
+                    last_error=f"{channel}: dispatcher stopped during the send; not repeated"))
+                if kind == "invitation":
+                    _change_invitation(conn, invitation_id, ("planned",), "open", now,
+                                       f"invitation sent ({channel}, unconfirmed)")
+                report.add("recovered: unconfirmed")
+    return report
+
+
+# --------------------------------------------------------------------------------- claiming
+
+
+def claim(d: Delivery, conn: sa.Connection, now: dt.datetime, *, letters: bool, limit: int | None = None) -> list[str]:
+    """Claim up to `limit` due messages for this dispatcher: one statement, committed.
+
+    PostgreSQL: the candidate rows are locked with FOR UPDATE SKIP LOCKED, so two dispatchers
+    claiming at once get disjoint batches without waiting for each other. SQLite: the
+    transaction starts with BEGIN IMMEDIATE (promsvc.db), so claims run one at a time. A claim
+    expires after `dispatch_lease`; a message still `queued` under an expired claim (its
+    dispatcher died before sending it) is claimed again."""
+    channel_filter = (M.c.channel == "letter") if letters else sa.or_(M.c.channel.is_(None), M.c.channel != "letter")
+    candidates = (
+        sa.select(M.c.id)
+        .where(M.c.status.in_(CLAIMABLE), M.c.next_attempt_at <= now, channel_filter,
+               sa.or_(M.c.claimed_until.is_(None), M.c.claimed_until < now))
+        .order_by(M.c.next_attempt_at, M.c.id)
+        .limit(limit or d.config.batch)
+        .with_for_update(skip_locked=True)
+    )
+    with conn.begin():
+        ids = conn.execute(
+            sa.update(M).where(M.c.id.in_(candidates.scalar_subquery()))
+            .values(claimed_by=d.instance, claimed_until=now + d.config.lease)
+            .returning(M.c.id)
+        ).scalars().all()
+    return sorted(ids)
+
+
+@dataclass
+class Item:
+    """One claimed message with what is known about it."""
+
+    id: str
+    invitation_id: str
+    registry_id: str
+    kind: str
+    number: int
+    channel: str | None
+    attempts: int
+    channel_attempts: int
+    last_error: str | None
+    expires_at: dt.datetime
+    language: str
+    facts: Facts
+    # filled in while sending
+    link_id: int | None = None
+    token: str | None = None
+    code: str | None = None
+    address: str | None = None
+    marked: bool = False  # recorded as `sending`
+
+
+def load(d: Delivery, conn: sa.Connection, ids: list[str]) -> list[Item]:
+    rows = conn.execute(
+        sa.select(M.c.id, M.c.invitation_id, M.c.registry_id, M.c.kind, M.c.number, M.c.channel, M.c.attempts,
+                  M.c.channel_attempts, M.c.last_error, I.c.status, I.c.expires_at, I.c.episode_id, E.c.protocol_id,
+                  E.c.language, E.c.withdrawn_at, E.c.deceased_at, E.c.consent_withdrawn_at, E.c.reserved_address)
+        .join(I, I.c.id == M.c.invitation_id).join(E, E.c.id == I.c.episode_id)
+        .where(M.c.id.in_(ids)).order_by(M.c.id)
+    ).all()
+    episode_ids = {r.episode_id for r in rows}
+    contacts: dict[str, dict[str, str]] = defaultdict(dict)
+    for episode_id, channel, address in conn.execute(
+            sa.select(C.c.episode_id, C.c.channel, C.c.address).where(C.c.episode_id.in_(episode_ids)).order_by(C.c.id)):
+        contacts[episode_id].setdefault(channel, address)
+    previous: dict[tuple[str, int], tuple[str, dt.datetime | None]] = {}
+    reminder_invitations = {r.invitation_id for r in rows if r.kind == "reminder"}
+    if reminder_invitations:
+        for inv_id, kind, number, status, sent_at in conn.execute(
+                sa.select(M.c.invitation_id, M.c.kind, M.c.number, M.c.status, M.c.sent_at)
+                .where(M.c.invitation_id.in_(reminder_invitations))):
+            previous[(inv_id, number)] = (str(status.value if hasattr(status, "value") else status), sent_at)
+    items = []
+    for r in rows:
+        registry = d.registries.get(r.registry_id)
+        protocol = registry.protocol(r.protocol_id) if registry is not None else None
+        prev = previous.get((r.invitation_id, r.number - 1)) if r.kind == "reminder" else None
+        facts = Facts(
+            kind=r.kind, number=r.number, channel=r.channel, invitation_status=_value(r.status),
+            expires_at=r.expires_at, withdrawn=r.withdrawn_at is not None, deceased=r.deceased_at is not None,
+            consent_withdrawn=r.consent_withdrawn_at is not None, reserved_address=bool(r.reserved_address),
+            contacts=contacts.get(r.episode_id, {}), channels=tuple(protocol.channels) if protocol else (),
+            reminder_after=protocol.reminders.after if protocol and protocol.reminders else None,
+            previous_status=prev[0] if prev else None, previous_sent_at=prev[1] if prev else None,
+        )
+        items.append(Item(r.id, r.invitation_id, r.registry_id, r.kind, r.number, r.channel, r.attempts,
+                          r.channel_attempts, r.last_error, r.expires_at, r.language, facts))
+    return items
+
+
+def _value(status) -> str:
+    return status.value if hasattr(status, "value") else str(status)
+
+
+# ----------------------------------------------------------------------- recording outcomes
+
+
+def _chain(old: str | None, channel: str, reason: str) -> str:
+    """The failure history of a message, one segment per channel: `email: SMTP RCPT: 550; sms: …`."""
+    segments = old.split("; ") if old else []
+    new = f"{channel}: {reason}"
+    if segments and segments[-1].startswith(channel + ":"):
+        segments[-1] = new
+    else:
+        segments.append(new)
+    return "; ".join(segments)[-500:]
+
+
+class Outcomes:
+    """State changes decided during a batch, written with the next commit."""
+
+    def __init__(self, d: Delivery, now: dt.datetime, report: Report):
+        self.d, self.now, self.report = d, now, report
+        self.pending: list[Callable[[sa.Connection], None]] = []
+
+    def write(self, conn: sa.Connection) -> None:
+        for change in self.pending:
+            change(conn)
+        self.pending.clear()
+
+    def _message(self, item: Item, **values) -> None:
+        values.setdefault("claimed_by", None)
+        values.setdefault("claimed_until", None)
+        self.pending.append(lambda conn: conn.execute(sa.update(M).where(M.c.id == item.id).values(**values)))
+
+    def skip(self, item: Item, reason: str) -> None:
+        self._message(item, status="skipped", skip_reason=reason)
+        self.report.add(f"skipped ({reason})")
+
+    def wait(self, item: Item, until: dt.datetime) -> None:
+        self._message(item, next_attempt_at=until)
+        self.report.add("waiting")
+
+    def to_letters(self, item: Item, at: dt.datetime) -> None:
+        self._message(item, channel="letter", channel_attempts=0, next_attempt_at=at)
+        self.report.add("to the letter batch")
+
+    def release(self, item: Item, at: dt.datetime) -> None:
+        self._message(item, next_attempt_at=at)
+        self.report.add("put back (channel down)")
+
+    def sent(self, item: Item, channel: str, *, unconfirmed: bool = False, batch_id: str | None = None) -> None:
+        status = "unconfirmed" if unconfirmed else "sent"
+        values = dict(status=status, sent_at=self.now, channel=channel)
+        if not item.marked:  # letters: no separate `sending` record
+            values.update(attempts=item.attempts + 1, channel_attempts=item.channel_attempts + 1, link_id=item.link_id,
+                          batch_id=batch_id)
+        self._message(item, **values)
+        if item.kind == "invitation":
+            note = f"invitation sent ({channel}{', unconfirmed' if unconfirmed else ''})"
+            self.pending.append(lambda conn: _change_invitation(conn, item.invitation_id, ("planned",), "open",
+                                                                self.now, note))
+        self.report.add(f"{status} {channel}")
+
+    def failed(self, item: Item, channel: str, failure: DeliveryFailure) -> None:
+        """A failed attempt: retry later, or move on to the next channel, or give up."""
+        attempts = item.attempts + (0 if item.marked else 1)
+        channel_attempts = item.channel_attempts + (0 if item.marked else 1)
+        history = _chain(item.last_error, channel, failure.reason)
+        retryable = isinstance(failure, (Temporary, ChannelDown)) or (
+            isinstance(failure, Ambiguous) and channel == "sms")
+        if isinstance(failure, Ambiguous) and channel != "sms":
+            self.sent(item, channel, unconfirmed=True)
+            self.pending.append(lambda conn: conn.execute(
+                sa.update(M).where(M.c.id == item.id).values(last_error=history)))
+            return
+        if retryable:
+            again = self.d.config.backoff.next_attempt(channel_attempts, self.now)
+            if again is not None and again < item.expires_at:
+                self._message(item, status="retrying", attempts=attempts, channel_attempts=channel_attempts,
+                              channel=channel, next_attempt_at=self.d.config.window.next_open(again),
+                              last_error=history)
+                self.report.add(f"retrying {channel}")
+                return
+        self.fall_back(item, channel, history, attempts)
+
+    def fall_back(self, item: Item, channel: str, history: str, attempts: int) -> None:
+        nxt, passed = next_channel(item.facts, self.d.config, channel)
+        for reason in passed:
+            history = _chain(history, *reason.split(": ", 1))
+        if nxt is not None:
+            at = next_daily(self.now, self.d.config.letter_time, self.d.config.tz) if nxt == "letter" else self.now
+            self._message(item, status="queued", attempts=attempts, channel=nxt, channel_attempts=0,
+                          next_attempt_at=at, last_error=history)
+            self.report.add(f"fell back {channel}→{nxt}")
+            return
+        self.give_up(item, history, attempts=attempts, channel=channel)
+
+    def give_up(self, item: Item, cause: str, *, attempts: int | None = None, channel: str | None = None) -> None:
+        values = dict(status="failed", last_error=cause[-500:])
+        if attempts is not None:
+            values["attempts"] = attempts
+        if channel is not None:
+            values["channel"] = channel
+        self._message(item, **values)
+        if item.kind == "invitation":
+            self.pending.append(lambda conn: _change_invitation(conn, item.invitation_id, ("planned",), "failed",
+                                                                self.now, f"not delivered: {cause}"[:500]))
+        self.report.add("failed")
+
+
+def _mark_sending(d: Delivery, conn: sa.Connection, item: Item, channel: str) -> bool:
+    """Record the attempt before the message leaves: only if this dispatcher still holds the claim."""
+    done = conn.execute(
+        sa.update(M).where(M.c.id == item.id, M.c.claimed_by == d.instance, M.c.status.in_(CLAIMABLE))
+        .values(status="sending", channel=channel, attempts=M.c.attempts + 1,
+                channel_attempts=M.c.channel_attempts + 1, link_id=item.link_id)
+    ).rowcount == 1
+    if done:
+        item.marked = True
+        item.attempts += 1
+        item.channel_attempts += 1
+    return done
+
+
+# -------------------------------------------------------------------------------- dispatch
+
+
+def dispatch(d: Delivery, now: dt.datetime | None = None, *, max_batches: int | None = None) -> Report:
+    """Send due e-mail and SMS messages, batch after batch, until none are due.
+
+    Nothing leaves outside the sending window. Each batch: claim, check every message again
+    (decide.py), write the decisions and a fresh link per message, then send one message at a
+    time over one connection per channel, recording `sending` (committed) before each message
+    leaves and its outcome with the next commit; the last commit of a batch waits for the disk."""
+    report = Report()
+    fixed = now
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        at = fixed or utcnow()
+        if not d.config.window.contains(at):
+            report.add("window closed")
+            break
+        with d.engine.connect() as conn:
+            ids = claim(d, conn, at, letters=False)
+            if not ids:
+                break
+            _dispatch_batch(d, conn, ids, at, report)
+        batches += 1
+    return report
+
+
+def _dispatch_batch(d: Delivery, conn: sa.Connection, ids: list[str], now: dt.datetime, report: Report) -> None:
+    conn.begin()
+    items = load(d, conn, ids)
+    outcomes = Outcomes(d, now, report)
+    by_channel: dict[str, list[Item]] = defaultdict(list)
+    link_rows: list[dict] = []
+    for item in items:
+        decision = decide(item.facts, d.config, now)
+        if isinstance(decision, Skip):
+            outcomes.skip(item, decision.reason)
+        elif isinstance(decision, Wait):
+            outcomes.wait(item, decision.until)
+        elif isinstance(decision, ToLetters):
+            outcomes.to_letters(item, decision.at)
+        elif isinstance(decision, Fail):
+            outcomes.give_up(item, "; ".join(filter(None, [item.last_error, decision.cause])))
+        else:
+            assert isinstance(decision, Send)
+            item.address = decision.address
+            item.token, _, rows = links.link_rows(item.invitation_id, decision.channel, now)
+            link_rows.extend(rows)
+            by_channel[decision.channel].append(item)
+    linked = [item for item in items if item.token is not None]
+    outcomes.write(conn)
+    if link_rows:
+        # A link whose message never leaves (a crash, a failure) is harmless: nobody has its token.
+        link_ids = conn.execute(sa.insert(InvitationLink.__table__).returning(
+            InvitationLink.__table__.c.id, sort_by_parameter_order=True), link_rows).scalars().all()
+        for item, link_id in zip(linked, link_ids, strict=True):
+            item.link_id = link_id
+    conn.commit()
+    try:
+        if by_channel.get("email"):
+            _send_email(d, conn, by_channel["email"], now, outcomes)
+        if by_channel.get("sms"):
+            _send_sms(d, conn, by_channel["sms"], now, outcomes)
+    finally:
+        with durable_transaction(conn):
+            outcomes.write(conn)
+            # Anything still claimed (an error stopped the batch) is let go at once.
+            conn.execute(sa.update(M).where(M.c.id.in_(ids), M.c.claimed_by == d.instance,
+                                            M.c.status.in_(CLAIMABLE))
+                         .values(claimed_by=None, claimed_until=None))
+
+
+def _link(d: Delivery, token: str) -> str:
+    return f"{d.config.base_url}/q/{token}"
+
+
+def _render(d: Delivery, item: Item, channel: str):
+    return d.templates.render(item.registry_id, item.kind, channel, item.language, link=_link(d, item.token),
+                              expires=last_day(item.expires_at, d.config.tz))
+
+
+def _send_email(d: Delivery, conn: sa.Connection, items: list[Item], now: dt.datetime, outcomes: Outcomes) -> None:
+    assert d.config.smtp is not None
+    with SmtpChannel(d.config.smtp) as smtp:
+        for n, item in enumerate(items):
+            try:
+                text = _render(d, item, "email")
+                prepared = smtp.prepare(message_id=item.id, to=item.address, from_name=d.templates.sender(item.registry_id),
+                                        subject=text.subject or "", body=text.body, now=now)
+            except HealthInformation as e:
+                outcomes.give_up(item, _chain(item.last_error, "email", f"text refused: {e.term!r} could reveal health information"))
+                continue
+            except ChannelDown as e:
+                outcomes.failed(item, "email", e)
+                _put_back(d, items[n + 1:], now, outcomes)
+                log.warning("e-mail channel down: %s", e.reason)
+                return
+            except DeliveryFailure as e:
+                outcomes.failed(item, "email", e)
+                continue
+            with conn.begin():
+                outcomes.write(conn)
+                marked = _mark_sending(d, conn, item, "email")
+            if not marked:  # another dispatcher took it over (our claim ran out): let it be
+                smtp.abandon()
+                outcomes.report.add("lost claim")
+                continue
+            try:
+                smtp.finish(prepared)
+            except DeliveryFailure as e:
+                outcomes.failed(item, "email", e)
+                continue
+            outcomes.sent(item, "email")
+
+
+def _send_sms(d: Delivery, conn: sa.Connection, items: list[Item], now: dt.datetime, outcomes: Outcomes) -> None:
+    assert d.config.sms is not None
+    with SmsChannel(d.config.sms) as gateway:
+        for n, item in enumerate(items):
+            try:
+                text = _render(d, item, "sms")
+            except HealthInformation as e:
+                outcomes.give_up(item, _chain(item.last_error, "sms", f"text refused: {e.term!r} could reveal health information"))
+                continue
+            with conn.begin():
+                outcomes.write(conn)
+                marked = _mark_sending(d, conn, item, "sms")
+            if not marked:
+                outcomes.report.add("lost claim")
+                continue
+            try:
+                gateway.send(reference=item.id, to=item.address, text=text.body)
+            except ChannelDown as e:
+                outcomes.failed(item, "sms", e)
+                _put_back(d, items[n + 1:], now, outcomes)
+                log.warning("SMS channel down: %s", e.reason)
+                return
+            except DeliveryFailure as e:
+                outcomes.failed(item, "sms", e)
+                continue
+            outcomes.sent(item, "sms")
+
+
+def _put_back(d: Delivery, items: list[Item], now: dt.datetime, outcomes: Outcomes) -> None:
+    at = d.config.window.next_open(now + d.config.backoff.base)
+    for item in items:
+        outcomes.release(item, at)
+
+
+# --------------------------------------------------------------------------------- letters
+
+
+def letters(d: Delivery, now: dt.datetime) -> Report:
+    """Put every letter due now into one PDF batch per registry.
+
+    Atomic: the batch (with its PDF), the links and codes it prints and the messages marked
+    `sent` are written in one transaction, so a crash leaves either the whole batch or none of
+    it; a letter is never in two batches."""
+    report = Report()
+    with d.engine.connect() as conn:
+        while True:
+            ids = claim(d, conn, now, letters=True, limit=max(d.config.batch, 2000))
+            if not ids:
+                break
+            with conn.begin():
+                items = load(d, conn, ids)
+            outcomes = Outcomes(d, now, report)
+            by_registry: dict[str, list[Item]] = defaultdict(list)
+            for item in items:
+                decision = decide(item.facts, d.config, now, letters=True)
+                if isinstance(decision, Skip):
+                    outcomes.skip(item, decision.reason)
+                elif isinstance(decision, Wait):
+                    outcomes.wait(item, next_daily(decision.until, d.config.letter_time, d.config.tz))
+                elif isinstance(decision, Fail):
+                    outcomes.give_up(item, decision.cause)
+                elif isinstance(decision, Send) and decision.channel == "letter":
+                    item.address = decision.address
+                    by_registry[item.registry_id].append(item)
+                else:  # the letter contact is gone but another channel works: back to the dispatcher
+                    outcomes._message(item, channel=decision.channel if isinstance(decision, Send) else None,
+                                      channel_attempts=0, next_attempt_at=now)
+            with durable_transaction(conn):
+                for registry_id, batch in by_registry.items():
+                    _write_batch(d, conn, registry_id, batch, now, outcomes)
+                outcomes.write(conn)
+            if len(ids) < max(d.config.batch, 2000):
+                break
+    return report
+
+
+def _write_batch(d: Delivery, conn: sa.Connection, registry_id: str, items: list[Item], now: dt.datetime,
+                 outcomes: Outcomes) -> None:
+    printable: list[tuple[Item, Letter]] = []
+    link_rows: list[dict] = []
+    for item in items:
+        token, code, rows = links.link_rows(item.invitation_id, "letter", now, with_code=True)
+        try:
+            text = d.templates.render(registry_id, item.kind, "letter", item.language, link=_link(d, token),
+                                      expires=last_day(item.expires_at, d.config.tz))
+        except HealthInformation as e:
+            outcomes.give_up(item, f"letter: text refused: {e.term!r} could reveal health information")
+            continue
+        link_rows.extend(rows)
+        printable.append((item, Letter(sender=d.templates.sender(registry_id), address=item.address or "",
+                                       text=text.body, link=_link(d, token), code=links.format_code(code),
+                                       code_url=f"{d.config.base_url}/code", language=item.language,
+                                       date=now.astimezone(d.config.tz).date())))
+    if not printable:
+        return
+    pdf = render_batch([letter for _, letter in printable])
+    batch_id = _id()
+    conn.execute(sa.insert(LetterBatch.__table__).values(id=batch_id, registry_id=registry_id, created_at=now,
+                                                         letters=len(printable), pdf=pdf, fetched_at=None))
+    link_ids = conn.execute(sa.insert(InvitationLink.__table__).returning(
+        InvitationLink.__table__.c.id, sort_by_parameter_order=True), link_rows).scalars().all()
+    for (item, _), link_id in zip(printable, link_ids[::2], strict=True):
+        item.link_id = link_id
+        outcomes.sent(item, "letter", batch_id=batch_id)
+    log.info("letter batch of %d for registry %s", len(printable), registry_id)
+
+
+# ------------------------------------------------------------------------------------ tick
+
+
+def tick(d: Delivery, now: dt.datetime | None = None) -> Report:
+    """One tick of the scheduler: recover, plan, expire, dispatch, letters."""
+    started = time.perf_counter()
+    at = now or utcnow()
+    report = Report()
+    report.merge(recover(d, at)).merge(plan(d, at)).merge(expire(d, at))
+    report.merge(dispatch(d, now))
+    report.merge(letters(d, now or utcnow()))
+    if report.counts:
+        log.info("tick: %s (%.1f s)", report, time.perf_counter() - started)
+    return report
+
