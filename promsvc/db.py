@@ -28,16 +28,23 @@ from promsvc.settings import Settings
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
-def make_engine(settings: Settings | str, **kw) -> Engine:
-    """An engine for the settings' database (or a URL); creates a SQLite file's directory."""
+def make_engine(settings: Settings | str, *, autocommit: bool = False, **kw) -> Engine:
+    """An engine for the settings' database (or a URL); creates a SQLite file's directory.
+
+    `autocommit=True` runs every statement in a transaction of its own: for tests and tools
+    that look at the database while the service works (a session of such an engine never
+    holds SQLite's write lock or an old snapshot between statements). Never for the service.
+    """
     url = make_url(settings if isinstance(settings, str) else settings.database_url)
+    if autocommit:
+        kw["isolation_level"] = "AUTOCOMMIT"
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **kw
         )
-        _sqlite_pragmas(engine)
+        _sqlite_pragmas(engine, immediate=not autocommit)
         return engine
     kw.setdefault("pool_pre_ping", True)
     kw.setdefault("pool_size", 10)
@@ -45,7 +52,7 @@ def make_engine(settings: Settings | str, **kw) -> Engine:
     return sa.create_engine(url, **kw)
 
 
-def _sqlite_pragmas(engine: Engine) -> None:
+def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
@@ -57,9 +64,10 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if immediate:
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(connection):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session(engine: Engine) -> Session:

@@ -49,7 +49,7 @@ class EnrolIn(_Request):
     proxy: Annotated[bool, Meta(description="A proxy (parent, carer) may answer for the patient.")] = False
 
 
-EnrolBatchIn = Annotated[list[EnrolIn], Meta(min_length=1, max_length=1000)]
+EnrolBatchIn = Annotated[list[EnrolIn], Meta(min_length=1, max_length=1000)]  # length checked by the service too
 
 
 class WithdrawIn(_Request):

@@ -40,7 +40,7 @@ from promsvc.episodes.schemas import (
     ScoreOut,
     TimePointOut,
 )
-from promsvc.errors import Conflict, FieldError, Invalid, NotFound
+from promsvc.errors import BadRequest, Conflict, FieldError, Invalid, NotFound
 from promsvc.models import Contact, Episode, Invitation, InvitationEvent, Response, Role, Score, Status
 from promsvc.registries.schema import Protocol, Registry
 from promsvc.responses.services import change_status
@@ -55,6 +55,7 @@ EXPORT_ROLES = (Role.registry,)
 
 PENDING = (Status.planned, Status.open, Status.started)
 LINK_CHANNEL = "clinic"
+MAX_BATCH = 1000
 
 
 def utcnow() -> dt.datetime:
@@ -149,8 +150,15 @@ def due_times(protocol: Protocol, event_date: dt.date, settings: Settings) -> di
     return out
 
 
-def _create(session: Session, registry: Registry, payload: EnrolIn, digest: str, settings: Settings,
-            now: dt.datetime) -> Episode:
+class _New(msgspec.Struct):
+    """The rows of one new episode, inserted table by table (see `_insert`)."""
+
+    episode: Episode
+    contacts: list[Contact]
+    invitations: list[Invitation]
+
+
+def _new(registry: Registry, payload: EnrolIn, digest: str, settings: Settings, now: dt.datetime) -> _New:
     protocol = registry.protocol(payload.protocol)
     assert protocol is not None  # checked by problems()
     episode = Episode(
@@ -165,21 +173,27 @@ def _create(session: Session, registry: Registry, payload: EnrolIn, digest: str,
         payload_hash=digest,
         created_at=now,
     )
-    session.add(episode)
-    # Tables have no ORM relationships, so the unit of work does not order inserts by foreign
-    # key: flush parents before their children.
+    return _New(
+        episode=episode,
+        contacts=[Contact(episode_id=episode.id, channel=c.channel, address=c.address) for c in payload.contacts],
+        invitations=[
+            Invitation(episode_id=episode.id, registry_id=registry.id, time_point=tp_id,
+                       due_at=due_at, expires_at=expires_at, status=Status.planned, status_at=now)
+            for tp_id, (due_at, expires_at) in due_times(protocol, payload.event_date, settings).items()
+        ],
+    )
+
+
+def _insert(session: Session, new: list[_New], now: dt.datetime) -> None:
+    # The tables have no ORM relationships, so the unit of work does not order inserts by
+    # foreign key: parents are flushed before their children, one table at a time (which is
+    # also what makes a batch of a thousand episodes a few statements, not thousands).
+    session.add_all([n.episode for n in new])
     session.flush()
-    for contact in payload.contacts:
-        session.add(Contact(episode_id=episode.id, channel=contact.channel, address=contact.address))
-    invitations = [
-        Invitation(episode_id=episode.id, registry_id=registry.id, time_point=tp_id,
-                   due_at=due_at, expires_at=expires_at, status=Status.planned, status_at=now)
-        for tp_id, (due_at, expires_at) in due_times(protocol, payload.event_date, settings).items()
-    ]
-    session.add_all(invitations)
+    session.add_all([c for n in new for c in n.contacts])
+    session.add_all([i for n in new for i in n.invitations])
     session.flush()
-    session.add_all(InvitationEvent(invitation_id=i.id, status=Status.planned, at=now) for i in invitations)
-    return episode
+    session.add_all([InvitationEvent(invitation_id=i.id, status=Status.planned, at=now) for n in new for i in n.invitations])
 
 
 def _existing(session: Session, registry_id: str, external_ids: Iterable[str]) -> dict[str, Episode]:
@@ -203,6 +217,9 @@ def enrol(session: Session, caller: Caller, registry: Registry, payload: EnrolIn
 def enrol_batch(session: Session, caller: Caller, registry: Registry, payloads: list[EnrolIn], settings: Settings,
                 now: dt.datetime | None = None) -> BatchOut:
     """Enrol many episodes, all or nothing; each problem is reported with its entry's path ($[3].unit)."""
+    if not 1 <= len(payloads) <= MAX_BATCH:
+        raise BadRequest(f"a batch has {len(payloads)} entries; give 1 to {MAX_BATCH}", where="$",
+                         fix=f"split the episodes into batches of at most {MAX_BATCH}")
     episodes, created = _enrol_all(session, caller, registry, payloads, settings, now or utcnow(), single=False)
     entries = [BatchEntryOut(external_id=e.external_id, id=e.id, created=c) for e, c in zip(episodes, created, strict=True)]
     n = sum(created)
@@ -258,32 +275,39 @@ def _write(session, caller, registry, payloads, digests, settings, now, at):
         ))
     episodes: list[Episode] = []
     created: list[bool] = []
-    made: dict[str, Episode] = {}
+    made: dict[str, _New] = {}
     for payload, digest in zip(payloads, digests, strict=True):
         if payload.external_id in existing:
             episodes.append(existing[payload.external_id])
             created.append(False)
         elif payload.external_id in made:  # the same entry twice in one batch
-            episodes.append(made[payload.external_id])
+            episodes.append(made[payload.external_id].episode)
             created.append(False)
         else:
-            episode = _create(session, registry, payload, digest, settings, now)
-            made[payload.external_id] = episode
-            episodes.append(episode)
+            made[payload.external_id] = new = _new(registry, payload, digest, settings, now)
+            episodes.append(new.episode)
             created.append(True)
-    session.flush()
+    _insert(session, list(made.values()), now)
     for episode, new in zip(episodes, created, strict=True):
         if new or len(payloads) == 1:
             audit.record(session, caller.key_id, caller.role, "episode.enrol", registry.id, episode.id, "ok")
-    outs = [_episode_out(session, e) for e in episodes]
+    session.flush()
+    outs = _episode_outs(session, episodes)
     session.commit()
     return outs, created
 
 
-def _episode_out(session: Session, episode: Episode) -> EpisodeOut:
-    invitations = session.exec(
-        select(Invitation).where(Invitation.episode_id == episode.id).order_by(Invitation.due_at, Invitation.time_point)
-    ).all()
+def _episode_outs(session: Session, episodes: list[Episode]) -> list[EpisodeOut]:
+    ids = list({e.id for e in episodes})
+    invitations: dict[str, list[Invitation]] = {}
+    for start in range(0, len(ids), 500):
+        for inv in session.exec(select(Invitation).where(Invitation.episode_id.in_(ids[start:start + 500]))):
+            invitations.setdefault(inv.episode_id, []).append(inv)
+    return [_episode_out(e, invitations.get(e.id, [])) for e in episodes]
+
+
+def _episode_out(episode: Episode, invitations: list[Invitation]) -> EpisodeOut:
+    invitations = sorted(invitations, key=lambda i: (i.due_at, i.time_point))
     return EpisodeOut(
         id=episode.id, registry=episode.registry_id, external_id=episode.external_id, unit=episode.unit_id,
         protocol=episode.protocol_id, event_date=episode.event_date, language=episode.language,
@@ -390,7 +414,7 @@ def withdraw(session: Session, caller: Caller, registry: Registry, external_id: 
     session.execute(sa.delete(Contact).where(Contact.episode_id == episode.id))
     audit.record(session, caller.key_id, caller.role, "episode.withdraw", registry.id, episode.id, "ok")
     session.flush()
-    out = _episode_out(session, episode)
+    out = _episode_outs(session, [episode])[0]
     session.commit()
     return out
 

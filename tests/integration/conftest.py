@@ -6,7 +6,7 @@ Ask for `client` (a litestar.testing.TestClient around `create_app(settings)`) a
 that uses it runs twice, once per database: `test_x[sqlite]` and `test_x[postgresql]`.
 
     def test_read(client, make_key):
-        key = make_key("registry", "demo")                # an API key (the secret), stored hashed
+        key = make_key("registry", "demo")  # an API key (the secret), stored hashed; from service_helpers import bearer
         r = client.get("/api/v1/...", headers=bearer(key))
 
 - `database_url`  session-scoped, parametrized over "sqlite" and "postgresql": the URL of a database
@@ -16,14 +16,16 @@ that uses it runs twice, once per database: `test_x[sqlite]` and `test_x[postgre
                   If PostgreSQL cannot be reached, the PostgreSQL tests FAIL (never skip) with how to
                   start it.
 - `engine`        an engine on that database; every table is emptied after each test.
-- `session`       a sqlmodel Session on it, for arranging data and checking what was written.
+- `session`       a sqlmodel Session on it, for arranging data and checking what was written. It runs
+                  each statement in a transaction of its own (autocommit), so it never blocks the app
+                  or reads an old snapshot; use `engine` for anything that must be atomic.
 - `settings`      Settings for the test app: that database, base_url http://testserver.local, no migration at
                   start, the demo registry plus the test registry `other` (tests/integration/registries/).
                   `make_settings(**changes)` builds variants.
 - `app`, `client` the application and an in-process client (startup/shutdown run), shared by the tests
                   of one database (cookies are cleared between tests); for other settings build your
                   own: `TestClient(create_app(make_settings(...)))`.
-- `make_key(role, registry=None, label="")` → the key; `bearer(key)` → {"Authorization": "Bearer …"}.
+- `make_key(role, registry=None, label="")` → the key; `service_helpers.bearer(key)` → {"Authorization": "Bearer …"}.
   `keys` has one ready key per role: keys.system, keys.registry (demo), keys.other (registry key of
   `other`), keys.analyst, keys.admin.
 - `database_kind`  "sqlite" or "postgresql", for the rare test that must know.
@@ -48,6 +50,7 @@ from promsvc.app import create_app
 from promsvc.db import make_engine
 from promsvc.security import create_key
 from promsvc.settings import Settings
+from service_helpers import TEST_REGISTRIES, bearer  # noqa: F401  (bearer: re-exported for tests)
 
 # msgspec 0.22 can crash the interpreter in its final garbage collection (msgspec issue #717);
 # freezing the GC at exit keeps pytest's exit status honest.
@@ -59,12 +62,7 @@ PG_HOW_TO_START = (
     "Start it with:  pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"
     "or point PROMSVC_TEST_PG_URL at a server where the user may CREATE DATABASE."
 )
-TEST_REGISTRIES = Path(__file__).parent / "registries"
 BACKENDS = ["sqlite", "postgresql"]
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -123,9 +121,18 @@ def _empty(engine) -> None:
                 connection.execute(table.delete())
 
 
+@pytest.fixture(scope="session")
+def _autocommit_engine(database_url):
+    engine = make_engine(database_url, autocommit=True)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
-def session(engine):
-    with Session(engine, expire_on_commit=False) as s:
+def session(engine, _autocommit_engine):
+    # Each statement is its own transaction, so that this session never holds SQLite's write
+    # lock or an old snapshot while the app handles a request. Not for testing atomicity.
+    with Session(_autocommit_engine, expire_on_commit=False) as s:
         yield s
 
 
