@@ -148,7 +148,8 @@ def test_answer_on_a_phone_resume_review_submit_and_find_the_scores(server, keys
     assert page.locator("#field-MO-2").is_checked()
     page.screenshot(path=screenshots / "02-eq5d-5l.png", full_page=True)
     page.screenshot(path=screenshots / "02-eq5d-5l-viewport.png")
-    page.get_by_role("button", name="Neste").click()
+    # Enter in a field means "Next" (not the first language button, which comes earlier on the page)
+    page.get_by_label(re.compile("Helsen i dag")).press("Enter")
 
     page.wait_for_url(re.compile(r"/s/2$"))
     assert page.get_by_text("Del 2 av 2").is_visible()
@@ -220,3 +221,33 @@ def test_answer_on_a_phone_resume_review_submit_and_find_the_scores(server, keys
     got = next(s for s in rand["scores"] if s["scoring"] == "rand")["values"]
     for scale, values in expected_rand.items():
         assert got[scale] == pytest.approx(float(values[0]), abs=1e-9), scale
+
+
+def test_errors_and_the_language_switch_on_a_phone(server, keys, browser, screenshots):
+    base, _ = server
+    _, link = _enrol_and_issue(base, keys)
+    context = _phone(browser)
+    page = context.new_page()
+    page.goto(link)
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_url(re.compile(r"/s/1$"))
+    _choose(page, EQ5D_LABELS["MO"], "Nivå 4 av 5")
+    page.get_by_label(re.compile("Helsen i dag")).fill("150")
+    page.get_by_role("button", name="Neste").click()
+
+    summary = page.locator(".error-summary")
+    assert summary.is_visible() and page.title().startswith("Noe må rettes")
+    page.screenshot(path=screenshots / "09-error-summary.png")
+    summary.get_by_role("link").click()
+    assert page.evaluate("document.activeElement.id") == "field-VAS"
+    page.screenshot(path=screenshots / "10-error-at-the-field.png")
+    assert page.locator("#field-MO-4").is_checked()  # kept while the page is shown again
+
+    page.get_by_label(re.compile("Helsen i dag")).fill("55")
+    page.get_by_role("button", name="Nynorsk").click()
+    page.wait_for_url(re.compile(r"/s/1$"))
+    assert page.locator("html").get_attribute("lang") == "nn"
+    assert page.locator("legend", has_text="Gange/rørsle").is_visible()
+    assert page.locator("#field-MO-4").is_checked() and page.locator("#field-VAS").input_value() == "55"
+    page.screenshot(path=screenshots / "11-nynorsk.png")
+    context.close()
