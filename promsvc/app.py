@@ -5,7 +5,8 @@
 `create_app` loads and checks every registry configuration (the app refuses to start on a bad
 file), builds the database engine, and registers the routers of each domain: enrolment and
 episodes (`promsvc.episodes`), the stateless scoring endpoint (`promsvc.scoring_api`), the audit
-read (`promsvc.admin`) and, when that module exists, the patient side: the module-level list
+read (`promsvc.admin`), delivery's operations view, episode flags and code entry page
+(`promsvc.delivery.controllers`) and, when that module exists, the patient side: the module-level list
 `routes` of `promsvc.patient.controllers`.
 
 Application state (`request.app.state` / `state` in handlers): `settings`, `engine`,
@@ -50,13 +51,24 @@ def create_app(settings: Settings) -> Litestar:
         # One process only; `promsvc serve` shares one secret between its workers.
         settings = _with(settings, secret_key=secrets.token_urlsafe(32))
 
+    from promsvc.delivery.config import check as check_delivery
+
+    check_delivery(settings, registries)  # delivery settings and message templates, checked at start-up
+
     def on_startup(app: Litestar) -> None:
         if settings.migrate_on_start:
             from promsvc import migrations
 
             migrations.upgrade(engine)
+        if settings.scheduler:  # the delivery scheduler in this process (docs/delivery.md)
+            from promsvc.scheduler import DeliveryScheduler
+
+            app.state.scheduler = DeliveryScheduler.from_settings(settings, registries)
+            app.state.scheduler.start()
 
     def on_shutdown(app: Litestar) -> None:
+        if app.state.get("scheduler") is not None:
+            app.state.scheduler.shutdown()
         engine.dispose()
 
     return Litestar(
@@ -98,13 +110,15 @@ def app_from_environment() -> Litestar:
 
 def _routers(settings: Settings) -> list[Any]:
     from promsvc.admin.controllers import AuditController
+    from promsvc.delivery.controllers import api_handlers as delivery_api
+    from promsvc.delivery.controllers import page_handlers as delivery_pages
     from promsvc.episodes.controllers import EpisodeController, ExportController
     from promsvc.scoring_api.controllers import score
 
     handlers: list[Any] = [
         Router(
             path=API_PREFIX,
-            route_handlers=[EpisodeController, ExportController, AuditController, score],
+            route_handlers=[EpisodeController, ExportController, AuditController, score, *delivery_api()],
             # Patient-level data must not linger in caches between the service and the client.
             response_headers=[ResponseHeader(name="Cache-Control", value="no-store")],
         ),
@@ -112,6 +126,7 @@ def _routers(settings: Settings) -> list[Any]:
     if importlib.util.find_spec("promsvc.patient") and importlib.util.find_spec("promsvc.patient.controllers"):
         patient = importlib.import_module("promsvc.patient.controllers")
         handlers.extend(getattr(patient, "routes", []))
+    handlers.extend(delivery_pages())  # /code: a letter's short code
     if settings.bench_routes:
         from promsvc.scoring_api.controllers import bench_routes
 

@@ -154,3 +154,13 @@ def durable_transaction(connection: sa.Connection) -> Iterator[None]:
     finally:
         if relaxed and sqlite:
             raw.execute("PRAGMA synchronous=NORMAL")
+
+
+def check(settings: Settings, registries: Mapping[str, Registry]) -> None:
+    """Check delivery's settings and every registry's message templates (at start-up); raises
+    SettingsError naming the variable or the template file."""
+    DeliveryConfig.from_settings(settings)
+    try:
+        Templates.load(registries, settings.templates_dir or None)
+    except TemplateError as e:
+        raise SettingsError(f"message templates: {e}") from None

@@ -80,7 +80,11 @@ class Link:
 def find_invitation(session: Session, token: str) -> Invitation | None:
     if not 16 <= len(token) <= 128 or not set(token) <= _TOKEN_CHARS:
         return None
-    return session.exec(select(Invitation).where(Invitation.token_hash == hash_token(token))).first()
+    # The in-clinic link (invitation.token_hash) or any unrevoked link a message carried
+    # (invitation_link: each e-mail, SMS and letter has its own token; promsvc.delivery.links).
+    from promsvc.delivery.links import find_invitation as find_by_hash
+
+    return find_by_hash(session, hash_token(token))
 
 
 def open_link(session: Session, registries: Mapping[str, Registry], token: str, now: dt.datetime) -> Link:

@@ -1,0 +1,272 @@
+"""The outbox: claiming due messages, what is known about each, and recording what happened.
+
+Used by the jobs (promsvc.delivery.jobs) and the dry run. Core SQL on one connection, because a
+batch makes thousands of small writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from promsvc.delivery.channels import Ambiguous, ChannelDown, DeliveryFailure, Temporary
+from promsvc.delivery.config import Delivery
+from promsvc.delivery.decide import Facts, next_channel
+from promsvc.delivery.timing import next_daily
+from promsvc.models import Contact, Episode, Invitation, InvitationEvent, Message
+
+M = Message.__table__
+I = Invitation.__table__  # noqa: E741
+E = Episode.__table__
+C = Contact.__table__
+PENDING_INVITATION = ("planned", "open", "started")
+CLAIMABLE = ("queued", "retrying")
+
+
+@dataclass
+class Report:
+    """What one job did, as counts (no personal data)."""
+
+    counts: Counter = field(default_factory=Counter)
+
+    def add(self, key: str, n: int = 1) -> None:
+        if n:
+            self.counts[key] += n
+
+    def merge(self, other: Report) -> Report:
+        self.counts.update(other.counts)
+        return self
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())) or "nothing to do"
+
+
+def _change_invitation(conn: sa.Connection, invitation_id: str, from_: Iterable[str], to: str, now: dt.datetime,
+                       note: str) -> bool:
+    """Conditional status change with its event (the same rule as promsvc.responses.services.change_status)."""
+    changed = conn.execute(
+        sa.update(I).where(I.c.id == invitation_id, I.c.status.in_(list(from_))).values(status=to, status_at=now)
+    ).rowcount
+    if changed == 1:
+        conn.execute(sa.insert(InvitationEvent.__table__).values(invitation_id=invitation_id, status=to, at=now,
+                                                                 note=note))
+        return True
+    return False
+
+
+def claim(d: Delivery, conn: sa.Connection, now: dt.datetime, *, letters: bool, limit: int | None = None) -> list[str]:
+    """Claim up to `limit` due messages for this dispatcher: one statement, committed.
+
+    PostgreSQL: the candidate rows are locked with FOR UPDATE SKIP LOCKED, so two dispatchers
+    claiming at once get disjoint batches without waiting for each other. SQLite: the
+    transaction starts with BEGIN IMMEDIATE (promsvc.db), so claims run one at a time. A claim
+    expires after `dispatch_lease`; a message still `queued` under an expired claim (its
+    dispatcher died before sending it) is claimed again."""
+    channel_filter = (M.c.channel == "letter") if letters else sa.or_(M.c.channel.is_(None), M.c.channel != "letter")
+    candidates = (
+        sa.select(M.c.id)
+        .where(M.c.status.in_(CLAIMABLE), M.c.next_attempt_at <= now, channel_filter,
+               sa.or_(M.c.claimed_until.is_(None), M.c.claimed_until < now))
+        .order_by(M.c.next_attempt_at, M.c.id)
+        .limit(limit or d.config.batch)
+        .with_for_update(skip_locked=True)
+    )
+    with conn.begin():
+        ids = conn.execute(
+            sa.update(M).where(M.c.id.in_(candidates.scalar_subquery()))
+            .values(claimed_by=d.instance, claimed_until=now + d.config.lease)
+            .returning(M.c.id)
+        ).scalars().all()
+    return sorted(ids)
+
+
+@dataclass
+class Item:
+    """One claimed message with what is known about it."""
+
+    id: str
+    invitation_id: str
+    registry_id: str
+    kind: str
+    number: int
+    channel: str | None
+    attempts: int
+    channel_attempts: int
+    last_error: str | None
+    expires_at: dt.datetime
+    language: str
+    next_attempt_at: dt.datetime
+    facts: Facts
+    # filled in while sending
+    link_id: int | None = None
+    token: str | None = None
+    code: str | None = None
+    address: str | None = None
+    marked: bool = False  # recorded as `sending`
+
+
+def load(d: Delivery, conn: sa.Connection, ids: list[str]) -> list[Item]:
+    rows = conn.execute(
+        sa.select(M.c.id, M.c.invitation_id, M.c.registry_id, M.c.kind, M.c.number, M.c.channel, M.c.attempts,
+                  M.c.channel_attempts, M.c.last_error, M.c.next_attempt_at, I.c.status, I.c.expires_at, I.c.episode_id, E.c.protocol_id,
+                  E.c.language, E.c.withdrawn_at, E.c.deceased_at, E.c.consent_withdrawn_at, E.c.reserved_address)
+        .join(I, I.c.id == M.c.invitation_id).join(E, E.c.id == I.c.episode_id)
+        .where(M.c.id.in_(ids)).order_by(M.c.id)
+    ).all()
+    episode_ids = {r.episode_id for r in rows}
+    contacts: dict[str, dict[str, str]] = defaultdict(dict)
+    for episode_id, channel, address in conn.execute(
+            sa.select(C.c.episode_id, C.c.channel, C.c.address).where(C.c.episode_id.in_(episode_ids)).order_by(C.c.id)):
+        contacts[episode_id].setdefault(channel, address)
+    previous: dict[tuple[str, int], tuple[str, dt.datetime | None]] = {}
+    reminder_invitations = {r.invitation_id for r in rows if r.kind == "reminder"}
+    if reminder_invitations:
+        for inv_id, kind, number, status, sent_at in conn.execute(
+                sa.select(M.c.invitation_id, M.c.kind, M.c.number, M.c.status, M.c.sent_at)
+                .where(M.c.invitation_id.in_(reminder_invitations))):
+            previous[(inv_id, number)] = (str(status.value if hasattr(status, "value") else status), sent_at)
+    items = []
+    for r in rows:
+        registry = d.registries.get(r.registry_id)
+        protocol = registry.protocol(r.protocol_id) if registry is not None else None
+        prev = previous.get((r.invitation_id, r.number - 1)) if r.kind == "reminder" else None
+        facts = Facts(
+            kind=r.kind, number=r.number, channel=r.channel, invitation_status=_value(r.status),
+            expires_at=r.expires_at, withdrawn=r.withdrawn_at is not None, deceased=r.deceased_at is not None,
+            consent_withdrawn=r.consent_withdrawn_at is not None, reserved_address=bool(r.reserved_address),
+            contacts=contacts.get(r.episode_id, {}), channels=tuple(protocol.channels) if protocol else (),
+            reminder_after=protocol.reminders.after if protocol and protocol.reminders else None,
+            previous_status=prev[0] if prev else None, previous_sent_at=prev[1] if prev else None,
+        )
+        items.append(Item(r.id, r.invitation_id, r.registry_id, r.kind, r.number, r.channel, r.attempts,
+                          r.channel_attempts, r.last_error, r.expires_at, r.language, r.next_attempt_at, facts))
+    return items
+
+
+def _value(status) -> str:
+    return status.value if hasattr(status, "value") else str(status)
+
+
+# ----------------------------------------------------------------------- recording outcomes
+
+
+def _chain(old: str | None, channel: str, reason: str) -> str:
+    """The failure history of a message, one segment per channel: `email: SMTP RCPT: 550; sms: …`."""
+    segments = old.split("; ") if old else []
+    new = f"{channel}: {reason}"
+    if segments and segments[-1].startswith(channel + ":"):
+        segments[-1] = new
+    else:
+        segments.append(new)
+    return "; ".join(segments)[-500:]
+
+
+class Outcomes:
+    """State changes decided during a batch, written with the next commit."""
+
+    def __init__(self, d: Delivery, now: dt.datetime, report: Report):
+        self.d, self.now, self.report = d, now, report
+        self.pending: list[Callable[[sa.Connection], None]] = []
+
+    def write(self, conn: sa.Connection) -> None:
+        for change in self.pending:
+            change(conn)
+        self.pending.clear()
+
+    def _message(self, item: Item, **values) -> None:
+        values.setdefault("claimed_by", None)
+        values.setdefault("claimed_until", None)
+        self.pending.append(lambda conn: conn.execute(sa.update(M).where(M.c.id == item.id).values(**values)))
+
+    def skip(self, item: Item, reason: str) -> None:
+        self._message(item, status="skipped", skip_reason=reason)
+        self.report.add(f"skipped ({reason})")
+
+    def wait(self, item: Item, until: dt.datetime) -> None:
+        self._message(item, next_attempt_at=until)
+        self.report.add("waiting")
+
+    def to_letters(self, item: Item, at: dt.datetime) -> None:
+        self._message(item, channel="letter", channel_attempts=0, next_attempt_at=at)
+        self.report.add("to the letter batch")
+
+    def release(self, item: Item, at: dt.datetime) -> None:
+        self._message(item, next_attempt_at=at)
+        self.report.add("put back (channel down)")
+
+    def sent(self, item: Item, channel: str, *, unconfirmed: bool = False, batch_id: str | None = None) -> None:
+        status = "unconfirmed" if unconfirmed else "sent"
+        values = dict(status=status, sent_at=self.now, channel=channel)
+        if not item.marked:  # letters: no separate `sending` record
+            values.update(attempts=item.attempts + 1, channel_attempts=item.channel_attempts + 1, link_id=item.link_id,
+                          batch_id=batch_id)
+        self._message(item, **values)
+        if item.kind == "invitation":
+            note = f"invitation sent ({channel}{', unconfirmed' if unconfirmed else ''})"
+            self.pending.append(lambda conn: _change_invitation(conn, item.invitation_id, ("planned",), "open",
+                                                                self.now, note))
+        self.report.add(f"{status} {channel}")
+
+    def failed(self, item: Item, channel: str, failure: DeliveryFailure) -> None:
+        """A failed attempt: retry later, or move on to the next channel, or give up."""
+        attempts = item.attempts + (0 if item.marked else 1)
+        channel_attempts = item.channel_attempts + (0 if item.marked else 1)
+        history = _chain(item.last_error, channel, failure.reason)
+        retryable = isinstance(failure, (Temporary, ChannelDown)) or (
+            isinstance(failure, Ambiguous) and channel == "sms")
+        if isinstance(failure, Ambiguous) and channel != "sms":
+            self.sent(item, channel, unconfirmed=True)
+            self.pending.append(lambda conn: conn.execute(
+                sa.update(M).where(M.c.id == item.id).values(last_error=history)))
+            return
+        if retryable:
+            again = self.d.config.backoff.next_attempt(channel_attempts, self.now)
+            if again is not None and again < item.expires_at:
+                self._message(item, status="retrying", attempts=attempts, channel_attempts=channel_attempts,
+                              channel=channel, next_attempt_at=self.d.config.window.next_open(again),
+                              last_error=history)
+                self.report.add(f"retrying {channel}")
+                return
+        self.fall_back(item, channel, history, attempts)
+
+    def fall_back(self, item: Item, channel: str, history: str, attempts: int) -> None:
+        nxt, passed = next_channel(item.facts, self.d.config, channel)
+        for reason in passed:
+            history = _chain(history, *reason.split(": ", 1))
+        if nxt is not None:
+            at = next_daily(self.now, self.d.config.letter_time, self.d.config.tz) if nxt == "letter" else self.now
+            self._message(item, status="queued", attempts=attempts, channel=nxt, channel_attempts=0,
+                          next_attempt_at=at, last_error=history)
+            self.report.add(f"fell back {channel}→{nxt}")
+            return
+        self.give_up(item, history, attempts=attempts, channel=channel)
+
+    def give_up(self, item: Item, cause: str, *, attempts: int | None = None, channel: str | None = None) -> None:
+        values = dict(status="failed", last_error=cause[-500:])
+        if attempts is not None:
+            values["attempts"] = attempts
+        if channel is not None:
+            values["channel"] = channel
+        self._message(item, **values)
+        if item.kind == "invitation":
+            self.pending.append(lambda conn: _change_invitation(conn, item.invitation_id, ("planned",), "failed",
+                                                                self.now, f"not delivered: {cause}"[:500]))
+        self.report.add("failed")
+
+
+def _mark_sending(d: Delivery, conn: sa.Connection, item: Item, channel: str) -> bool:
+    """Record the attempt before the message leaves: only if this dispatcher still holds the claim."""
+    done = conn.execute(
+        sa.update(M).where(M.c.id == item.id, M.c.claimed_by == d.instance, M.c.status.in_(CLAIMABLE))
+        .values(status="sending", channel=channel, attempts=M.c.attempts + 1,
+                channel_attempts=M.c.channel_attempts + 1, link_id=item.link_id)
+    ).rowcount == 1
+    if done:
+        item.marked = True
+        item.attempts += 1
+        item.channel_attempts += 1
+    return done
