@@ -48,3 +48,19 @@ def test_docs_show_the_generated_settings_table():
     To refresh it: .venv/bin/python -c 'from promsvc.settings import markdown_table; print(markdown_table())'
     """
     assert markdown_table() in DOCS.read_text(encoding="utf-8")
+
+
+def test_every_service_endpoint_is_documented():
+    """Each path of the enrolment, export, scoring and audit API appears in docs/service.md."""
+    from litestar import Litestar, Router
+
+    from promsvc.admin.controllers import AuditController
+    from promsvc.episodes.controllers import EpisodeController, ExportController
+    from promsvc.scoring_api.controllers import score
+
+    app = Litestar([Router("/api/v1", route_handlers=[EpisodeController, ExportController, AuditController, score])])
+    paths = list(app.openapi_schema.paths)
+    assert len(paths) >= 8
+    docs = DOCS.read_text(encoding="utf-8")
+    missing = [p for p in paths if f" {p}`" not in docs]
+    assert not missing, f"document these in docs/service.md (API table): {missing}"
