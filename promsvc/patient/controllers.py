@@ -1,4 +1,5 @@
-"""The patient side: HTML pages at `/q/{token}` and the same flow as JSON at `/api/v1/forms/{token}`.
+"""The patient side: HTML pages at `/q/{token}`, and (from promsvc.patient.api) the same flow
+as JSON at `/api/v1/forms/{token}`.
 
 Pages (server-rendered, no JavaScript; docs/patient.md):
 
@@ -19,22 +20,20 @@ import datetime as dt
 import logging
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post, put
+from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import HTTPException
-from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
+from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from sqlmodel import Session
 
-from promsvc import errors
 from promsvc.deps import DbSession, RegistriesDep, SettingsDep
 from promsvc.patient import forms, pages
 from promsvc.patient import services as links
-from promsvc.patient.schemas import DraftIn, DraftOut, FormOut, InstrumentOut, ItemOut, Language, OptionOut, ReceiptOut, SubmitIn, TimePointOut
-from promsvc.patient.texts import LANGUAGES, Texts, language
+from promsvc.patient.api import FormsApi
+from promsvc.patient.texts import Texts, language
 from promsvc.registries.schema import Registry
 from promsvc.responses import services as responses
-from promsvc.responses.validation import validate
 from promsvc.settings import Settings
 
 log = logging.getLogger("promsvc.patient")
@@ -45,15 +44,6 @@ Registries = dict[str, Registry]
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _overlays(settings: Settings) -> links.Overlays:
-    return links.overlays_for(settings.overlays_dir)
-
-
-def _wordings(settings: Settings, link: links.Link, lang: str) -> list[forms.Wording]:
-    overlays = _overlays(settings)
-    return [forms.Wording(i, lang, overlays.get(link.registry.id, i)) for i in link.instruments]
 
 
 def _lang(request: Request, link: links.Link) -> str:
@@ -161,7 +151,7 @@ class PatientPages(Controller):
         chosen = action.removeprefix("lang-") if action.startswith("lang-") else None
         page = _Page(request, settings, link, token, language(chosen or data.get("lang"), _lang(request, link)))
         instrument = link.instruments[number - 1]
-        wording = _wordings(settings, link, page.lang)[number - 1]
+        wording = links.wordings(link, settings.overlays_dir, page.lang)[number - 1]
         answers, entered, found = forms.parse_section(instrument, data, wording, page.t)
         if found:
             return _section_page(page, number, answers, entered=entered, found=found, status=422)
@@ -202,7 +192,7 @@ class PatientPages(Controller):
             return _redirect(f"/q/{token}")
         page = _Page(request, settings, link, token, _lang(request, link))
         try:
-            receipt, _created = _submit(db_session, link, link.answers, page.lang, link.respondent)
+            receipt, _created = links.submit(db_session, link, link.answers, page.lang, link.respondent, _now())
         except responses.InvalidAnswers as e:
             found = [
                 forms.FieldError(_problem_anchor(page, p.path), p.message) for p in e.problems
@@ -222,21 +212,6 @@ def _stored_receipt(db_session: Session, token: str, gone: links.LinkGone) -> re
     if receipt is None:
         raise gone
     return receipt
-
-
-def _submit(db_session: Session, link: links.Link, answers: Any, lang: str, respondent: str) -> tuple[responses.Receipt, bool]:
-    return responses.submit(
-        db_session,
-        invitation=link.invitation,
-        episode=link.episode,
-        instruments=link.instruments,
-        uses={i.id: link.protocol.instrument_use(i.id) for i in link.instruments},
-        answers=answers,
-        language=lang,
-        respondent=respondent,
-        started_at=link.draft.started_at if link.draft is not None else None,
-        now=_now(),
-    )
 
 
 def _problem_anchor(page: _Page, path: str) -> str:
@@ -268,7 +243,7 @@ def _start_page(page: _Page, *, errors: list | None = None, respondent: str | No
 def _section_page(page: _Page, number: int, answers: dict, *, entered=None, found=None, status: int = 200) -> Response:
     link = page.link
     instrument = link.instruments[number - 1]
-    wording = _wordings(page.settings, link, page.lang)[number - 1]
+    wording = links.wordings(link, page.settings.overlays_dir, page.lang)[number - 1]
     by_item = {e.field_id.removeprefix("field-"): e.message for e in found or []}
     items = forms.items_view(instrument, wording, page.t, answers, entered=entered, errors=by_item)
     return page.render(
@@ -281,7 +256,7 @@ def _section_page(page: _Page, number: int, answers: dict, *, entered=None, foun
 
 def _review_page(page: _Page, *, errors: list | None = None, status: int = 200) -> Response:
     link = page.link
-    sections = forms.review_view(list(zip(link.instruments, _wordings(page.settings, link, page.lang))), link.answers, page.section_href)
+    sections = forms.review_view(list(zip(link.instruments, links.wordings(link, page.settings.overlays_dir, page.lang))), link.answers, page.section_href)
     return page.render(
         "review.html", page.t("review_title"), status=status, errors=errors or [], sections=sections,
         any_skipped=any(s.skipped for s in sections), action=f"{page.base}/submit",
@@ -329,125 +304,6 @@ PatientPages.exception_handlers = {
     _CsrfRefused: _csrf_page,
     Exception: _failed_page,
 }
-
-
-# ---------------------------------------------------------------------------------------------
-# The JSON form API
-
-
-def _open_api(db_session: Session, registries: Registries, token: str) -> links.Link:
-    try:
-        return _open(db_session, registries, token)
-    except links.LinkNotFound:
-        raise errors.NotFound("no form at this address", where="path token", fix="check that the whole link was used") from None
-    except links.LinkGone as e:
-        raise _gone_problem(e.reason) from None
-
-
-def _gone_problem(reason: str) -> errors.Gone:
-    return errors.Gone(f"the form can no longer be answered: it is {reason}", where="path token", fix="ask the registry for a new link")
-
-
-def _json_only(request: Request) -> None:
-    # A cross-site HTML form cannot send application/json, so this also keeps such forms out.
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-        raise errors.PromsvcError("send the body as application/json", where="header Content-Type", fix="set Content-Type: application/json")
-
-
-def _form_out(settings: Settings, link: links.Link, lang: str) -> FormOut:
-    out = []
-    for ins, wording in zip(link.instruments, _wordings(settings, link, lang)):
-        items = []
-        for item in ins.items:
-            options = [
-                OptionOut(code=o.code, label=wording.option(item, o.code), unanswered=o.unanswered)
-                for o in ins.options_of(item)
-            ] if item.kind == "choice" else None
-            items.append(ItemOut(id=item.id, kind=item.kind, text=wording.item(item), options=options, min=item.min, max=item.max, when=item.when))
-        overlay = _overlays(settings).get(link.registry.id, ins)
-        out.append(InstrumentOut(
-            id=ins.id, version=ins.version, title=wording.title, wording="overlay" if overlay else "ours",
-            instructions=wording.instructions, items=items,
-        ))
-    return FormOut(
-        status=link.invitation.status.value if hasattr(link.invitation.status, "value") else link.invitation.status,
-        language=lang,
-        languages=list(LANGUAGES),
-        respondents=["patient", "proxy"] if link.proxy_allowed else ["patient"],
-        registry=getattr(link.registry.name, lang),
-        time_point=TimePointOut(id=link.time_point.id, title=getattr(link.time_point.title, lang)),
-        expires_at=link.invitation.expires_at,
-        instruments=out,
-        draft=_draft_out(link),
-    )
-
-
-def _draft_out(link: links.Link) -> DraftOut | None:
-    d = link.draft
-    if d is None:
-        return None
-    return DraftOut(answers=dict(d.answers), language=language(d.language), respondent=d.respondent, updated_at=d.updated_at)
-
-
-def _respondent(link: links.Link, given: str | None) -> str | None:
-    if given == "proxy" and not link.proxy_allowed:
-        raise errors.Invalid("this form may be answered by the patient only", where="$.respondent", fix='leave it out or send "patient"')
-    return given
-
-
-def _problem_headers(request: Request, exc: Exception) -> Response:
-    response = errors.problem_response(request, exc)
-    response.headers.update(pages.SECURITY_HEADERS)
-    return response
-
-
-class FormsApi(Controller):
-    """The patient's form as JSON, for apps. The token in the address is the only credential."""
-
-    path = "/api/v1/forms/{token:str}"
-    tags = ["forms"]
-    response_headers = {k: v for k, v in pages.SECURITY_HEADERS.items() if k != "Content-Security-Policy"}
-    exception_handlers = {Exception: _problem_headers}
-
-    @get("/", sync_to_thread=True)
-    def read(self, token: FromPath[str], db_session: DbSession, settings: SettingsDep, registries: RegistriesDep, lang: FromQuery[Language | None] = None) -> FormOut:
-        """The form: its instruments with items and options in `lang` (default: the draft's or the episode's language), and the draft."""
-        link = _open_api(db_session, registries, token)
-        return _form_out(settings, link, language(lang, link.draft.language if link.draft else link.episode.language))
-
-    @put("/draft", sync_to_thread=True)
-    def save(self, token: FromPath[str], request: Request, data: JSONBody[DraftIn], db_session: DbSession, registries: RegistriesDep) -> DraftOut:
-        """Replace the draft. Codes are checked (422 per item); conditions only on submit. The first answer marks the invitation started."""
-        _json_only(request)
-        link = _open_api(db_session, registries, token)
-        clean, problems = validate(link.instruments, data.answers, conditions=False)
-        if problems:
-            raise responses.InvalidAnswers(problems)
-        respondent = _respondent(link, data.respondent)
-        links.save_draft(db_session, link, clean, now=_now(), language=data.language, respondent=respondent, replace=True)
-        return _draft_out(link)
-
-    @post("/submit", sync_to_thread=True)
-    def submit(self, token: FromPath[str], request: Request, data: JSONBody[SubmitIn], db_session: DbSession, registries: RegistriesDep) -> Response[ReceiptOut]:
-        """Store and score the answers (the body's, or else the draft's): 201 with the receipt; 200 with the
-        same receipt when they were stored before; 422 naming each answer that cannot be stored."""
-        _json_only(request)
-        try:
-            link = _open_api(db_session, registries, token)
-        except errors.Gone:
-            invitation = links.find_invitation(db_session, token)
-            receipt = responses.stored_receipt(db_session, invitation.id) if invitation else None
-            if receipt is None:
-                raise
-            return Response(ReceiptOut(received_at=receipt.received_at, instruments=receipt.instruments), status_code=200)
-        respondent = _respondent(link, data.respondent) or link.respondent
-        answers = data.answers if data.answers is not None else link.answers
-        lang = data.language or (link.draft.language if link.draft else link.episode.language)
-        receipt, created = _submit(db_session, link, answers, lang, respondent)
-        return Response(
-            ReceiptOut(received_at=receipt.received_at, instruments=receipt.instruments),
-            status_code=201 if created else 200,
-        )
 
 
 def _static_headers(response: Response) -> Response:

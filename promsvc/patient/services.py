@@ -240,3 +240,29 @@ def _peek(path: Path) -> Overlay:
 def overlays_for(directory: str) -> Overlays:
     """The overlays of a directory, read once per process."""
     return Overlays(directory)
+
+
+def wordings(link: Link, overlays_dir: str, lang: str):
+    """The words of each instrument of a link in `lang`: the registry's overlay, else ours."""
+    from promsvc.patient.forms import Wording
+
+    overlays = overlays_for(overlays_dir)
+    return [Wording(i, lang, overlays.get(link.registry.id, i)) for i in link.instruments]
+
+
+def submit(session: Session, link: Link, answers, lang: str, respondent: str, now: dt.datetime):
+    """Submit a link's answers (promsvc.responses.services.submit): (receipt, stored now)."""
+    from promsvc.responses import services as responses
+
+    return responses.submit(
+        session,
+        invitation=link.invitation,
+        episode=link.episode,
+        instruments=link.instruments,
+        uses={i.id: link.protocol.instrument_use(i.id) for i in link.instruments},
+        answers=answers,
+        language=lang,
+        respondent=respondent,
+        started_at=link.draft.started_at if link.draft is not None else None,
+        now=now,
+    )

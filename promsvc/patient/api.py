@@ -1,0 +1,147 @@
+"""The patient's form as JSON, for apps: the same flow as the pages (docs/patient.md).
+
+    GET  /api/v1/forms/{token}?lang=nb   the form: instruments, items, options, the draft
+    PUT  /api/v1/forms/{token}/draft     save the draft (replaces it)
+    POST /api/v1/forms/{token}/submit    submit (the body's answers, or else the draft's)
+
+The token in the address is the only credential. Errors are problem details (promsvc.errors).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from litestar import Controller, Request, Response, get, post, put
+from litestar.params import FromPath, FromQuery, JSONBody
+from sqlmodel import Session
+
+from promsvc import errors
+from promsvc.deps import DbSession, RegistriesDep, SettingsDep
+from promsvc.patient import pages
+from promsvc.patient import services as links
+from promsvc.patient.schemas import DraftIn, DraftOut, FormOut, InstrumentOut, ItemOut, Language, OptionOut, ReceiptOut, SubmitIn, TimePointOut
+from promsvc.patient.texts import LANGUAGES, language
+from promsvc.registries.schema import Registry
+from promsvc.responses import services as responses
+from promsvc.responses.validation import validate
+from promsvc.settings import Settings
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+
+def _open_api(db_session: Session, registries: dict[str, Registry], token: str) -> links.Link:
+    try:
+        return links.open_link(db_session, registries, token, _now())
+    except links.LinkNotFound:
+        raise errors.NotFound("no form at this address", where="path token", fix="check that the whole link was used") from None
+    except links.LinkGone as e:
+        raise _gone_problem(e.reason) from None
+
+
+def _gone_problem(reason: str) -> errors.Gone:
+    return errors.Gone(f"the form can no longer be answered: it is {reason}", where="path token", fix="ask the registry for a new link")
+
+
+def _json_only(request: Request) -> None:
+    # A cross-site HTML form cannot send application/json, so this also keeps such forms out.
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise errors.PromsvcError("send the body as application/json", where="header Content-Type", fix="set Content-Type: application/json")
+
+
+def _form_out(settings: Settings, link: links.Link, lang: str) -> FormOut:
+    out = []
+    for ins, wording in zip(link.instruments, links.wordings(link, settings.overlays_dir, lang)):
+        items = []
+        for item in ins.items:
+            options = [
+                OptionOut(code=o.code, label=wording.option(item, o.code), unanswered=o.unanswered)
+                for o in ins.options_of(item)
+            ] if item.kind == "choice" else None
+            items.append(ItemOut(id=item.id, kind=item.kind, text=wording.item(item), options=options, min=item.min, max=item.max, when=item.when))
+        overlay = links.overlays_for(settings.overlays_dir).get(link.registry.id, ins)
+        out.append(InstrumentOut(
+            id=ins.id, version=ins.version, title=wording.title, wording="overlay" if overlay else "ours",
+            instructions=wording.instructions, items=items,
+        ))
+    return FormOut(
+        status=link.invitation.status.value if hasattr(link.invitation.status, "value") else link.invitation.status,
+        language=lang,
+        languages=list(LANGUAGES),
+        respondents=["patient", "proxy"] if link.proxy_allowed else ["patient"],
+        registry=getattr(link.registry.name, lang),
+        time_point=TimePointOut(id=link.time_point.id, title=getattr(link.time_point.title, lang)),
+        expires_at=link.invitation.expires_at,
+        instruments=out,
+        draft=_draft_out(link),
+    )
+
+
+def _draft_out(link: links.Link) -> DraftOut | None:
+    d = link.draft
+    if d is None:
+        return None
+    return DraftOut(answers=dict(d.answers), language=language(d.language), respondent=d.respondent, updated_at=d.updated_at)
+
+
+def _respondent(link: links.Link, given: str | None) -> str | None:
+    if given == "proxy" and not link.proxy_allowed:
+        raise errors.Invalid("this form may be answered by the patient only", where="$.respondent", fix='leave it out or send "patient"')
+    return given
+
+
+def _problem_headers(request: Request, exc: Exception) -> Response:
+    response = errors.problem_response(request, exc)
+    response.headers.update(pages.SECURITY_HEADERS)
+    return response
+
+
+class FormsApi(Controller):
+    """The patient's form as JSON, for apps. The token in the address is the only credential."""
+
+    path = "/api/v1/forms/{token:str}"
+    tags = ["forms"]
+    response_headers = {k: v for k, v in pages.SECURITY_HEADERS.items() if k != "Content-Security-Policy"}
+    exception_handlers = {Exception: _problem_headers}
+
+    @get("/", sync_to_thread=True)
+    def read(self, token: FromPath[str], db_session: DbSession, settings: SettingsDep, registries: RegistriesDep, lang: FromQuery[Language | None] = None) -> FormOut:
+        """The form: its instruments with items and options in `lang` (default: the draft's or the episode's language), and the draft."""
+        link = _open_api(db_session, registries, token)
+        return _form_out(settings, link, language(lang, link.draft.language if link.draft else link.episode.language))
+
+    @put("/draft", sync_to_thread=True)
+    def save(self, token: FromPath[str], request: Request, data: JSONBody[DraftIn], db_session: DbSession, registries: RegistriesDep) -> DraftOut:
+        """Replace the draft. Codes are checked (422 per item); conditions only on submit. The first answer marks the invitation started."""
+        _json_only(request)
+        link = _open_api(db_session, registries, token)
+        clean, problems = validate(link.instruments, data.answers, conditions=False)
+        if problems:
+            raise responses.InvalidAnswers(problems)
+        respondent = _respondent(link, data.respondent)
+        links.save_draft(db_session, link, clean, now=_now(), language=data.language, respondent=respondent, replace=True)
+        return _draft_out(link)
+
+    @post("/submit", sync_to_thread=True)
+    def submit(self, token: FromPath[str], request: Request, data: JSONBody[SubmitIn], db_session: DbSession, registries: RegistriesDep) -> Response[ReceiptOut]:
+        """Store and score the answers (the body's, or else the draft's): 201 with the receipt; 200 with the
+        same receipt when they were stored before; 422 naming each answer that cannot be stored."""
+        _json_only(request)
+        try:
+            link = _open_api(db_session, registries, token)
+        except errors.Gone:
+            invitation = links.find_invitation(db_session, token)
+            receipt = responses.stored_receipt(db_session, invitation.id) if invitation else None
+            if receipt is None:
+                raise
+            return Response(ReceiptOut(received_at=receipt.received_at, instruments=receipt.instruments), status_code=200)
+        respondent = _respondent(link, data.respondent) or link.respondent
+        answers = data.answers if data.answers is not None else link.answers
+        lang = data.language or (link.draft.language if link.draft else link.episode.language)
+        receipt, created = links.submit(db_session, link, answers, lang, respondent, _now())
+        return Response(
+            ReceiptOut(received_at=receipt.received_at, instruments=receipt.instruments),
+            status_code=201 if created else 200,
+        )
