@@ -1,0 +1,7 @@
+"""`python -m promsvc` runs the `promsvc` command."""
+
+import sys
+
+from promsvc.cli import main
+
+sys.exit(main())
