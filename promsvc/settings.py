@@ -89,7 +89,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     dispatch_batch: Annotated[int, Meta(ge=1, le=10000, description=(
         "Messages one dispatcher claims at a time (one claim, one connection per channel)."
     ))] = 500
-    dispatch_lease: Annotated[int, Meta(ge=5, le=86400, description=(
+    dispatch_workers: Annotated[int, Meta(ge=1, le=32, description=(
+        "Sending threads of one dispatcher: a batch's messages are shared among them, each with its own "
+        "SMTP or gateway connection and database connection."
+    ))] = 4
+    dispatch_lease: Annotated[int, Meta(ge=1, le=86400, description=(
         "Seconds a claim on a batch of messages lasts; a batch not finished by then (its dispatcher "
         "died) is taken over. Must exceed the time a batch takes."
     ))] = 600

@@ -102,6 +102,7 @@ class Delivery:
     registries: Mapping[str, Registry]
     templates: Templates
     engine: Engine
+    workers: int = 1  # sending threads per batch, each with its own connections
     instance: str = field(default_factory=new_instance_id)
 
     @classmethod
@@ -111,14 +112,17 @@ class Delivery:
             templates = Templates.load(registries, settings.templates_dir or None)
         except TemplateError as e:
             raise SettingsError(f"message templates: {e}") from None
-        return cls(config, registries, templates, delivery_engine(settings.database_url, config.durability))
+        engine = delivery_engine(settings.database_url, config.durability, settings.dispatch_workers)
+        return cls(config, registries, templates, engine, workers=settings.dispatch_workers)
 
     def close(self) -> None:
         self.engine.dispose()
 
 
-def delivery_engine(url: str, durability: str = "batch") -> Engine:
-    engine = make_engine(url, pool_size=5, max_overflow=5) if not url.startswith("sqlite") else make_engine(url)
+def delivery_engine(url: str, durability: str = "batch", workers: int = 1) -> Engine:
+    # Per worker: a connection for its transactions and, on PostgreSQL, one for its `sending` records.
+    size = 2 * workers + 2
+    engine = make_engine(url, pool_size=size, max_overflow=2) if not url.startswith("sqlite") else make_engine(url)
     if durability != "batch":
         return engine
 

@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -241,18 +242,74 @@ def _dispatch_batch(d: Delivery, conn: sa.Connection, ids: list[str], now: dt.da
         for item, link_id in zip(linked, link_ids, strict=True):
             item.link_id = link_id
     conn.commit()
+    # Each worker: its share of one channel's messages, its own channel connection and its own
+    # database connection.
+    work = [(channel, chunk) for channel in ("email", "sms")
+            for chunk in _split(by_channel.get(channel, []), d.workers)]
     try:
-        if by_channel.get("email"):
-            _send_email(d, conn, by_channel["email"], now, outcomes)
-        if by_channel.get("sms"):
-            _send_sms(d, conn, by_channel["sms"], now, outcomes)
+        if len(work) == 1:
+            report.merge(_send(d, *work[0], now, conn))
+        elif work:
+            with ThreadPoolExecutor(max_workers=len(work), thread_name_prefix="dispatch") as pool:
+                for result in [pool.submit(_send, d, channel, chunk, now) for channel, chunk in work]:
+                    report.merge(result.result())
+    except Exception:
+        _release(d, conn, ids)  # an error stopped the batch: let the rest go at once
+        raise
+    _release(d, conn, ids)
+
+
+def _release(d: Delivery, conn: sa.Connection, ids: list[str]) -> None:
+    """Give up the claim on messages of the batch still waiting (skipped over by an error)."""
+    if conn.in_transaction():
+        conn.rollback()
+    with conn.begin():
+        conn.execute(sa.update(M).where(M.c.id.in_(ids), M.c.claimed_by == d.instance, M.c.status.in_(CLAIMABLE))
+                     .values(claimed_by=None, claimed_until=None))
+
+
+def _split(items: list[Item], parts: int) -> list[list[Item]]:
+    parts = max(1, min(parts, len(items)))
+    return [items[i::parts] for i in range(parts)] if items else []
+
+
+def _send(d: Delivery, channel: str, items: list[Item], now: dt.datetime, conn: sa.Connection | None = None) -> Report:
+    """Send `items` over one connection of `channel`; the outcomes are written at the end, by a
+    commit that waits for the disk. Returns what happened."""
+    outcomes = Outcomes(d, now, Report())
+    own = conn is None
+    conn = d.engine.connect() if own else conn
+    # PostgreSQL: each `sending` record is one statement committing by itself (one round trip).
+    # SQLite: a short transaction of its own (its BEGIN IMMEDIATE takes the write lock).
+    marks = d.engine.connect().execution_options(isolation_level="AUTOCOMMIT") \
+        if conn.dialect.name == "postgresql" else None
+    try:
+        (_send_email if channel == "email" else _send_sms)(d, conn, marks, items, now, outcomes)
     finally:
-        with durable_transaction(conn):
-            outcomes.write(conn)
-            # Anything still claimed (an error stopped the batch) is let go at once.
-            conn.execute(sa.update(M).where(M.c.id.in_(ids), M.c.claimed_by == d.instance,
-                                            M.c.status.in_(CLAIMABLE))
-                         .values(claimed_by=None, claimed_until=None))
+        try:
+            with durable_transaction(conn):
+                outcomes.flush(conn)
+        finally:
+            if marks is not None:
+                marks.close()
+            if own:
+                conn.close()
+    return outcomes.report
+
+
+FLUSH_EVERY = 100  # successes written at least this often, so that a crash leaves few `unconfirmed`
+
+
+def _mark(d: Delivery, conn: sa.Connection, marks: sa.Connection | None, item: Item, channel: str,
+          outcomes: Outcomes) -> bool:
+    """Commit the failures decided so far, then record this attempt (committed) before it leaves."""
+    if outcomes.pending or len(outcomes.done) >= FLUSH_EVERY:
+        with conn.begin():
+            outcomes.write(conn) if len(outcomes.done) < FLUSH_EVERY else outcomes.flush(conn)
+    if marks is not None:
+        return _mark_sending(d, marks, item, channel)
+    with conn.begin():
+        return _mark_sending(d, conn, item, channel)
 
 
 def _link(d: Delivery, token: str) -> str:
@@ -264,16 +321,22 @@ def _render(d: Delivery, item: Item, channel: str):
                               expires=last_day(item.expires_at, d.config.tz))
 
 
-def _send_email(d: Delivery, conn: sa.Connection, items: list[Item], now: dt.datetime, outcomes: Outcomes) -> None:
+def _refused(item: Item, channel: str, e: HealthInformation) -> str:
+    return _chain(item.last_error, channel, f"text refused: {e.term!r} could reveal health information")
+
+
+def _send_email(d: Delivery, conn: sa.Connection, marks: sa.Connection | None, items: list[Item], now: dt.datetime,
+                outcomes: Outcomes) -> None:
     assert d.config.smtp is not None
     with SmtpChannel(d.config.smtp) as smtp:
         for n, item in enumerate(items):
             try:
                 text = _render(d, item, "email")
-                prepared = smtp.prepare(message_id=item.id, to=item.address, from_name=d.templates.sender(item.registry_id),
-                                        subject=text.subject or "", body=text.body, now=now)
+                prepared = smtp.prepare(message_id=item.id, to=item.address,
+                                        from_name=d.templates.sender(item.registry_id), subject=text.subject or "",
+                                        body=text.body, now=now)
             except HealthInformation as e:
-                outcomes.give_up(item, _chain(item.last_error, "email", f"text refused: {e.term!r} could reveal health information"))
+                outcomes.give_up(item, _refused(item, "email", e))
                 continue
             except ChannelDown as e:
                 outcomes.failed(item, "email", e)
@@ -283,11 +346,8 @@ def _send_email(d: Delivery, conn: sa.Connection, items: list[Item], now: dt.dat
             except DeliveryFailure as e:
                 outcomes.failed(item, "email", e)
                 continue
-            with conn.begin():
-                outcomes.write(conn)
-                marked = _mark_sending(d, conn, item, "email")
-            if not marked:  # another dispatcher took it over (our claim ran out): let it be
-                smtp.abandon()
+            if not _mark(d, conn, marks, item, "email", outcomes):
+                smtp.abandon()  # another dispatcher took it over (our claim ran out): let it be
                 outcomes.report.add("lost claim")
                 continue
             try:
@@ -298,19 +358,17 @@ def _send_email(d: Delivery, conn: sa.Connection, items: list[Item], now: dt.dat
             outcomes.sent(item, "email")
 
 
-def _send_sms(d: Delivery, conn: sa.Connection, items: list[Item], now: dt.datetime, outcomes: Outcomes) -> None:
+def _send_sms(d: Delivery, conn: sa.Connection, marks: sa.Connection | None, items: list[Item], now: dt.datetime,
+              outcomes: Outcomes) -> None:
     assert d.config.sms is not None
     with SmsChannel(d.config.sms) as gateway:
         for n, item in enumerate(items):
             try:
                 text = _render(d, item, "sms")
             except HealthInformation as e:
-                outcomes.give_up(item, _chain(item.last_error, "sms", f"text refused: {e.term!r} could reveal health information"))
+                outcomes.give_up(item, _refused(item, "sms", e))
                 continue
-            with conn.begin():
-                outcomes.write(conn)
-                marked = _mark_sending(d, conn, item, "sms")
-            if not marked:
+            if not _mark(d, conn, marks, item, "sms", outcomes):
                 outcomes.report.add("lost claim")
                 continue
             try:
@@ -368,7 +426,7 @@ def letters(d: Delivery, now: dt.datetime) -> Report:
             with durable_transaction(conn):
                 for registry_id, batch in by_registry.items():
                     _write_batch(d, conn, registry_id, batch, now, outcomes)
-                outcomes.write(conn)
+                outcomes.flush(conn)
             if len(ids) < max(d.config.batch, 2000):
                 break
     return report

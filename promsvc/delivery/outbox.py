@@ -166,16 +166,54 @@ def _chain(old: str | None, channel: str, reason: str) -> str:
 
 
 class Outcomes:
-    """State changes decided during a batch, written with the next commit."""
+    """State changes decided during a batch.
+
+    Failures, skips and waits (`pending`) are written with the next commit, so that a crash can
+    never leave a failed attempt looking like a delivered one. Successes (`done`) are written
+    together, at the end of the batch (`flush`): until then such a message is `sending`, which
+    after a crash counts as delivered too (`unconfirmed`), so batching them loses nothing.
+    """
 
     def __init__(self, d: Delivery, now: dt.datetime, report: Report):
         self.d, self.now, self.report = d, now, report
         self.pending: list[Callable[[sa.Connection], None]] = []
+        self.done: list[tuple[Item, str, str, str | None]] = []  # item, status, channel, letter batch
 
     def write(self, conn: sa.Connection) -> None:
         for change in self.pending:
             change(conn)
         self.pending.clear()
+
+    def flush(self, conn: sa.Connection) -> None:
+        """Write everything: the pending changes and the successes (in a few statements)."""
+        self.write(conn)
+        if not self.done:
+            return
+        marked = [dict(b_id=i.id, b_status=st, b_channel=ch) for i, st, ch, _ in self.done if i.marked]
+        unmarked = [dict(b_id=i.id, b_status=st, b_channel=ch, b_attempts=i.attempts + 1,
+                         b_channel_attempts=i.channel_attempts + 1, b_link=i.link_id, b_batch=batch)
+                    for i, st, ch, batch in self.done if not i.marked]
+        common = dict(sent_at=self.now, claimed_by=None, claimed_until=None)
+        by_id = sa.bindparam("b_id")
+        if marked:
+            conn.execute(sa.update(M).where(M.c.id == by_id).values(
+                status=sa.bindparam("b_status"), channel=sa.bindparam("b_channel"), **common), marked)
+        if unmarked:  # letters: no separate `sending` record
+            conn.execute(sa.update(M).where(M.c.id == by_id).values(
+                status=sa.bindparam("b_status"), channel=sa.bindparam("b_channel"),
+                attempts=sa.bindparam("b_attempts"), channel_attempts=sa.bindparam("b_channel_attempts"),
+                link_id=sa.bindparam("b_link"), batch_id=sa.bindparam("b_batch"), **common), unmarked)
+        notes = {i.invitation_id: f"invitation sent ({ch}{', unconfirmed' if st == 'unconfirmed' else ''})"
+                 for i, st, ch, _ in self.done if i.kind == "invitation"}
+        if notes:
+            opened = conn.execute(
+                sa.update(I).where(I.c.id.in_(list(notes)), I.c.status == "planned")
+                .values(status="open", status_at=self.now).returning(I.c.id)
+            ).scalars().all()
+            if opened:
+                conn.execute(sa.insert(InvitationEvent.__table__), [
+                    dict(invitation_id=inv, status="open", at=self.now, note=notes[inv]) for inv in opened])
+        self.done.clear()
 
     def _message(self, item: Item, **values) -> None:
         values.setdefault("claimed_by", None)
@@ -200,15 +238,7 @@ class Outcomes:
 
     def sent(self, item: Item, channel: str, *, unconfirmed: bool = False, batch_id: str | None = None) -> None:
         status = "unconfirmed" if unconfirmed else "sent"
-        values = dict(status=status, sent_at=self.now, channel=channel)
-        if not item.marked:  # letters: no separate `sending` record
-            values.update(attempts=item.attempts + 1, channel_attempts=item.channel_attempts + 1, link_id=item.link_id,
-                          batch_id=batch_id)
-        self._message(item, **values)
-        if item.kind == "invitation":
-            note = f"invitation sent ({channel}{', unconfirmed' if unconfirmed else ''})"
-            self.pending.append(lambda conn: _change_invitation(conn, item.invitation_id, ("planned",), "open",
-                                                                self.now, note))
+        self.done.append((item, status, channel, batch_id))
         self.report.add(f"{status} {channel}")
 
     def failed(self, item: Item, channel: str, failure: DeliveryFailure) -> None:
@@ -259,7 +289,8 @@ class Outcomes:
 
 
 def _mark_sending(d: Delivery, conn: sa.Connection, item: Item, channel: str) -> bool:
-    """Record the attempt before the message leaves: only if this dispatcher still holds the claim."""
+    """Record the attempt before the message leaves: only if this dispatcher still holds the claim.
+    One statement; on an AUTOCOMMIT connection it commits by itself."""
     done = conn.execute(
         sa.update(M).where(M.c.id == item.id, M.c.claimed_by == d.instance, M.c.status.in_(CLAIMABLE))
         .values(status="sending", channel=channel, attempts=M.c.attempts + 1,

@@ -96,7 +96,8 @@ def test_temporary_failures_are_retried_with_backoff_then_fall_back(make_deliver
 def test_the_smtp_server_down_puts_the_batch_back(make_delivery, gateway, engine):
     from promsvc.delivery.sink import free_port
 
-    d = make_delivery(None, gateway, smtp_host="127.0.0.1", smtp_port=free_port(), smtp_security="none")
+    d = make_delivery(None, gateway, smtp_host="127.0.0.1", smtp_port=free_port(), smtp_security="none",
+                      dispatch_workers=1)
     ids = [enrol(engine) for _ in range(3)]
     jobs.tick(d, NOW)
     rows = [messages(engine, i)[0] for i in ids]

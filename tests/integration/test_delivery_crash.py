@@ -1,0 +1,192 @@
+"""Exactly once through crashes and concurrency: a dispatcher that stops mid-batch (in process,
+and a real process killed with SIGKILL), and two dispatchers taking from one outbox at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from contextlib import contextmanager
+
+import pytest
+from delivery_fixtures import (  # noqa: F401  (fixtures)
+    NOW, REGISTRIES, enrol, gateway, make_delivery, messages, smtp,
+)
+
+from promsvc.delivery import jobs
+from promsvc.delivery.email import SmtpChannel
+from promsvc.delivery.sink import SmtpSink
+
+HOUR = dt.timedelta(hours=1)
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing after it runs (see `crash_after`)."""
+
+
+@contextmanager
+def crash_after(monkeypatch, sends: int, where: str):
+    """Make the dispatcher "die" at the (sends+1)-th message, either after its final dot reached
+    the server (`after_dot`) or after its text but before the attempt was recorded
+    (`before_record`). The end-of-batch writes do not happen, as in a real crash."""
+    count = {"n": 0}
+    real_prepare, real_finish = SmtpChannel.prepare, SmtpChannel.finish
+
+    def prepare(self, **kw):
+        prepared = real_prepare(self, **kw)
+        if where == "before_record" and count["n"] == sends:
+            self._drop()  # the process's sockets close with it: the server discards the text
+            raise Crash()
+        return prepared
+
+    def finish(self, prepared):
+        real_finish(self, prepared)
+        count["n"] += 1
+        if where == "after_dot" and count["n"] == sends + 1:
+            self._drop()
+            raise Crash()
+
+    @contextmanager
+    def no_end_of_batch(connection):
+        raise Crash()
+        yield
+
+    monkeypatch.setattr(SmtpChannel, "prepare", prepare)
+    monkeypatch.setattr(SmtpChannel, "finish", finish)
+    monkeypatch.setattr(jobs, "durable_transaction", no_end_of_batch)
+    yield
+    monkeypatch.undo()
+
+
+@pytest.mark.parametrize("where", ["after_dot", "before_record"])
+def test_restart_in_the_middle_of_a_batch_loses_nothing_and_repeats_nothing(make_delivery, smtp, engine,
+                                                                            monkeypatch, where):
+    ids = [enrol(engine) for _ in range(6)]
+    first = make_delivery(smtp, dispatch_lease=300, dispatch_workers=1)
+    with crash_after(monkeypatch, 2, where), pytest.raises(Crash):
+        jobs.tick(first, NOW)
+    statuses = Counter(m.status.value for i in ids for m in messages(engine, i)[:1])
+    # Successes are recorded in groups (at the latest at the end of a batch), so the two sent
+    # before the crash are still `sending`: recorded as attempted, their outcome not yet written.
+    if where == "after_dot":
+        # The third reached the server, then the dispatcher died before recording that it had.
+        assert len(smtp.snapshot()) == 3
+        assert statuses == {"sending": 3, "queued": 3}
+    else:
+        # It died with the third's text at the server but not its final dot (nor its record):
+        # the server discards it.
+        assert len(smtp.snapshot()) == 2
+        assert statuses == {"sending": 2, "queued": 4}
+    # A new dispatcher (a restarted process) before the lease ends takes nothing …
+    second = make_delivery(smtp, dispatch_lease=300)
+    jobs.tick(second, NOW + dt.timedelta(minutes=4))
+    assert len(smtp.snapshot()) == (3 if where == "after_dot" else 2)
+    # … and after it, recovers and sends the rest: every message exactly once.
+    report = jobs.tick(second, NOW + dt.timedelta(minutes=6))
+    received = Counter(m.message_id for m in smtp.snapshot())
+    assert len(received) == 6 and set(received.values()) == {1}
+    rows = [messages(engine, i)[0] for i in ids]
+    assert {f"<{r.id}@prom.example>" for r in rows} == set(received)
+    unconfirmed = 3 if where == "after_dot" else 2  # delivered before the crash: counted, never repeated
+    assert Counter(r.status.value for r in rows) == {"sent": 6 - unconfirmed, "unconfirmed": unconfirmed}
+    assert report.counts["recovered: unconfirmed"] == unconfirmed
+
+
+def test_an_sms_left_sending_is_repeated_with_its_reference_and_arrives_once(make_delivery, gateway, engine):
+    [inv] = [enrol(engine, email=None, sms="+4791234567")]
+    d = make_delivery(None, gateway, dispatch_lease=300)
+    jobs.tick(d, NOW)
+    [sent] = gateway.messages
+    # As if the dispatcher had died after the gateway took the SMS but before recording it:
+    from sqlmodel import Session
+
+    from promsvc.models import Message
+    with Session(engine) as s:
+        row = s.get(Message, messages(engine, inv)[0].id)
+        row.status, row.claimed_by, row.claimed_until = "sending", "dead", NOW
+        s.add(row)
+        s.commit()
+    report = jobs.tick(d, NOW + HOUR)
+    assert report.counts["recovered: retried (idempotent)"] == 1
+    assert gateway.requests == 2 and len(gateway.messages) == 1  # repeated, and the gateway sent it once
+    assert messages(engine, inv)[0].status.value == "sent"
+
+
+def test_two_dispatchers_at_once_send_each_message_exactly_once(make_delivery, smtp, engine):
+    ids = [enrol(engine) for _ in range(120)]
+    a = make_delivery(smtp, dispatch_batch=15)
+    b = make_delivery(smtp, dispatch_batch=15)
+    jobs.plan(a, NOW)
+    reports = {}
+    barrier = threading.Barrier(2)
+
+    def run(name, d):
+        barrier.wait()
+        reports[name] = jobs.dispatch(d, NOW)
+
+    threads = [threading.Thread(target=run, args=(n, d)) for n, d in (("a", a), ("b", b))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    received = Counter(m.message_id for m in smtp.snapshot())
+    assert len(received) == 120 and set(received.values()) == {1}
+    assert sum(r.counts["sent email"] for r in reports.values()) == 120
+    assert all(r.counts["sent email"] > 0 for r in reports.values()), reports  # both took part
+    rows = [messages(engine, i)[0] for i in ids]
+    assert {r.status.value for r in rows} == {"sent"} and {r.attempts for r in rows} == {1}
+
+
+def _dispatcher(database_url: str, smtp_port: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMSVC_") or k.startswith("PROMSVC_TEST_")}
+    env.update(PROMSVC_DATABASE_URL=database_url, PROMSVC_REGISTRIES_DIR=str(REGISTRIES),
+               PROMSVC_SMTP_HOST="127.0.0.1", PROMSVC_SMTP_PORT=str(smtp_port), PROMSVC_SMTP_SECURITY="none",
+               PROMSVC_SMTP_FROM="noreply@prom.example", PROMSVC_SEND_WINDOW="00:00-24:00",
+               PROMSVC_DISPATCH_INTERVAL="1", PROMSVC_DISPATCH_LEASE="2", PROMSVC_LOG_LEVEL="WARNING")
+    code = ("import argparse, sys; from promsvc.commands.outbox import run_dispatch; "
+            "sys.exit(run_dispatch(argparse.Namespace(once=False, interval=1)))")
+    return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _wait(condition, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_dispatcher_killed_mid_batch_and_restarted_sends_every_message_exactly_once(database_url, engine):
+    now = dt.datetime.now(dt.UTC)
+    ids = [enrol(engine, due_at=now - dt.timedelta(minutes=1)) for _ in range(30)]
+    with SmtpSink(delay=0.03) as sink:  # each message takes a moment, so the kill lands mid-batch
+        first = _dispatcher(database_url, sink.port)
+        try:
+            assert _wait(lambda: len(sink.messages) >= 8, 30), first.stderr.read1().decode() if first.poll() else ""
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+        at_kill = len(sink.snapshot())
+        assert at_kill < 30  # killed in the middle of its batch of 30
+        second = _dispatcher(database_url, sink.port)
+        try:
+            done = _wait(lambda: {m.status.value for i in ids for m in messages(engine, i)[:1]} <= {"sent", "unconfirmed"},
+                         30)
+            time.sleep(0.3)  # a little longer: nothing more may arrive
+        finally:
+            second.terminate()
+            second.wait(10)
+        assert done
+        received = Counter(m.message_id for m in sink.snapshot())
+    rows = [messages(engine, i)[0] for i in ids]
+    assert len(received) == 30, "a message is missing"
+    assert set(received.values()) == {1}, "a message arrived twice"
+    assert {f"<{r.id}@prom.example>" for r in rows} == set(received)
+    # Delivered before the kill but not yet recorded as such: counted as delivered, never repeated.
+    assert Counter(r.status.value for r in rows)["unconfirmed"] <= at_kill
