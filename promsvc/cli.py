@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     from promsvc.commands import scores as scores_command
 
     scores_command.add_parser(commands)  # promsvc scores recompute
+
+    from promsvc.commands import outbox as outbox_command
+
+    outbox_command.add_parser(commands)  # promsvc outbox status|dry-run|letters|demo, dispatch, smtp-sink
     return parser
 
 
