@@ -6,6 +6,12 @@ explicitly (`session.commit()`) when their unit of work is complete; whatever wa
 when the handler ends (an error was raised) is rolled back, so a failed request leaves nothing
 half-written.
 
+One rule keeps this free of deadlocks: a request's transaction begins and ends inside one call
+into a worker thread. Work that runs before the handler in another thread hop (such as the
+`caller` dependency that finds the API key) uses `reader`, which holds no transaction: a
+transaction left open across a thread hop could hold SQLite's write lock while every worker
+thread waits for that lock, and the handler that would release it waits for a thread.
+
 SQLite gets, on every connection: WAL journal (readers do not block the writer),
 `synchronous=FULL` (a commit is on disk when it returns, in WAL mode too), foreign keys
 enforced, and a busy timeout so that concurrent writers wait instead of failing.
@@ -67,7 +73,14 @@ def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
     if immediate:
         @sa.event.listens_for(engine, "begin")
         def _on_begin(connection):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def reader(engine: Engine) -> Session:
+    """A session whose every statement is a transaction of its own (autocommit): for a lookup
+    that must not hold a lock afterwards, such as finding the API key of a request."""
+    return Session(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
 
 
 def session(engine: Engine) -> Session:

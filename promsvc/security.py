@@ -17,7 +17,7 @@ import secrets
 
 import msgspec
 from litestar import Request
-from litestar.di import NamedDependency
+from litestar.datastructures import State
 from sqlmodel import Session, select
 
 from promsvc.errors import Forbidden, Unauthorized
@@ -85,9 +85,13 @@ def authenticate(session: Session, authorization: str | None) -> Caller:
     return Caller(key_id=row.id, role=Role(row.role), registry_id=row.registry_id)
 
 
-def provide_caller(request: Request, db_session: NamedDependency[Session]) -> Caller:
-    """Litestar dependency `caller`."""
-    return authenticate(db_session, request.headers.get("authorization"))
+def provide_caller(request: Request, state: State) -> Caller:
+    """Litestar dependency `caller`: looked up with a session of its own that holds no
+    transaction afterwards (see promsvc.db on thread hops)."""
+    from promsvc.db import reader
+
+    with reader(state.engine) as session:
+        return authenticate(session, request.headers.get("authorization"))
 
 
 def require(session: Session, caller: Caller, action: str, roles: tuple[Role, ...], registry_id: str | None) -> None:
