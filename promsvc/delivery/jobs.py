@@ -54,10 +54,16 @@ def _insert_ignore(dialect: str):
         index_elements=["invitation_id", "kind", "number"])
 
 
+PLAN_AHEAD = dt.timedelta(days=2)
+
+
 def plan(d: Delivery, now: dt.datetime, chunk: int = 2000) -> Report:
-    """Message rows for every pending invitation that has none: the invitation message at its
-    due time and each reminder `after`, 2·`after` … later, all moved into the sending window;
-    reminders that would fall after the expiry are not planned. Safe to run concurrently: the
+    """Message rows for every pending invitation due within `PLAN_AHEAD` that has none: the
+    invitation message at its due time and each reminder `after`, 2·`after` … later, all moved
+    into the sending window; reminders that would fall after the expiry are not planned.
+
+    Only invitations not yet expired and due within two days are looked at, so a tick's cost
+    does not grow with the invitations planned for next year. Safe to run concurrently: the
     unique (invitation, kind, number) makes a second insert do nothing."""
     report = Report()
     with d.engine.connect() as conn:
@@ -66,7 +72,7 @@ def plan(d: Delivery, now: dt.datetime, chunk: int = 2000) -> Report:
             rows = conn.execute(
                 sa.select(I.c.id, I.c.registry_id, I.c.due_at, I.c.expires_at, E.c.protocol_id)
                 .join(E, E.c.id == I.c.episode_id)
-                .where(I.c.status.in_(PENDING_INVITATION), I.c.expires_at > now,
+                .where(I.c.status.in_(PENDING_INVITATION), I.c.expires_at > now, I.c.due_at <= now + PLAN_AHEAD,
                        ~sa.exists().where(M.c.invitation_id == I.c.id, M.c.kind == "invitation", M.c.number == 0))
                 .order_by(I.c.due_at)
                 .limit(chunk)
@@ -306,10 +312,7 @@ def _mark(d: Delivery, conn: sa.Connection, marks: sa.Connection | None, item: I
     if outcomes.pending or len(outcomes.done) >= FLUSH_EVERY:
         with conn.begin():
             outcomes.write(conn) if len(outcomes.done) < FLUSH_EVERY else outcomes.flush(conn)
-    if marks is not None:
-        return _mark_sending(d, marks, item, channel)
-    with conn.begin():
-        return _mark_sending(d, conn, item, channel)
+    return _mark_sending(d, marks if marks is not None else conn, item, channel)
 
 
 def _link(d: Delivery, token: str) -> str:

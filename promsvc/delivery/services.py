@@ -142,7 +142,7 @@ def dry_run(d: Delivery, now: dt.datetime, registry: str | None = None, day: dt.
     M = Message.__table__
     with d.engine.connect() as conn, conn.begin():
         # Messages the planner has not written yet, as it would write them.
-        for row in _unplanned(d, conn, now):
+        for row in _unplanned(d, conn, now, end):
             if row["next_attempt_at"] < end and (registry is None or row["registry_id"] == registry):
                 entries.append(DryRunEntry(message=None, invitation=row["invitation_id"], registry=row["registry_id"],
                                            kind=row["kind"], number=row["number"], at=max(row["next_attempt_at"], start),
@@ -185,12 +185,12 @@ def _describe(decision) -> tuple[str, str | None, str | None]:
     return "fail", None, decision.cause
 
 
-def _unplanned(d: Delivery, conn: sa.Connection, now: dt.datetime) -> list[dict]:
+def _unplanned(d: Delivery, conn: sa.Connection, now: dt.datetime, until: dt.datetime) -> list[dict]:
     I, E, M = Invitation.__table__, Episode.__table__, Message.__table__  # noqa: E741
     rows = conn.execute(
         sa.select(I.c.id, I.c.registry_id, I.c.due_at, I.c.expires_at, E.c.protocol_id)
         .join(E, E.c.id == I.c.episode_id)
-        .where(I.c.status.in_(jobs.PENDING_INVITATION), I.c.expires_at > now,
+        .where(I.c.status.in_(jobs.PENDING_INVITATION), I.c.expires_at > now, I.c.due_at < until,
                ~sa.exists().where(M.c.invitation_id == I.c.id, M.c.kind == "invitation", M.c.number == 0))
     ).all()
     return [v for r in rows for v in jobs.planned_rows(d, *r, now=now) if v["status"] == "queued"]

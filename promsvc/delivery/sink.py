@@ -56,6 +56,12 @@ class _Handler:
     def __init__(self, sink: SmtpSink):
         self.sink = sink
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.sink.pipelining:  # aiosmtpd reads commands in order, so it can take them pipelined
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         code = self.sink.rcpt_reply(address) if self.sink.rcpt_reply else None
         if code:
@@ -86,6 +92,7 @@ class SmtpSink:
             assert len(sink.messages) == 1
 
     `delay` makes each message take that long after it is accepted (to land a kill mid-batch);
+    `pipelining` advertises RFC 2920 PIPELINING, as production mail servers do;
     `rcpt_reply(address)` / `data_reply(envelope)` may return an SMTP reply such as
     "550 no such user" to refuse. `directory`: also write each message there as NNNNNN.eml.
     """
@@ -94,8 +101,10 @@ class SmtpSink:
                  require_starttls: bool = False, credentials: tuple[str, str] | None = None,
                  rcpt_reply: Callable[[str], str | None] | None = None,
                  data_reply: Callable[[object], str | None] | None = None,
-                 directory: str | Path | None = None, on_message: Callable[[Received], None] | None = None):
+                 directory: str | Path | None = None, on_message: Callable[[Received], None] | None = None,
+                 pipelining: bool = False):
         self.host, self.port = host, port or free_port(host)
+        self.pipelining = pipelining
         self.delay = delay
         self.rcpt_reply, self.data_reply = rcpt_reply, data_reply
         self.directory = Path(directory) if directory else None

@@ -30,9 +30,9 @@ def send(channel: SmtpChannel, message_id: str = "m1", to: str = "ola@example.no
     channel.finish(prepared)
 
 
-@pytest.fixture
-def sink():
-    with SmtpSink() as s:
+@pytest.fixture(params=[False, True], ids=["one-by-one", "pipelining"])
+def sink(request):
+    with SmtpSink(pipelining=request.param) as s:
         yield s
 
 
@@ -54,6 +54,7 @@ def test_one_connection_serves_many_messages(sink):
     with SmtpChannel(config(sink.port)) as channel:
         send(channel, "m1")
         connection = channel._smtp
+        assert channel.pipelining is sink.pipelining
         send(channel, "m2")
         send(channel, "m3")
         assert channel._smtp is connection
@@ -68,10 +69,12 @@ def test_a_prepared_but_abandoned_message_is_never_delivered(sink):
     assert [m.message_id for m in sink.messages] == ["<kept@prom.example>"]
 
 
+@pytest.mark.parametrize("pipelining", [False, True])
 @pytest.mark.parametrize(("reply", "failure"), [("550 5.1.1 <ola@example.no> unknown", Permanent),
                                                 ("450 4.2.1 mailbox busy", Temporary)])
-def test_recipient_refusals_are_classified_and_the_connection_stays_usable(reply, failure):
-    with SmtpSink(rcpt_reply=lambda address: reply if address.startswith("bad") else None) as sink:
+def test_recipient_refusals_are_classified_and_the_connection_stays_usable(reply, failure, pipelining):
+    with SmtpSink(rcpt_reply=lambda address: reply if address.startswith("bad") else None,
+                  pipelining=pipelining) as sink:
         with SmtpChannel(config(sink.port)) as channel:
             with pytest.raises(failure) as e:
                 send(channel, "m1", to="bad@example.no")
