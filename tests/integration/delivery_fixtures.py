@@ -77,7 +77,8 @@ def enrol(engine, *, protocol: str = "knee", time_point: str = "m3", due_at: dt.
     """One episode with one invitation due at `due_at`; returns the invitation id."""
     with Session(engine, expire_on_commit=False) as s:
         episode = Episode(registry_id=registry, external_id=f"ext-{uuid.uuid4().hex[:10]}",
-                          pseudonym=f"psn-{uuid.uuid4().hex[:8]}", unit_id="dlv-hf", protocol_id=protocol,
+                          pseudonym=f"psn-{uuid.uuid4().hex[:8]}", unit_id="dlv-hf" if registry == "dlv" else "fjord-sentral",
+                          protocol_id=protocol,
                           event_date=(due_at - 91 * DAY).date(), language=language, payload_hash="x" * 64,
                           created_at=due_at - 100 * DAY, **flags)
         s.add(episode)

@@ -1,0 +1,203 @@
+"""The operations view (API and command line), the episode flags a registry sets, the code entry
+page, links from messages on the patient pages, and the scheduler."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import time
+
+import pytest
+from conftest import bearer
+from delivery_fixtures import (  # noqa: F401  (fixtures)
+    DAY, NOW, REGISTRIES, enrol, gateway, invitation, make_delivery, messages, set_status, smtp, tokens,
+)
+from sqlmodel import Session, select
+
+from promsvc.commands import outbox as outbox_command
+from promsvc.delivery import jobs, links
+from promsvc.models import Episode, InvitationLink, LetterBatch, Status
+from promsvc.scheduler import DeliveryScheduler
+
+
+def _demo_messages(engine, d, n=3):
+    ids = [enrol(engine, registry="demo", protocol="hip_primary", time_point=tp)
+           for tp in ("baseline", "m3", "m12")[:n]]
+    jobs.tick(d, NOW)
+    return ids
+
+
+def test_outbox_status_counts_per_registry_and_channel_with_response_rates(client, keys, engine, make_delivery, smtp):
+    d = make_delivery(smtp)
+    ids = _demo_messages(engine, d)
+    set_status(engine, ids[0], Status.completed)
+    enrol(engine, registry="dlv", email=None)  # another registry: not shown to demo's key
+    jobs.tick(d, NOW)
+    r = client.get("/api/v1/outbox/status", headers=bearer(keys.registry))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert {m["registry"] for m in body["messages"]} == {"demo"}
+    [email] = [m for m in body["messages"] if m["channel"] == "email"]
+    assert email["sent"] == 3
+    queued = sum(m["queued"] for m in body["messages"])
+    assert queued == 3  # one reminder each (demo: after 7 days, at most 1)
+    rates = {r["time_point"]: r for r in body["response_rates"]}
+    assert rates["baseline"]["answered"] == 1 and rates["baseline"]["invited"] == 1
+    assert rates["baseline"]["response_rate"] == 1.0 and rates["m3"]["response_rate"] == 0.0
+    assert "pasient@example.no" not in r.text  # counts only
+    # admin sees every registry; a registry key may not ask for another; an analyst may not look.
+    assert {m["registry"] for m in client.get("/api/v1/outbox/status", headers=bearer(keys.admin)).json()["messages"]} \
+        == {"demo", "dlv"}
+    assert client.get("/api/v1/outbox/status?registry=dlv", headers=bearer(keys.registry)).status_code == 403
+    assert client.get("/api/v1/outbox/status", headers=bearer(keys.analyst)).status_code == 403
+    assert client.get("/api/v1/outbox/status").status_code == 401
+
+
+def test_dry_run_lists_what_would_be_sent_today(client, keys, engine):
+    inv = enrol(engine, registry="demo", protocol="hip_primary", due_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+    flagged = enrol(engine, registry="demo", protocol="hip_primary", time_point="m12",
+                    due_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1), deceased_at=NOW)
+    r = client.get("/api/v1/outbox/dry-run", headers=bearer(keys.registry))
+    assert r.status_code == 200, r.text
+    entries = {e["invitation"]: e for e in r.json()["entries"]}
+    # Not planned yet: the planner would make the row (checked once it is).
+    assert entries[inv]["verdict"].startswith("send") and entries[flagged]["verdict"].startswith("send")
+    assert messages(engine) == []  # nothing written
+
+
+def test_dry_run_checks_planned_messages_as_the_dispatcher_would(engine, make_delivery, smtp):
+    from promsvc.delivery.services import dry_run
+
+    d = make_delivery(smtp)
+    ok = enrol(engine, due_at=NOW + dt.timedelta(hours=2))
+    dead = enrol(engine, due_at=NOW + dt.timedelta(hours=2), deceased_at=NOW)
+    letter = enrol(engine, due_at=NOW + dt.timedelta(hours=2), email=None, letter="Storgata 1, 0155 Oslo")
+    jobs.plan(d, NOW)
+    result = dry_run(d, NOW)
+    verdicts = {e.invitation: (e.verdict, e.channel, e.reason) for e in result.entries}
+    assert verdicts[ok] == ("send", "email", None)
+    assert verdicts[dead] == ("skip", None, "deceased")
+    assert verdicts[letter] == ("letter-batch", "letter", None)
+    assert result.totals == {"letter-batch letter": 1, "send email": 1, "skip deceased": 1}
+    assert smtp.snapshot() == [] and {m.status.value for m in messages(engine)} == {"queued"}
+
+
+def test_the_registry_sets_delivery_flags_and_nothing_more_is_sent(client, keys, engine, make_delivery, smtp):
+    d = make_delivery(smtp)
+    inv = enrol(engine, registry="demo", protocol="hip_primary")
+    jobs.tick(d, NOW)
+    with Session(engine) as s:
+        external_id = s.exec(select(Episode)).one().external_id
+    url = f"/api/v1/registries/demo/episodes/{external_id}/delivery-flags"
+    r = client.put(url, json={"deceased": True}, headers=bearer(keys.registry))
+    assert r.status_code == 200, r.text
+    assert r.json()["deceased_at"] is not None and r.json()["pending_messages"] == 1
+    assert client.get(url, headers=bearer(keys.system)).json()["reserved_address"] is False
+    jobs.tick(d, NOW + 7 * DAY)
+    assert len(smtp.snapshot()) == 1
+    assert messages(engine, inv)[1].skip_reason == "deceased"
+    # Clearing a flag set by mistake.
+    assert client.put(url, json={"deceased": False}, headers=bearer(keys.registry)).json()["deceased_at"] is None
+    # Access and input are checked.
+    assert client.put(url, json={"deceased": True}, headers=bearer(keys.other)).status_code == 403
+    assert client.put(url, json={"deceased": True}, headers=bearer(keys.analyst)).status_code == 403
+    assert client.put(url, json={"dead": True}, headers=bearer(keys.registry)).status_code == 400
+    assert client.put("/api/v1/registries/demo/episodes/nosuch/delivery-flags", json={},
+                      headers=bearer(keys.registry)).status_code == 404
+
+
+def test_a_link_from_a_message_opens_the_patient_page_until_expiry(client, engine, make_delivery, smtp):
+    d = make_delivery(smtp)
+    inv = enrol(engine, registry="demo", protocol="hip_primary", due_at=dt.datetime.now(dt.UTC) - DAY,
+                window=10 * DAY)
+    jobs.tick(d, dt.datetime.now(dt.UTC).replace(hour=10))
+    [token] = tokens(smtp)
+    assert invitation(engine, inv).status == Status.open
+    page = client.get(f"/q/{token}")
+    assert page.status_code == 200, page.text
+    jobs.expire(d, dt.datetime.now(dt.UTC) + 10 * DAY)
+    assert client.get(f"/q/{token}").status_code == 410
+
+
+def test_staff_type_a_letter_code_and_reach_the_form(client, engine):
+    inv = enrol(engine, registry="demo", protocol="hip_primary", status=Status.open,
+                due_at=dt.datetime.now(dt.UTC) - DAY)
+    code = links.new_code()
+    with Session(engine) as s:
+        s.add(InvitationLink(invitation_id=inv, token_hash=links.code_hash(code), kind="code", channel="letter",
+                             issued_at=dt.datetime.now(dt.UTC)))
+        s.commit()
+    form = client.get("/code")
+    assert form.status_code == 200 and 'name="code"' in form.text
+    assert form.headers["referrer-policy"] == "no-referrer" and "no-store" in form.headers["cache-control"]
+    nonce = form.text.split('name="nonce" value="')[1].split('"')[0]
+    typed = links.format_code(code).lower()
+    r = client.post("/code", data={"code": typed, "nonce": nonce}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert r.headers["location"].startswith("http://testserver.local/q/")
+    assert client.get(r.headers["location"].removeprefix("http://testserver.local")).status_code == 200
+    # Unknown codes and forged posts get the same plain refusal.
+    assert client.post("/code", data={"code": "AAAA-BBBB-CCCC", "nonce": nonce}).status_code == 404
+    client.cookies.clear()
+    assert client.post("/code", data={"code": typed, "nonce": nonce}).status_code == 400
+
+
+def _env(database_url, **extra):
+    env = {"PROMSVC_DATABASE_URL": database_url, "PROMSVC_REGISTRIES_DIR": str(REGISTRIES)}
+    env.update(extra)
+    return env
+
+
+def test_the_outbox_commands(database_url, engine, make_delivery, smtp, tmp_path):
+    d = make_delivery(smtp)
+    _demo_messages(engine, d, 2)
+    enrol(engine, email=None, letter="Kari Nordmann\nStorgata 1\n0155 Oslo")
+    jobs.tick(d, NOW)  # 10:00: the day's letter batch too
+    out = io.StringIO()
+    assert outbox_command.run_status(argparse.Namespace(registry=None, json=False), _env(database_url), out) == 0
+    text = out.getvalue()
+    assert "demo" in text and "email" in text and "Response rate per time point" in text
+    assert "Letter batches waiting to be fetched: 1" in text
+    assert "example.no" not in text
+    out = io.StringIO()
+    outbox_command.run_status(argparse.Namespace(registry="demo", json=True), _env(database_url), out)
+    assert {m["registry"] for m in json.loads(out.getvalue())["messages"]} == {"demo"}
+    out = io.StringIO()
+    args = argparse.Namespace(out=str(tmp_path / "letters"), registry=None, keep=False)
+    assert outbox_command.run_letters(args, _env(database_url), out) == 0
+    [pdf] = list((tmp_path / "letters").glob("dlv-*.pdf"))
+    assert pdf.read_bytes().startswith(b"%PDF")
+    with Session(engine) as s:
+        [batch] = s.exec(select(LetterBatch)).all()
+        assert batch.pdf is None and batch.fetched_at is not None  # the live links leave the database
+    out = io.StringIO()
+    outbox_command.run_dry_run(argparse.Namespace(registry=None, day=None, list=True, json=False),
+                               _env(database_url), out)
+    assert out.getvalue().startswith("Dry run for ")
+
+
+def test_the_scheduler_ticks_on_its_own(make_delivery, smtp, engine):
+    enrol(engine, due_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+    d = make_delivery(smtp, send_window="00:00-24:00")
+    scheduler = DeliveryScheduler(d, interval=1)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not smtp.snapshot() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        scheduler.shutdown()
+    assert len(smtp.snapshot()) == 1 and scheduler.ticks >= 1 and scheduler.failures == 0
+
+
+@pytest.mark.parametrize("env", [{"PROMSVC_SEND_WINDOW": "20:00-09:00"}, {"PROMSVC_SMTP_HOST": "mail.example", "PROMSVC_SMTP_FROM": "nobody"},
+                                 {"PROMSVC_SMTP_HOST": "mail.example", "PROMSVC_SMTP_USERNAME": "u",
+                                  "PROMSVC_SMTP_SECURITY": "none"}])
+def test_bad_delivery_settings_stop_the_start(env, database_url):
+    from promsvc.app import create_app
+    from promsvc.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError, match="PROMSVC_"):
+        create_app(Settings.from_mapping({**_env(database_url), **env}))
