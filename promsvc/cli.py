@@ -36,8 +36,10 @@ added (EQ-5D: index; RAND-36: pf rp bp gh vt sf re mh, and pcs mcs with --scorin
 The header names the columns. Item columns are named by item id (EQ-5D: MO SC UA PD AD VAS;
 RAND-36: q1 … q36) and hold the codes as printed on the form; an empty cell is a missing
 answer, scored by the scoring's own rule (an EQ-5D state with a missing dimension gets an empty
-index). Every other column (pseudonym, dates, hospital …) is copied unchanged, as text. Columns
-may be separated by ',' or ';' (detected from the header line); the output uses the same.
+index). Every row is written out exactly as it came in, byte for byte (pseudonym, dates,
+hospital and the answers themselves), with the score cells appended. Columns may be separated
+by ',' or ';' (detected from the header line); the output uses the same, and keeps a UTF-8
+byte-order mark (which Excel needs) and CRLF line ends if the input has them.
 Scores are written at full precision unless --round is given; "no score" is an empty cell.
 A score named like an item (nrs-pain's pain) goes in a column <name>_score.
 

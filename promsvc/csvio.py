@@ -1,14 +1,20 @@
-"""Read and write the CSV files of `promsvc score`: one response per row, every cell kept as text.
+"""Read and write the CSV files of `promsvc score`: one response per row.
 
 Registries send files saved from spreadsheets and statistics packages: separated by `,` or by
 `;` (what a Norwegian Excel writes), sometimes with a UTF-8 byte-order mark, sometimes with
-CRLF line ends. Cells that are not items must come out exactly as they went in ("007" stays
-"007"), so every cell is read as a string and the file is written back in the same dialect.
+CRLF line ends. Every cell must come out exactly as it went in ("007" stays "007", a quoted
+cell stays quoted), so the output is each input record as it was, byte for byte, with the score
+cells appended; only the item columns are parsed, as numbers.
+
+Before anything is parsed, one pass over the bytes finds the records (a newline inside a quoted
+cell does not end one) and checks that each has as many cells as the header: polars would fill
+a short row with nulls without a word.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 import tempfile
 from dataclasses import dataclass
@@ -19,8 +25,8 @@ import polars as pl
 
 BOM = b"\xef\xbb\xbf"
 SEPARATORS = (",", ";")
-# Scan the file in blocks so that finding the rows costs a few bytes per byte of a block,
-# not of the whole file.
+# A file with quoted cells is scanned in blocks of this many bytes, so that the positions of
+# its separators never fill memory at once.
 _BLOCK = 1 << 24
 
 
@@ -28,14 +34,41 @@ class CsvError(Exception):
     """A file that cannot be read or written as asked; the message says what, where, and how to fix it."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Table:
-    """A CSV file read with every cell as text (empty cell → null), and its dialect."""
+    """A checked CSV file: its bytes, dialect and header; cells are parsed only when asked for."""
 
-    frame: pl.DataFrame
+    name: str
+    data: bytes
     separator: str
     bom: bool
     line_terminator: str
+    header: list[str]
+    header_line: str  # the header as written, without its line end
+    rows: int  # data rows (records after the header)
+    spans: np.ndarray  # (rows, 2): where each data record starts and ends in `data`
+    one_line_records: bool  # no quoted cell holds a line break
+
+    def columns(self, names: list[str], dtype: type[pl.DataType] = pl.String) -> pl.DataFrame:
+        """Some columns of every data row, as strings (an empty cell is null) or as numbers of
+        `dtype` (polars raises ComputeError at a cell that is not such a number)."""
+        return pl.read_csv(
+            self.data, separator=self.separator, columns=names, n_rows=self.rows, infer_schema=False,
+            schema_overrides={n: dtype for n in names}, raise_if_empty=False, quote_char='"',
+        )
+
+    def records(self) -> pl.Series:
+        """Each data record as it is in the file, without its line end."""
+        if self.one_line_records and b"\0" not in self.data:
+            # Every line is a record: let polars split the lines (no separator, no quoting).
+            lines = pl.read_csv(
+                self.data, has_header=False, separator="\0", quote_char=None, n_rows=self.rows + 1,
+                schema={"record": pl.String}, raise_if_empty=False,
+            )["record"]
+            if len(lines) == self.rows + 1:
+                return lines.slice(1).fill_null("")
+        text = [self.data[a:b].decode("utf-8").removesuffix("\r") for a, b in self.spans.tolist()]
+        return pl.Series("record", text, dtype=pl.String)
 
 
 def read(path: str | Path, separator: str | None = None) -> Table:
@@ -51,9 +84,12 @@ def read(path: str | Path, separator: str | None = None) -> Table:
         raise CsvError(f"cannot read {name}: {e.strerror or e}") from None
     bom = data.startswith(BOM)
     start = len(BOM) if bom else 0
-    # Trailing blank lines are an artefact of editors, not responses.
-    end = len(data.rstrip(b"\r\n"))
-    if not data[start:end].strip():
+    # Trailing blank lines are an artefact of editors, not responses. (No slicing of `data`:
+    # each slice of a large file would be a copy of it.)
+    end = len(data)
+    while end > start and data[end - 1] in b"\r\n":
+        end -= 1
+    if _blank(data, start, end):
         raise CsvError(f"{name} is empty: the first line must name the columns (the item ids, e.g. MO,SC,UA,PD,AD)")
     _check_utf8(data, name)
 
@@ -89,32 +125,42 @@ def read(path: str | Path, separator: str | None = None) -> Table:
         guessed = f" (the header says the separator is {sep!r}; if it is {other!r}, give --sep '{other}')" if separator is None else ""
         raise CsvError(f"{name}: data row {row} {what}{more}{guessed}")
 
-    try:
-        frame = pl.read_csv(
-            data, separator=sep, infer_schema=False, n_rows=rows, raise_if_empty=False, quote_char='"'
-        )
-    except pl.exceptions.PolarsError as e:
-        raise CsvError(f"cannot read {name} as CSV: {str(e).splitlines()[0]}") from None
-    if frame.height != rows or frame.columns != header:
-        raise CsvError(f"cannot read {name} as CSV: its quoting is inconsistent (a \" inside a cell that is not quoted?)")
+    one_line = data.count(b"\n", start, end) == len(ends)
+    bounds = np.concatenate([ends, [len(body)]]) + start
+    spans = np.column_stack([bounds[:-1] + 1, bounds[1:]])
+    header_line = header_bytes.decode("utf-8").removesuffix("\r")
     eol = "\r\n" if header_bytes.endswith(b"\r") else "\n"
-    return Table(frame, sep, bom, eol)
+    return Table(name, data, sep, bom, eol, header, header_line, rows, spans, one_line)
 
 
-def write(table: Table, frame: pl.DataFrame, output: str | Path | None, *, stdout, float_precision: int | None) -> None:
-    """Write `frame` in the dialect of `table`: to `output`, or to `stdout` when output is None.
+def write(table: Table, scores: pl.DataFrame, output: str | Path | None, *, stdout, float_precision: int | None) -> None:
+    """Write every record of `table` as it came, with the `scores` columns appended: to
+    `output`, or to `stdout` when output is None. Score names and cells need no quotes
+    (names are ids; cells are numbers or band ids).
 
     A file is written whole or not at all: to a temporary file beside it, flushed to disk, then
     renamed over the target, so a reader never sees half a file and an error leaves no file.
     """
-    options = dict(separator=table.separator, line_terminator=table.line_terminator, float_precision=float_precision)
+    sep, eol = table.separator, table.line_terminator
+    head = sep.join([table.header_line, *scores.columns]) + eol
+    body = pl.DataFrame([table.records(), *scores.get_columns()])
+
+    def write_to(f) -> None:
+        f.write(head.encode("utf-8"))
+        body.write_csv(
+            f, include_header=False, separator=sep, line_terminator=eol, quote_style="never",
+            float_precision=float_precision,
+        )
+
     if output is None:
         buffer = getattr(stdout, "buffer", None)
         if buffer is None:
-            stdout.write(frame.write_csv(**options))
+            out = io.BytesIO()
+            write_to(out)
+            stdout.write(out.getvalue().decode("utf-8"))
         else:
             stdout.flush()
-            frame.write_csv(buffer, **options)
+            write_to(buffer)
             buffer.flush()
         return
     target = Path(output)
@@ -122,10 +168,12 @@ def write(table: Table, frame: pl.DataFrame, output: str | Path | None, *, stdou
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     except OSError as e:
         raise CsvError(f"cannot write {output}: {e.strerror or e}") from None
-    os.close(fd)
     try:
-        frame.write_csv(tmp, include_bom=table.bom, **options)
-        with open(tmp, "rb+") as f:
+        with os.fdopen(fd, "wb") as f:
+            if table.bom:
+                f.write(BOM)  # Excel needs it to read UTF-8
+            write_to(f)
+            f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, _mode_for(target))
         os.replace(tmp, target)
@@ -140,7 +188,18 @@ def write(table: Table, frame: pl.DataFrame, output: str | Path | None, *, stdou
 # ---------------------------------------------------------------------------------------------
 
 
+def _blank(data: bytes, start: int, end: int) -> bool:
+    """Only white space between start and end? Looks at the first few bytes first."""
+    if end <= start:
+        return True
+    if not data[start : min(end, start + 4096)].isspace():
+        return False
+    return data[start:end].isspace()
+
+
 def _check_utf8(data: bytes, name: str) -> None:
+    if data.isascii():  # much quicker than decoding, and most registry files are plain ASCII
+        return
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -200,13 +259,16 @@ def _check_unique(header: list[str], name: str) -> None:
 
 def _fields_per_row(body: np.ndarray, sep: int, quotes: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """The number of cells in each record (header first); separators in quoted cells do not count."""
+    if not quotes.size:
+        # No quoted cells: count the separators of each record in one pass over the bytes.
+        starts = np.concatenate([[0], ends + 1])
+        return np.add.reduceat((body == sep).view(np.uint8), starts, dtype=np.int32) + 1
     # separators before each record's end, counted block by block to bound the memory used
     before_end = np.empty(len(ends), dtype=np.int64)
     seen = 0
     for offset in range(0, len(body), _BLOCK):
         seps = offset + np.flatnonzero(body[offset : offset + _BLOCK] == sep)
-        if quotes.size:
-            seps = seps[_outside(quotes, seps)]
+        seps = seps[_outside(quotes, seps)]
         lo, hi = np.searchsorted(ends, [offset, offset + _BLOCK])
         before_end[lo:hi] = seen + np.searchsorted(seps, ends[lo:hi])
         seen += len(seps)

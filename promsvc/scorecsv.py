@@ -1,8 +1,9 @@
 """`promsvc score`: score a CSV file of responses, one response per row.
 
-The file is read whole (every cell as text), every item cell is checked before anything is
-scored, the rows are scored in chunks (so a long run can show progress), and the output is
-written only when every row has been scored: a bad cell in the last row leaves no output file.
+The file is read whole and its rows checked (csvio), every item cell is parsed and checked
+before anything is scored, the rows are scored in chunks (so a long run can show progress), and
+the output is written only when every row has been scored: a bad cell in the last row leaves no
+output file.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ PROGRESS_ROWS = 2 * CHUNK_ROWS
 
 @dataclass(frozen=True)
 class Request:
+    """The `promsvc score` command line: None means the default (see `promsvc score --help`)."""
+
     instrument: str
     input: str
     output: str | None = None
@@ -49,15 +52,14 @@ def run(request: Request, *, stdout: TextIO, stderr: TextIO) -> None:
     engine.choose_value_set(ins, chosen, request.method, request.country)
 
     table = csvio.read(request.input, request.separator)
-    frame = table.frame
-    _check_columns(ins, chosen, frame.columns, request.input)
-    answers = _numeric_answers(ins, frame, request.input)
+    _check_columns(ins, chosen, table.header, request.input)
+    answers = _numeric_answers(ins, table)
 
-    scores, provenance = _score_in_chunks(ins, request, answers, frame, stderr)
+    scores, provenance = _score_in_chunks(ins, request, answers, table, stderr)
     names = output_columns(ins, chosen.id)
-    out = frame.with_columns(_score_series(names[i], values, request.round) for i, values in scores.items())
-    csvio.write(table, out, request.output, stdout=stdout, float_precision=request.round)
-    print(f"promsvc: {_describe(provenance, frame.height, request)}", file=stderr)
+    columns = pl.DataFrame([_score_series(names[i], values, request.round) for i, values in scores.items()])
+    csvio.write(table, columns, request.output, stdout=stdout, float_precision=request.round)
+    print(f"promsvc: {_describe(provenance, table.rows, request)}", file=stderr)
 
 
 def find_instrument(instrument_id: str) -> Instrument:
@@ -121,55 +123,68 @@ def _check_columns(ins: Instrument, chosen, columns: list[str], name: str) -> No
         )
 
 
-def _numeric_answers(ins: Instrument, frame: pl.DataFrame, name: str) -> dict[str, np.ndarray]:
-    """Every item column as float codes (NaN = no answer), checked against the item's codes.
+def _numeric_answers(ins: Instrument, table: csvio.Table) -> pl.DataFrame:
+    """The item columns as numbers (null = no answer), every cell checked against its item's codes.
 
     All columns are checked over the whole file before any scoring, so the message names the
     first bad cell of the file (top to bottom, then left to right) and how many more there are.
     """
-    answers: dict[str, np.ndarray] = {}
+    items = [item for item in ins.items if item.id in table.header]
+    numbers = _as_numbers(table, [i.id for i in items])
+    # null: no answer; NaN: a cell that is not a number; anything else must be one of the codes
+    bad = numbers.select(
+        (pl.col(i.id).is_not_null() & ~pl.col(i.id).is_in(_codes(ins.codes_of(i), numbers.schema[i.id])))
+        for i in items
+    )
     first: tuple[int, int, str] | None = None  # row, bad-cell count and item of the first bad cell
-    for item in (item for item in ins.items if item.id in frame.columns):
-        values, unreadable = _as_numbers(frame[item.id])
-        bad = unreadable | ~(np.isnan(values) | _is_code(values, ins.codes_of(item)))
-        if bad.any():
-            row = int(np.argmax(bad))
+    for item in items:
+        count = bad[item.id].sum()
+        if count:
+            row = bad[item.id].arg_max()
             if first is None or row < first[0]:
-                first = (row, int(np.count_nonzero(bad)), item.id)
-        answers[item.id] = values
+                first = (row, count, item.id)
     if first is not None:
         row, count, item_id = first
-        raise _answer_error(ins, item_id, row, frame[item_id][row], count, name)
-    return answers
+        found = table.columns([item_id])[item_id][row]
+        raise _answer_error(ins, item_id, row, found, count, table.name)
+    return numbers
 
 
-def _as_numbers(column: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Cells as floats (NaN for an empty cell), and which cells hold text that is not a number.
+def _codes(codes: list[int], dtype) -> list:
+    # polars compares like with like: whole numbers for an Int16 column, floats for Float64
+    return [float(c) for c in codes] if dtype == pl.Float64 else codes
+
+
+def _as_numbers(table: csvio.Table, names: list[str]) -> pl.DataFrame:
+    """Item cells as numbers: null for an empty cell, NaN for a cell that is not a number.
 
     Spaces around a number are allowed. Text such as "NaN" is not a number here: letting it
     through would turn it silently into a missing answer.
     """
-    numbers = column.cast(pl.Float64, strict=False)
-    failed = numbers.is_null() & column.is_not_null()
-    if failed.any():  # spaces, empty strings ("") or text: look again, only then (it is slower)
-        stripped = column.str.strip_chars()
-        numbers = numbers.fill_null(stripped.cast(pl.Float64, strict=False))
-        unreadable = (numbers.is_null() & (stripped.str.len_bytes() > 0)).fill_null(False)
-    else:
-        unreadable = pl.Series(np.zeros(len(column), dtype=bool))
-    unreadable = unreadable | numbers.is_nan().fill_null(False)
-    return numbers.fill_null(np.nan).to_numpy(), unreadable.to_numpy()
+    # Quick and small first: codes are whole numbers, and polars parses them itself, 2 bytes a
+    # cell. It refuses the columns at the first cell that is not a whole number; then as
+    # numbers of any kind (1.00 from a statistics package; NaN parses, and is refused below as
+    # no code); then as text, looked at cell by cell (spaces, "x", "1,5").
+    for dtype in (pl.Int16, pl.Float64):
+        try:
+            return table.columns(names, dtype)
+        except pl.exceptions.ComputeError:
+            pass
+    text = table.columns(names)
+    converted = []
+    for name in names:
+        cell = pl.col(name).str.strip_chars()
+        number = cell.cast(pl.Float64, strict=False)
+        converted.append(
+            pl.when(cell.str.len_bytes() > 0).then(number.fill_null(float("nan"))).otherwise(None).alias(name)
+        )
+    return text.select(converted)
 
 
-def _is_code(values: np.ndarray, codes: list[int]) -> np.ndarray:
-    """Which values are one of `codes` (a lookup table; np.isin is slow for 0–100 VAS codes)."""
-    lowest, highest = min(codes), max(codes)
-    table = np.zeros(highest - lowest + 1, dtype=bool)
-    table[np.asarray(codes) - lowest] = True
-    with np.errstate(invalid="ignore"):
-        whole = (values >= lowest) & (values <= highest) & (values == np.floor(values))
-    slot = np.where(whole, values - lowest, 0).astype(np.intp)
-    return whole & table[slot]
+def _chunk(numbers: pl.DataFrame, start: int, rows: int) -> dict[str, np.ndarray]:
+    """Rows start … start+rows as the engine takes them: float codes, NaN = no answer."""
+    part = numbers.slice(start, rows).select(pl.all().cast(pl.Float64).fill_null(np.nan))
+    return {name: part[name].to_numpy() for name in part.columns}
 
 
 def _answer_error(ins: Instrument, item_id: str, row: int, found, count: int, name: str) -> AnswerError:
@@ -187,21 +202,22 @@ def _with_message(error: Exception, message: str) -> Exception:
 # Scoring
 
 
-def _score_in_chunks(ins, request: Request, answers, frame: pl.DataFrame, stderr: TextIO):
-    rows = frame.height
+def _score_in_chunks(ins, request: Request, answers, table: csvio.Table, stderr: TextIO):
+    rows = table.rows
     show = rows >= PROGRESS_ROWS and _is_terminal(stderr)
     parts: dict[str, list[np.ndarray]] = {}
     provenance = None
     for start in range(0, max(rows, 1), CHUNK_ROWS):
-        chunk = {item: values[start : start + CHUNK_ROWS] for item, values in answers.items()}
+        chunk = _chunk(answers, start, CHUNK_ROWS)
         try:
             result = engine.score(ins, chunk, scoring=request.scoring, method=request.method, country=request.country)
         except AnswerError as e:
             # the checks above should have caught it; keep the message about the whole file
             row = start + e.row
-            column = answers[e.item]
-            count = int(np.count_nonzero(~(np.isnan(column) | _is_code(column, ins.codes_of(ins.item(e.item))))))
-            raise _answer_error(ins, e.item, row, frame[e.item][row], max(count, 1), request.input) from None
+            column = answers[e.item].cast(pl.Float64)
+            count = int((column.is_not_null() & ~column.is_in(_codes(ins.codes_of(ins.item(e.item)), pl.Float64))).sum())
+            found = table.columns([e.item])[e.item][row]
+            raise _answer_error(ins, e.item, row, found, max(count, 1), table.name) from None
         for score_id, values in result.scores.items():
             parts.setdefault(score_id, []).append(values)
         provenance = result.provenance
@@ -233,8 +249,11 @@ def _score_series(name: str, values: np.ndarray, decimals: int | None) -> pl.Ser
 
 
 def _describe(provenance, rows: int, request: Request) -> str:
-    what = f"{rows:,} row(s) scored with {provenance.instrument} {provenance.instrument_version}, " \
+    """What produced the scores, for the line on standard error (no answer or identifier in it)."""
+    what = (
+        f"{rows:,} row(s) scored with {provenance.instrument} {provenance.instrument_version}, "
         f"scoring {provenance.scoring} {provenance.scoring_version}"
+    )
     ref = provenance.value_set
     if ref is not None:
         what += f", value set {ref.name}"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pytest
 from cli_support import no_traceback
 
@@ -34,6 +33,7 @@ CASES = [
          ["data row 1, column MO: found 'x', allowed one of 1, 2, 3, 4, 5, or empty for no answer"]),
     Case("decimal-code", EQ5D + "1,1,1,1,1\n1,1,2.5,1,1\n", ["data row 2, column UA: found '2.5'"]),
     Case("nan-text-is-not-missing", EQ5D + "1,1,1,NaN,1\n", ["data row 1, column PD: found 'NaN'"]),
+    Case("too-large-for-any-code", EQ5D + "1,1,1,1,40000\n", ["data row 1, column AD: found '40000'"]),
     Case("decimal-comma", EQ5D + '1,1,1,1,"1,0"\n', ["data row 1, column AD: found '1,0'"]),
     Case("vas-out-of-range", "MO,SC,UA,PD,AD,VAS\n1,1,1,1,1,101\n",
          ["data row 1, column VAS: found '101', allowed a whole number from 0 to 100, or empty for no answer"]),
@@ -136,7 +136,10 @@ def test_the_engine_catching_a_bad_code_in_a_later_chunk_names_the_row_in_the_fi
     # The command checks every cell before scoring; should the engine still refuse a code
     # (its rules are the authority), the message must name the row in the file, not in the chunk.
     monkeypatch.setattr(scorecsv, "CHUNK_ROWS", 10)
-    monkeypatch.setattr(scorecsv, "_is_code", lambda values, codes: np.ones(len(values), dtype=bool))
+    def unchecked(ins, table):
+        return scorecsv._as_numbers(table, [i.id for i in ins.items if i.id in table.header])
+
+    monkeypatch.setattr(scorecsv, "_numeric_answers", unchecked)
     path = csv_file(EQ5D + "1,2,3,4,5\n" * 25 + "1,9,3,4,5\n" + "1,9,3,4,5\n")
     out = tmp_path / "out.csv"
 
@@ -151,8 +154,7 @@ def test_a_write_that_fails_half_way_leaves_no_file(promsvc, csv_file, tmp_path,
     import polars as pl
 
     def disk_full(self, file, **options):
-        with open(file, "w") as f:
-            f.write("MO,SC")  # half a file …
+        file.write(b"MO,SC")  # half a file …
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(pl.DataFrame, "write_csv", disk_full)

@@ -173,13 +173,28 @@ def test_other_columns_pass_through_exactly(promsvc, csv_file):
     assert ran.out.splitlines()[1] == '007,"said ""fine"", then left",Ahus,1,1,1,1,1,80,,1.0'
 
 
+def test_records_with_line_breaks_in_quoted_cells_keep_bom_crlf_and_quotes(promsvc, csv_file, tmp_path):
+    text = '\ufeffid;note;MO;SC;UA;PD;AD\r\n1;"first\r\nsecond; third";1;1;1;1;1\r\n"2";"";1;1;1;1;"1"\r\n'
+    out = tmp_path / "out.csv"
+
+    ran = promsvc("score", "eq5d-5l", csv_file(text), "-o", out)
+
+    assert ran.status == 0, ran.err
+    assert out.read_bytes().decode("utf-8") == (
+        '\ufeffid;note;MO;SC;UA;PD;AD;index\r\n'
+        '1;"first\r\nsecond; third";1;1;1;1;1;1.0\r\n'
+        '"2";"";1;1;1;1;"1";1.0\r\n'
+    )
+
+
 def test_item_cells_with_spaces_or_decimals_score_and_stay_as_they_were(promsvc, csv_file):
-    path = csv_file("MO,SC,UA,PD,AD\n 1 ,1.0,1,1,01\n")
+    path = csv_file('MO,SC,UA,PD,AD\n 1 ,1.0,"1",+1,01\n2,2,2,2,2\n')
 
     ran = promsvc("score", "eq5d-5l", path)
 
     assert ran.status == 0, ran.err
-    assert rows(ran.out)[1] == [" 1 ", "1.0", "1", "1", "01", "1.0"]
+    assert ran.out.splitlines()[1] == ' 1 ,1.0,"1",+1,01,1.0'  # byte for byte, even the quotes
+    assert float(index_of(ran.out)[1]) == pytest.approx(1 - 0.03116 - 0.031312 - 0.027208 - 0.059432 - 0.071744)
 
 
 def test_header_only_file_gives_the_header_with_the_score_columns(any_promsvc, csv_file, tmp_path):
