@@ -12,6 +12,8 @@ Plain helpers (not fixtures) are in cli_support.py.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +23,11 @@ import pytest
 from cli_support import Ran
 
 from promsvc.cli import main
+
+
+# msgspec 0.22 can crash the interpreter in its final garbage collection once the instrument
+# schema's decoder exists (msgspec issue #717), turning a green run into exit status 139.
+atexit.register(gc.freeze)
 
 
 @pytest.fixture
