@@ -21,6 +21,9 @@ lock up front rather than failing with "database is locked" when it later writes
 
 from __future__ import annotations
 
+import random
+import sqlite3
+import time
 from collections.abc import Generator
 from pathlib import Path
 
@@ -74,7 +77,33 @@ def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
         @sa.event.listens_for(engine, "begin")
         def _on_begin(connection):
             if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                begin_immediate(connection.connection.dbapi_connection)
+
+
+def begin_immediate(dbapi_connection, timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> None:
+    """Take SQLite's write lock, waiting up to `timeout` seconds for another writer.
+
+    SQLite's own busy handler waits in growing steps (1, 2, 5, 10 … 100 ms), so under load a
+    waiting writer sleeps long after the lock is free, and the tail latency grows to seconds.
+    Here the wait is short, jittered steps instead; other statements keep the busy timeout.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.0002
+    dbapi_connection.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause * (0.5 + random.random()))
+            pause = min(pause * 1.5, 0.002)
+    finally:
+        dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def reader(engine: Engine) -> Session:

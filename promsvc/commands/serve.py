@@ -42,9 +42,12 @@ def run(host: str, port: int, workers: int) -> int:
 
 
 def serve(host: str, port: int, workers: int) -> int:
-    import uvicorn
+    import socket
 
-    uvicorn.run(
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
         "promsvc.app:app_from_environment",
         factory=True,
         host=host,
@@ -54,4 +57,19 @@ def serve(host: str, port: int, workers: int) -> int:
         log_level="info",
         server_header=False,
     )
+    if workers == 1:
+        uvicorn.Server(config).run()
+        return 0
+    # Uvicorn's own socket for several workers is made without IPPROTO_TCP, and asyncio then
+    # leaves Nagle's algorithm on for every connection: each response waits ~40 ms for the
+    # client's delayed ACK. The same socket, with its protocol read back from the kernel, lets
+    # asyncio set TCP_NODELAY as it does for one worker.
+    sock = config.bind_socket()
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock = socket.socket(fileno=sock.detach())
+        sock.set_inheritable(True)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:
+        pass
     return 0
