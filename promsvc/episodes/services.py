@@ -288,9 +288,8 @@ def _write(session, caller, registry, payloads, digests, settings, now, at):
             episodes.append(new.episode)
             created.append(True)
     _insert(session, list(made.values()), now)
-    for episode, new in zip(episodes, created, strict=True):
-        if new or len(payloads) == 1:
-            audit.record(session, caller.key_id, caller.role, "episode.enrol", registry.id, episode.id, "ok")
+    for episode_id in dict.fromkeys(e.id for e in episodes):  # once per episode, new or found again
+        audit.record(session, caller.key_id, caller.role, "episode.enrol", registry.id, episode_id, "ok")
     session.flush()
     outs = _episode_outs(session, episodes)
     session.commit()
