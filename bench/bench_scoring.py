@@ -299,7 +299,7 @@ def main() -> None:
         args.rows, args.baseline_rows = 100_000, 20_000
 
     print(f"promsvc scoring benchmark · Python {sys.version.split()[0]} · numpy {np.__version__} · "
-          f"polars {pl.__version__} · {os.cpu_count()} CPU(s)")
+          f"polars {pl.__version__} · {os.cpu_count()} CPU(s) · load average {os.getloadavg()[0]:.1f} at the start")
     rng = np.random.default_rng(20261124)
     with tempfile.TemporaryDirectory(prefix="promsvc-bench-") as tmp:
         folder = Path(tmp)
@@ -308,6 +308,7 @@ def main() -> None:
         start_up(folder)
         if args.profile:
             stages(args.rows, rng, folder)
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end (other processes on this machine share its CPUs)")
 
 
 if __name__ == "__main__":
