@@ -210,6 +210,9 @@ class Outcomes:
                 status=sa.bindparam("b_status"), channel=sa.bindparam("b_channel"),
                 attempts=sa.bindparam("b_attempts"), channel_attempts=sa.bindparam("b_channel_attempts"),
                 link_id=sa.bindparam("b_link"), batch_id=sa.bindparam("b_batch"), **common), unmarked)
+        # `invitation.channel` is the channel of the last link issued (what a response records).
+        conn.execute(sa.update(I).where(I.c.id == sa.bindparam("b_inv")).values(channel=sa.bindparam("b_ch")),
+                     [dict(b_inv=i.invitation_id, b_ch=ch) for i, _, ch, _ in self.done])
         notes = {i.invitation_id: f"invitation sent ({ch}{', unconfirmed' if st == 'unconfirmed' else ''})"
                  for i, st, ch, _ in self.done if i.kind == "invitation"}
         if notes:

@@ -28,6 +28,7 @@ def test_an_invitation_goes_out_once_with_a_working_link(delivery, smtp, engine)
     with Session(engine) as s:
         assert links.find_invitation(s, hash_token(token)).id == inv
     assert invitation(engine, inv).status == Status.open
+    assert invitation(engine, inv).channel == "email"  # the channel of the last link issued
     assert events(engine, inv)[-1] == ("open", "invitation sent (email)")
     planned = messages(engine, inv)
     assert [(m.kind, m.number, m.status.value) for m in planned] == [
