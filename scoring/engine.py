@@ -167,20 +167,42 @@ def code_answers(ins: Instrument, answers: Mapping[str, Any], *, needed: list[st
 
 def code_column(ins: Instrument, item: Item, column: Any) -> Coded:
     codes = _as_floats(ins, item, column)
-    allowed = ins.codes_of(item)
-    lowest, highest = min(allowed), max(allowed)
-    # slot 0 is "missing"; slot k holds code lowest + k - 1
-    is_code = np.zeros(highest - lowest + 2, dtype=bool)
-    is_code[0] = True
-    is_code[np.array(allowed) - lowest + 1] = True
-    with np.errstate(invalid="ignore"):
-        in_range = (codes >= lowest) & (codes <= highest)
-        pos = np.where(in_range, codes - (lowest - 1), 0).astype(np.intp)
-        bad = ~np.isnan(codes) & ~(in_range & (codes == np.floor(codes)) & is_code[pos])
+    lowest, highest, is_code = _cached(ins, ("codes", item.id), lambda: _code_slots(ins, item))
+    # NaN compares false, so missing answers fall out of range without a warning
+    in_range = (codes >= lowest) & (codes <= highest)
+    pos = np.where(in_range, codes - (lowest - 1), 0).astype(np.intp)
+    bad = ~np.isnan(codes) & ~(in_range & (codes == np.floor(codes)) & is_code[pos])
     if bad.any():
         rows = np.flatnonzero(bad)
         raise AnswerError(item.id, int(rows[0]), _as_given(column, rows[0]), describe_allowed(ins, item), more=len(rows) - 1)
     return Coded(codes, pos, lowest)
+
+
+def _code_slots(ins: Instrument, item: Item) -> tuple[int, int, np.ndarray]:
+    """Lowest and highest code, and which slots of `Coded.pos` are codes (slot 0, missing, is)."""
+    allowed = ins.codes_of(item)
+    lowest, highest = min(allowed), max(allowed)
+    is_code = np.zeros(highest - lowest + 2, dtype=bool)
+    is_code[0] = True
+    is_code[np.array(allowed) - lowest + 1] = True
+    return lowest, highest, is_code
+
+
+# Tables derived from a definition are built once per definition object. Definitions are
+# frozen, so a table stays right for as long as the object it was built from lives; the entry
+# keeps that object, which makes its id() a safe key.
+_TABLES: dict[tuple, tuple[Instrument, Any]] = {}
+
+
+def _cached(ins: Instrument, key: tuple, build):
+    hit = _TABLES.get((id(ins), *key))
+    if hit is not None and hit[0] is ins:
+        return hit[1]
+    if len(_TABLES) > 20_000:  # many throwaway definitions (tests): start afresh
+        _TABLES.clear()
+    value = build()
+    _TABLES[(id(ins), *key)] = (ins, value)
+    return value
 
 
 def _as_floats(ins: Instrument, item: Item, column: Any) -> np.ndarray:
@@ -246,6 +268,10 @@ def _row_count(coded: dict[str, Coded]) -> int:
 def _lookup_table(ins: Instrument, item: Item, coded: Coded, values: Mapping[int, float | None] | None) -> np.ndarray:
     """The value of each slot of `coded.pos`; NaN for missing, unanswered options and codes
     without a value. No `values` means the code itself is the value."""
+    return _cached(ins, ("values", item.id, id(values)), lambda: _build_lookup(ins, item, coded, values))
+
+
+def _build_lookup(ins: Instrument, item: Item, coded: Coded, values: Mapping[int, float | None] | None) -> np.ndarray:
     codes = ins.codes_of(item)
     table = np.full(max(codes) - coded.lowest + 2, np.nan)
     skip = {o.code for o in ins.options_of(item) if o.unanswered} if item.kind == "choice" else set()
