@@ -153,14 +153,16 @@ def write(table: Table, scores: pl.DataFrame, output: str | Path | None, *, stdo
         )
 
     if output is None:
+        # Into memory first: polars reports a closed pipe (`promsvc score … | head`) as a bare
+        # OSError, Python's own write as BrokenPipeError, which the command handles quietly.
+        out = io.BytesIO()
+        write_to(out)
         buffer = getattr(stdout, "buffer", None)
         if buffer is None:
-            out = io.BytesIO()
-            write_to(out)
             stdout.write(out.getvalue().decode("utf-8"))
         else:
             stdout.flush()
-            write_to(buffer)
+            buffer.write(out.getbuffer())
             buffer.flush()
         return
     target = Path(output)

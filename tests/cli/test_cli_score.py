@@ -12,6 +12,7 @@ import io
 import math
 import os
 import stat
+import subprocess
 import sys
 
 import numpy as np
@@ -362,3 +363,17 @@ def test_real_command_scores_a_file_and_keeps_stdout_for_data(promsvc_process, c
     assert ran.status == 0 and no_traceback(ran)
     assert ran.out == "MO,SC,UA,PD,AD,index\n1,1,1,1,1,1.0\n"
     assert ran.err.startswith("promsvc: 1 row(s) scored")
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(csv_file):
+    # `promsvc score … | head`: the pipe closes before the output is written
+    path = csv_file("MO,SC,UA,PD,AD\n" + "1,2,3,4,5\n" * 50_000)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "promsvc", "score", "eq5d-5l", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    child.stdout.close()
+    err = child.stderr.read().decode()
+    child.wait(timeout=120)
+
+    assert child.returncode == 1
+    assert "Traceback" not in err and "Exception ignored" not in err
