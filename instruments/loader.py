@@ -47,7 +47,7 @@ def decode(data: bytes, file: str) -> Instrument:
     try:
         instrument = msgspec.yaml.decode(data, type=Instrument)
     except msgspec.ValidationError as e:
-        raise DefinitionError(file, [_path_first(str(e))]) from None
+        raise DefinitionError(file, [located(str(e))]) from None
     except msgspec.DecodeError as e:
         raise DefinitionError(file, [f"not valid YAML: {e}"]) from None
     found = problems(instrument)
@@ -86,7 +86,8 @@ def get(instrument_id: str) -> Instrument:
     return known[instrument_id]
 
 
-def _path_first(message: str) -> str:
+def located(message: str) -> str:
+    """A msgspec validation message with its path first: 'at $.items[3].min: Expected …'."""
     # msgspec says "Expected `int`, got `str` - at `$.items[3].min`", or "- at `key` in `$.x`"
     # for a bad mapping key, and nothing for the top level; lead with the path.
     text, sep, where = message.rpartition(" - at ")
@@ -291,7 +292,7 @@ def load_overlay(path: str | Path, instrument: Instrument) -> tuple[Overlay, lis
     except OSError as e:
         raise DefinitionError(str(path), [f"cannot read the file: {e.strerror}"]) from None
     except msgspec.ValidationError as e:
-        raise DefinitionError(str(path), [_path_first(str(e))]) from None
+        raise DefinitionError(str(path), [located(str(e))]) from None
     except msgspec.DecodeError as e:
         raise DefinitionError(str(path), [f"not valid YAML: {e}"]) from None
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import msgspec
 
 import instruments
+from instruments.loader import located
 from promsvc.registries.schema import LEVELS, Protocol, Registry, Unit
 from promsvc.settings import Settings
 from scoring import engine as scoring_engine
@@ -38,9 +39,8 @@ def decode(data: bytes, file: str) -> Registry:
     try:
         registry = msgspec.yaml.decode(data, type=Registry)
     except msgspec.ValidationError as e:
-        text, sep, where = str(e).rpartition(" - at ")
-        text, where = (text, where.strip("`")) if sep else (str(e), "$")
-        raise RegistryError(file, [f"at {where}: {text}{_hint(text)}"]) from None
+        problem = located(str(e))
+        raise RegistryError(file, [problem + _hint(problem)]) from None
     except msgspec.DecodeError as e:
         raise RegistryError(file, [f"not valid YAML: {e}"]) from None
     found = problems(registry)
@@ -50,7 +50,7 @@ def decode(data: bytes, file: str) -> Registry:
 
 
 def _hint(text: str) -> str:
-    if text.startswith("Object contains unknown field"):
+    if "Object contains unknown field" in text:
         return "; remove it or correct its spelling (see promsvc/registries/schema.py for the keys)"
     if "duration" in text:
         return "; write durations as ISO 8601, e.g. P90D (90 days) or -P14D (14 days before)"
