@@ -197,9 +197,10 @@ def dispatch(d: Delivery, now: dt.datetime | None = None, *, max_batches: int | 
     """Send due e-mail and SMS messages, batch after batch, until none are due.
 
     Nothing leaves outside the sending window. Each batch: claim, check every message again
-    (decide.py), write the decisions and a fresh link per message, then send one message at a
-    time over one connection per channel, recording `sending` (committed) before each message
-    leaves and its outcome with the next commit; the last commit of a batch waits for the disk."""
+    (decide.py), write the decisions and a fresh link per message, then share the messages among
+    `dispatch_workers` threads, each sending one message at a time over its own channel
+    connection, recording `sending` (committed) before each message leaves; failures are
+    written with the next commit, successes in groups; the last commit waits for the disk."""
     report = Report()
     fixed = now
     batches = 0

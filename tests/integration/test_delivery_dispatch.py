@@ -98,3 +98,11 @@ def test_the_fall_back_night(delivery, smtp, engine):
     assert smtp.snapshot() == []
     jobs.tick(delivery, dt.datetime(2026, 10, 25, 8, 0, tzinfo=dt.UTC))
     assert len(smtp.snapshot()) == 1
+
+
+def test_every_record_on_disk_mode_sends_the_same(make_delivery, smtp, engine):
+    d = make_delivery(smtp, dispatch_durability="message")
+    ids = [enrol(engine) for _ in range(5)]
+    jobs.tick(d, NOW)
+    assert len(smtp.snapshot()) == 5
+    assert {messages(engine, i)[0].status.value for i in ids} == {"sent"}

@@ -201,3 +201,13 @@ def test_bad_delivery_settings_stop_the_start(env, database_url):
 
     with pytest.raises(SettingsError, match="PROMSVC_"):
         create_app(Settings.from_mapping({**_env(database_url), **env}))
+
+
+def test_promsvc_dispatch_once(database_url, engine, smtp):
+    enrol(engine, due_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5))
+    env = _env(database_url, PROMSVC_SMTP_HOST="127.0.0.1", PROMSVC_SMTP_PORT=str(smtp.port),
+               PROMSVC_SMTP_SECURITY="none", PROMSVC_SEND_WINDOW="00:00-24:00")
+    out = io.StringIO()
+    assert outbox_command.run_dispatch(argparse.Namespace(once=True, interval=None), env, out) == 0
+    assert "sent email 1" in out.getvalue()
+    assert len(smtp.snapshot()) == 1
