@@ -31,15 +31,15 @@ from promsvc.delivery.decide import Fail, Send, Skip, ToLetters, Wait, decide, d
 from promsvc.delivery.email import SmtpChannel
 from promsvc.delivery.letters import Letter, render_batch
 from promsvc.delivery.messages import HealthInformation, last_day
+from promsvc.delivery.outbox import (
+    CLAIMABLE, PENDING_INVITATION, E, I, Item, M, Outcomes, Report, change_invitation, claim, failure_chain, load,
+    mark_sending,
+)
 from promsvc.delivery.sms import SmsChannel
 from promsvc.delivery.timing import next_daily
-from promsvc.delivery.outbox import (
-    CLAIMABLE, PENDING_INVITATION, E, I, Item, M, Outcomes, Report, _chain, _change_invitation, _mark_sending, claim, load,
-)
 from promsvc.models import InvitationLink, LetterBatch, new_id
 
 log = logging.getLogger("promsvc.delivery")
-
 
 
 def utcnow() -> dt.datetime:
@@ -141,7 +141,7 @@ def expire(d: Delivery, now: dt.datetime, chunk: int = 1000) -> Report:
                 conn.rollback()
                 break
             for inv_id in ids:
-                if _change_invitation(conn, inv_id, PENDING_INVITATION, "expired", now, "window closed"):
+                if change_invitation(conn, inv_id, PENDING_INVITATION, "expired", now, "window closed"):
                     report.add("invitations expired")
             skipped = conn.execute(
                 sa.update(M).where(M.c.invitation_id.in_(ids), M.c.status.in_(CLAIMABLE))
@@ -184,7 +184,7 @@ def recover(d: Delivery, now: dt.datetime) -> Report:
                     status="unconfirmed", sent_at=now, claimed_by=None, claimed_until=None,
                     last_error=f"{channel}: dispatcher stopped during the send; not repeated"))
                 if kind == "invitation":
-                    _change_invitation(conn, invitation_id, ("planned",), "open", now,
+                    change_invitation(conn, invitation_id, ("planned",), "open", now,
                                        f"invitation sent ({channel}, unconfirmed)")
                 report.add("recovered: unconfirmed")
     return report
@@ -313,7 +313,7 @@ def _mark(d: Delivery, conn: sa.Connection, marks: sa.Connection | None, item: I
     if outcomes.pending or len(outcomes.done) >= FLUSH_EVERY:
         with conn.begin():
             outcomes.write(conn) if len(outcomes.done) < FLUSH_EVERY else outcomes.flush(conn)
-    return _mark_sending(d, marks if marks is not None else conn, item, channel)
+    return mark_sending(d, marks if marks is not None else conn, item, channel)
 
 
 def _link(d: Delivery, token: str) -> str:
@@ -326,7 +326,7 @@ def _render(d: Delivery, item: Item, channel: str):
 
 
 def _refused(item: Item, channel: str, e: HealthInformation) -> str:
-    return _chain(item.last_error, channel, f"text refused: {e.term!r} could reveal health information")
+    return failure_chain(item.last_error, channel, f"text refused: {e.term!r} could reveal health information")
 
 
 def _send_email(d: Delivery, conn: sa.Connection, marks: sa.Connection | None, items: list[Item], now: dt.datetime,

@@ -45,7 +45,7 @@ class Report:
         return ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())) or "nothing to do"
 
 
-def _change_invitation(conn: sa.Connection, invitation_id: str, from_: Iterable[str], to: str, now: dt.datetime,
+def change_invitation(conn: sa.Connection, invitation_id: str, from_: Iterable[str], to: str, now: dt.datetime,
                        note: str) -> bool:
     """Conditional status change with its event (the same rule as promsvc.responses.services.change_status)."""
     changed = conn.execute(
@@ -161,7 +161,7 @@ def _value(status) -> str:
 # ----------------------------------------------------------------------- recording outcomes
 
 
-def _chain(old: str | None, channel: str, reason: str) -> str:
+def failure_chain(old: str | None, channel: str, reason: str) -> str:
     """The failure history of a message, one segment per channel: `email: SMTP RCPT: 550; sms: …`."""
     segments = old.split("; ") if old else []
     new = f"{channel}: {reason}"
@@ -258,7 +258,7 @@ class Outcomes:
         """A failed attempt: retry later, or move on to the next channel, or give up."""
         attempts = item.attempts + (0 if item.marked else 1)
         channel_attempts = item.channel_attempts + (0 if item.marked else 1)
-        history = _chain(item.last_error, channel, failure.reason)
+        history = failure_chain(item.last_error, channel, failure.reason)
         retryable = isinstance(failure, (Temporary, ChannelDown)) or (
             isinstance(failure, Ambiguous) and channel == "sms")
         if isinstance(failure, Ambiguous) and channel != "sms":
@@ -279,7 +279,7 @@ class Outcomes:
     def fall_back(self, item: Item, channel: str, history: str, attempts: int) -> None:
         nxt, passed = next_channel(item.facts, self.d.config, channel)
         for reason in passed:
-            history = _chain(history, *reason.split(": ", 1))
+            history = failure_chain(history, *reason.split(": ", 1))
         if nxt is not None:
             at = next_daily(self.now, self.d.config.letter_time, self.d.config.tz) if nxt == "letter" else self.now
             self._message(item, status="queued", attempts=attempts, channel=nxt, channel_attempts=0,
@@ -296,7 +296,7 @@ class Outcomes:
             values["channel"] = channel
         self._message(item, **values)
         if item.kind == "invitation":
-            self.pending.append(lambda conn: _change_invitation(conn, item.invitation_id, ("planned",), "failed",
+            self.pending.append(lambda conn: change_invitation(conn, item.invitation_id, ("planned",), "failed",
                                                                 self.now, f"not delivered: {cause}"[:500]))
         self.report.add("failed")
 
@@ -312,7 +312,7 @@ _MARK = {
 }
 
 
-def _mark_sending(d: Delivery, conn: sa.Connection, item: Item, channel: str) -> bool:
+def mark_sending(d: Delivery, conn: sa.Connection, item: Item, channel: str) -> bool:
     """Record the attempt before the message leaves, only if this dispatcher still holds the
     claim: one UPDATE that commits by itself (`conn` must have no transaction open; on
     PostgreSQL it is an AUTOCOMMIT connection, on SQLite the driver runs a lone statement in a
