@@ -11,12 +11,13 @@ Rows hold ids only (key id, registry id, episode id): never a pseudonym, answer 
 
 from __future__ import annotations
 
-from typing import NoReturn
+import datetime as dt
+from typing import Any, NoReturn
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from promsvc.models import AuditEntry
+from promsvc.models import AuditEntry, utcnow
 
 OUTCOMES = ("ok", "denied", "not_found", "invalid", "conflict", "gone")
 
@@ -31,18 +32,32 @@ def record(
     outcome: str,
 ) -> AuditEntry:
     """Add one audit row to `session` (committed with the caller's unit of work)."""
-    if outcome not in OUTCOMES:
-        raise ValueError(f"unknown audit outcome {outcome!r}; one of {', '.join(OUTCOMES)}")
-    entry = AuditEntry(
-        actor=actor,
-        role=str(getattr(role, "value", role)),
-        action=action,
-        registry_id=registry_id,
-        episode_id=episode_id,
-        outcome=outcome,
-    )
+    entry = AuditEntry(**row(actor, role, action, registry_id, episode_id, outcome, utcnow()))
     session.add(entry)
     return entry
+
+
+def row(
+    actor: str,
+    role: str,
+    action: str,
+    registry_id: str | None,
+    episode_id: str | None,
+    outcome: str,
+    at: dt.datetime,
+) -> dict[str, Any]:
+    """The values of one audit row, for a bulk insert (`sa.insert(AuditEntry.__table__)`)."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown audit outcome {outcome!r}; one of {', '.join(OUTCOMES)}")
+    return {
+        "at": at,
+        "actor": actor,
+        "role": str(getattr(role, "value", role)),
+        "action": action,
+        "registry_id": registry_id,
+        "episode_id": episode_id,
+        "outcome": outcome,
+    }
 
 
 def record_apart(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 import sqlite3
 import time
+import weakref
 from collections.abc import Generator
 from pathlib import Path
 
@@ -50,6 +51,11 @@ def make_engine(settings: Settings | str, *, autocommit: bool = False, **kw) -> 
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if url.database and url.database != ":memory:":
+            # Every request thread reads on a connection of its own: keep as many open as there are
+            # threads (anyio's default limit is 40), rather than opening and closing the overflow.
+            kw.setdefault("pool_size", 40)
+            kw.setdefault("max_overflow", 10)
         engine = sa.create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **kw
         )
@@ -109,7 +115,13 @@ def begin_immediate(dbapi_connection, timeout: float = SQLITE_BUSY_TIMEOUT_MS / 
 def reader(engine: Engine) -> Session:
     """A session whose every statement is a transaction of its own (autocommit): for a lookup
     that must not hold a lock afterwards, such as finding the API key of a request."""
-    return Session(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+    autocommit = _autocommit.get(engine)
+    if autocommit is None:
+        autocommit = _autocommit[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return Session(autocommit, expire_on_commit=False)
+
+
+_autocommit: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
 def session(engine: Engine) -> Session:

@@ -13,9 +13,10 @@ import datetime as dt
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from promsvc import errors
+from promsvc import audit, db, errors
 from promsvc.deps import DbSession, RegistriesDep, SettingsDep
 from promsvc.patient import pages
 from promsvc.patient import services as links
@@ -24,6 +25,7 @@ from promsvc.patient.texts import LANGUAGES, language
 from promsvc.registries.schema import Registry
 from promsvc.responses import services as responses
 from promsvc.responses.validation import validate
+from promsvc.responses.writer import writer_for
 from promsvc.settings import Settings
 
 
@@ -36,7 +38,7 @@ def _open_api(db_session: Session, registries: dict[str, Registry], token: str) 
     try:
         return links.open_link(db_session, registries, token, _now())
     except links.LinkNotFound:
-        raise errors.NotFound("no form at this address", where="path token", fix="check that the whole link was used") from None
+        raise _not_found() from None
     except links.LinkGone as e:
         raise _gone_problem(e.reason) from None
 
@@ -125,23 +127,57 @@ class FormsApi(Controller):
         return _draft_out(link)
 
     @post("/submit", sync_to_thread=True)
-    def submit(self, token: FromPath[str], request: Request, data: JSONBody[SubmitIn], db_session: DbSession, registries: RegistriesDep) -> Response[ReceiptOut]:
+    def submit(self, token: FromPath[str], request: Request, data: JSONBody[SubmitIn], registries: RegistriesDep) -> Response[ReceiptOut]:
         """Store and score the answers (the body's, or else the draft's): 201 with the receipt; 200 with the
         same receipt when they were stored before; 422 naming each answer that cannot be stored."""
         _json_only(request)
-        try:
-            link = _open_api(db_session, registries, token)
-        except errors.Gone:
-            invitation = links.find_invitation(db_session, token)
-            receipt = responses.stored_receipt(db_session, invitation.id) if invitation else None
-            if receipt is None:
-                raise
-            return Response(ReceiptOut(received_at=receipt.received_at, instruments=receipt.instruments), status_code=200)
+        engine = request.app.state.engine
+        now = _now()
+        # Read without a transaction, check and score, then hand the rows to the writer, which
+        # commits them with whatever other submissions are waiting (promsvc.responses.writer).
+        with db.reader(engine) as reader:
+            try:
+                link = links.read_link(reader, registries, token, now)
+            except links.LinkGone as e:
+                return _stored_or(reader, token, _gone_problem(e.reason))
+            except links.LinkNotFound:
+                raise _not_found() from None
+        if not isinstance(link, links.Link):
+            raise _gone_problem(links.expire(engine, link, now).reason)
         respondent = _respondent(link, data.respondent) or link.respondent
-        answers = data.answers if data.answers is not None else link.answers
-        lang = data.language or (link.draft.language if link.draft else link.episode.language)
-        receipt, created = links.submit(db_session, link, answers, lang, respondent, _now())
-        return Response(
-            ReceiptOut(received_at=receipt.received_at, instruments=receipt.instruments),
-            status_code=201 if created else 200,
-        )
+        try:
+            prepared = responses.prepare(
+                invitation=link.invitation,
+                episode=link.episode,
+                instruments=link.instruments,
+                uses={i.id: link.protocol.instrument_use(i.id) for i in link.instruments},
+                answers=data.answers if data.answers is not None else link.answers,
+                language=data.language or (link.draft.language if link.draft else link.episode.language),
+                respondent=respondent,
+                started_at=link.draft.started_at if link.draft is not None else None,
+                now=now,
+            )
+        except responses.InvalidAnswers:
+            audit.record_apart(engine, "patient", "patient", "response.submit", link.episode.registry_id, link.episode.id, "invalid")
+            raise
+        try:
+            created = writer_for(engine).submit(prepared)
+        except IntegrityError:
+            created = False  # stored by another request between its check and its insert
+        if not created:
+            with db.reader(engine) as reader:
+                return _stored_or(reader, token, errors.Gone("the form can no longer be answered", fix="ask the registry for a new link"))
+        return Response(ReceiptOut(received_at=now, instruments=prepared.receipt.instruments), status_code=201)
+
+
+def _not_found() -> errors.NotFound:
+    return errors.NotFound("no form at this address", where="path token", fix="check that the whole link was used")
+
+
+def _stored_or(reader: Session, token: str, problem: Exception) -> Response[ReceiptOut]:
+    """200 with the receipt of the answers stored before (a second tab, a retry); else raise `problem`."""
+    invitation = links.find_invitation(reader, token)
+    receipt = responses.stored_receipt(reader, invitation.id) if invitation else None
+    if receipt is None:
+        raise problem
+    return Response(ReceiptOut(received_at=receipt.received_at, instruments=receipt.instruments), status_code=200)

@@ -15,13 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 import instruments
 from instruments import Instrument
 from instruments.schema import Overlay
-from promsvc.models import Draft, Episode, Invitation, Status
+from promsvc.models import Draft, Episode, Invitation, InvitationLink, Status
 from promsvc.registries.schema import Protocol, Registry, TimePoint
 from promsvc.responses.services import change_status
 from promsvc.security import hash_token
@@ -78,7 +79,7 @@ class Link:
 
 
 def find_invitation(session: Session, token: str) -> Invitation | None:
-    if not 16 <= len(token) <= 128 or not set(token) <= _TOKEN_CHARS:
+    if not _usable_token(token):
         return None
     # The in-clinic link (invitation.token_hash) or any unrevoked link a message carried
     # (invitation_link: each e-mail, SMS and letter has its own token; promsvc.delivery.links).
@@ -87,35 +88,77 @@ def find_invitation(session: Session, token: str) -> Invitation | None:
     return find_by_hash(session, hash_token(token))
 
 
+def _usable_token(token: str) -> bool:
+    return 16 <= len(token) <= 128 and set(token) <= _TOKEN_CHARS
+
+
+def _find_statement():
+    token_hash = sa.bindparam("token_hash")
+    direct = select(Invitation.id).where(Invitation.token_hash == token_hash).scalar_subquery()
+    carried = (
+        select(InvitationLink.invitation_id)
+        .where(InvitationLink.token_hash == token_hash, InvitationLink.kind == "token", InvitationLink.revoked_at.is_(None))
+        .scalar_subquery()
+    )
+    return (
+        select(Invitation, Episode, Draft)
+        .join(Episode, Episode.id == Invitation.episode_id)
+        .outerjoin(Draft, Draft.invitation_id == Invitation.id)
+        .where(Invitation.id == sa.func.coalesce(direct, carried))
+    )
+
+
+_FIND = _find_statement()  # built once: building a statement costs more than running it
+
+
+def _find(session: Session, token: str) -> tuple[Invitation, Episode, Draft | None] | None:
+    """The invitation of a token with its episode and draft, in one query.
+
+    The same rule as promsvc.delivery.links.find_invitation: the in-clinic link
+    (`invitation.token_hash`) first, else an unrevoked token a message carried.
+    """
+    if not _usable_token(token):
+        return None
+    row = session.exec(_FIND, params={"token_hash": hash_token(token)}).first()
+    return tuple(row) if row is not None else None
+
+
 def open_link(session: Session, registries: Mapping[str, Registry], token: str, now: dt.datetime) -> Link:
     """The usable link of `token`; LinkGone or LinkNotFound otherwise.
 
     An open or started invitation found past its expiry is marked expired here (with its
     event), so the patient sees the same as the scheduler will record.
     """
-    invitation = find_invitation(session, token)
-    if invitation is None:
+    link = read_link(session, registries, token, now)
+    if isinstance(link, Link):
+        return link
+    if change_status(session, link, (Status.open, Status.started), Status.expired, now):
+        session.commit()
+    raise LinkGone("expired", link_language(session, link))
+
+
+def read_link(session: Session, registries: Mapping[str, Registry], token: str, now: dt.datetime) -> Link | Invitation:
+    """What `open_link` finds, without writing: the Link, or the invitation that has expired
+    but is not yet marked so (the caller marks it, see `expire`). Raises LinkGone, LinkNotFound."""
+    found = _find(session, token)
+    if found is None:
         raise LinkNotFound()
-    episode = session.get(Episode, invitation.episode_id)
-    language = episode.language if episode is not None else "nb"
+    invitation, episode, draft = found
     status = Status(invitation.status)
     if status in GONE:
-        raise LinkGone(GONE[status], language)
-    if status not in USABLE or episode is None:
+        raise LinkGone(GONE[status], episode.language)
+    if status not in USABLE:
         raise LinkNotFound()
     if episode.withdrawn_at is not None:
-        raise LinkGone("withdrawn", language)
+        raise LinkGone("withdrawn", episode.language)
     if invitation.expires_at <= now:
-        if change_status(session, invitation, (Status.open, Status.started), Status.expired, now):
-            session.commit()
-        raise LinkGone("expired", language)
+        return invitation
     registry = registries.get(invitation.registry_id)
     protocol = registry.protocol(episode.protocol_id) if registry is not None else None
     time_point = protocol.time_point(invitation.time_point) if protocol is not None else None
     if time_point is None:
         # The configuration no longer has this registry, protocol or time point.
         raise LinkNotFound()
-    draft = session.get(Draft, invitation.id)
     return Link(
         invitation=invitation,
         episode=episode,
@@ -125,6 +168,22 @@ def open_link(session: Session, registries: Mapping[str, Registry], token: str, 
         instruments=[instruments.get(i) for i in time_point.instruments],
         draft=draft,
     )
+
+
+def expire(engine, invitation: Invitation, now: dt.datetime) -> LinkGone:
+    """Mark an invitation found past its expiry as expired (with its event) in a transaction of
+    its own; the LinkGone to raise."""
+    from promsvc import db
+
+    with db.session(engine) as session:
+        if change_status(session, invitation, (Status.open, Status.started), Status.expired, now):
+            session.commit()
+        return LinkGone("expired", link_language(session, invitation))
+
+
+def link_language(session: Session, invitation: Invitation) -> str:
+    episode = session.get(Episode, invitation.episode_id)
+    return episode.language if episode is not None else "nb"
 
 
 def save_draft(

@@ -25,7 +25,7 @@ from instruments import Instrument
 from instruments.schema import ValueSetIndex
 from promsvc import audit
 from promsvc.errors import Gone, Invalid
-from promsvc.models import Draft, Episode, Invitation, InvitationEvent, Response, Score, Status
+from promsvc.models import AuditEntry, Draft, Episode, Invitation, InvitationEvent, Response, Score, Status, new_id
 from promsvc.registries.schema import InstrumentUse
 from promsvc.responses.validation import AnswerProblem, validate
 
@@ -128,6 +128,128 @@ def _stored(value: Any) -> float | str | None:
 
 # ---------------------------------------------------------------------------------------------
 # Submission
+#
+# In two steps, so that the write transaction holds nothing but writes: `prepare` does all the
+# CPU work (validation, scoring) before any transaction is open, and `store` writes prepared
+# submissions with a handful of set-based statements. On SQLite the write lock is then held for
+# the writes only; `promsvc.responses.writer` commits many prepared submissions in one
+# transaction (one fsync for all of them).
+
+
+class Prepared(msgspec.Struct, frozen=True, kw_only=True):
+    """A checked and scored submission, ready to be written: the rows of its responses and
+    scores, and what the audit row and the status change need."""
+
+    invitation_id: str
+    episode_id: str
+    registry_id: str
+    responses: list[dict[str, Any]]
+    scores: list[dict[str, Any]]
+    receipt: Receipt
+
+
+def prepare(
+    *,
+    invitation: Invitation,
+    episode: Episode,
+    instruments: Sequence[Instrument],
+    uses: Mapping[str, InstrumentUse],
+    answers: Mapping[str, Any],
+    language: str,
+    respondent: str,
+    started_at: dt.datetime | None,
+    now: dt.datetime,
+) -> Prepared:
+    """Validate and score a submission; no database. Raises InvalidAnswers naming every bad answer."""
+    clean, problems = validate(list(instruments), answers)
+    if problems:
+        raise InvalidAnswers(problems)
+    responses: list[dict[str, Any]] = []
+    scores: list[dict[str, Any]] = []
+    for ins in instruments:
+        given = clean.get(ins.id, {})
+        row = {
+            "id": new_id(),
+            "invitation_id": invitation.id,
+            "episode_id": episode.id,
+            "registry_id": episode.registry_id,
+            "instrument_id": ins.id,
+            "instrument_version": ins.version,
+            "answers": {item.id: given.get(item.id) for item in ins.items},
+            "language": language,
+            "channel": invitation.channel or "link",
+            "respondent": respondent,
+            "started_at": started_at or now,
+            "submitted_at": now,
+        }
+        responses.append(row)
+        use = uses.get(ins.id) or InstrumentUse(instrument=ins.id)
+        for scoring_id in scorings_of(ins, use):
+            scored = score_batch(ins, [row["answers"]], scoring_id, method=use.method, country=use.country)
+            scores.append(_score_row(row["id"], ins, scored, scored.values[0], now))
+    return Prepared(
+        invitation_id=invitation.id,
+        episode_id=episode.id,
+        registry_id=episode.registry_id,
+        responses=responses,
+        scores=scores,
+        receipt=Receipt(received_at=now, instruments=[i.id for i in instruments]),
+    )
+
+
+_INVITATION, _EVENT, _RESPONSE, _SCORE, _DRAFT, _AUDIT = (
+    m.__table__ for m in (Invitation, InvitationEvent, Response, Score, Draft, AuditEntry)
+)
+# Built once: building a statement costs more than running it.
+_COMPLETE = (
+    sa.update(_INVITATION)
+    .where(
+        _INVITATION.c.id.in_(sa.bindparam("ids", expanding=True)),
+        _INVITATION.c.status.in_([Status.open, Status.started]),
+        _INVITATION.c.expires_at > sa.bindparam("now", type_=_INVITATION.c.expires_at.type),
+    )
+    .values(status=Status.completed, status_at=sa.bindparam("at", type_=_INVITATION.c.status_at.type))
+    .returning(_INVITATION.c.id)
+)
+_INSERT_EVENT, _INSERT_RESPONSE, _INSERT_SCORE, _INSERT_AUDIT = (sa.insert(t) for t in (_EVENT, _RESPONSE, _SCORE, _AUDIT))
+_DELETE_DRAFT = sa.delete(_DRAFT).where(_DRAFT.c.invitation_id.in_(sa.bindparam("ids", expanding=True)))
+
+
+def store(connection: sa.Connection, batch: Sequence[Prepared], at: dt.datetime | None = None) -> list[bool]:
+    """Write prepared submissions in `connection`'s transaction; the caller commits.
+
+    Returns, for each, whether it was stored now. False: its invitation could no longer take
+    answers (stored before, by another tab or a retry, or expired or withdrawn meanwhile).
+    The guard is one conditional UPDATE for the whole batch, so two requests (or two service
+    processes) cannot both complete an invitation; the unique (invitation, instrument)
+    constraint of `response` backs it up (IntegrityError). `at` (default: the latest
+    submission's time) is when the invitations changed status.
+    """
+    if not batch:
+        return []
+    at = at or max(p.receipt.received_at for p in batch)
+    ids = list(dict.fromkeys(p.invitation_id for p in batch))
+    changed = set(connection.execute(_COMPLETE, {"ids": ids, "now": at, "at": at}).scalars())
+    stored, first = [], set()
+    for p in batch:
+        # the same invitation twice in one batch: the first one is stored
+        stored.append(p.invitation_id in changed and p.invitation_id not in first)
+        first.add(p.invitation_id)
+    written = [p for p, ok in zip(batch, stored) if ok]
+    if not written:
+        return stored
+    connection.execute(_INSERT_EVENT, [
+        {"invitation_id": p.invitation_id, "status": Status.completed, "at": at, "note": None} for p in written
+    ])
+    connection.execute(_INSERT_RESPONSE, [r for p in written for r in p.responses])
+    scores = [s for p in written for s in p.scores]
+    if scores:
+        connection.execute(_INSERT_SCORE, scores)
+    connection.execute(_DELETE_DRAFT, {"ids": [p.invitation_id for p in written]})
+    connection.execute(_INSERT_AUDIT, [
+        audit.row("patient", "patient", "response.submit", p.registry_id, p.episode_id, "ok", at) for p in written
+    ])
+    return stored
 
 
 def submit(
@@ -148,51 +270,26 @@ def submit(
 
     Raises InvalidAnswers (422) naming every bad answer, Gone when the invitation can no longer
     take answers. `uses` gives each instrument's scorings and value set (protocol.instrument_use).
+    Whatever the session holds is committed first: the checks and the scoring run outside any
+    transaction (on SQLite, without the write lock).
     """
     if Status(invitation.status) is Status.completed:
         stored = stored_receipt(session, invitation.id)
         if stored is not None:
             return stored, False
-    clean, problems = validate(list(instruments), answers)
-    if problems:
-        registry_id, episode_id = episode.registry_id, episode.id
-        session.rollback()  # end this transaction first: on SQLite it holds the write lock
-        audit.record_apart(session.get_bind(), "patient", "patient", "response.submit", registry_id, episode_id, "invalid")
-        raise InvalidAnswers(problems)
-
+    session.commit()
     try:
-        if not change_status(session, invitation, (Status.open, Status.started), Status.completed, now):
-            session.rollback()
-            stored = stored_receipt(session, invitation.id)
-            if stored is not None:
-                return stored, False
-            raise Gone("the form can no longer be answered", fix="ask the registry for a new link")
-        for ins in instruments:
-            given = clean.get(ins.id, {})
-            response = Response(
-                invitation_id=invitation.id,
-                episode_id=episode.id,
-                registry_id=episode.registry_id,
-                instrument_id=ins.id,
-                instrument_version=ins.version,
-                answers={item.id: given.get(item.id) for item in ins.items},
-                language=language,
-                channel=invitation.channel or "link",
-                respondent=respondent,
-                started_at=started_at or now,
-                submitted_at=now,
-            )
-            session.add(response)
-            session.flush()  # the unique (invitation, instrument) constraint speaks here
-            use = uses.get(ins.id) or InstrumentUse(instrument=ins.id)
-            for scoring_id in scorings_of(ins, use):
-                scored = score_batch(ins, [response.answers], scoring_id, method=use.method, country=use.country)
-                session.add(_score_row(response, ins, scored, scored.values[0], now))
-        draft = session.get(Draft, invitation.id)
-        if draft is not None:
-            session.delete(draft)
-        audit.record(session, "patient", "patient", "response.submit", episode.registry_id, episode.id, "ok")
-        session.commit()
+        prepared = prepare(
+            invitation=invitation, episode=episode, instruments=instruments, uses=uses, answers=answers,
+            language=language, respondent=respondent, started_at=started_at, now=now,
+        )
+    except InvalidAnswers:
+        audit.record_apart(session.get_bind(), "patient", "patient", "response.submit", episode.registry_id, episode.id, "invalid")
+        raise
+    try:
+        created = store(session.connection(), [prepared])[0]
+        if created:
+            session.commit()
     except IntegrityError:
         # Another request stored this submission between our check and our insert.
         session.rollback()
@@ -203,21 +300,33 @@ def submit(
     except BaseException:
         session.rollback()
         raise
-    return Receipt(received_at=now, instruments=[i.id for i in instruments]), True
+    if created:
+        invitation.status, invitation.status_at = Status.completed, now
+        return prepared.receipt, True
+    session.rollback()
+    return stored_or_gone(session, invitation.id), False
 
 
-def _score_row(response: Response, ins: Instrument, scored: Scored, values: dict, now: dt.datetime) -> Score:
-    return Score(
-        response_id=response.id,
-        instrument_id=ins.id,
-        instrument_version=scored.instrument_version,
-        scoring=scored.scoring,
-        scoring_version=scored.scoring_version,
-        value_set=scored.value_set,
-        values=values,
-        current=True,
-        computed_at=now,
-    )
+def stored_or_gone(session: Session, invitation_id: str) -> Receipt:
+    """The receipt of a submission that was not stored now: the one stored before, or Gone."""
+    stored = stored_receipt(session, invitation_id)
+    if stored is None:
+        raise Gone("the form can no longer be answered", fix="ask the registry for a new link")
+    return stored
+
+
+def _score_row(response_id: str, ins: Instrument, scored: Scored, values: dict, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "response_id": response_id,
+        "instrument_id": ins.id,
+        "instrument_version": scored.instrument_version,
+        "scoring": scored.scoring,
+        "scoring_version": scored.scoring_version,
+        "value_set": scored.value_set,
+        "values": values,
+        "current": True,
+        "computed_at": now,
+    }
 
 
 def stored_receipt(session: Session, invitation_id: str) -> Receipt | None:

@@ -11,9 +11,10 @@ from litestar.testing import TestClient
 from patient_fixtures import csrf, fetch, make_link, now, submit_direct as _submit_direct
 from sqlmodel import Session, select
 
+import instruments as catalogue
 import scoring
 from promsvc.app import create_app
-from promsvc.models import AuditEntry, Draft, Invitation, Response, Score, Status
+from promsvc.models import AuditEntry, Draft, Episode, Invitation, Response, Score, Status
 from promsvc.patient import services as links
 from promsvc.registries import loader
 from promsvc.responses import services as responses
@@ -191,3 +192,62 @@ protocols:
     score = fetch(engine, lambda s: s.exec(select(Score)).one())
     assert score.value_set == "EQ-5D-5L · CW · UK"
     assert score.values["index"] == pytest.approx(-0.594, abs=5e-4)
+
+
+def _prepared(engine, settings, token, answers):
+    registries = loader.load_all(settings)
+    with Session(engine, expire_on_commit=False) as s:
+        link = links.open_link(s, registries, token, now())
+        s.commit()
+    return responses.prepare(
+        invitation=link.invitation, episode=link.episode, instruments=link.instruments,
+        uses={i.id: link.protocol.instrument_use(i.id) for i in link.instruments},
+        answers=answers, language="nb", respondent="patient", started_at=None, now=now(),
+    )
+
+
+def test_group_commit_a_failing_submission_does_not_take_the_others_down(engine, settings, session):
+    from concurrent.futures import Future
+
+    from promsvc.responses.writer import Writer
+
+    (t1, i1), (t2, i2), (t3, i3) = make_link(engine), make_link(engine), make_link(engine)
+    _submit_direct(engine, settings, t2, {"eq5d-5l": EQ5D})
+    # t2 looks unanswered again, so its second submission passes the status guard and is
+    # stopped by the unique constraint, inside the same transaction as the two others.
+    invitation = session.get(Invitation, i2)
+    invitation.status = Status.started
+    session.add(invitation)
+    session.commit()
+    prepared = [_prepared(engine, settings, t, {"eq5d-5l": EQ5D}) for t in (t1, t3)]
+    again = responses.prepare(
+        invitation=invitation, episode=fetch(engine, lambda s: s.get(Episode, invitation.episode_id)),
+        instruments=[catalogue.get("eq5d-5l")],
+        uses={}, answers={"eq5d-5l": EQ5D}, language="nb", respondent="patient", started_at=None, now=now(),
+    )
+    batch = [(prepared[0], Future()), (again, Future()), (prepared[1], Future())]
+    Writer(engine)._write(batch)
+    assert batch[0][1].result() is True and batch[2][1].result() is True
+    assert isinstance(batch[1][1].exception(), sa.exc.IntegrityError)
+    stored = fetch(engine, lambda s: {r.invitation_id for r in s.exec(select(Response)).all()})
+    assert stored == {i1, i2, i3}
+    statuses = fetch(engine, lambda s: {i: s.get(Invitation, i).status for i in (i1, i2, i3)})
+    assert statuses == {i1: Status.completed, i2: Status.started, i3: Status.completed}  # i2's change rolled back
+
+
+def test_group_commit_many_at_once_each_stored_once(engine, settings):
+    from promsvc.responses.writer import writer_for
+
+    made = [make_link(engine) for _ in range(12)]
+    prepared = [_prepared(engine, settings, t, {"eq5d-5l": EQ5D}) for t, _ in made]
+    prepared += prepared[:4]  # the same submission twice (a retry): stored once
+    writer = writer_for(engine)
+    results: list = []
+    threads = [threading.Thread(target=lambda p=p: results.append(writer.submit(p))) for p in prepared]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(results) == [False] * 4 + [True] * 12
+    counts = _counts(engine)
+    assert counts == (24, 36, 12)  # eq5d-5l and rand36 responses; index, rand and sf36v1 scores; audit rows
