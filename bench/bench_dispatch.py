@@ -22,6 +22,7 @@ import asyncio
 import datetime as dt
 import multiprocessing as mp
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -201,7 +202,7 @@ def dispatch(url: str, port: int, args) -> tuple[float, dict]:
 
 
 def run_one(kind: str, n: int, args) -> dict:
-    tmp = tempfile.mkdtemp(prefix="promsvc-bench-")
+    tmp = tempfile.mkdtemp(prefix="promsvc-dispatch-bench-")
     drop = None
     url, drop = pg_database() if kind == "postgresql" else (sqlite_url(tmp), None)
     try:
@@ -221,6 +222,7 @@ def run_one(kind: str, n: int, args) -> dict:
     finally:
         if drop is not None:
             drop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> int:
