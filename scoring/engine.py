@@ -150,44 +150,32 @@ def describe_allowed(ins: Instrument, item: Item) -> str:
 
 
 def code_answers(ins: Instrument, answers: Mapping[str, Any], *, needed: list[str], scoring_id: str) -> dict[str, Coded]:
-    """Check and code every item column present in `answers`; `needed` items must be present.
-
-    The columns are coded together, as one (rows × items) matrix, so that the cost of a few
-    rows (one submission) does not grow with a dozen array operations per item.
-    """
+    """Check and code every item column present in `answers`; `needed` items must be present."""
     columns = list(answers.columns) if hasattr(answers, "columns") else list(answers.keys())
     absent = [i for i in needed if i not in columns]
     if absent:
         raise MissingItems(ins.id, scoring_id, absent)
-    present = [item for item in ins.items if item.id in columns]
-    if not present:
-        return {}
-    floats = [_as_floats(ins, item, answers[item.id]) for item in present]
-    lengths = {len(c) for c in floats}
+    coded = {}
+    for item in ins.items:
+        if item.id in columns:
+            coded[item.id] = code_column(ins, item, answers[item.id])
+    lengths = {len(c.codes) for c in coded.values()}
     if len(lengths) > 1:
         raise ScoringError(f"answer columns differ in length: {sorted(lengths)}; give one value per row in every column")
-    codes = np.column_stack(floats)
-    ids = tuple(item.id for item in present)
-    lowest, highest, is_code, offset = _cached(ins, ("code slots", ids), lambda: _code_slots_of(ins, present))
+    return coded
+
+
+def code_column(ins: Instrument, item: Item, column: Any) -> Coded:
+    codes = _as_floats(ins, item, column)
+    lowest, highest, is_code = _cached(ins, ("codes", item.id), lambda: _code_slots(ins, item))
     # NaN compares false, so missing answers fall out of range without a warning
     in_range = (codes >= lowest) & (codes <= highest)
     pos = np.where(in_range, codes - (lowest - 1), 0).astype(np.intp)
-    bad = ~np.isnan(codes) & ~(in_range & (codes == np.floor(codes)) & is_code[offset + pos])
+    bad = ~np.isnan(codes) & ~(in_range & (codes == np.floor(codes)) & is_code[pos])
     if bad.any():
-        column = int(np.flatnonzero(bad.any(axis=0))[0])
-        item, rows = present[column], np.flatnonzero(bad[:, column])
-        raise AnswerError(item.id, int(rows[0]), _as_given(answers[item.id], rows[0]), describe_allowed(ins, item), more=len(rows) - 1)
-    return {item.id: Coded(codes[:, j], pos[:, j], int(lowest[j])) for j, item in enumerate(present)}
-
-
-def _code_slots_of(ins: Instrument, items: list[Item]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per item: lowest and highest code, and where its slots start in one flat `is_code`
-    table (the slots of `_code_slots`, item after item)."""
-    slots = [_code_slots(ins, item) for item in items]
-    lowest = np.array([s[0] for s in slots], dtype=np.float64)
-    highest = np.array([s[1] for s in slots], dtype=np.float64)
-    offset = np.cumsum([0] + [len(s[2]) for s in slots[:-1]]).astype(np.intp)
-    return lowest, highest, np.concatenate([s[2] for s in slots]), offset
+        rows = np.flatnonzero(bad)
+        raise AnswerError(item.id, int(rows[0]), _as_given(column, rows[0]), describe_allowed(ins, item), more=len(rows) - 1)
+    return Coded(codes, pos, lowest)
 
 
 def _code_slots(ins: Instrument, item: Item) -> tuple[int, int, np.ndarray]:
@@ -322,13 +310,13 @@ def _holds(ins: Instrument, cond: Condition, coded: dict[str, Coded]) -> np.ndar
 
 
 def _answered_sum(values: list[np.ndarray], rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: the sum of the answered values and how many there are. The items side by side
-    as one matrix: a few operations per scale, however many items it has."""
-    if not values:
-        return np.zeros(rows), np.zeros(rows, dtype=np.int64)
-    matrix = np.column_stack(values)
-    present = ~np.isnan(matrix)
-    return np.where(present, matrix, 0.0).sum(axis=1), present.sum(axis=1)
+    total = np.zeros(rows)
+    count = np.zeros(rows, dtype=np.int64)
+    for v in values:
+        present = ~np.isnan(v)
+        total += np.where(present, v, 0.0)
+        count += present
+    return total, count
 
 
 def _recode_mean(scale: RecodeMean, values: list[np.ndarray], rows: int) -> np.ndarray:
