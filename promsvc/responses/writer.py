@@ -51,27 +51,43 @@ class Writer:
         with self._lock:
             self._queue.put((prepared, future))
             if not self._running:
-                self._running = True
-                threading.Thread(target=self._run, name="promsvc-submit-writer", daemon=True).start()
+                self._start()
         return future.result()
 
     def _run(self) -> None:
-        while True:
-            try:
-                first = self._queue.get(timeout=IDLE_SECONDS)
-            except queue.Empty:
-                with self._lock:  # nothing can be queued unseen while we decide to stop
-                    if self._queue.empty():
-                        self._running = False
-                        return
-                continue
-            batch = [first]
-            while len(batch) < MAX_BATCH:
+        batch: list[tuple[Prepared, Future]] = []
+        try:
+            while True:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    first = self._queue.get(timeout=IDLE_SECONDS)
                 except queue.Empty:
-                    break
-            self._write(batch)
+                    with self._lock:  # nothing can be queued unseen while we decide to stop
+                        if self._queue.empty():
+                            self._running = False
+                            return
+                    continue
+                batch = [first]
+                while len(batch) < MAX_BATCH:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                self._write(batch)
+        except BaseException as e:
+            # Never leave a request waiting on a thread that is gone: fail what it held, and
+            # let the next submission start a new thread.
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(e)
+            with self._lock:
+                self._running = False
+                if not self._queue.empty():
+                    self._start()
+            raise
+
+    def _start(self) -> None:
+        self._running = True
+        threading.Thread(target=self._run, name="promsvc-submit-writer", daemon=True).start()
 
     def _write(self, batch: list[tuple[Prepared, Future]]) -> None:
         prepared = [p for p, _ in batch]
