@@ -12,7 +12,6 @@ every kernel and option of the format.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import math
 import textwrap
 
@@ -26,10 +25,6 @@ import scoring
 from instruments.schema import Instrument, RecodeMean, ValueSetIndex
 
 from reference import reference_score
-
-# EQ-5D value sets live in scoring.valueset; scorings that need one are skipped until it exists.
-HAVE_VALUE_SETS = importlib.util.find_spec("scoring.valueset") is not None
-NO_VALUE_SETS = "scoring.valueset is not there yet, so EQ-5D indices cannot be scored"
 
 MAX_ROWS = 50
 # Examples per instrument and scoring: with nine shipped definitions the file runs in 12–20 s
@@ -436,10 +431,7 @@ def agrees(got, want) -> bool:
 
 
 def _param(instrument: Instrument, scoring_id: str, marks=()):
-    marks = list(marks)
-    if _value_set_scale(instrument, scoring_id) is not None and not HAVE_VALUE_SETS:
-        marks.append(pytest.mark.skip(reason=NO_VALUE_SETS))
-    return pytest.param(instrument, scoring_id, id=f"{instrument.id}/{scoring_id}", marks=marks)
+    return pytest.param(instrument, scoring_id, id=f"{instrument.id}/{scoring_id}", marks=list(marks))
 
 
 SHIPPED = [ins for _, ins in sorted(instruments.catalogue().items())]
@@ -517,13 +509,9 @@ def test_eq5d_index_is_at_most_1(instrument: Instrument, scoring_id: str, data):
 
 
 EXAMPLES_OF_DEFINITIONS = [
-    pytest.param(
-        ins, n, id=f"{ins.id}/example{n}",
-        marks=[pytest.mark.skip(reason=NO_VALUE_SETS)]
-        if _value_set_scale(ins, ex.scoring or ins.scoring().id) and not HAVE_VALUE_SETS else [],
-    )
+    pytest.param(ins, n, id=f"{ins.id}/example{n}")
     for ins in SHIPPED
-    for n, ex in enumerate(ins.examples)
+    for n in range(len(ins.examples))
 ]
 
 

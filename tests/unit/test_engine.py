@@ -312,9 +312,6 @@ def test_provenance_of_a_shipped_instrument_by_id():
 
 
 def test_provenance_names_the_value_set():
-    pytest.importorskip("scoring.valueset", reason="EQ-5D value sets (scoring.valueset) are not there yet")
-    if "eq5d-5l" not in instruments.catalogue():
-        pytest.skip("the eq5d-5l definition is not there yet")
     dims = {d: [1] for d in ("MO", "SC", "UA", "PD", "AD")}
     result = scoring.score("eq5d-5l", dims, country="Norway")
     ref = result.provenance.value_set
