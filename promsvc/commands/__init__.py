@@ -62,7 +62,10 @@ def register(commands) -> None:
         "demo", help="set up a demo: migrate a SQLite file, enrol demo patients, print links and a key, serve",
         description="Migrate the database (default ./var/promsvc.sqlite3), enrol a few synthetic episodes in the demo "
         "registry (the same ones when run again on the same day), issue patient links for them, create an API key "
-        "of role registry, print links, key and a curl example, then serve on 127.0.0.1:8000.",
+        "of role registry, print links, key and a curl example, then serve on 127.0.0.1:8000. Also enrols synthetic "
+        "patients in the registry `minutes` (time points minutes apart) and, unless PROMSVC_SMTP_HOST is set, e-mails "
+        "their invitations and reminders to an SMTP sink in this process (var/mail/), each once through restarts; "
+        "`promsvc outbox status` shows the outbox (docs/delivery.md).",
     )
     _server_options(demo)
     demo.add_argument("--no-serve", action="store_true", help="set up and print, but do not start the server")

@@ -8,6 +8,13 @@ Run again on the same day, it finds the same episodes (enrolment is idempotent) 
 links (the old ones stop working) and a new key (the previous demo key is revoked). The
 episodes' event date is a week ahead of the day of the run, so that their baseline is open
 now; on another day new episodes are made.
+
+Delivery (docs/delivery.md): the registry `minutes` (promsvc/delivery/demo) is loaded too, unless
+PROMSVC_REGISTRIES_DIR names another directory, and three synthetic patients are enrolled in it
+(the same ones all day), whose invitations and reminders fall due minutes apart. Unless
+PROMSVC_SMTP_HOST is set, the served app gets an SMTP sink on 127.0.0.1 in this process (port 8025
+if free; each message written to var/mail/) and runs the delivery scheduler; every message goes
+out once, however often the demo is restarted, as the outbox lives in the same database.
 """
 
 from __future__ import annotations
@@ -15,11 +22,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+from pathlib import Path
 
 from sqlmodel import select
 
 from promsvc import db
 from promsvc.commands import CommandError
+from promsvc.commands import outbox
 from promsvc.commands import serve as server
 from promsvc.episodes import services
 from promsvc.episodes.schemas import ContactIn, EnrolIn
@@ -30,6 +39,7 @@ from promsvc.settings import Settings
 
 DEMO_ACTOR = "promsvc-demo"  # what the audit names as the actor of the demo's own enrolments
 KEY_LABEL = "promsvc demo"
+MAIL_DIR = Path("var") / "mail"  # where the demo's own SMTP sink writes what it receives
 
 PATIENTS = [
     # (suffix, pseudonym, unit, language, proxy, contacts)
@@ -87,14 +97,99 @@ def setup(env: dict[str, str] | None = None, today: dt.date | None = None, out=N
 
 
 def run(host: str, port: int, *, serve: bool = True) -> int:
-    if "PROMSVC_BASE_URL" not in os.environ:
+    env = os.environ
+    if "PROMSVC_BASE_URL" not in env:
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        os.environ["PROMSVC_BASE_URL"] = f"http://{shown_host}:{port}"
-    setup()
-    if serve:
-        print(f"Serving on http://{host}:{port} (Ctrl-C to stop)", file=sys.stderr)
-        return _serve(host, port)
-    return 0
+        env["PROMSVC_BASE_URL"] = f"http://{shown_host}:{port}"
+    env.setdefault("PROMSVC_REGISTRIES_DIR", str(outbox.DEMO_REGISTRIES))
+    sink = start_mail(env) if serve else None
+    try:
+        setup(env)
+        delivery(env, sink)
+        if serve:
+            print(f"Serving on http://{host}:{port} (Ctrl-C to stop)", file=sys.stderr)
+            return _serve(host, port)
+        return 0
+    finally:
+        if sink is not None:
+            sink.stop()
+
+
+def start_mail(env: dict[str, str], directory: str | Path = MAIL_DIR, out=None):
+    """Unless the caller configured SMTP (PROMSVC_SMTP_HOST), start an SMTP sink on 127.0.0.1 (port
+    8025 if free) that writes each message to `directory` and prints one line per message (number
+    and subject: no address, no link), and point `env` at it with the scheduler on. Returns the
+    sink, or None."""
+    out = out or sys.stdout
+    if env.get("PROMSVC_SMTP_HOST"):
+        return None
+    try:
+        from promsvc.delivery.sink import SmtpSink, free_port
+    except ImportError:  # aiosmtpd is a test dependency; `make run` installs it
+        print("promsvc demo: no SMTP sink (pip install -e '.[test]' for aiosmtpd); nothing is e-mailed", file=out)
+        return None
+    host = "127.0.0.1"
+    port = 8025 if _port_free(host, 8025) else free_port(host)
+
+    def show(message) -> None:
+        number = sink.earlier_files + sink.messages.index(message) + 1
+        print(f"mail {number:06d} received: {message.subject}", file=out, flush=True)
+
+    sink = SmtpSink(host, port, directory=directory, on_message=show).start()
+    for key, value in outbox.DEMO_SETTINGS:
+        env.setdefault(key, value)
+    env.update(PROMSVC_SMTP_HOST=host, PROMSVC_SMTP_PORT=str(port), PROMSVC_SMTP_SECURITY="none",
+               PROMSVC_SCHEDULER="1")
+    return sink
+
+
+def delivery(env: dict[str, str], sink, out=None) -> int:
+    """Enrol the `minutes` patients (once a day) and print where their mail goes; return how many
+    were enrolled now."""
+    out = out or sys.stdout
+    settings = Settings.from_mapping(env)
+    if "minutes" not in loader.load_all(settings):
+        print(f"Delivery demo: registry 'minutes' not loaded (PROMSVC_REGISTRIES_DIR={settings.registries_dir}); "
+              f"unset it, or set it to {outbox.DEMO_REGISTRIES}, for the delivery demo.\n", file=out)
+        return 0
+    created = outbox.enrol_minutes(env, len(PATIENTS), out, per_day=True)
+    if sink is not None:
+        print(f"E-mail goes to an SMTP sink on {sink.host}:{sink.port} in this process; each message is written to "
+              f"{Path(sink.directory).resolve()}/NNNNNN.eml and shown below as one line (number, subject).", file=out)
+        print(f"The delivery scheduler ticks every {settings.dispatch_interval} s; stop with Ctrl-C and run again: "
+              "nothing is enrolled or sent twice.", file=out)
+    elif settings.smtp_host:
+        print(f"E-mail goes to {settings.smtp_host}:{settings.smtp_port} (PROMSVC_SMTP_HOST); the scheduler runs "
+              f"{'in the server' if settings.scheduler else 'with `promsvc dispatch` (PROMSVC_SCHEDULER is off)'}.",
+              file=out)
+    same = " (with the same PROMSVC_DATABASE_URL)" if env.get("PROMSVC_DATABASE_URL") else ""
+    print(f"Operations view (another terminal, this directory{same}): {_command()} outbox status\n", file=out,
+          flush=True)
+    return created
+
+
+def _command() -> str:
+    """How to call promsvc from here: `promsvc` when it is on the PATH, else as this process was called
+    (`.venv/bin/promsvc` under `make run`)."""
+    import shutil
+
+    called = sys.argv[0]
+    if os.path.basename(called) != "promsvc":
+        return "promsvc"
+    found = shutil.which("promsvc")
+    return "promsvc" if found and os.path.realpath(found) == os.path.realpath(called) else called
+
+
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the sink will: a closed one's port is free
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _serve(host: str, port: int) -> int:

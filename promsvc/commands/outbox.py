@@ -287,17 +287,19 @@ def demo_environment(environ=None, now: dt.datetime | None = None) -> dict[str, 
     window open all day, a tick every 5 seconds (each unless set in the environment)."""
     env = dict(os.environ if environ is None else environ)
     env["PROMSVC_REGISTRIES_DIR"] = str(DEMO_REGISTRIES)
-    for key, value in (("PROMSVC_SMTP_HOST", "127.0.0.1"), ("PROMSVC_SMTP_PORT", "8025"),
-                       ("PROMSVC_SMTP_SECURITY", "none"), ("PROMSVC_SEND_WINDOW", "00:00-24:00"),
-                       ("PROMSVC_DISPATCH_INTERVAL", "5"), ("PROMSVC_SMTP_FROM", "noreply@promsvc.example")):
+    for key, value in DEMO_SETTINGS:
         env.setdefault(key, value)
     return env
 
 
+# The delivery demo's settings (also `promsvc demo`'s when it runs its own SMTP sink).
+DEMO_SETTINGS = (("PROMSVC_SMTP_HOST", "127.0.0.1"), ("PROMSVC_SMTP_PORT", "8025"),
+                 ("PROMSVC_SMTP_SECURITY", "none"), ("PROMSVC_SEND_WINDOW", "00:00-24:00"),
+                 ("PROMSVC_DISPATCH_INTERVAL", "5"), ("PROMSVC_SMTP_FROM", "noreply@promsvc.example"))
+
+
 def run_demo(args, environ=None, stdout=None) -> int:
     import logging
-
-    from zoneinfo import ZoneInfo
 
     from promsvc import db, migrations
     from promsvc.scheduler import DeliveryScheduler
@@ -315,10 +317,7 @@ def run_demo(args, environ=None, stdout=None) -> int:
         sink = SmtpSink(settings.smtp_host, settings.smtp_port, on_message=lambda m: print(
             f"  → received {m.message_id} {m.subject}", file=out, flush=True)).start()
     if not args.no_enrol:
-        now = _now()
-        local = (now + dt.timedelta(minutes=1)).astimezone(ZoneInfo(settings.time_zone))
-        enrol_settings = Settings.from_mapping({**env, "PROMSVC_DUE_TIME": f"{local:%H:%M}"})
-        _demo_enrol(enrol_settings, args.patients, local.date(), out)
+        enrol_minutes(env, args.patients, out)
     delivery = _delivery(settings)
 
     class Verbose(DeliveryScheduler):
@@ -351,7 +350,23 @@ def run_demo(args, environ=None, stdout=None) -> int:
     return 0
 
 
-def _demo_enrol(settings, patients: int, event_date: dt.date, out) -> None:
+def enrol_minutes(env, patients: int, out, *, per_day: bool = False) -> int:
+    """Enrol synthetic patients in the registry `minutes` (which `env`'s PROMSVC_REGISTRIES_DIR must
+    load), their first time point due a minute from now; return how many were enrolled now.
+    `per_day`: the same external ids all day (a second run on the same day enrols nothing);
+    otherwise new ones on every run."""
+    from zoneinfo import ZoneInfo
+
+    from promsvc.settings import Settings
+
+    settings = Settings.from_mapping(env)
+    local = (_now() + dt.timedelta(minutes=1)).astimezone(ZoneInfo(settings.time_zone))
+    enrol_settings = Settings.from_mapping({**env, "PROMSVC_DUE_TIME": f"{local:%H:%M}"})
+    stamp = f"{local:%Y%m%d}" if per_day else _now().strftime("%Y%m%d%H%M%S")
+    return _demo_enrol(enrol_settings, patients, local.date(), out, stamp)
+
+
+def _demo_enrol(settings, patients: int, event_date: dt.date, out, stamp: str) -> int:
     from promsvc import db
     from promsvc.episodes import services
     from promsvc.episodes.schemas import ContactIn, EnrolIn
@@ -361,17 +376,23 @@ def _demo_enrol(settings, patients: int, event_date: dt.date, out) -> None:
 
     registry = loader.load_all(settings)["minutes"]
     caller = Caller(key_id="promsvc-outbox-demo", role=Role.system)
-    stamp = _now().strftime("%Y%m%d%H%M%S")
     engine = db.make_engine(settings)
+    created = 0
     try:
         with db.session(engine) as session:
             for n in range(1, patients + 1):
-                services.enrol(session, caller, registry, EnrolIn(
+                _, new = services.enrol(session, caller, registry, EnrolIn(
                     external_id=f"MIN-{stamp}-{n}", pseudonym=f"MIN-PSN-{stamp}-{n}", unit="minutes-hospital",
                     protocol="fast", event_date=event_date, language=("nb", "nn", "en")[(n - 1) % 3],
                     contacts=[ContactIn(channel="email", address=f"demo{n}@example.org")],
                 ), settings)
+                created += new
     finally:
         engine.dispose()
-    print(f"Enrolled {patients} synthetic patients in registry 'minutes': each gets an invitation 1 and 4 minutes "
+    if not created:
+        print(f"The {patients} synthetic patients of registry 'minutes' (external ids MIN-{stamp}-N) were enrolled "
+              "by an earlier run: nothing new is enrolled, and nothing is sent twice.", file=out)
+        return 0
+    print(f"Enrolled {created} synthetic patients in registry 'minutes': each gets an invitation 1 and 4 minutes "
           "from now, a reminder 3 minutes after each, and expiry after 8 minutes.", file=out)
+    return created

@@ -94,7 +94,8 @@ class SmtpSink:
     `delay` makes each message take that long after it is accepted (to land a kill mid-batch);
     `pipelining` advertises RFC 2920 PIPELINING, as production mail servers do;
     `rcpt_reply(address)` / `data_reply(envelope)` may return an SMTP reply such as
-    "550 no such user" to refuse. `directory`: also write each message there as NNNNNN.eml.
+    "550 no such user" to refuse. `directory`: also write each message there as NNNNNN.eml (numbered
+    on after the files already there).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, delay: float = 0.0, tls_context=None,
@@ -108,6 +109,9 @@ class SmtpSink:
         self.delay = delay
         self.rcpt_reply, self.data_reply = rcpt_reply, data_reply
         self.directory = Path(directory) if directory else None
+        # Numbering goes on after the files already there, so that a restarted sink overwrites none.
+        self.earlier_files = max((int(p.stem) for p in self.directory.glob("*.eml") if p.stem.isdigit()), default=0) \
+            if self.directory is not None and self.directory.is_dir() else 0
         self.on_message = on_message
         self.messages: list[Received] = []
         self._lock = threading.Lock()
@@ -133,7 +137,7 @@ class SmtpSink:
     def _keep(self, received: Received) -> None:
         with self._lock:
             self.messages.append(received)
-            n = len(self.messages)
+            n = self.earlier_files + len(self.messages)
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
             (self.directory / f"{n:06d}.eml").write_bytes(received.data)

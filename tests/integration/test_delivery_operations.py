@@ -211,3 +211,53 @@ def test_promsvc_dispatch_once(database_url, engine, smtp):
     assert outbox_command.run_dispatch(argparse.Namespace(once=True, interval=None), env, out) == 0
     assert "sent email 1" in out.getvalue()
     assert len(smtp.snapshot()) == 1
+
+
+# ------------------------------------------------- `promsvc demo` (the README's `make run`)
+
+
+def test_promsvc_demo_mails_the_minutes_registry_to_its_own_sink_once_through_restarts(database_url, engine,
+                                                                                         tmp_path):
+    from promsvc.commands import demo as demo_command
+    from promsvc.delivery.config import Delivery
+    from promsvc.registries import loader
+    from promsvc.settings import Settings
+
+    assert demo_command.start_mail({"PROMSVC_SMTP_HOST": "mail.example.org"}) is None  # the caller's SMTP
+    mail = tmp_path / "mail"
+    now = dt.datetime.now(dt.UTC)
+
+    def run(ticks):  # one run of the demo: its sink, its enrolment, the scheduler's ticks
+        out = io.StringIO()
+        env = {"PROMSVC_DATABASE_URL": database_url, "PROMSVC_REGISTRIES_DIR": str(outbox_command.DEMO_REGISTRIES)}
+        sink = demo_command.start_mail(env, mail, out)
+        try:
+            assert env["PROMSVC_SCHEDULER"] == "1" and env["PROMSVC_SMTP_PORT"] == str(sink.port)
+            created = demo_command.delivery(env, sink, out)
+            settings = Settings.from_mapping(env)
+            d = Delivery.from_settings(settings, loader.load_all(settings))
+            try:
+                for minutes in ticks:
+                    jobs.tick(d, now + dt.timedelta(minutes=minutes))
+            finally:
+                d.close()
+            return created, sink.snapshot(), out.getvalue()
+        finally:
+            sink.stop()
+
+    created, received, printed = run([0, 2.5, 2.5])
+    assert created == 3 and len(received) == 3  # the invitations of the first time point, once
+    assert "Operations view" in printed and "promsvc outbox status" in printed and str(mail) in printed
+    assert printed.count("received: ") == 3 and "mail 000003 received: " in printed
+    assert "example.org" not in printed and "/q/" not in printed  # number and subject only
+    created, received, printed = run([2.5, 3])  # a restart: nothing enrolled or sent again
+    assert created == 0 and received == [] and "earlier run" in printed
+    created, received, printed = run([6, 6, 10, 10, 20])
+    assert created == 0 and len(received) == 9  # the second invitations and every reminder, once each
+    assert "mail 000012 received: " in printed
+    assert sorted(p.name for p in mail.iterdir()) == [f"{n:06d}.eml" for n in range(1, 13)]
+    out = io.StringIO()
+    outbox_command.run_status(argparse.Namespace(registry="minutes", json=True),
+                              {"PROMSVC_DATABASE_URL": database_url}, out)
+    [row] = json.loads(out.getvalue())["messages"]
+    assert (row["channel"], row["sent"], row["queued"], row["failed"]) == ("email", 12, 0, 0)
