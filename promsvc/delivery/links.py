@@ -22,7 +22,7 @@ import secrets
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from promsvc.models import Invitation, InvitationLink
+from promsvc.models import Draft, Episode, Invitation, InvitationLink
 from promsvc.security import hash_token, new_token
 
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base 32
@@ -66,18 +66,37 @@ def link_rows(invitation_id: str, channel: str, now: dt.datetime, with_code: boo
     return token, code, rows
 
 
+def _find_statement():
+    # The in-clinic link (`invitation.token_hash`, the newest issued) first, else any unrevoked
+    # token a message carried (`invitation_link`): one query, with the episode and the draft.
+    token_hash = sa.bindparam("token_hash")
+    direct = select(Invitation.id).where(Invitation.token_hash == token_hash).scalar_subquery()
+    carried = (
+        select(InvitationLink.invitation_id)
+        .where(InvitationLink.token_hash == token_hash, InvitationLink.kind == "token", InvitationLink.revoked_at.is_(None))
+        .scalar_subquery()
+    )
+    return (
+        select(Invitation, Episode, Draft)
+        .join(Episode, Episode.id == Invitation.episode_id)
+        .outerjoin(Draft, Draft.invitation_id == Invitation.id)
+        .where(Invitation.id == sa.func.coalesce(direct, carried))
+    )
+
+
+_FIND = _find_statement()  # built once: building a statement costs more than running it
+
+
+def find_link(session: Session, token_hash: str) -> tuple[Invitation, Episode, Draft | None] | None:
+    """The invitation a link token opens, with its episode and draft."""
+    row = session.exec(_FIND, params={"token_hash": token_hash}).first()
+    return tuple(row) if row is not None else None
+
+
 def find_invitation(session: Session, token_hash: str) -> Invitation | None:
-    """The invitation a link token opens: the token of the newest in-clinic link
-    (`invitation.token_hash`), or any unrevoked token a message carried (`invitation_link`)."""
-    invitation = session.exec(select(Invitation).where(Invitation.token_hash == token_hash)).first()
-    if invitation is not None:
-        return invitation
-    return session.exec(
-        select(Invitation)
-        .join(InvitationLink, InvitationLink.invitation_id == Invitation.id)
-        .where(InvitationLink.token_hash == token_hash, InvitationLink.kind == "token",
-               InvitationLink.revoked_at.is_(None))
-    ).first()
+    """The invitation a link token opens (see `find_link`)."""
+    found = find_link(session, token_hash)
+    return found[0] if found is not None else None
 
 
 def open_code(session: Session, typed: str, now: dt.datetime) -> tuple[Invitation, str] | None:

@@ -15,14 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 import instruments
 from instruments import Instrument
 from instruments.schema import Overlay
-from promsvc.models import Draft, Episode, Invitation, InvitationLink, Status
+from promsvc.delivery import links as delivery_links
+from promsvc.models import Draft, Episode, Invitation, Status
 from promsvc.registries.schema import Protocol, Registry, TimePoint
 from promsvc.responses.services import change_status
 from promsvc.security import hash_token
@@ -79,48 +79,20 @@ class Link:
 
 
 def find_invitation(session: Session, token: str) -> Invitation | None:
-    if not _usable_token(token):
-        return None
-    # The in-clinic link (invitation.token_hash) or any unrevoked link a message carried
-    # (invitation_link: each e-mail, SMS and letter has its own token; promsvc.delivery.links).
-    from promsvc.delivery.links import find_invitation as find_by_hash
-
-    return find_by_hash(session, hash_token(token))
+    found = _find(session, token)
+    return found[0] if found is not None else None
 
 
 def _usable_token(token: str) -> bool:
     return 16 <= len(token) <= 128 and set(token) <= _TOKEN_CHARS
 
 
-def _find_statement():
-    token_hash = sa.bindparam("token_hash")
-    direct = select(Invitation.id).where(Invitation.token_hash == token_hash).scalar_subquery()
-    carried = (
-        select(InvitationLink.invitation_id)
-        .where(InvitationLink.token_hash == token_hash, InvitationLink.kind == "token", InvitationLink.revoked_at.is_(None))
-        .scalar_subquery()
-    )
-    return (
-        select(Invitation, Episode, Draft)
-        .join(Episode, Episode.id == Invitation.episode_id)
-        .outerjoin(Draft, Draft.invitation_id == Invitation.id)
-        .where(Invitation.id == sa.func.coalesce(direct, carried))
-    )
-
-
-_FIND = _find_statement()  # built once: building a statement costs more than running it
-
-
 def _find(session: Session, token: str) -> tuple[Invitation, Episode, Draft | None] | None:
-    """The invitation of a token with its episode and draft, in one query.
-
-    The same rule as promsvc.delivery.links.find_invitation: the in-clinic link
-    (`invitation.token_hash`) first, else an unrevoked token a message carried.
-    """
+    """The invitation of a token with its episode and draft, in one query: the in-clinic link
+    or any unrevoked link a message carried (each e-mail, SMS and letter has its own token)."""
     if not _usable_token(token):
         return None
-    row = session.exec(_FIND, params={"token_hash": hash_token(token)}).first()
-    return tuple(row) if row is not None else None
+    return delivery_links.find_link(session, hash_token(token))
 
 
 def open_link(session: Session, registries: Mapping[str, Registry], token: str, now: dt.datetime) -> Link:
