@@ -31,11 +31,41 @@ from pathlib import Path
 import sqlalchemy as sa
 from litestar.datastructures import State
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
 
 from promsvc.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class unindexed(FunctionElement):
+    """A column whose condition SQLite must check row by row rather than search an index for.
+
+    Without statistics, SQLite's planner guesses that any equality on an indexed column matches
+    about ten rows, so `id IN (500 keys) AND status = 'queued'` is answered from the index on
+    `status`: a walk over every queued row, for a statement that should touch 500. The unary
+    `+` of SQLite (a no-op on the value) takes the column out of the index search, leaving the
+    keys to the primary key. Other databases see the plain column (PostgreSQL has statistics).
+    """
+
+    inherit_cache = True
+    name = "unindexed"
+
+    def __init__(self, column: sa.ColumnElement):
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(unindexed)
+def _as_column(element: unindexed, compiler, **kw) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(unindexed, "sqlite")
+def _unary_plus(element: unindexed, compiler, **kw) -> str:
+    return "+" + compiler.process(element.clauses, **kw)
 
 
 def make_engine(settings: Settings | str, *, autocommit: bool = False, **kw) -> Engine:
@@ -87,7 +117,13 @@ def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
 
 
 def begin_immediate(dbapi_connection, timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> None:
-    """Take SQLite's write lock, waiting up to `timeout` seconds for another writer.
+    """Take SQLite's write lock, waiting up to `timeout` seconds for another writer."""
+    when_unlocked(dbapi_connection, "BEGIN IMMEDIATE", timeout=timeout).close()
+
+
+def when_unlocked(dbapi_connection, sql: str, params=(), *, timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000):
+    """Run one statement that takes SQLite's write lock, waiting up to `timeout` seconds for
+    another writer; returns the cursor.
 
     SQLite's own busy handler waits in growing steps (1, 2, 5, 10 … 100 ms), so under load a
     waiting writer sleeps long after the lock is free, and the tail latency grows to seconds.
@@ -99,8 +135,7 @@ def begin_immediate(dbapi_connection, timeout: float = SQLITE_BUSY_TIMEOUT_MS / 
     try:
         while True:
             try:
-                dbapi_connection.execute("BEGIN IMMEDIATE")
-                return
+                return dbapi_connection.execute(sql, params)
             except sqlite3.OperationalError as e:
                 if "locked" not in str(e) and "busy" not in str(e):
                     raise

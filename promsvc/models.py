@@ -112,14 +112,17 @@ class Invitation(SQLModel, table=True):
     """A request to answer one time point of one episode."""
 
     __tablename__ = "invitation"
+    # Indexes cost every write that changes their columns: no index on `status` (a handful of
+    # values; the jobs find their rows by `due_at` and `expires_at`), and none on `episode_id`
+    # alone (the unique (episode_id, time_point) serves it).
     __table_args__ = (sa.UniqueConstraint("episode_id", "time_point"),)
     id: str = Field(default_factory=new_id, primary_key=True)
-    episode_id: str = Field(foreign_key="episode.id", index=True)
+    episode_id: str = Field(foreign_key="episode.id")
     registry_id: str = Field(index=True)
     time_point: str
     due_at: dt.datetime = _time(index=True)
     expires_at: dt.datetime = _time(index=True)
-    status: Status = Field(default=Status.planned, index=True)
+    status: Status = Field(default=Status.planned)
     token_hash: str | None = Field(default=None, unique=True, index=True)  # SHA-256 of the link token
     channel: str | None = None  # the channel of the last link issued
     status_at: dt.datetime = _time(default_factory=utcnow)
@@ -253,13 +256,15 @@ class Message(SQLModel, table=True):
     """
 
     __tablename__ = "message"
+    # Each message is updated three times on its way out (claimed, sending, sent): only the
+    # indexes the jobs search by. The unique (invitation_id, kind, number) serves `invitation_id`.
     __table_args__ = (
         sa.UniqueConstraint("invitation_id", "kind", "number"),
         sa.Index("ix_message_status_next_attempt_at", "status", "next_attempt_at"),
     )
     id: str = Field(default_factory=new_id, primary_key=True)
-    invitation_id: str = Field(foreign_key="invitation.id", index=True)
-    registry_id: str = Field(index=True)
+    invitation_id: str = Field(foreign_key="invitation.id")
+    registry_id: str
     kind: str  # invitation | reminder
     number: int  # 0 for the invitation, 1 … K for reminders
     channel: str | None = None  # channel of the current or last attempt; None until the first
@@ -274,5 +279,5 @@ class Message(SQLModel, table=True):
     sent_at: dt.datetime | None = _time(default=None)
     skip_reason: str | None = None
     link_id: int | None = Field(default=None, foreign_key="invitation_link.id")
-    batch_id: str | None = Field(default=None, foreign_key="letter_batch.id", index=True)
+    batch_id: str | None = Field(default=None, foreign_key="letter_batch.id")
     created_at: dt.datetime = _time(default_factory=utcnow)

@@ -19,11 +19,13 @@ import datetime as dt
 import logging
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from promsvc.db import unindexed
 from promsvc.delivery import links
 from promsvc.delivery.channels import ChannelDown, DeliveryFailure
 from promsvc.delivery.config import Delivery, durable_transaction
@@ -144,7 +146,7 @@ def expire(d: Delivery, now: dt.datetime, chunk: int = 1000) -> Report:
                 if change_invitation(conn, inv_id, PENDING_INVITATION, "expired", now, "window closed"):
                     report.add("invitations expired")
             skipped = conn.execute(
-                sa.update(M).where(M.c.invitation_id.in_(ids), M.c.status.in_(CLAIMABLE))
+                sa.update(M).where(M.c.invitation_id.in_(ids), unindexed(M.c.status).in_(CLAIMABLE))
                 .values(status="skipped", skip_reason="expired", claimed_by=None, claimed_until=None)
             ).rowcount
             report.add("messages skipped (expired)", skipped)
@@ -200,70 +202,120 @@ def dispatch(d: Delivery, now: dt.datetime | None = None, *, max_batches: int | 
     (decide.py), write the decisions and a fresh link per message, then share the messages among
     `dispatch_workers` threads, each sending one message at a time over its own channel
     connection, recording `sending` (committed) before each message leaves; failures are
-    written with the next commit, successes in groups; the last commit waits for the disk."""
+    written with the next commit, successes in groups; the last commit waits for the disk.
+
+    The next batch is claimed and prepared while the workers send the current one, so that the
+    channels are never idle while the database works."""
     report = Report()
-    fixed = now
     batches = 0
-    while max_batches is None or batches < max_batches:
-        at = fixed or utcnow()
-        if not d.config.window.contains(at):
-            report.add("window closed")
-            break
-        with d.engine.connect() as conn:
-            ids = claim(d, conn, at, letters=False)
-            if not ids:
-                break
-            _dispatch_batch(d, conn, ids, at, report)
-        batches += 1
+    sending: Batch | None = None
+    with ThreadPoolExecutor(max_workers=2 * d.workers, thread_name_prefix="dispatch") as pool:
+        try:
+            while max_batches is None or batches < max_batches:
+                at = now or utcnow()
+                if not d.config.window.contains(at):
+                    report.add("window closed")
+                    break
+                prepared = _prepare_batch(d, at, report)
+                previous, sending = sending, None
+                if previous is not None:
+                    try:
+                        previous.finish(report)
+                    except Exception:
+                        if prepared is not None:
+                            prepared.release()
+                        raise
+                if prepared is None:
+                    break
+                sending = prepared.start(pool)
+                batches += 1
+        finally:
+            if sending is not None:
+                sending.finish(report)
     return report
 
 
-def _dispatch_batch(d: Delivery, conn: sa.Connection, ids: list[str], now: dt.datetime, report: Report) -> None:
-    conn.begin()
-    items = load(d, conn, ids)
-    outcomes = Outcomes(d, now, report)
-    by_channel: dict[str, list[Item]] = defaultdict(list)
-    link_rows: list[dict] = []
-    for item in items:
-        decision = decide(item.facts, d.config, now)
-        if isinstance(decision, Skip):
-            outcomes.skip(item, decision.reason)
-        elif isinstance(decision, Wait):
-            outcomes.wait(item, decision.until)
-        elif isinstance(decision, ToLetters):
-            outcomes.to_letters(item, decision.at)
-        elif isinstance(decision, Fail):
-            outcomes.give_up(item, "; ".join(filter(None, [item.last_error, decision.cause])))
-        else:
-            assert isinstance(decision, Send)
-            item.address = decision.address
-            item.token, _, rows = links.link_rows(item.invitation_id, decision.channel, now)
-            link_rows.extend(rows)
-            by_channel[decision.channel].append(item)
-    linked = [item for item in items if item.token is not None]
-    outcomes.write(conn)
-    if link_rows:
-        # A link whose message never leaves (a crash, a failure) is harmless: nobody has its token.
-        link_ids = conn.execute(sa.insert(InvitationLink.__table__).returning(
-            InvitationLink.__table__.c.id, sort_by_parameter_order=True), link_rows).scalars().all()
-        for item, link_id in zip(linked, link_ids, strict=True):
-            item.link_id = link_id
-    conn.commit()
+@dataclass
+class Batch:
+    """Claimed messages, decided and linked, to be shared among the sending workers."""
+
+    d: Delivery
+    conn: sa.Connection  # holds nothing open between the steps; releases the claim at the end
+    ids: list[str]
+    now: dt.datetime
+    work: list[tuple[str, list[Item]]]
+    futures: list = field(default_factory=list)
+
+    def start(self, pool: ThreadPoolExecutor) -> Batch:
+        self.futures = [pool.submit(_send, self.d, channel, chunk, self.now) for channel, chunk in self.work]
+        return self
+
+    def finish(self, report: Report) -> None:
+        """Wait for the workers, then give up the claim on whatever an error left unsent."""
+        try:
+            for future in self.futures:
+                report.merge(future.result())
+        except Exception:
+            self.release()  # an error stopped the batch: let the rest go at once
+            raise
+        self.release()
+
+    def release(self) -> None:
+        try:
+            _release(self.d, self.conn, self.ids)
+        finally:
+            self.conn.close()
+
+
+def _prepare_batch(d: Delivery, now: dt.datetime, report: Report) -> Batch | None:
+    conn = d.engine.connect()
+    try:
+        ids = claim(d, conn, now, letters=False)
+    except Exception:
+        conn.close()
+        raise
+    if not ids:
+        conn.close()
+        return None
+    try:
+        conn.begin()
+        items = load(d, conn, ids)
+        outcomes = Outcomes(d, now, report)
+        by_channel: dict[str, list[Item]] = defaultdict(list)
+        link_rows: list[dict] = []
+        for item in items:
+            decision = decide(item.facts, d.config, now)
+            if isinstance(decision, Skip):
+                outcomes.skip(item, decision.reason)
+            elif isinstance(decision, Wait):
+                outcomes.wait(item, decision.until)
+            elif isinstance(decision, ToLetters):
+                outcomes.to_letters(item, decision.at)
+            elif isinstance(decision, Fail):
+                outcomes.give_up(item, "; ".join(filter(None, [item.last_error, decision.cause])))
+            else:
+                assert isinstance(decision, Send)
+                item.address = decision.address
+                item.token, _, rows = links.link_rows(item.invitation_id, decision.channel, now)
+                link_rows.extend(rows)
+                by_channel[decision.channel].append(item)
+        linked = [item for item in items if item.token is not None]
+        outcomes.write(conn)
+        if link_rows:
+            # A link whose message never leaves (a crash, a failure) is harmless: nobody has its token.
+            link_ids = conn.execute(sa.insert(InvitationLink.__table__).returning(
+                InvitationLink.__table__.c.id, sort_by_parameter_order=True), link_rows).scalars().all()
+            for item, link_id in zip(linked, link_ids, strict=True):
+                item.link_id = link_id
+        conn.commit()
+    except Exception:
+        _release(d, conn, ids)
+        conn.close()
+        raise
     # Each worker: its share of one channel's messages, its own channel connection and its own
     # database connection.
-    work = [(channel, chunk) for channel in ("email", "sms")
-            for chunk in _split(by_channel.get(channel, []), d.workers)]
-    try:
-        if len(work) == 1:
-            report.merge(_send(d, *work[0], now, conn))
-        elif work:
-            with ThreadPoolExecutor(max_workers=len(work), thread_name_prefix="dispatch") as pool:
-                for result in [pool.submit(_send, d, channel, chunk, now) for channel, chunk in work]:
-                    report.merge(result.result())
-    except Exception:
-        _release(d, conn, ids)  # an error stopped the batch: let the rest go at once
-        raise
-    _release(d, conn, ids)
+    work = [(channel, chunk) for channel in ("email", "sms") for chunk in _split(by_channel.get(channel, []), d.workers)]
+    return Batch(d, conn, ids, now, work)
 
 
 def _release(d: Delivery, conn: sa.Connection, ids: list[str]) -> None:
@@ -271,7 +323,7 @@ def _release(d: Delivery, conn: sa.Connection, ids: list[str]) -> None:
     if conn.in_transaction():
         conn.rollback()
     with conn.begin():
-        conn.execute(sa.update(M).where(M.c.id.in_(ids), M.c.claimed_by == d.instance, M.c.status.in_(CLAIMABLE))
+        conn.execute(sa.update(M).where(M.c.id.in_(ids), M.c.claimed_by == d.instance, unindexed(M.c.status).in_(CLAIMABLE))
                      .values(claimed_by=None, claimed_until=None))
 
 
@@ -280,27 +332,24 @@ def _split(items: list[Item], parts: int) -> list[list[Item]]:
     return [items[i::parts] for i in range(parts)] if items else []
 
 
-def _send(d: Delivery, channel: str, items: list[Item], now: dt.datetime, conn: sa.Connection | None = None) -> Report:
+def _send(d: Delivery, channel: str, items: list[Item], now: dt.datetime) -> Report:
     """Send `items` over one connection of `channel`; the outcomes are written at the end, by a
     commit that waits for the disk. Returns what happened."""
     outcomes = Outcomes(d, now, Report())
-    own = conn is None
-    conn = d.engine.connect() if own else conn
     # PostgreSQL: each `sending` record is one statement committing by itself (one round trip).
     # SQLite: a short transaction of its own (its BEGIN IMMEDIATE takes the write lock).
-    marks = d.engine.connect().execution_options(isolation_level="AUTOCOMMIT") \
-        if conn.dialect.name == "postgresql" else None
-    try:
-        (_send_email if channel == "email" else _send_sms)(d, conn, marks, items, now, outcomes)
-    finally:
+    with d.engine.connect() as conn:
+        marks = d.engine.connect().execution_options(isolation_level="AUTOCOMMIT") \
+            if conn.dialect.name == "postgresql" else None
         try:
-            with durable_transaction(conn):
-                outcomes.flush(conn)
+            (_send_email if channel == "email" else _send_sms)(d, conn, marks, items, now, outcomes)
         finally:
-            if marks is not None:
-                marks.close()
-            if own:
-                conn.close()
+            try:
+                with durable_transaction(conn):
+                    outcomes.flush(conn)
+            finally:
+                if marks is not None:
+                    marks.close()
     return outcomes.report
 
 

@@ -17,6 +17,7 @@ from promsvc.delivery.channels import Ambiguous, ChannelDown, DeliveryFailure, T
 from promsvc.delivery.config import Delivery
 from promsvc.delivery.decide import Facts, next_channel
 from promsvc.delivery.timing import next_daily
+from promsvc.db import unindexed, when_unlocked
 from promsvc.models import Contact, Episode, Invitation, InvitationEvent, Message
 
 M = Message.__table__
@@ -196,28 +197,35 @@ class Outcomes:
         self.write(conn)
         if not self.done:
             return
-        marked = [dict(b_id=i.id, b_status=st, b_channel=ch) for i, st, ch, _ in self.done if i.marked]
+        common = dict(sent_at=self.now, claimed_by=None, claimed_until=None)
+        # Messages recorded as `sending` differ only in status and channel: one statement per
+        # pair rather than one per message.
+        marked: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for i, st, ch, _ in self.done:
+            if i.marked:
+                marked[st, ch].append(i.id)
+        for (status, channel), ids in marked.items():
+            conn.execute(sa.update(M).where(M.c.id.in_(ids), M.c.claimed_by == self.d.instance)
+                         .values(status=status, channel=channel, **common))
         unmarked = [dict(b_id=i.id, b_status=st, b_channel=ch, b_attempts=i.attempts + 1,
                          b_channel_attempts=i.channel_attempts + 1, b_link=i.link_id, b_batch=batch)
                     for i, st, ch, batch in self.done if not i.marked]
-        common = dict(sent_at=self.now, claimed_by=None, claimed_until=None)
-        ours = (M.c.id == sa.bindparam("b_id"), M.c.claimed_by == self.d.instance)
-        if marked:
-            conn.execute(sa.update(M).where(*ours).values(
-                status=sa.bindparam("b_status"), channel=sa.bindparam("b_channel"), **common), marked)
         if unmarked:  # letters: no separate `sending` record
-            conn.execute(sa.update(M).where(*ours).values(
+            conn.execute(sa.update(M).where(M.c.id == sa.bindparam("b_id"), M.c.claimed_by == self.d.instance).values(
                 status=sa.bindparam("b_status"), channel=sa.bindparam("b_channel"),
                 attempts=sa.bindparam("b_attempts"), channel_attempts=sa.bindparam("b_channel_attempts"),
                 link_id=sa.bindparam("b_link"), batch_id=sa.bindparam("b_batch"), **common), unmarked)
         # `invitation.channel` is the channel of the last link issued (what a response records).
-        conn.execute(sa.update(I).where(I.c.id == sa.bindparam("b_inv")).values(channel=sa.bindparam("b_ch")),
-                     [dict(b_inv=i.invitation_id, b_ch=ch) for i, _, ch, _ in self.done])
+        by_channel: dict[str, list[str]] = defaultdict(list)
+        for i, _, ch, _ in self.done:
+            by_channel[ch].append(i.invitation_id)
+        for channel, invitation_ids in by_channel.items():
+            conn.execute(sa.update(I).where(I.c.id.in_(invitation_ids)).values(channel=channel))
         notes = {i.invitation_id: f"invitation sent ({ch}{', unconfirmed' if st == 'unconfirmed' else ''})"
                  for i, st, ch, _ in self.done if i.kind == "invitation"}
         if notes:
             opened = conn.execute(
-                sa.update(I).where(I.c.id.in_(list(notes)), I.c.status == "planned")
+                sa.update(I).where(I.c.id.in_(list(notes)), unindexed(I.c.status) == "planned")
                 .values(status="open", status_at=self.now).returning(I.c.id)
             ).scalars().all()
             if opened:
@@ -318,8 +326,12 @@ def mark_sending(d: Delivery, conn: sa.Connection, item: Item, channel: str) -> 
     PostgreSQL it is an AUTOCOMMIT connection, on SQLite the driver runs a lone statement in a
     transaction of its own)."""
     assert not conn.in_transaction()
-    cursor = conn.connection.driver_connection.execute(
-        _MARK[conn.dialect.name], {"channel": channel, "link": item.link_id, "id": item.id, "by": d.instance})
+    raw = conn.connection.driver_connection
+    params = {"channel": channel, "link": item.link_id, "id": item.id, "by": d.instance}
+    if conn.dialect.name == "sqlite":  # waits for another writer in short steps
+        cursor = when_unlocked(raw, _MARK["sqlite"], params)
+    else:
+        cursor = raw.execute(_MARK["postgresql"], params)
     done = cursor.rowcount == 1
     cursor.close()
     if done:

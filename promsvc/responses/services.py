@@ -24,6 +24,7 @@ import scoring
 from instruments import Instrument
 from instruments.schema import ValueSetIndex
 from promsvc import audit
+from promsvc.db import unindexed
 from promsvc.errors import Gone, Invalid
 from promsvc.models import AuditEntry, Draft, Episode, Invitation, InvitationEvent, Response, Score, Status, new_id
 from promsvc.registries.schema import InstrumentUse
@@ -205,8 +206,8 @@ _COMPLETE = (
     sa.update(_INVITATION)
     .where(
         _INVITATION.c.id.in_(sa.bindparam("ids", expanding=True)),
-        _INVITATION.c.status.in_([Status.open, Status.started]),
-        _INVITATION.c.expires_at > sa.bindparam("now", type_=_INVITATION.c.expires_at.type),
+        unindexed(_INVITATION.c.status).in_([Status.open, Status.started]),
+        unindexed(_INVITATION.c.expires_at) > sa.bindparam("now", type_=_INVITATION.c.expires_at.type),
     )
     .values(status=Status.completed, status_at=sa.bindparam("at", type_=_INVITATION.c.status_at.type))
     .returning(_INVITATION.c.id)
