@@ -9,5 +9,6 @@
 
 from scoring.engine import Provenance, Result, score
 from scoring.errors import AnswerError, MissingItems, ScoringError, UnknownName
+from scoring.one import score_one
 
-__all__ = ["AnswerError", "MissingItems", "Provenance", "Result", "ScoringError", "UnknownName", "score"]
+__all__ = ["AnswerError", "MissingItems", "Provenance", "Result", "ScoringError", "UnknownName", "score", "score_one"]

@@ -104,7 +104,7 @@ def test_a_failure_while_storing_leaves_nothing_half_written(app, client, engine
         calls.append(kwargs.get("scoring"))
         raise RuntimeError("scoring failed")
 
-    monkeypatch.setattr(scoring, "score", broken)
+    monkeypatch.setattr(scoring, "score_one", broken)  # what a submission scores with
     r = client.post(f"/api/v1/forms/{token}/submit", json={})
     assert r.status_code == 500 and calls
     assert "scoring failed" not in r.text
@@ -127,7 +127,7 @@ def test_a_failure_while_storing_leaves_nothing_half_written(app, client, engine
 def test_a_failure_after_the_first_response_insert_is_rolled_back(engine, settings, monkeypatch):
     token, inv = make_link(engine)
     seen = []
-    real = scoring.score
+    real = scoring.score_one
 
     def second_fails(instrument, *args, **kwargs):
         seen.append(instrument.id)
@@ -135,7 +135,7 @@ def test_a_failure_after_the_first_response_insert_is_rolled_back(engine, settin
             raise RuntimeError("boom")
         return real(instrument, *args, **kwargs)
 
-    monkeypatch.setattr(scoring, "score", second_fails)
+    monkeypatch.setattr(scoring, "score_one", second_fails)
     with pytest.raises(RuntimeError):
         _submit_direct(engine, settings, token, {"eq5d-5l": EQ5D, "rand36": {"q1": 1}})
     assert seen == ["eq5d-5l", "rand36"]
