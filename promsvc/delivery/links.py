@@ -93,6 +93,20 @@ def find_link(session: Session, token_hash: str) -> tuple[Invitation, Episode, D
     return tuple(row) if row is not None else None
 
 
+_HASHES = sa.bindparam("hashes", expanding=True)
+_FIND_CARRIED = select(InvitationLink.token_hash, InvitationLink.invitation_id).where(
+    InvitationLink.token_hash.in_(_HASHES), InvitationLink.kind == "token", InvitationLink.revoked_at.is_(None))
+_FIND_DIRECT = select(Invitation.token_hash, Invitation.id).where(Invitation.token_hash.in_(_HASHES))
+
+
+def find_links(session: Session, token_hashes: list[str]) -> dict[str, str]:
+    """`find_link` for many tokens: token hash → the id of the invitation it opens (the same
+    rule: the in-clinic link first, else an unrevoked token a message carried)."""
+    opens = dict(session.exec(_FIND_CARRIED, params={"hashes": token_hashes}).all())
+    opens.update(session.exec(_FIND_DIRECT, params={"hashes": token_hashes}).all())
+    return opens
+
+
 def find_invitation(session: Session, token_hash: str) -> Invitation | None:
     """The invitation a link token opens (see `find_link`)."""
     found = find_link(session, token_hash)

@@ -10,7 +10,9 @@ The token in the address is the only credential. Errors are problem details (pro
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
+import anyio
 from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +27,7 @@ from promsvc.patient.texts import LANGUAGES, language
 from promsvc.registries.schema import Registry
 from promsvc.responses import services as responses
 from promsvc.responses.validation import validate
-from promsvc.responses.writer import writer_for
+from promsvc.responses.writer import Arrival, writer_for
 from promsvc.settings import Settings
 
 
@@ -126,48 +128,62 @@ class FormsApi(Controller):
         links.save_draft(db_session, link, clean, now=_now(), language=data.language, respondent=respondent, replace=True)
         return _draft_out(link)
 
-    @post("/submit", sync_to_thread=True)
-    def submit(self, token: FromPath[str], request: Request, data: JSONBody[SubmitIn], registries: RegistriesDep) -> Response[ReceiptOut]:
+    @post("/submit")
+    async def submit(self, token: FromPath[str], request: Request, data: JSONBody[SubmitIn], registries: RegistriesDep) -> Response[ReceiptOut]:
         """Store and score the answers (the body's, or else the draft's): 201 with the receipt; 200 with the
         same receipt when they were stored before; 422 naming each answer that cannot be stored."""
         _json_only(request)
         engine = request.app.state.engine
-        now = _now()
-        # Read without a transaction, check and score, then hand the rows to the writer, which
-        # commits them with whatever other submissions are waiting (promsvc.responses.writer).
+        if data.answers is not None:
+            # The common case in one hop: the writer reads, checks, scores and stores it with the
+            # other submissions waiting (promsvc.responses.writer); anything else comes back None.
+            writer = writer_for(engine, resolve=functools.partial(links.prepare_arrivals, registries))
+            receipt = await writer.take(Arrival(token=token, answers=data.answers, language=data.language,
+                                                respondent=data.respondent, at=_now()))
+            if receipt is not None:
+                return Response(ReceiptOut(received_at=receipt.received_at, instruments=receipt.instruments), status_code=201)
+        return await anyio.to_thread.run_sync(_submit_in_full, engine, registries, token, data)
+
+
+def _submit_in_full(engine, registries: dict[str, Registry], token: str, data: SubmitIn) -> Response[ReceiptOut]:
+    """The submission with every check spelled out: the draft's answers, and every case the
+    writer's one hop leaves (unknown, gone or expired links, invalid answers, a lost race)."""
+    now = _now()
+    # Read without a transaction, check and score, then hand the rows to the writer, which
+    # commits them with whatever other submissions are waiting (promsvc.responses.writer).
+    with db.reader(engine) as reader:
+        try:
+            link = links.read_link(reader, registries, token, now)
+        except links.LinkGone as e:
+            return _stored_or(reader, token, _gone_problem(e.reason))
+        except links.LinkNotFound:
+            raise _not_found() from None
+    if not isinstance(link, links.Link):
+        raise _gone_problem(links.expire(engine, link, now).reason)
+    respondent = _respondent(link, data.respondent) or link.respondent
+    try:
+        prepared = responses.prepare(
+            invitation=link.invitation,
+            episode=link.episode,
+            instruments=link.instruments,
+            uses={i.id: link.protocol.instrument_use(i.id) for i in link.instruments},
+            answers=data.answers if data.answers is not None else link.answers,
+            language=data.language or (link.draft.language if link.draft else link.episode.language),
+            respondent=respondent,
+            started_at=link.draft.started_at if link.draft is not None else None,
+            now=now,
+        )
+    except responses.InvalidAnswers:
+        audit.record_apart(engine, "patient", "patient", "response.submit", link.episode.registry_id, link.episode.id, "invalid")
+        raise
+    try:
+        created = writer_for(engine).submit(prepared)
+    except IntegrityError:
+        created = False  # stored by another request between its check and its insert
+    if not created:
         with db.reader(engine) as reader:
-            try:
-                link = links.read_link(reader, registries, token, now)
-            except links.LinkGone as e:
-                return _stored_or(reader, token, _gone_problem(e.reason))
-            except links.LinkNotFound:
-                raise _not_found() from None
-        if not isinstance(link, links.Link):
-            raise _gone_problem(links.expire(engine, link, now).reason)
-        respondent = _respondent(link, data.respondent) or link.respondent
-        try:
-            prepared = responses.prepare(
-                invitation=link.invitation,
-                episode=link.episode,
-                instruments=link.instruments,
-                uses={i.id: link.protocol.instrument_use(i.id) for i in link.instruments},
-                answers=data.answers if data.answers is not None else link.answers,
-                language=data.language or (link.draft.language if link.draft else link.episode.language),
-                respondent=respondent,
-                started_at=link.draft.started_at if link.draft is not None else None,
-                now=now,
-            )
-        except responses.InvalidAnswers:
-            audit.record_apart(engine, "patient", "patient", "response.submit", link.episode.registry_id, link.episode.id, "invalid")
-            raise
-        try:
-            created = writer_for(engine).submit(prepared)
-        except IntegrityError:
-            created = False  # stored by another request between its check and its insert
-        if not created:
-            with db.reader(engine) as reader:
-                return _stored_or(reader, token, errors.Gone("the form can no longer be answered", fix="ask the registry for a new link"))
-        return Response(ReceiptOut(received_at=now, instruments=prepared.receipt.instruments), status_code=201)
+            return _stored_or(reader, token, errors.Gone("the form can no longer be answered", fix="ask the registry for a new link"))
+    return Response(ReceiptOut(received_at=now, instruments=prepared.receipt.instruments), status_code=201)
 
 
 def _not_found() -> errors.NotFound:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -24,7 +25,9 @@ from instruments.schema import Overlay
 from promsvc.delivery import links as delivery_links
 from promsvc.models import Draft, Episode, Invitation, Status
 from promsvc.registries.schema import Protocol, Registry, TimePoint
+from promsvc.responses import services as responses
 from promsvc.responses.services import change_status
+from promsvc.responses.writer import Arrival
 from promsvc.security import hash_token
 
 USABLE = (Status.open, Status.started)
@@ -115,7 +118,71 @@ def read_link(session: Session, registries: Mapping[str, Registry], token: str, 
     found = _find(session, token)
     if found is None:
         raise LinkNotFound()
-    invitation, episode, draft = found
+    return _checked(registries, *found, now)
+
+
+# Built once: building a statement costs more than running it.
+_WITH_EPISODE_AND_DRAFT = (
+    select(Invitation, Episode, Draft)
+    .join(Episode, Episode.id == Invitation.episode_id)
+    .outerjoin(Draft, Draft.invitation_id == Invitation.id)
+    .where(Invitation.id.in_(sa.bindparam("ids", expanding=True)))
+)
+
+
+def usable_links(session: Session, registries: Mapping[str, Registry], tokens: list[str], now: dt.datetime) -> dict[str, Link]:
+    """`read_link` for many tokens in three queries: the tokens whose link is usable now, each
+    with its Link. A token missing from the answer is not usable, or not found, or expired:
+    `read_link` tells which."""
+    hashes = {hash_token(t): t for t in dict.fromkeys(tokens) if _usable_token(t)}
+    if not hashes:
+        return {}
+    opens = delivery_links.find_links(session, list(hashes))
+    rows = {inv.id: (inv, episode, draft)
+            for inv, episode, draft in session.exec(_WITH_EPISODE_AND_DRAFT, params={"ids": list(set(opens.values()))})}
+    found = {}
+    for token_hash, invitation_id in opens.items():
+        try:
+            link = _checked(registries, *rows[invitation_id], now)
+        except (LinkGone, LinkNotFound, KeyError):
+            continue
+        if isinstance(link, Link):
+            found[hashes[token_hash]] = link
+    return found
+
+
+def prepare_arrivals(registries: Mapping[str, Registry], engine, arrivals: list[Arrival]) -> list[responses.Prepared | None]:
+    """Read, check and score submissions that arrived with their answers (the writer's
+    `resolve`): a Prepared for each that can be stored as it is; None for any other, whose
+    request then takes the full path (which says what is wrong)."""
+    from promsvc import db
+
+    with db.reader(engine) as session:
+        found = usable_links(session, registries, [a.token for a in arrivals], max(a.at for a in arrivals))
+    out: list[responses.Prepared | None] = []
+    for arrival in arrivals:
+        link = found.get(arrival.token)
+        if link is None or (arrival.respondent == "proxy" and not link.proxy_allowed):
+            out.append(None)
+            continue
+        draft = link.draft
+        try:
+            out.append(responses.prepare(
+                invitation=link.invitation, episode=link.episode, instruments=link.instruments,
+                uses={i.id: link.protocol.instrument_use(i.id) for i in link.instruments},
+                answers=arrival.answers,
+                language=arrival.language or (draft.language if draft is not None else link.episode.language),
+                respondent=arrival.respondent or link.respondent,
+                started_at=draft.started_at if draft is not None else None,
+                now=arrival.at,
+            ))
+        except responses.InvalidAnswers:
+            out.append(None)
+    return out
+
+
+def _checked(registries: Mapping[str, Registry], invitation: Invitation, episode: Episode, draft: Draft | None,
+             now: dt.datetime) -> Link | Invitation:
     status = Status(invitation.status)
     if status in GONE:
         raise LinkGone(GONE[status], episode.language)

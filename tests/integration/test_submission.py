@@ -3,6 +3,7 @@ their provenance written with the responses in one transaction, or nothing at al
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
@@ -251,3 +252,46 @@ def test_group_commit_many_at_once_each_stored_once(engine, settings):
     assert sorted(results) == [False] * 4 + [True] * 12
     counts = _counts(engine)
     assert counts == (24, 36, 12)  # eq5d-5l and rand36 responses; index, rand and sf36v1 scores; audit rows
+
+
+def test_arrivals_are_read_checked_scored_and_stored_together_or_sent_the_full_way(engine, settings):
+    """The JSON API's one hop (promsvc.responses.writer.Arrival): what can be stored as it is
+    gets its receipt; anything else gets None, and its request takes the full path."""
+    import functools
+    from concurrent.futures import Future
+
+    from promsvc.responses.writer import Arrival, Writer
+
+    (ok1, i1), (ok2, i2) = make_link(engine), make_link(engine)
+    expired, _ = make_link(engine, expires_in=-dt.timedelta(seconds=1))
+    no_proxy, _ = make_link(engine, registry="other", protocol="knee", time_point="m6")
+    invalid, i_invalid = make_link(engine)
+
+    def arrival(token, answers=None, respondent=None):
+        return Arrival(token=token, answers=answers or {"eq5d-5l": EQ5D}, language=None, respondent=respondent, at=now())
+
+    arrivals = [arrival(ok1), arrival("C" * 43), arrival(expired), arrival(no_proxy, respondent="proxy"),
+                arrival(invalid, {"eq5d-5l": {"MO": 9}}), arrival(ok2), arrival(ok1)]  # ok1 twice: a second tab
+    writer = Writer(engine)
+    writer.resolve = functools.partial(links.prepare_arrivals, loader.load_all(settings))
+    batch = [(a, Future()) for a in arrivals]
+    writer._write(batch)
+    results = [future.result() for _, future in batch]
+    assert [r is not None for r in results] == [True, False, False, False, False, True, False]
+    assert results[0].instruments == ["eq5d-5l", "rand36"]
+    stored = fetch(engine, lambda s: sorted({r.invitation_id for r in s.exec(select(Response)).all()}))
+    assert stored == sorted([i1, i2])
+    assert fetch(engine, lambda s: s.get(Invitation, i_invalid)).status == Status.open
+
+
+def test_answers_in_the_body_for_a_gone_or_expired_link_get_the_full_paths_answer(client, engine):
+    expired, inv = make_link(engine, expires_in=-dt.timedelta(seconds=1))
+    r = client.post(f"/api/v1/forms/{expired}/submit", json={"answers": {"eq5d-5l": EQ5D}})
+    assert r.status_code == 410 and "expired" in r.json()["detail"]
+    assert fetch(engine, lambda s: s.get(Invitation, inv)).status == Status.expired
+    token, _ = make_link(engine)
+    body = {"answers": {"eq5d-5l": EQ5D}}
+    first = client.post(f"/api/v1/forms/{token}/submit", json=body)
+    again = client.post(f"/api/v1/forms/{token}/submit", json=body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
