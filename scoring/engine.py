@@ -167,7 +167,7 @@ def code_answers(ins: Instrument, answers: Mapping[str, Any], *, needed: list[st
 
 def code_column(ins: Instrument, item: Item, column: Any) -> Coded:
     codes = _as_floats(ins, item, column)
-    lowest, highest, is_code = _cached(ins, ("codes", item.id), lambda: _code_slots(ins, item))
+    lowest, highest, is_code = per_definition(ins, ("codes", item.id), lambda: _code_slots(ins, item))
     # NaN compares false, so missing answers fall out of range without a warning
     in_range = (codes >= lowest) & (codes <= highest)
     pos = np.where(in_range, codes - (lowest - 1), 0).astype(np.intp)
@@ -194,7 +194,7 @@ def _code_slots(ins: Instrument, item: Item) -> tuple[int, int, np.ndarray]:
 _TABLES: dict[tuple, tuple[Instrument, Any]] = {}
 
 
-def _cached(ins: Instrument, key: tuple, build):
+def per_definition(ins: Instrument, key: tuple, build):
     hit = _TABLES.get((id(ins), *key))
     if hit is not None and hit[0] is ins:
         return hit[1]
@@ -268,7 +268,7 @@ def _row_count(coded: dict[str, Coded]) -> int:
 def _lookup_table(ins: Instrument, item: Item, coded: Coded, values: Mapping[int, float | None] | None) -> np.ndarray:
     """The value of each slot of `coded.pos`; NaN for missing, unanswered options and codes
     without a value. No `values` means the code itself is the value."""
-    return _cached(ins, ("values", item.id, id(values)), lambda: _build_lookup(ins, item, coded, values))
+    return per_definition(ins, ("values", item.id, id(values)), lambda: _build_lookup(ins, item, coded, values))
 
 
 def _build_lookup(ins: Instrument, item: Item, coded: Coded, values: Mapping[int, float | None] | None) -> np.ndarray:

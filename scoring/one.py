@@ -18,7 +18,7 @@ from instruments import Instrument
 from instruments import get as get_instrument
 from instruments.schema import Bands, Condition, RecodeMean, Scoring, Sum, ValueSetIndex, WeightedSum
 from scoring.engine import (
-    Provenance, _cached, choose_scoring, choose_value_set, describe_allowed, required_items,
+    Provenance, per_definition, choose_scoring, choose_value_set, describe_allowed, required_items,
 )
 from scoring.errors import AnswerError, MissingItems
 
@@ -41,7 +41,7 @@ def score_one(
     engine raises: UnknownName, MissingItems (a needed item is not a key), AnswerError.
     """
     ins = get_instrument(instrument) if isinstance(instrument, str) else instrument
-    plan = _cached(ins, ("one", scoring, method, country), lambda: _Plan(ins, scoring, method, country))
+    plan = per_definition(ins, ("one", scoring, method, country), lambda: _Plan(ins, scoring, method, country))
     return plan(answers), plan.provenance
 
 

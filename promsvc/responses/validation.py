@@ -14,7 +14,7 @@ import msgspec
 
 from instruments import Instrument, Item
 from instruments.schema import Condition
-from scoring.engine import describe_allowed
+from scoring.engine import describe_allowed, per_definition
 
 Answers = dict[str, dict[str, int | None]]
 
@@ -66,11 +66,17 @@ def without_unasked(instrument: Instrument, answers: Mapping[str, int | None]) -
 
 def check_code(instrument: Instrument, item: Item, value: Any) -> bool:
     """Whether `value` is a code this item accepts (None, meaning no answer, always is)."""
-    if value is None:
-        return True
-    if isinstance(value, bool) or not isinstance(value, int):
-        return False
-    return value in instrument.codes_of(item)
+    return _accepts(_items(instrument)[item.id][1], value)
+
+
+def _accepts(codes: frozenset[int], value: Any) -> bool:
+    return value is None or (type(value) is int and value in codes)  # not bool, a subclass of int
+
+
+def _items(instrument: Instrument) -> dict[str, tuple[Item, frozenset[int]]]:
+    """Item id → the item and the codes it accepts; built once per definition."""
+    return per_definition(instrument, ("accepts",),
+                          lambda: {i.id: (i, frozenset(instrument.codes_of(i))) for i in instrument.items})
 
 
 def validate(
@@ -102,14 +108,14 @@ def validate(
         if not isinstance(given, Mapping):
             found.append(AnswerProblem(at, _shown(given), "an object of item ids", f"answers to {ins_id} must be an object"))
             continue
-        items = {i.id: i for i in ins.items}
+        items = _items(ins)
         codes: dict[str, int | None] = {}
         for item_id, value in given.items():
-            item = items.get(item_id)
+            item, accepted = items.get(item_id, (None, None))
             if item is None:
                 allowed = ", ".join(items)
                 found.append(AnswerProblem(f"{at}.{item_id}", item_id, f"one of {allowed}", f"{ins_id} has no item {item_id!r}"))
-            elif not check_code(ins, item, value):
+            elif not _accepts(accepted, value):
                 allowed = describe_allowed(ins, item)
                 found.append(AnswerProblem(f"{at}.{item_id}", _shown(value), allowed, f"{ins_id} {item_id}: {value!r} is not an answer it accepts"))
             else:
