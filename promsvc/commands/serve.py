@@ -41,35 +41,91 @@ def run(host: str, port: int, workers: int) -> int:
     return serve(host, port, workers)
 
 
-def serve(host: str, port: int, workers: int) -> int:
-    import socket
-
+def _config(host: str, port: int):
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
 
-    config = uvicorn.Config(
+    return uvicorn.Config(
         "promsvc.app:app_from_environment",
         factory=True,
         host=host,
         port=port,
-        workers=workers,
         access_log=False,
         log_level="info",
         server_header=False,
     )
+
+
+def _listening_socket(host: str, port: int, *, reuse_port: bool):
+    import socket
+
+    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    # IPPROTO_TCP given, so that asyncio sets TCP_NODELAY on every connection (without it each
+    # response waits ~40 ms for the client's delayed ACK).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _worker(host: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.Server(_config(host, port)).run(sockets=[_listening_socket(host, port, reuse_port=True)])
+
+
+def serve(host: str, port: int, workers: int) -> int:
+    """Run `workers` uvicorn servers. Several workers each listen on a socket of their own
+    (SO_REUSEPORT), so that the kernel shares connections out evenly: with one shared socket,
+    the worker that wakes first accepts a whole burst of keep-alive connections, and one
+    worker is busy while the other waits. A worker that dies is started again."""
+    import multiprocessing
+    import signal
+    import time
+
+    import uvicorn
+
     if workers == 1:
-        uvicorn.Server(config).run()
+        uvicorn.Server(_config(host, port)).run(sockets=[_listening_socket(host, port, reuse_port=False)])
         return 0
-    # Uvicorn's own socket for several workers is made without IPPROTO_TCP, and asyncio then
-    # leaves Nagle's algorithm on for every connection: each response waits ~40 ms for the
-    # client's delayed ACK. The same socket, with its protocol read back from the kernel, lets
-    # asyncio set TCP_NODELAY as it does for one worker.
-    sock = config.bind_socket()
-    if sock.family in (socket.AF_INET, socket.AF_INET6):
-        sock = socket.socket(fileno=sock.detach())
-        sock.set_inheritable(True)
+    spawn = multiprocessing.get_context("spawn")
+    processes = [spawn.Process(target=_worker, args=(host, port)) for _ in range(workers)]
+    started = {}
+    for process in processes:
+        process.start()
+        started[process] = time.monotonic()
+    stopping, failed = False, False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        Multiprocess(config, sockets=[sock]).run()
-    except KeyboardInterrupt:
-        pass
-    return 0
+        while not stopping:
+            time.sleep(0.5)
+            for n, process in enumerate(processes):
+                if process.is_alive() or stopping:
+                    continue
+                if process.exitcode > 0 and time.monotonic() - started[process] < 10:
+                    # It could not start (a bad setting, the port taken): say so and stop, rather
+                    # than starting it again and again. A worker killed by a signal is replaced.
+                    print(f"promsvc: worker {process.pid} could not start (exit {process.exitcode})", file=sys.stderr)
+                    stopping = failed = True
+                    break
+                print(f"promsvc: worker {process.pid} stopped (exit {process.exitcode}); starting another",
+                      file=sys.stderr)
+                processes[n] = spawn.Process(target=_worker, args=(host, port))
+                processes[n].start()
+                started[processes[n]] = time.monotonic()
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()  # SIGTERM: uvicorn finishes the requests under way
+        for process in processes:
+            process.join(30)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 1 if failed else 0
