@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import math
 import secrets
+import threading
+import time
+from collections import deque
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
@@ -154,6 +158,49 @@ def _page(request: Request, message: str = "", status: int = 200) -> Response[st
     return response
 
 
+_TOO_MANY = ('<p role="alert"><strong>For mange feil forsøk. Vent litt og prøv igjen.</strong> '
+             '<span lang="en">Too many wrong tries. Wait a while and try again.</span></p>')
+
+
+class FailedTries:
+    """Wrong codes typed per client address in the last `window` seconds, in this process.
+
+    A code has 60 bits and cannot be guessed online anyway; the limit keeps a script from
+    trying at the rate of the server, and keeps such traffic out of the database. After
+    `limit` wrong tries in the window, the page refuses that address until the oldest falls out.
+    """
+
+    def __init__(self, limit: int = 10, window: float = 600.0, clock=time.monotonic):
+        self.limit, self.window, self.clock = limit, window, clock
+        self._tries: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, address: str) -> float:
+        """Seconds until `address` may try again (0: now)."""
+        with self._lock:
+            tries = self._recent(address)
+            return 0.0 if len(tries) < self.limit else tries[0] + self.window - self.clock()
+
+    def failed(self, address: str) -> None:
+        with self._lock:
+            self._recent(address).append(self.clock())
+            if len(self._tries) > 10_000:  # forget addresses whose tries have all run out
+                for key in [k for k, t in self._tries.items() if not self._recent(k)]:
+                    del self._tries[key]
+
+    def _recent(self, address: str) -> deque[float]:
+        tries = self._tries.setdefault(address, deque())
+        while tries and tries[0] <= self.clock() - self.window:
+            tries.popleft()
+        return tries
+
+
+def failed_tries(state: State) -> FailedTries:
+    if "code_tries" not in state:
+        state["code_tries"] = FailedTries()
+    return state["code_tries"]
+
+
 @get("/code", sync_to_thread=False, include_in_schema=False)
 def code_form(request: Request) -> Response[str]:
     return _page(request)
@@ -164,11 +211,19 @@ def code_open(request: Request, db_session: DbSession,
               data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]) -> Response[str]:
     """A typed code opens its invitation through a fresh link (303 to /q/{token}); any failure
     looks the same, whether the code never existed or has expired."""
+    tries, address = failed_tries(request.app.state), request.client.host if request.client else "?"
+    wait = tries.wait(address)
+    if wait > 0:
+        response = _page(request, _TOO_MANY, status=429)
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
     nonce = str(data.get("nonce", ""))
     if not nonce or not secrets.compare_digest(nonce, request.cookies.get(_COOKIE, "")):
+        tries.failed(address)
         return _page(request, _UNKNOWN, status=400)
     opened = links.open_code(db_session, str(data.get("code", ""))[:40], utcnow())
     if opened is None:
+        tries.failed(address)
         return _page(request, _UNKNOWN, status=404)
     db_session.commit()
     settings = request.app.state.settings

@@ -266,3 +266,36 @@ def test_promsvc_demo_mails_the_minutes_registry_to_its_own_sink_once_through_re
                               {"PROMSVC_DATABASE_URL": database_url}, out)
     [row] = json.loads(out.getvalue())["messages"]
     assert (row["channel"], row["sent"], row["queued"], row["failed"]) == ("email", 12, 0, 0)
+
+
+def test_the_code_page_refuses_an_address_after_ten_wrong_codes_until_they_run_out(app, client, engine):
+    from promsvc.delivery.controllers import FailedTries
+
+    inv = enrol(engine, registry="demo", protocol="hip_primary", status=Status.open,
+                due_at=dt.datetime.now(dt.UTC) - DAY)
+    code = links.new_code()
+    with Session(engine) as s:
+        s.add(InvitationLink(invitation_id=inv, token_hash=links.code_hash(code), kind="code", channel="letter",
+                             issued_at=dt.datetime.now(dt.UTC)))
+        s.commit()
+    clock = [1000.0]
+    app.state["code_tries"] = FailedTries(limit=10, window=600.0, clock=lambda: clock[0])
+    try:
+        page = client.get("/code")
+
+        def post(typed: str):
+            nonce = page.text.split('name="nonce" value="')[1].split('"')[0]  # each page sets a new one
+            return client.post("/code", data={"code": typed, "nonce": nonce}, follow_redirects=False)
+
+        for n in range(10):
+            clock[0] += 1
+            page = post(f"AAAA-BBBB-CC{n:02d}")
+            assert page.status_code == 404
+        refused = post(links.format_code(code))
+        assert refused.status_code == 429 and "For mange feil forsøk" in refused.text
+        assert refused.headers["retry-after"] == "591"  # the first wrong try leaves the window at 1601
+        clock[0] = 1601.5
+        page = refused
+        assert post(links.format_code(code)).status_code == 303
+    finally:
+        del app.state["code_tries"]
