@@ -126,7 +126,8 @@ def test_a_link_from_a_message_opens_the_patient_page_until_expiry(client, engin
     assert client.get(f"/q/{token}").status_code == 410
 
 
-def test_staff_type_a_letter_code_and_reach_the_form(client, engine):
+def _letter_code(engine) -> str:
+    """An open invitation of the demo registry and the short code of its letter."""
     inv = enrol(engine, registry="demo", protocol="hip_primary", status=Status.open,
                 due_at=dt.datetime.now(dt.UTC) - DAY)
     code = links.new_code()
@@ -134,6 +135,11 @@ def test_staff_type_a_letter_code_and_reach_the_form(client, engine):
         s.add(InvitationLink(invitation_id=inv, token_hash=links.code_hash(code), kind="code", channel="letter",
                              issued_at=dt.datetime.now(dt.UTC)))
         s.commit()
+    return code
+
+
+def test_staff_type_a_letter_code_and_reach_the_form(client, engine):
+    code = _letter_code(engine)
     form = client.get("/code")
     assert form.status_code == 200 and 'name="code"' in form.text
     assert form.headers["referrer-policy"] == "no-referrer" and "no-store" in form.headers["cache-control"]
@@ -271,13 +277,7 @@ def test_promsvc_demo_mails_the_minutes_registry_to_its_own_sink_once_through_re
 def test_the_code_page_refuses_an_address_after_ten_wrong_codes_until_they_run_out(app, client, engine):
     from promsvc.delivery.controllers import FailedTries
 
-    inv = enrol(engine, registry="demo", protocol="hip_primary", status=Status.open,
-                due_at=dt.datetime.now(dt.UTC) - DAY)
-    code = links.new_code()
-    with Session(engine) as s:
-        s.add(InvitationLink(invitation_id=inv, token_hash=links.code_hash(code), kind="code", channel="letter",
-                             issued_at=dt.datetime.now(dt.UTC)))
-        s.commit()
+    code = _letter_code(engine)
     clock = [1000.0]
     app.state["code_tries"] = FailedTries(limit=10, window=600.0, clock=lambda: clock[0])
     try:
