@@ -17,7 +17,7 @@ from promsvc.delivery.channels import Ambiguous, ChannelDown, DeliveryFailure, T
 from promsvc.delivery.config import Delivery
 from promsvc.delivery.decide import Facts, next_channel
 from promsvc.delivery.timing import next_daily
-from promsvc.db import unindexed, when_unlocked
+from promsvc.db import when_unlocked
 from promsvc.models import Contact, Episode, Invitation, InvitationEvent, Message
 
 M = Message.__table__
@@ -225,7 +225,7 @@ class Outcomes:
                  for i, st, ch, _ in self.done if i.kind == "invitation"}
         if notes:
             opened = conn.execute(
-                sa.update(I).where(I.c.id.in_(list(notes)), unindexed(I.c.status) == "planned")
+                sa.update(I).where(I.c.id.in_(list(notes)), I.c.status == "planned")
                 .values(status="open", status_at=self.now).returning(I.c.id)
             ).scalars().all()
             if opened:

@@ -160,19 +160,10 @@ def _submit_in_full(engine, registries: dict[str, Registry], token: str, data: S
             raise _not_found() from None
     if not isinstance(link, links.Link):
         raise _gone_problem(links.expire(engine, link, now).reason)
-    respondent = _respondent(link, data.respondent) or link.respondent
+    respondent = _respondent(link, data.respondent)
     try:
-        prepared = responses.prepare(
-            invitation=link.invitation,
-            episode=link.episode,
-            instruments=link.instruments,
-            uses={i.id: link.protocol.instrument_use(i.id) for i in link.instruments},
-            answers=data.answers if data.answers is not None else link.answers,
-            language=data.language or (link.draft.language if link.draft else link.episode.language),
-            respondent=respondent,
-            started_at=link.draft.started_at if link.draft is not None else None,
-            now=now,
-        )
+        prepared = links.prepare_link(link, data.answers if data.answers is not None else link.answers,
+                                      language=data.language, respondent=respondent, now=now)
     except responses.InvalidAnswers:
         audit.record_apart(engine, "patient", "patient", "response.submit", link.episode.registry_id, link.episode.id, "invalid")
         raise

@@ -165,20 +165,27 @@ def prepare_arrivals(registries: Mapping[str, Registry], engine, arrivals: list[
         if link is None or (arrival.respondent == "proxy" and not link.proxy_allowed):
             out.append(None)
             continue
-        draft = link.draft
         try:
-            out.append(responses.prepare(
-                invitation=link.invitation, episode=link.episode, instruments=link.instruments,
-                uses={i.id: link.protocol.instrument_use(i.id) for i in link.instruments},
-                answers=arrival.answers,
-                language=arrival.language or (draft.language if draft is not None else link.episode.language),
-                respondent=arrival.respondent or link.respondent,
-                started_at=draft.started_at if draft is not None else None,
-                now=arrival.at,
-            ))
+            out.append(prepare_link(link, arrival.answers, language=arrival.language, respondent=arrival.respondent,
+                                    now=arrival.at))
         except responses.InvalidAnswers:
             out.append(None)
     return out
+
+
+def prepare_link(link: Link, answers, *, language: str | None, respondent: str | None,
+                 now: dt.datetime) -> responses.Prepared:
+    """Validate and score answers to a link (promsvc.responses.services.prepare); language and
+    respondent default to the draft's, else the episode's language and the patient."""
+    return responses.prepare(
+        invitation=link.invitation, episode=link.episode, instruments=link.instruments,
+        uses={i.id: link.protocol.instrument_use(i.id) for i in link.instruments},
+        answers=answers,
+        language=language or (link.draft.language if link.draft is not None else link.episode.language),
+        respondent=respondent or link.respondent,
+        started_at=link.draft.started_at if link.draft is not None else None,
+        now=now,
+    )
 
 
 def _checked(registries: Mapping[str, Registry], invitation: Invitation, episode: Episode, draft: Draft | None,

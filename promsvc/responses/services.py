@@ -225,7 +225,7 @@ _COMPLETE = (
     sa.update(_INVITATION)
     .where(
         _INVITATION.c.id.in_(sa.bindparam("ids", expanding=True)),
-        unindexed(_INVITATION.c.status).in_([Status.open, Status.started]),
+        _INVITATION.c.status.in_([Status.open, Status.started]),  # not indexed (models.Invitation)
         unindexed(_INVITATION.c.expires_at) > sa.bindparam("now", type_=_INVITATION.c.expires_at.type),
     )
     .values(status=Status.completed, status_at=sa.bindparam("at", type_=_INVITATION.c.status_at.type))
