@@ -17,6 +17,7 @@ Dependencies every handler can ask for: `db_session` (see promsvc.db), `caller` 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import logging
@@ -35,8 +36,10 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 import promsvc
 from promsvc import db, errors, security
+from promsvc.patient.services import prepare_arrivals
 from promsvc.registries import loader
 from promsvc.registries.schema import Registry
+from promsvc.responses.writer import Writer
 from promsvc.settings import Settings
 
 log = logging.getLogger("promsvc.access")
@@ -66,14 +69,19 @@ def create_app(settings: Settings) -> Litestar:
             app.state.scheduler = DeliveryScheduler.from_settings(settings, registries)
             app.state.scheduler.start()
 
-    def on_shutdown(app: Litestar) -> None:
+    async def on_shutdown(app: Litestar) -> None:
+        await app.state.writer.close()
         if app.state.get("scheduler") is not None:
             app.state.scheduler.shutdown()
         engine.dispose()
 
     return Litestar(
         route_handlers=_routers(settings),
-        state=State({"settings": settings, "engine": engine, "registries": registries}),
+        state=State({
+            "settings": settings, "engine": engine, "registries": registries,
+            # submissions with their answers, group-committed on the event loop (docs/service.md)
+            "writer": Writer(engine, functools.partial(prepare_arrivals, registries)),
+        }),
         dependencies={
             "db_session": Provide(db.provide_session),
             "caller": Provide(security.provide_caller, sync_to_thread=True),

@@ -28,6 +28,7 @@ import weakref
 from collections.abc import Generator
 from pathlib import Path
 
+import msgspec
 import sqlalchemy as sa
 from litestar.datastructures import State
 from sqlalchemy.engine import Engine, make_url
@@ -78,6 +79,9 @@ def make_engine(settings: Settings | str, *, autocommit: bool = False, **kw) -> 
     url = make_url(settings if isinstance(settings, str) else settings.database_url)
     if autocommit:
         kw["isolation_level"] = "AUTOCOMMIT"
+    # JSON columns (answers, score values) through msgspec: several times faster than `json`
+    kw.setdefault("json_serializer", _json_text)
+    kw.setdefault("json_deserializer", msgspec.json.decode)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -95,6 +99,10 @@ def make_engine(settings: Settings | str, *, autocommit: bool = False, **kw) -> 
     kw.setdefault("pool_size", 10)
     kw.setdefault("max_overflow", 20)
     return sa.create_engine(url, **kw)
+
+
+def _json_text(value) -> str:
+    return msgspec.json.encode(value).decode()
 
 
 def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:

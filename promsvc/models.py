@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import uuid
+import os
+import time
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -41,7 +42,17 @@ def _time(**kw) -> Field:
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """A new row id: a UUID version 7 (RFC 9562, section 5.7) as 32 hex digits.
+
+    Its first 48 bits are the time in milliseconds, and the rest is random (74 bits). Rows made
+    one after the other get ids in about the same order, so each insert lands at the end of the
+    primary key's index instead of on a random page of it: a batch of submissions then writes a
+    few pages to the write-ahead log, not one page per row.
+    """
+    ms = time.time_ns() // 1_000_000
+    random = int.from_bytes(os.urandom(10), "big")
+    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (random >> 68 & 0xFFF) << 64 | 0b10 << 62 | random & (1 << 62) - 1
+    return f"{value:032x}"
 
 
 class Role(str, enum.Enum):
@@ -158,7 +169,8 @@ class Response(SQLModel, table=True):
     __tablename__ = "response"
     __table_args__ = (sa.UniqueConstraint("invitation_id", "instrument_id"),)
     id: str = Field(default_factory=new_id, primary_key=True)
-    invitation_id: str = Field(foreign_key="invitation.id", index=True)
+    # no index of its own: the unique (invitation_id, instrument_id) serves lookups by invitation
+    invitation_id: str = Field(foreign_key="invitation.id")
     episode_id: str = Field(foreign_key="episode.id", index=True)
     registry_id: str = Field(index=True)
     instrument_id: str

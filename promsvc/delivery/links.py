@@ -93,18 +93,46 @@ def find_link(session: Session, token_hash: str) -> tuple[Invitation, Episode, D
     return tuple(row) if row is not None else None
 
 
-_HASHES = sa.bindparam("hashes", expanding=True)
-_FIND_CARRIED = select(InvitationLink.token_hash, InvitationLink.invitation_id).where(
-    InvitationLink.token_hash.in_(_HASHES), InvitationLink.kind == "token", InvitationLink.revoked_at.is_(None))
-_FIND_DIRECT = select(Invitation.token_hash, Invitation.id).where(Invitation.token_hash.in_(_HASHES))
+def _find_many_statement():
+    # `find_link` for many tokens in one query, in plain columns (no ORM objects: this is the
+    # submission writer's read, once per batch). `direct` tells an in-clinic link, which wins.
+    hashes = sa.bindparam("hashes", expanding=True)
+    i, e, d, l = (t.__table__ for t in (Invitation, Episode, Draft, InvitationLink))
+    opens = sa.union_all(
+        sa.select(i.c.token_hash.label("hash"), i.c.id.label("opens"), sa.true().label("direct"))
+        .where(i.c.token_hash.in_(hashes)),
+        sa.select(l.c.token_hash, l.c.invitation_id, sa.false())
+        .where(l.c.token_hash.in_(hashes), l.c.kind == "token", l.c.revoked_at.is_(None)),
+    ).subquery()
+    columns = [opens.c.hash, opens.c.direct]
+    columns += [c.label(f"invitation_{c.name}") for c in i.c if c.name in LINK_COLUMNS["invitation"]]
+    columns += [c.label(f"episode_{c.name}") for c in e.c if c.name in LINK_COLUMNS["episode"]]
+    columns += [c.label(f"draft_{c.name}") for c in d.c if c.name in LINK_COLUMNS["draft"]]
+    return (
+        sa.select(*columns)
+        .join(i, i.c.id == opens.c.opens)
+        .join(e, e.c.id == i.c.episode_id)
+        .outerjoin(d, d.c.invitation_id == i.c.id)
+    )
 
 
-def find_links(session: Session, token_hashes: list[str]) -> dict[str, str]:
-    """`find_link` for many tokens: token hash → the id of the invitation it opens (the same
-    rule: the in-clinic link first, else an unrevoked token a message carried)."""
-    opens = dict(session.exec(_FIND_CARRIED, params={"hashes": token_hashes}).all())
-    opens.update(session.exec(_FIND_DIRECT, params={"hashes": token_hashes}).all())
-    return opens
+# What the writer's check and scoring read of each (promsvc.patient.services.usable_links).
+LINK_COLUMNS = {
+    "invitation": {"id", "status", "expires_at", "registry_id", "time_point", "channel", "episode_id"},
+    "episode": {"id", "registry_id", "protocol_id", "language", "withdrawn_at", "proxy_allowed"},
+    "draft": {"invitation_id", "language", "started_at", "respondent"},
+}
+_FIND_MANY = _find_many_statement()
+
+
+def find_links(connection: sa.Connection, token_hashes: list[str]) -> dict[str, sa.Row]:
+    """`find_link` for many tokens: token hash → one row with the invitation's, the episode's
+    and the draft's `LINK_COLUMNS`, named `invitation_id`, `episode_language`, `draft_started_at` …"""
+    found: dict[str, sa.Row] = {}
+    for row in connection.execute(_FIND_MANY, {"hashes": token_hashes}):
+        if row.direct or row.hash not in found:
+            found[row.hash] = row
+    return found
 
 
 def find_invitation(session: Session, token_hash: str) -> Invitation | None:

@@ -10,7 +10,6 @@ The token in the address is the only credential. Errors are problem details (pro
 from __future__ import annotations
 
 import datetime as dt
-import functools
 
 import anyio
 from litestar import Controller, Request, Response, get, post, put
@@ -27,7 +26,7 @@ from promsvc.patient.texts import LANGUAGES, language
 from promsvc.registries.schema import Registry
 from promsvc.responses import services as responses
 from promsvc.responses.validation import validate
-from promsvc.responses.writer import Arrival, writer_for
+from promsvc.responses.writer import Arrival
 from promsvc.settings import Settings
 
 
@@ -129,7 +128,7 @@ class FormsApi(Controller):
         return _draft_out(link)
 
     @post("/submit")
-    async def submit(self, token: FromPath[str], request: Request, data: JSONBody[SubmitIn], registries: RegistriesDep) -> Response[ReceiptOut]:
+    async def submit(self, token: FromPath[str], request: Request, data: JSONBody[SubmitIn]) -> Response[ReceiptOut]:
         """Store and score the answers (the body's, or else the draft's): 201 with the receipt; 200 with the
         same receipt when they were stored before; 422 naming each answer that cannot be stored."""
         _json_only(request)
@@ -137,20 +136,18 @@ class FormsApi(Controller):
         if data.answers is not None:
             # The common case in one hop: the writer reads, checks, scores and stores it with the
             # other submissions waiting (promsvc.responses.writer); anything else comes back None.
-            writer = writer_for(engine, resolve=functools.partial(links.prepare_arrivals, registries))
-            receipt = await writer.take(Arrival(token=token, answers=data.answers, language=data.language,
+            receipt = await request.app.state.writer.take(Arrival(token=token, answers=data.answers, language=data.language,
                                                 respondent=data.respondent, at=_now()))
             if receipt is not None:
                 return Response(ReceiptOut(received_at=receipt.received_at, instruments=receipt.instruments), status_code=201)
-        return await anyio.to_thread.run_sync(_submit_in_full, engine, registries, token, data)
+        return await anyio.to_thread.run_sync(_submit_in_full, engine, request.app.state.registries, token, data)
 
 
 def _submit_in_full(engine, registries: dict[str, Registry], token: str, data: SubmitIn) -> Response[ReceiptOut]:
     """The submission with every check spelled out: the draft's answers, and every case the
     writer's one hop leaves (unknown, gone or expired links, invalid answers, a lost race)."""
     now = _now()
-    # Read without a transaction, check and score, then hand the rows to the writer, which
-    # commits them with whatever other submissions are waiting (promsvc.responses.writer).
+    # Read without a transaction, check and score; then a short write transaction.
     with db.reader(engine) as reader:
         try:
             link = links.read_link(reader, registries, token, now)
@@ -168,7 +165,8 @@ def _submit_in_full(engine, registries: dict[str, Registry], token: str, data: S
         audit.record_apart(engine, "patient", "patient", "response.submit", link.episode.registry_id, link.episode.id, "invalid")
         raise
     try:
-        created = writer_for(engine).submit(prepared)
+        with engine.begin() as connection:
+            created = responses.store(connection, [prepared])[0]
     except IntegrityError:
         created = False  # stored by another request between its check and its insert
     if not created:

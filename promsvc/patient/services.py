@@ -14,6 +14,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -121,44 +122,41 @@ def read_link(session: Session, registries: Mapping[str, Registry], token: str, 
     return _checked(registries, *found, now)
 
 
-# Built once: building a statement costs more than running it.
-_WITH_EPISODE_AND_DRAFT = (
-    select(Invitation, Episode, Draft)
-    .join(Episode, Episode.id == Invitation.episode_id)
-    .outerjoin(Draft, Draft.invitation_id == Invitation.id)
-    .where(Invitation.id.in_(sa.bindparam("ids", expanding=True)))
-)
-
-
-def usable_links(session: Session, registries: Mapping[str, Registry], tokens: list[str], now: dt.datetime) -> dict[str, Link]:
-    """`read_link` for many tokens in three queries: the tokens whose link is usable now, each
-    with its Link. A token missing from the answer is not usable, or not found, or expired:
-    `read_link` tells which."""
+def usable_links(connection: sa.Connection, registries: Mapping[str, Registry], tokens: list[str],
+                 now: dt.datetime) -> dict[str, Link]:
+    """`read_link` for many tokens in one query: the tokens whose link is usable now, each with
+    its Link. A token missing from the answer is not usable, or not found, or expired:
+    `read_link` tells which. The Link holds read-only views of the rows, with the columns that
+    checking and scoring read (promsvc.delivery.links.LINK_COLUMNS), not ORM objects."""
     hashes = {hash_token(t): t for t in dict.fromkeys(tokens) if _usable_token(t)}
     if not hashes:
         return {}
-    opens = delivery_links.find_links(session, list(hashes))
-    rows = {inv.id: (inv, episode, draft)
-            for inv, episode, draft in session.exec(_WITH_EPISODE_AND_DRAFT, params={"ids": list(set(opens.values()))})}
     found = {}
-    for token_hash, invitation_id in opens.items():
+    for token_hash, row in delivery_links.find_links(connection, list(hashes)).items():
         try:
-            link = _checked(registries, *rows[invitation_id], now)
-        except (LinkGone, LinkNotFound, KeyError):
+            link = _checked(registries, *_views(row), now)
+        except (LinkGone, LinkNotFound):
             continue
         if isinstance(link, Link):
             found[hashes[token_hash]] = link
     return found
 
 
-def prepare_arrivals(registries: Mapping[str, Registry], engine, arrivals: list[Arrival]) -> list[responses.Prepared | None]:
+def _views(row: sa.Row) -> tuple[SimpleNamespace, SimpleNamespace, SimpleNamespace | None]:
+    values = row._mapping
+    invitation, episode, draft = (
+        SimpleNamespace(**{c: values[f"{table}_{c}"] for c in columns})
+        for table, columns in delivery_links.LINK_COLUMNS.items()
+    )
+    return invitation, episode, (draft if draft.invitation_id is not None else None)
+
+
+def prepare_arrivals(registries: Mapping[str, Registry], connection: sa.Connection,
+                     arrivals: list[Arrival]) -> list[responses.Prepared | None]:
     """Read, check and score submissions that arrived with their answers (the writer's
     `resolve`): a Prepared for each that can be stored as it is; None for any other, whose
     request then takes the full path (which says what is wrong)."""
-    from promsvc import db
-
-    with db.reader(engine) as session:
-        found = usable_links(session, registries, [a.token for a in arrivals], max(a.at for a in arrivals))
+    found = usable_links(connection, registries, [a.token for a in arrivals], max(a.at for a in arrivals))
     out: list[responses.Prepared | None] = []
     for arrival in arrivals:
         link = found.get(arrival.token)

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-
 import pytest
 import sqlalchemy as sa
 from litestar.testing import TestClient
 from patient_fixtures import csrf, fetch, make_link, now, submit_direct as _submit_direct
 from sqlmodel import Session, select
 
-import instruments as catalogue
 import scoring
 from promsvc.app import create_app
-from promsvc.models import AuditEntry, Draft, Episode, Invitation, Response, Score, Status
+from promsvc.models import AuditEntry, Draft, Invitation, Response, Score, Status
 from promsvc.patient import services as links
 from promsvc.registries import loader
 from promsvc.responses import services as responses
@@ -195,23 +193,40 @@ protocols:
     assert score.values["index"] == pytest.approx(-0.594, abs=5e-4)
 
 
-def _prepared(engine, settings, token, answers):
-    registries = loader.load_all(settings)
-    with Session(engine, expire_on_commit=False) as s:
-        link = links.open_link(s, registries, token, now())
-        s.commit()
-    return responses.prepare(
-        invitation=link.invitation, episode=link.episode, instruments=link.instruments,
-        uses={i.id: link.protocol.instrument_use(i.id) for i in link.instruments},
-        answers=answers, language="nb", respondent="patient", started_at=None, now=now(),
-    )
+def _arrival(token, answers=None, respondent=None):
+    from promsvc.responses.writer import Arrival
+
+    return Arrival(token=token, answers=answers or {"eq5d-5l": EQ5D}, language=None, respondent=respondent, at=now())
 
 
-def test_group_commit_a_failing_submission_does_not_take_the_others_down(engine, settings, session):
-    from concurrent.futures import Future
+def _take_together(engine, settings, arrivals) -> tuple[list, int]:
+    """Hand `arrivals` to a new writer at once, on one event loop: each one's outcome (a
+    receipt or None), and how many transactions were committed."""
+    import asyncio
+    import functools
 
     from promsvc.responses.writer import Writer
 
+    commits = []
+
+    def count(conn, cursor, statement, *args):
+        commits.extend([1] if statement.strip().upper() == "COMMIT" else [])
+
+    async def run():
+        writer = Writer(engine, functools.partial(links.prepare_arrivals, loader.load_all(settings)))
+        try:
+            return await asyncio.gather(*(writer.take(a) for a in arrivals))
+        finally:
+            await writer.close()
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        return asyncio.run(run()), len(commits)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+
+
+def test_group_commit_a_failing_submission_does_not_take_the_others_down(engine, settings, session):
     (t1, i1), (t2, i2), (t3, i3) = make_link(engine), make_link(engine), make_link(engine)
     _submit_direct(engine, settings, t2, {"eq5d-5l": EQ5D})
     # t2 looks unanswered again, so its second submission passes the status guard and is
@@ -220,68 +235,72 @@ def test_group_commit_a_failing_submission_does_not_take_the_others_down(engine,
     invitation.status = Status.started
     session.add(invitation)
     session.commit()
-    prepared = [_prepared(engine, settings, t, {"eq5d-5l": EQ5D}) for t in (t1, t3)]
-    again = responses.prepare(
-        invitation=invitation, episode=fetch(engine, lambda s: s.get(Episode, invitation.episode_id)),
-        instruments=[catalogue.get("eq5d-5l")],
-        uses={}, answers={"eq5d-5l": EQ5D}, language="nb", respondent="patient", started_at=None, now=now(),
-    )
-    batch = [(prepared[0], Future()), (again, Future()), (prepared[1], Future())]
-    Writer(engine)._write(batch)
-    assert batch[0][1].result() is True and batch[2][1].result() is True
-    assert isinstance(batch[1][1].exception(), sa.exc.IntegrityError)
+    results, commits = _take_together(engine, settings, [_arrival(t) for t in (t1, t2, t3)])
+    assert [r is not None for r in results] == [True, False, True]  # t2 takes the full path
+    assert commits == 1
     stored = fetch(engine, lambda s: {r.invitation_id for r in s.exec(select(Response)).all()})
     assert stored == {i1, i2, i3}
     statuses = fetch(engine, lambda s: {i: s.get(Invitation, i).status for i in (i1, i2, i3)})
     assert statuses == {i1: Status.completed, i2: Status.started, i3: Status.completed}  # i2's change rolled back
 
 
-def test_group_commit_many_at_once_each_stored_once(engine, settings):
-    from promsvc.responses.writer import writer_for
-
+def test_group_commit_many_at_once_each_stored_once_in_one_transaction(engine, settings):
     made = [make_link(engine) for _ in range(12)]
-    prepared = [_prepared(engine, settings, t, {"eq5d-5l": EQ5D}) for t, _ in made]
-    prepared += prepared[:4]  # the same submission twice (a retry): stored once
-    writer = writer_for(engine)
-    results: list = []
-    threads = [threading.Thread(target=lambda p=p: results.append(writer.submit(p))) for p in prepared]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert sorted(results) == [False] * 4 + [True] * 12
-    counts = _counts(engine)
-    assert counts == (24, 36, 12)  # eq5d-5l and rand36 responses; index, rand and sf36v1 scores; audit rows
+    tokens = [t for t, _ in made] + [t for t, _ in made[:4]]  # four sent twice (a retry): stored once
+    results, commits = _take_together(engine, settings, [_arrival(t) for t in tokens])
+    assert [r is not None for r in results] == [True] * 12 + [False] * 4
+    assert commits == 1
+    assert _counts(engine) == (24, 36, 12)  # eq5d-5l and rand36 responses; index, rand and sf36v1 scores; audit rows
 
 
 def test_arrivals_are_read_checked_scored_and_stored_together_or_sent_the_full_way(engine, settings):
-    """The JSON API's one hop (promsvc.responses.writer.Arrival): what can be stored as it is
-    gets its receipt; anything else gets None, and its request takes the full path."""
-    import functools
-    from concurrent.futures import Future
-
-    from promsvc.responses.writer import Arrival, Writer
-
+    """What can be stored as it arrived gets its receipt; anything else gets None, and its
+    request takes the full path (promsvc.responses.writer)."""
     (ok1, i1), (ok2, i2) = make_link(engine), make_link(engine)
     expired, _ = make_link(engine, expires_in=-dt.timedelta(seconds=1))
     no_proxy, _ = make_link(engine, registry="other", protocol="knee", time_point="m6")
     invalid, i_invalid = make_link(engine)
-
-    def arrival(token, answers=None, respondent=None):
-        return Arrival(token=token, answers=answers or {"eq5d-5l": EQ5D}, language=None, respondent=respondent, at=now())
-
-    arrivals = [arrival(ok1), arrival("C" * 43), arrival(expired), arrival(no_proxy, respondent="proxy"),
-                arrival(invalid, {"eq5d-5l": {"MO": 9}}), arrival(ok2), arrival(ok1)]  # ok1 twice: a second tab
-    writer = Writer(engine)
-    writer.resolve = functools.partial(links.prepare_arrivals, loader.load_all(settings))
-    batch = [(a, Future()) for a in arrivals]
-    writer._write(batch)
-    results = [future.result() for _, future in batch]
+    arrivals = [_arrival(ok1), _arrival("C" * 43), _arrival(expired), _arrival(no_proxy, respondent="proxy"),
+                _arrival(invalid, {"eq5d-5l": {"MO": 9}}), _arrival(ok2), _arrival(ok1)]  # ok1 twice: a second tab
+    results, _ = _take_together(engine, settings, arrivals)
     assert [r is not None for r in results] == [True, False, False, False, False, True, False]
     assert results[0].instruments == ["eq5d-5l", "rand36"]
     stored = fetch(engine, lambda s: sorted({r.invitation_id for r in s.exec(select(Response)).all()}))
     assert stored == sorted([i1, i2])
     assert fetch(engine, lambda s: s.get(Invitation, i_invalid)).status == Status.open
+
+
+def test_the_writer_waits_for_another_processs_sqlite_lock_without_stopping_the_loop(engine, settings):
+    import asyncio
+    import functools
+
+    from promsvc.responses.writer import Writer
+
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock only: PostgreSQL has no database-wide write lock")
+    token, inv = make_link(engine)
+    other = sa.create_engine(engine.url, poolclass=sa.pool.NullPool).raw_connection()  # as another process would
+    other.isolation_level = None
+    other.execute("BEGIN IMMEDIATE")
+
+    async def run():
+        writer = Writer(engine, functools.partial(links.prepare_arrivals, loader.load_all(settings)))
+        taken = asyncio.ensure_future(writer.take(_arrival(token)))
+        ticks = 0
+        while ticks < 20:  # the loop goes on while the writer waits for the lock
+            await asyncio.sleep(0.005)
+            ticks += 1
+        assert not taken.done()
+        other.execute("COMMIT")
+        receipt = await taken
+        await writer.close()
+        return receipt
+
+    try:
+        assert asyncio.run(run()) is not None
+    finally:
+        other.close()
+    assert fetch(engine, lambda s: s.get(Invitation, inv)).status == Status.completed
 
 
 def test_answers_in_the_body_for_a_gone_or_expired_link_get_the_full_paths_answer(client, engine):
