@@ -296,7 +296,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections in total (default 32)")
     parser.add_argument("--processes", type=int, default=4, help="load generator processes (default 4)")
     parser.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 2), help="server worker processes")
-    parser.add_argument("--submissions", type=int, default=6000, help="links made beforehand, one per submission")
+    parser.add_argument("--submissions", type=int, default=30000, help="links made beforehand, one per submission")
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     args = parser.parse_args()
 

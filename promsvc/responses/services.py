@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 import scoring
+from scoring.engine import per_definition
 from instruments import Instrument
 from instruments.schema import ValueSetIndex
 from promsvc import audit
@@ -83,7 +84,8 @@ def scorings_of(instrument: Instrument, use: InstrumentUse, scoring_id: str | No
 
 
 def uses_value_set(instrument: Instrument, scoring_id: str) -> bool:
-    return any(isinstance(s, ValueSetIndex) for s in instrument.scoring(scoring_id).scales)
+    return per_definition(instrument, ("uses_value_set", scoring_id),  # once per definition: asked per score
+                          lambda: any(isinstance(s, ValueSetIndex) for s in instrument.scoring(scoring_id).scales))
 
 
 def score_batch(

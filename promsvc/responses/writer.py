@@ -48,7 +48,7 @@ log = logging.getLogger("promsvc.responses.writer")
 
 MAX_BATCH = 64  # submissions per transaction: bounds the time the loop and the write lock are held
 IDLE_SECONDS = 1.0  # the connection goes back to the pool after this long without work
-LOCK_PAUSE = 0.0002, 0.002  # first and longest pause before trying SQLite's write lock again
+LOCK_PAUSE = 0.0001, 0.001  # first and longest pause before trying SQLite's write lock again
 LOCK_TIMEOUT = SQLITE_BUSY_TIMEOUT_MS / 1000
 
 
