@@ -53,7 +53,8 @@ class LinkGone(Exception):
 
 @dataclass
 class Link:
-    """Everything one usable link opens."""
+    """Everything one usable link opens. From `usable_links` (the submission writer's batch
+    read), `invitation`, `episode` and `draft` are read-only views with some columns only."""
 
     invitation: Invitation
     episode: Episode
