@@ -135,9 +135,10 @@ class Writer:
 
     async def _write_batch(self) -> None:
         connection = self._connect()
-        room = MAX_BATCH - len(self._ready)
-        arrivals, self._waiting = self._waiting[:room], self._waiting[room:]
-        self._ready += self._resolved(connection, arrivals)
+        arrivals = self._waiting[:MAX_BATCH - len(self._ready)]
+        ready = self._resolved(connection, arrivals)  # if it fails, the arrivals still wait, and _run answers them
+        del self._waiting[:len(arrivals)]
+        self._ready += ready
         if self._ready:
             self._begin(connection)
             await self._store(connection)
@@ -145,11 +146,7 @@ class Writer:
     def _resolved(self, connection: sa.Connection, arrivals: list[_Waiting]) -> list[_Ready]:
         if not arrivals:
             return []
-        try:
-            prepared = self._resolve(connection, [a for a, _ in arrivals])
-        except Exception as e:
-            log.warning("reading %d submissions failed (%s); they take the full path", len(arrivals), type(e).__name__)
-            prepared = [None] * len(arrivals)
+        prepared = self._resolve(connection, [a for a, _ in arrivals])
         ready = []
         for (_, future), p in zip(arrivals, prepared, strict=True):
             if p is None:

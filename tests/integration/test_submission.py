@@ -270,6 +270,36 @@ def test_arrivals_are_read_checked_scored_and_stored_together_or_sent_the_full_w
     assert fetch(engine, lambda s: s.get(Invitation, i_invalid)).status == Status.open
 
 
+def test_when_the_writer_fails_every_request_takes_the_full_path_and_the_next_batch_works(engine, settings):
+    import asyncio
+    import functools
+
+    from promsvc.responses.writer import Writer
+
+    (t1, i1), (t2, i2) = make_link(engine), make_link(engine)
+    failures = [RuntimeError("the database went away")]
+
+    def resolve(connection, arrivals):
+        if failures:
+            raise failures.pop()
+        return links.prepare_arrivals(loader.load_all(settings), connection, arrivals)
+
+    async def run():
+        writer = Writer(engine, resolve)
+        try:
+            first = await asyncio.gather(writer.take(_arrival(t1)), writer.take(_arrival(t2)))
+            again = await writer.take(_arrival(t1))
+            return first, again
+        finally:
+            await writer.close()
+
+    first, again = asyncio.run(run())
+    assert first == [None, None]  # unstored: their requests take the full path
+    assert again is not None
+    assert fetch(engine, lambda s: s.get(Invitation, i1)).status == Status.completed
+    assert fetch(engine, lambda s: s.get(Invitation, i2)).status == Status.open
+
+
 def test_the_writer_waits_for_another_processs_sqlite_lock_without_stopping_the_loop(engine, settings):
     import asyncio
     import functools
