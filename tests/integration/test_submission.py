@@ -13,10 +13,11 @@ from sqlmodel import Session, select
 
 import scoring
 from promsvc.app import create_app
-from promsvc.models import AuditEntry, Draft, Invitation, Response, Score, Status
+from promsvc.models import AuditEntry, Draft, Invitation, InvitationEvent, Response, Score, Status
 from promsvc.patient import services as links
 from promsvc.registries import loader
 from promsvc.responses import services as responses
+from promsvc.responses.writer import Arrival
 
 EQ5D = {"MO": 2, "SC": 1, "UA": 3, "PD": 2, "AD": 1, "VAS": 70}
 
@@ -199,9 +200,10 @@ def _arrival(token, answers=None, respondent=None):
     return Arrival(token=token, answers=answers or {"eq5d-5l": EQ5D}, language=None, respondent=respondent, at=now())
 
 
-def _take_together(engine, settings, arrivals) -> tuple[list, int]:
-    """Hand `arrivals` to a new writer at once, on one event loop: each one's outcome (a
-    receipt or None), and how many transactions were committed."""
+def _take_together(engine, settings, arrivals, turns_apart: int = 0) -> tuple[list, int]:
+    """Hand `arrivals` to a new writer at once (or the i-th after i × `turns_apart` turns of
+    the loop), on one event loop: each one's outcome (a receipt or None), and how many
+    transactions were committed."""
     import asyncio
     import functools
 
@@ -210,20 +212,35 @@ def _take_together(engine, settings, arrivals) -> tuple[list, int]:
     commits = []
 
     def count(conn, cursor, statement, *args):
-        commits.extend([1] if statement.strip().upper() == "COMMIT" else [])
+        # A COMMIT, or on PostgreSQL the one statement of `store` outside a transaction
+        # (autocommit), which commits itself.
+        alone = statement is responses._STORE_POSTGRESQL and not _in_transaction(cursor.connection)
+        commits.extend([1] if statement.strip().upper() == "COMMIT" or alone else [])
 
     async def run():
         writer = Writer(engine, functools.partial(links.prepare_arrivals, loader.load_all(settings)))
+
+        async def take(i, arrival):
+            for _ in range(i * turns_apart):
+                await asyncio.sleep(0)
+            return await writer.take(arrival)
+
         try:
-            return await asyncio.gather(*(writer.take(a) for a in arrivals))
+            return await asyncio.gather(*(take(i, a) for i, a in enumerate(arrivals)))
         finally:
             await writer.close()
 
-    sa.event.listen(engine, "before_cursor_execute", count)
+    sa.event.listen(engine, "after_cursor_execute", count)  # after: statements that succeeded
     try:
         return asyncio.run(run()), len(commits)
     finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
+        sa.event.remove(engine, "after_cursor_execute", count)
+
+
+def _in_transaction(dbapi_connection) -> bool:
+    import psycopg
+
+    return dbapi_connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
 
 
 def test_group_commit_a_failing_submission_does_not_take_the_others_down(engine, settings, session):
@@ -253,6 +270,60 @@ def test_group_commit_many_at_once_each_stored_once_in_one_transaction(engine, s
     assert _counts(engine) == (24, 36, 12)  # eq5d-5l and rand36 responses; index, rand and sf36v1 scores; audit rows
 
 
+def test_arrivals_a_few_loop_turns_apart_join_one_batch(engine, settings):
+    """Requests reach the writer a few turns of the event loop after their bytes arrive; the
+    writer waits that long before it takes a batch (writer.GATHER_TURNS)."""
+    tokens = [make_link(engine)[0] for _ in range(4)]
+    results, commits = _take_together(engine, settings, [_arrival(t) for t in tokens], turns_apart=1)
+    assert all(r is not None for r in results)
+    assert commits == 1
+    assert _counts(engine) == (8, 12, 4)
+
+
+def test_on_postgresql_one_statement_writes_what_a_statement_per_table_writes(engine, settings):
+    """`store` on PostgreSQL is one statement fed with JSON (responses.services); every other
+    database runs a statement per table. Both must write the same rows."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the one-statement store is PostgreSQL's (SQLite has no data-modifying CTEs)")
+    registries = loader.load_all(settings)
+    at = now()
+    (one, i_one), (each, i_each) = make_link(engine), make_link(engine)
+    with Session(engine) as s:  # a draft each, which gives the responses' start time and which the store deletes
+        s.add_all([Draft(invitation_id=i, answers={}, language="nb", started_at=at - dt.timedelta(minutes=5)) for i in (i_one, i_each)])
+        s.commit()
+    answers = {"eq5d-5l": EQ5D, "rand36": {"q1": 2, "q2": 3, "q20": None}}
+    with engine.connect() as c:
+        prepared = links.prepare_arrivals(registries, c, [
+            Arrival(token=t, answers=answers, language="en", respondent="proxy", at=at) for t in (one, each)])
+        assert c.dialect.name == "postgresql" and responses.store(c, [prepared[0]]) == [True]
+        assert responses._store_each_table(c, [prepared[1]], at) == {i_each}
+        c.commit()
+
+    def written(s, invitation_id):
+        invitation = s.get(Invitation, invitation_id)
+        rows = sorted(s.exec(select(Response).where(Response.invitation_id == invitation_id)).all(), key=lambda r: r.instrument_id)
+        score_rows = [sorted((sc.model_dump(exclude={"id", "response_id"}) for sc in s.exec(select(Score).where(Score.response_id == r.id))),
+                             key=lambda d: d["scoring"]) for r in rows]
+        events = s.exec(select(InvitationEvent).where(InvitationEvent.invitation_id == invitation_id,
+                                                     InvitationEvent.status == Status.completed)).all()
+        audits = s.exec(select(AuditEntry).where(AuditEntry.episode_id == invitation.episode_id)).all()
+        return {
+            "invitation": (invitation.status, invitation.status_at),
+            "responses": [r.model_dump(exclude={"id", "invitation_id", "episode_id"}) for r in rows],
+            "scores": score_rows,
+            "events": [e.model_dump(exclude={"id", "invitation_id"}) for e in events],
+            "audit": sorted(tuple(a.model_dump(exclude={"id", "episode_id"}).items()) for a in audits),
+            "draft": s.get(Draft, invitation_id),
+        }
+
+    by_statement, by_table = fetch(engine, lambda s: (written(s, i_one), written(s, i_each)))
+    assert by_statement == by_table
+    assert by_statement["invitation"] == (Status.completed, at) and by_statement["draft"] is None
+    assert [r["respondent"] for r in by_statement["responses"]] == ["proxy", "proxy"]
+    assert by_statement["responses"][0]["started_at"] == at - dt.timedelta(minutes=5)
+    assert len(by_statement["scores"][1]) == 2 and by_statement["events"] == [{"status": Status.completed, "at": at, "note": None}]
+
+
 def test_arrivals_are_read_checked_scored_and_stored_together_or_sent_the_full_way(engine, settings):
     """What can be stored as it arrived gets its receipt; anything else gets None, and its
     request takes the full path (promsvc.responses.writer)."""
@@ -272,7 +343,6 @@ def test_arrivals_are_read_checked_scored_and_stored_together_or_sent_the_full_w
 
 def test_when_the_writer_fails_every_request_takes_the_full_path_and_the_next_batch_works(engine, settings):
     import asyncio
-    import functools
 
     from promsvc.responses.writer import Writer
 
