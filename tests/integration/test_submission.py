@@ -401,6 +401,45 @@ def test_the_writer_waits_for_another_processs_sqlite_lock_without_stopping_the_
     assert fetch(engine, lambda s: s.get(Invitation, inv)).status == Status.completed
 
 
+def test_the_writer_gives_up_on_a_sqlite_lock_held_too_long_and_sends_the_request_the_full_way(engine, settings, monkeypatch):
+    import asyncio
+    import functools
+
+    from promsvc.responses import writer as writer_module
+
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock only: PostgreSQL has no database-wide write lock")
+    monkeypatch.setattr(writer_module, "LOCK_TIMEOUT", 0.05)  # 10 s in service
+    token, inv = make_link(engine)
+    other = sa.create_engine(engine.url, poolclass=sa.pool.NullPool).raw_connection()  # as another process would
+    other.isolation_level = None
+    other.execute("BEGIN IMMEDIATE")
+
+    tries = []
+
+    def count(conn, cursor, statement, *args):
+        tries.extend([1] if statement == "BEGIN IMMEDIATE" else [])
+
+    async def run():
+        writer = writer_module.Writer(engine, functools.partial(links.prepare_arrivals, loader.load_all(settings)))
+        gave_up = await asyncio.wait_for(writer.take(_arrival(token)), timeout=10)
+        other.execute("COMMIT")
+        stored = await writer.take(_arrival(token))  # the writer works again once the lock is free
+        await writer.close()
+        return gave_up, stored
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        gave_up, stored = asyncio.run(run())
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+        other.close()
+    assert gave_up is None  # the request takes the full path
+    assert len(tries) > 2  # it tried again, then gave up
+    assert stored is not None
+    assert fetch(engine, lambda s: s.get(Invitation, inv)).status == Status.completed
+
+
 def test_answers_in_the_body_for_a_gone_or_expired_link_get_the_full_paths_answer(client, engine):
     expired, inv = make_link(engine, expires_in=-dt.timedelta(seconds=1))
     r = client.post(f"/api/v1/forms/{expired}/submit", json={"answers": {"eq5d-5l": EQ5D}})
