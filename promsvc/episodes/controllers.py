@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.response import Stream
 
 from promsvc.episodes import services
+from promsvc.episodes.export import export_csv, start_export
 from promsvc.episodes.schemas import BatchOut, EnrolBatchIn, EnrolIn, EpisodeDetailOut, EpisodeOut, LinkOut, WithdrawIn
 from promsvc.deps import CallerDep, DbSession, RegistriesDep, SettingsDep
 
@@ -72,12 +74,12 @@ class ExportController(Controller):
          summary="Export answers and scores as CSV",
          description="One row per episode × time point: invitation status, response times, answers "
                      "(`instrument.item`) and current scores (`instrument.score`). Role registry (own registry). Audited.")
-    def export(self, registry: FromPath[str], db_session: DbSession, caller: CallerDep, registries: RegistriesDep,
-               protocol: Annotated[str | None, QueryParameter(description="Only episodes of this protocol.")] = None) -> Response[str]:
+    def export(self, request: Request, registry: FromPath[str], db_session: DbSession, caller: CallerDep, registries: RegistriesDep,
+               protocol: Annotated[str | None, QueryParameter(description="Only episodes of this protocol.")] = None) -> Stream:
         reg = services.registry_for(db_session, caller, registries, registry, "responses.export", services.EXPORT_ROLES)
-        text = services.export_csv(db_session, caller, reg, protocol)
-        return Response(text, media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{reg.id}-export.csv"'})
+        start_export(db_session, caller, reg, protocol)
+        return Stream(export_csv(request.app.state.engine, reg, protocol), media_type="text/csv; charset=utf-8",
+                      headers={"Content-Disposition": f'attachment; filename="{reg.id}-export.csv"'})
 
 
 

@@ -1,4 +1,4 @@
-"""Enrolment, reading, withdrawal, links issued now, and the registry export.
+"""Enrolment, reading, withdrawal and links issued now (the export: promsvc.episodes.export).
 
 Every function here takes the request's session and the caller, does one unit of work,
 writes its audit row in the same transaction and commits; on refusal it records the refusal
@@ -13,10 +13,8 @@ invitation is due at 09:00 in Norway whether that day is in summer (07:00 UTC) o
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import json
 from collections.abc import Iterable, Mapping
 
@@ -25,7 +23,6 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-import instruments
 from promsvc import audit
 from promsvc.episodes.schemas import (
     BatchEntryOut,
@@ -470,123 +467,3 @@ def issue_link(session: Session, caller: Caller, registry: Registry, external_id
     session.commit()
     return LinkOut(url=f"{settings.base_url}/q/{token}", time_point=time_point,
                    status=Status(invitation.status), expires_at=invitation.expires_at)
-
-
-# ------------------------------------------------------------------------- export
-
-EPISODE_COLUMNS = ["external_id", "pseudonym", "unit", "protocol", "event_date", "language", "withdrawn_at"]
-TIME_POINT_COLUMNS = ["time_point", "status", "status_at", "due_at", "expires_at",
-                      "started_at", "submitted_at", "respondent", "channel"]
-
-
-class Column(msgspec.Struct, frozen=True):
-    name: str
-    instrument: str
-    kind: str  # item | score
-    key: str  # item id or score id
-    scoring: str | None = None  # for scores: the scoring that produced it
-
-
-def export_columns(registry: Registry, protocol_id: str | None = None) -> tuple[list[str], list[Column]]:
-    """The header, and the answer and score columns after the fixed ones.
-
-    Answers are `instrument.item`. Scores of the first scoring the registry lists for an
-    instrument are `instrument.score`; those of further scorings `instrument.scoring.score`.
-    """
-    protocols = [p for p in registry.protocols if protocol_id in (None, p.id)]
-    order: dict[str, list[str]] = {}
-    for protocol in protocols:
-        for tp in protocol.time_points:
-            for instrument_id in tp.instruments:
-                use = protocol.instrument_use(instrument_id)
-                scorings = list(use.scorings) or [instruments.get(instrument_id).scoring().id]
-                known = order.setdefault(instrument_id, [])
-                known.extend(s for s in scorings if s not in known)
-    columns: list[Column] = []
-    for instrument_id, scorings in order.items():
-        ins = instruments.get(instrument_id)
-        columns += [Column(f"{instrument_id}.{item.id}", instrument_id, "item", item.id) for item in ins.items]
-        for n, scoring_id in enumerate(scorings):
-            scoring = ins.scoring(scoring_id)
-            prefix = f"{instrument_id}.{scoring_id}." if n else f"{instrument_id}."
-            columns += [
-                Column(prefix + score_id, instrument_id, "score", score_id, scoring_id)
-                for score_id in [s.id for s in scoring.scales] + [s.id for s in scoring.summaries]
-            ]
-    return EPISODE_COLUMNS + TIME_POINT_COLUMNS + [c.name for c in columns], columns
-
-
-def export_csv(session: Session, caller: Caller, registry: Registry, protocol_id: str | None = None) -> str:
-    """One row per episode × time point: invitation status, response times, answers and current scores."""
-    if protocol_id is not None and registry.protocol(protocol_id) is None:
-        audit.refuse(session, caller, "responses.export", registry.id, None, "not_found", NotFound(
-            f"registry {registry.id} has no protocol {protocol_id!r}", where="query parameter protocol",
-            fix=f"use one of: {', '.join(p.id for p in registry.protocols)}, or leave it out",
-        ))
-    header, columns = export_columns(registry, protocol_id)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-
-    query = select(Episode).where(Episode.registry_id == registry.id)
-    if protocol_id is not None:
-        query = query.where(Episode.protocol_id == protocol_id)
-    episodes = session.exec(query.order_by(Episode.created_at, Episode.external_id)).all()
-    ids = [e.id for e in episodes]
-    invitations: dict[str, list[Invitation]] = {}
-    responses: dict[str, list[Response]] = {}
-    scores: dict[str, list[Score]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        for inv in session.exec(select(Invitation).where(Invitation.episode_id.in_(chunk))):
-            invitations.setdefault(inv.episode_id, []).append(inv)
-        chunk_responses = session.exec(select(Response).where(Response.episode_id.in_(chunk))).all()
-        for r in chunk_responses:
-            responses.setdefault(r.invitation_id, []).append(r)
-        response_ids = [r.id for r in chunk_responses]
-        for rs in range(0, len(response_ids), 500):
-            for s in session.exec(select(Score).where(Score.response_id.in_(response_ids[rs:rs + 500]), Score.current == sa.true())):
-                scores.setdefault(s.response_id, []).append(s)
-
-    for episode in episodes:
-        protocol = registry.protocol(episode.protocol_id)
-        order = {tp.id: n for n, tp in enumerate(protocol.time_points)} if protocol else {}
-        for inv in sorted(invitations.get(episode.id, []), key=lambda i: (order.get(i.time_point, 99), i.due_at)):
-            answered = responses.get(inv.id, [])
-            answers: dict[tuple[str, str], object] = {}
-            values: dict[tuple[str, str, str], object] = {}
-            for r in answered:
-                for item_id, code in (r.answers or {}).items():
-                    answers[(r.instrument_id, item_id)] = code
-                for s in scores.get(r.id, []):
-                    for score_id, value in (s.values or {}).items():
-                        values[(r.instrument_id, s.scoring, score_id)] = value
-            row = [
-                episode.external_id, episode.pseudonym, episode.unit_id, episode.protocol_id,
-                episode.event_date.isoformat(), episode.language, _time(episode.withdrawn_at),
-                inv.time_point, Status(inv.status).value, _time(inv.status_at), _time(inv.due_at), _time(inv.expires_at),
-                _time(min((r.started_at for r in answered), default=None)),
-                _time(max((r.submitted_at for r in answered), default=None)),
-                answered[0].respondent if answered else "", answered[0].channel if answered else "",
-            ]
-            for c in columns:
-                if c.kind == "item":
-                    row.append(_cell(answers.get((c.instrument, c.key))))
-                else:
-                    row.append(_cell(values.get((c.instrument, c.scoring, c.key))))
-            writer.writerow(row)
-    audit.record(session, caller.key_id, caller.role, "responses.export", registry.id, None, "ok")
-    session.commit()
-    return buffer.getvalue()
-
-
-def _time(value: dt.datetime | None) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(round(value, 6)) if value == value else ""
-    return str(value)

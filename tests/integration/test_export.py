@@ -7,6 +7,7 @@ import datetime as dt
 import io
 
 import pytest
+import sqlalchemy as sa
 from service_helpers import bearer
 from sqlmodel import select
 
@@ -112,3 +113,38 @@ def test_export_is_audited(client, keys, session, filled):
 def test_an_empty_registry_exports_a_header(client, keys):
     text = client.get(f"{DEMO}/export.csv", headers=bearer(keys.admin)).text
     assert text.count("\n") == 1 and text.startswith("external_id,")
+
+
+def test_the_export_is_made_and_sent_a_chunk_of_episodes_at_a_time(client, keys, filled, app):
+    """Chunks of 2 episodes give the same text as one chunk, in as many pieces as chunks (+ the header)."""
+    from promsvc.episodes.export import export_csv
+
+    registry = app.state.registries["demo"]
+    enrol(client, keys.system, "D")
+    enrol(client, keys.system, "E")
+    whole = client.get(f"{DEMO}/export.csv", headers=bearer(keys.registry)).text
+    pieces = list(export_csv(app.state.engine, registry, chunk=2))
+    assert len(pieces) == 1 + 3  # header; A B, C D, E
+    assert "".join(pieces) == whole
+    assert [r["external_id"] for r in csv.DictReader(io.StringIO(whole))] == [e for e in "ABCDE" for _ in range(3)]
+
+
+def test_a_database_failure_in_the_middle_cuts_the_export_short_and_logs_no_row_data(client, keys, filled, app, monkeypatch, caplog):
+    from promsvc.episodes import export
+
+    real, calls = export._rows, []
+
+    def second_chunk_fails(session, registry, columns, ids):
+        calls.append(ids)
+        if len(calls) == 2:
+            raise sa.exc.OperationalError("SELECT … WHERE episode.id IN (…)", {"id_1": "P-SECRET"}, Exception("server closed the connection"))
+        return real(session, registry, columns, ids)
+
+    monkeypatch.setattr(export, "_rows", second_chunk_fails)
+    pieces = export.export_csv(app.state.engine, app.state.registries["demo"], chunk=2)
+    assert next(pieces).startswith("external_id,") and next(pieces).count("\n") == 6  # the header; A and B
+    with pytest.raises(export.ExportStopped) as stopped:
+        next(pieces)
+    assert stopped.value.__suppress_context__  # the database's message (it may quote values) is not shown
+    assert "stopped after 2 episodes (OperationalError)" in caplog.text
+    assert "SECRET" not in caplog.text and "SECRET" not in str(stopped.value)

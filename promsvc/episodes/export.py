@@ -1,0 +1,175 @@
+"""The CSV export of a registry: one row per episode × time point, with the invitation's status,
+the response times, the answers (`instrument.item`) and the current scores (`instrument.score`).
+
+The text is made and sent a chunk of episodes at a time (`EXPORT_CHUNK`), so that the memory
+an export takes does not grow with the registry: a national registry has hundreds of thousands
+of episodes. Each chunk is read with a few set-based queries (invitations, responses, current
+scores of its episodes).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+from collections.abc import Iterator
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+import instruments
+from promsvc import audit, db
+from promsvc.errors import NotFound
+from promsvc.models import Episode, Invitation, Response, Score, Status
+from promsvc.registries.schema import Registry
+from promsvc.security import Caller
+
+log = logging.getLogger("promsvc.export")
+
+EPISODE_COLUMNS = ["external_id", "pseudonym", "unit", "protocol", "event_date", "language", "withdrawn_at"]
+TIME_POINT_COLUMNS = ["time_point", "status", "status_at", "due_at", "expires_at",
+                      "started_at", "submitted_at", "respondent", "channel"]
+EXPORT_CHUNK = 500  # episodes read and written at a time; also bounds the ids in one IN (…)
+
+
+class Column(msgspec.Struct, frozen=True):
+    name: str
+    instrument: str
+    kind: str  # item | score
+    key: str  # item id or score id
+    scoring: str | None = None  # for scores: the scoring that produced it
+
+
+def export_columns(registry: Registry, protocol_id: str | None = None) -> tuple[list[str], list[Column]]:
+    """The header, and the answer and score columns after the fixed ones.
+
+    Answers are `instrument.item`. Scores of the first scoring the registry lists for an
+    instrument are `instrument.score`; those of further scorings `instrument.scoring.score`.
+    """
+    protocols = [p for p in registry.protocols if protocol_id in (None, p.id)]
+    order: dict[str, list[str]] = {}
+    for protocol in protocols:
+        for tp in protocol.time_points:
+            for instrument_id in tp.instruments:
+                use = protocol.instrument_use(instrument_id)
+                scorings = list(use.scorings) or [instruments.get(instrument_id).scoring().id]
+                known = order.setdefault(instrument_id, [])
+                known.extend(s for s in scorings if s not in known)
+    columns: list[Column] = []
+    for instrument_id, scorings in order.items():
+        ins = instruments.get(instrument_id)
+        columns += [Column(f"{instrument_id}.{item.id}", instrument_id, "item", item.id) for item in ins.items]
+        for n, scoring_id in enumerate(scorings):
+            scoring = ins.scoring(scoring_id)
+            prefix = f"{instrument_id}.{scoring_id}." if n else f"{instrument_id}."
+            columns += [
+                Column(prefix + score_id, instrument_id, "score", score_id, scoring_id)
+                for score_id in [s.id for s in scoring.scales] + [s.id for s in scoring.summaries]
+            ]
+    return EPISODE_COLUMNS + TIME_POINT_COLUMNS + [c.name for c in columns], columns
+
+
+def start_export(session: Session, caller: Caller, registry: Registry, protocol_id: str | None) -> None:
+    """Check what is asked for and audit the export (404 for an unknown protocol); then the
+    caller sends `export_csv`."""
+    if protocol_id is not None and registry.protocol(protocol_id) is None:
+        audit.refuse(session, caller, "responses.export", registry.id, None, "not_found", NotFound(
+            f"registry {registry.id} has no protocol {protocol_id!r}", where="query parameter protocol",
+            fix=f"use one of: {', '.join(p.id for p in registry.protocols)}, or leave it out",
+        ))
+    audit.record(session, caller.key_id, caller.role, "responses.export", registry.id, None, "ok")
+    session.commit()
+
+
+def export_csv(engine: Engine, registry: Registry, protocol_id: str | None = None,
+               chunk: int = EXPORT_CHUNK) -> Iterator[str]:
+    """The CSV text of the export, piece by piece: the header, then the rows of `chunk`
+    episodes at a time (in enrolment order). It reads with a session of its own, because the
+    response is sent after the request's session has closed."""
+    header, columns = export_columns(registry, protocol_id)
+    yield _csv([header])
+    done = 0
+    try:
+        with db.session(engine) as session:
+            query = select(Episode.id).where(Episode.registry_id == registry.id)
+            if protocol_id is not None:
+                query = query.where(Episode.protocol_id == protocol_id)
+            ids = session.exec(query.order_by(Episode.created_at, Episode.external_id)).all()
+            for done in range(0, len(ids), chunk):
+                yield _csv(_rows(session, registry, columns, ids[done:done + chunk]))
+                session.rollback()  # no transaction is held while the client reads
+    except Exception as e:
+        # The response has begun: the server can only cut it short, which clients see as an
+        # incomplete transfer. The error's text may quote row ids; the log names its type.
+        log.error("the export of registry %s stopped after %d episodes (%s)", registry.id, done, type(e).__name__)
+        raise ExportStopped(f"the export of registry {registry.id} stopped") from None
+
+
+class ExportStopped(Exception):
+    """The database failed while an export was being sent."""
+
+
+def _rows(session: Session, registry: Registry, columns: list[Column], ids: list[str]) -> Iterator[list[str]]:
+    """The rows of the episodes `ids`, in that order."""
+    episodes = {e.id: e for e in session.exec(select(Episode).where(Episode.id.in_(ids)))}
+    invitations: dict[str, list[Invitation]] = {}
+    for inv in session.exec(select(Invitation).where(Invitation.episode_id.in_(ids))):
+        invitations.setdefault(inv.episode_id, []).append(inv)
+    responses: dict[str, list[Response]] = {}
+    for r in session.exec(select(Response).where(Response.episode_id.in_(ids))):
+        responses.setdefault(r.invitation_id, []).append(r)
+    scores: dict[str, list[Score]] = {}
+    response_ids = [r.id for answered in responses.values() for r in answered]
+    for start in range(0, len(response_ids), EXPORT_CHUNK):
+        chunk = response_ids[start:start + EXPORT_CHUNK]
+        for s in session.exec(select(Score).where(Score.response_id.in_(chunk), Score.current == sa.true())):
+            scores.setdefault(s.response_id, []).append(s)
+
+    for episode in (episodes[i] for i in ids):
+        protocol = registry.protocol(episode.protocol_id)
+        order = {tp.id: n for n, tp in enumerate(protocol.time_points)} if protocol else {}
+        for inv in sorted(invitations.get(episode.id, []), key=lambda i: (order.get(i.time_point, 99), i.due_at)):
+            answered = responses.get(inv.id, [])
+            answers: dict[tuple[str, str], object] = {}
+            values: dict[tuple[str, str, str], object] = {}
+            for r in answered:
+                for item_id, code in (r.answers or {}).items():
+                    answers[(r.instrument_id, item_id)] = code
+                for s in scores.get(r.id, []):
+                    for score_id, value in (s.values or {}).items():
+                        values[(r.instrument_id, s.scoring, score_id)] = value
+            row = [
+                episode.external_id, episode.pseudonym, episode.unit_id, episode.protocol_id,
+                episode.event_date.isoformat(), episode.language, _time(episode.withdrawn_at),
+                inv.time_point, Status(inv.status).value, _time(inv.status_at), _time(inv.due_at), _time(inv.expires_at),
+                _time(min((r.started_at for r in answered), default=None)),
+                _time(max((r.submitted_at for r in answered), default=None)),
+                answered[0].respondent if answered else "", answered[0].channel if answered else "",
+            ]
+            for c in columns:
+                if c.kind == "item":
+                    row.append(_cell(answers.get((c.instrument, c.key))))
+                else:
+                    row.append(_cell(values.get((c.instrument, c.scoring, c.key))))
+            yield row
+
+
+def _csv(rows) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def _time(value: dt.datetime | None) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(round(value, 6)) if value == value else ""
+    return str(value)
