@@ -99,8 +99,9 @@ def export_csv(engine: Engine, registry: Registry, protocol_id: str | None = Non
                 query = query.where(Episode.protocol_id == protocol_id)
             ids = session.exec(query.order_by(Episode.created_at, Episode.external_id)).all()
             for done in range(0, len(ids), chunk):
-                yield _csv(_rows(session, registry, columns, ids[done:done + chunk]))
+                text = _csv(_rows(session, registry, columns, ids[done:done + chunk]))
                 session.rollback()  # no transaction is held while the client reads
+                yield text
     except Exception as e:
         # The response has begun: the server can only cut it short, which clients see as an
         # incomplete transfer. The error's text may quote row ids; the log names its type.
