@@ -274,20 +274,19 @@ def run_one(name: str, url: str, args, payloads: list[bytes], workdir: Path) -> 
 
 
 def _measure(name: str, server: Server, args, payloads: list[bytes]) -> list[dict]:
-    if True:
-        print(f"[{name}] server on port {server.port} with {args.workers} worker(s); making links…", file=sys.stderr)
-        tokens = make_tokens(server, args.submissions)
-        dummy = ["t"] * 10_000_000
-        load(server.port, "parse", dummy, payloads, connections=args.connections, processes=args.processes, seconds=2)  # warm-up
-        results = []
-        for kind in ("parse", "submit"):
-            result = load(server.port, kind, tokens if kind == "submit" else dummy, payloads,
-                          connections=args.connections, processes=args.processes, seconds=args.seconds)
-            result["database"] = name
-            results.append(result)
-            if kind == "submit" and result["ok"] >= len(tokens):
-                print(f"[{name}] all {len(tokens)} links were used before {args.seconds}s; raise --submissions", file=sys.stderr)
-        return results
+    print(f"[{name}] server on port {server.port} with {args.workers} worker(s); making links…", file=sys.stderr)
+    tokens = make_tokens(server, args.submissions)
+    dummy = ["t"] * 10_000_000
+    load(server.port, "parse", dummy, payloads, connections=args.connections, processes=args.processes, seconds=2)  # warm-up
+    results = []
+    for kind in ("parse", "submit"):
+        result = load(server.port, kind, tokens if kind == "submit" else dummy, payloads,
+                      connections=args.connections, processes=args.processes, seconds=args.seconds)
+        result["database"] = name
+        results.append(result)
+        if kind == "submit" and result["ok"] >= len(tokens):
+            print(f"[{name}] all {len(tokens)} links were used before {args.seconds}s; raise --submissions", file=sys.stderr)
+    return results
 
 
 def main() -> int:
