@@ -53,6 +53,22 @@ class TimePoint(_Strict, kw_only=True):
     instruments: Annotated[list[InstrumentId], Meta(min_length=1)]
 
 
+class Attribute(_Strict, kw_only=True):
+    """A non-identifying fact about an episode that indicators need (diagnosis group, urgency,
+    ASA class, sex, age group …), sent at enrolment and updatable by the `system` role.
+
+    `category`: one of `values`; `integer`: a whole number from `min` to `max`; `boolean`;
+    `date` (ISO 8601). An attribute not sent is unknown (null), never a default.
+    """
+
+    id: Name
+    kind: Literal["category", "integer", "boolean", "date"]
+    title: Text
+    values: list[str] = []  # category: the allowed values
+    min: int | None = None  # integer: the range
+    max: int | None = None
+
+
 class Reminders(_Strict, kw_only=True):
     after: dt.timedelta  # remind this long after the invitation if not completed
     max: Annotated[int, Meta(ge=0, le=5)] = 1
@@ -67,6 +83,7 @@ class Protocol(_Strict, kw_only=True):
     channels: Annotated[list[Channel], Meta(min_length=1)]  # in order of preference
     respondents: Annotated[list[Respondent], Meta(min_length=1)] = msgspec.field(default_factory=lambda: ["patient"])
     reminders: Reminders | None = None
+    attributes: list[Attribute] = []  # episode attributes the registry's indicators need
 
     def time_point(self, time_point_id: str) -> TimePoint | None:
         return next((t for t in self.time_points if t.id == time_point_id), None)
