@@ -65,6 +65,10 @@ class DeliveryScheduler:
 
     def start(self) -> None:
         """Start ticking (a BlockingScheduler returns only when shut down)."""
+        # APScheduler logs every run of the tick at INFO ("Running job …", "… executed
+        # successfully"): routine lines that would scroll away what matters (the demo's links).
+        # Its warnings and errors (a missed or failed run) still show.
+        logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger("apscheduler").level))
         log.info("delivery scheduler: a tick every %d s (instance %s)", self.interval, self.delivery.instance)
         self._scheduler.start()
 

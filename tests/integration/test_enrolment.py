@@ -267,15 +267,16 @@ def test_withdraw(client, system, registry, session):
     episode = session.exec(select(Episode)).one()
     assert episode.withdrawn_reason == "moved abroad" and episode.withdrawn_at is not None
     assert count(session, Contact) == 0  # no longer needed
-    assert all(i.token_hash is None for i in session.exec(select(Invitation)))
     notes = {e.note for e in session.exec(select(InvitationEvent).where(InvitationEvent.status == Status.withdrawn))}
     assert notes == {"episode withdrawn"}  # the free-text reason stays with the episode only
     read = client.get(f"{API}/HIP-1", headers=registry).json()
     assert read["withdrawn_reason"] == "moved abroad"
     assert [h["status"] for h in read["time_points"][0]["history"]] == ["planned", "open", "withdrawn"]
-    # the link issued before no longer opens the form
+    # the link issued before no longer opens the form, and says why (docs/patient.md)
     token = link["url"].rsplit("/", 1)[1]
-    assert client.get(f"/api/v1/forms/{token}").status_code in (404, 410)
+    assert client.get(f"/api/v1/forms/{token}").status_code == 410
+    page = client.get(f"/q/{token}")
+    assert page.status_code == 410 and "Du trenger ikke lenger svare" in page.text
 
 
 def test_withdraw_twice_is_a_conflict(client, system, session):
