@@ -1,0 +1,41 @@
+"""Fixtures of the browser tests (see browser_support): one server per test module, one
+Chromium for the session, and the inspector that checks every page state."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, Inspector, Server
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("PROMSVC_TEST_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    running = Server(tmp_path_factory.mktemp("browser"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def inspector(screenshots, request) -> Inspector:
+    folder = screenshots / request.module.__name__.rsplit(".", 1)[-1]
+    folder.mkdir(exist_ok=True)
+    return Inspector(folder)
