@@ -33,7 +33,6 @@ from promsvc.deps import DbSession, RegistriesDep, SettingsDep
 from promsvc.patient import forms, info, pages, paging, views
 from promsvc.patient import services as links
 from promsvc.patient.api import FormsApi
-from promsvc.patient.texts import Texts, language
 from promsvc.patient.views import View, redirect
 from promsvc.responses import services as responses
 
@@ -270,7 +269,6 @@ def _failed_page(request: Request, exc: Exception) -> Response:
     if status == 500:
         # Only the type and the route template: the message may quote answers, the path has the token.
         log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.scope.get("path_template", "?"))
-        import traceback; traceback.print_exception(exc)  # DEBUG-REMOVE
     return views.problem_page(request, status, "error_title", ["error_body"])
 
 
@@ -295,5 +293,3 @@ routes = [
     *info.routes,
     create_static_files_router(path=pages.STATIC_PATH, directories=[pages.STATIC_DIR], name="patient-static", after_request=_static_headers),
 ]
-
-__all__ = ["routes", "Texts", "language"]
