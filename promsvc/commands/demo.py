@@ -21,6 +21,7 @@ out once, however often the demo is restarted, as the outbox lives in the same d
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import sys
 from pathlib import Path
@@ -144,6 +145,9 @@ def start_mail(env: dict[str, str], directory: str | Path = MAIL_DIR, out=None):
         number = sink.earlier_files + sink.messages.index(message) + 1
         print(f"mail {number:06d} received: {message.subject}", file=out, flush=True)
 
+    # aiosmtpd logs every SMTP command at INFO, addresses included: keep it off the screen (the
+    # sink prints one line per message), so that the links printed above stay in view.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     sink = SmtpSink(host, port, directory=directory, on_message=show).start()
     for key, value in outbox.DEMO_SETTINGS:
         env.setdefault(key, value)
