@@ -61,13 +61,21 @@ class View:
     def deadline(self) -> str:
         return self.t.deadline(self.link.invitation.expires_at, self.settings.time_zone)
 
+    def _here(self) -> str:
+        # Where the language switch goes: this page, or for a page shown in answer to a POST
+        # (errors, the deadline passed) the page to GET instead (the review for "Send").
+        path = self.request.url.path
+        if self.request.method == "GET":
+            return path
+        return f"{self.base}/review" if path.endswith("/submit") else path
+
     def render(self, template: str, page_title: str, *, status: int = 200, **context: Any) -> Response:
         return pages.render(
             self.request, template, t=self.t, page_title=f"{page_title} – {self.t('questionnaire')}",
             site_name=getattr(self.link.registry.name, self.lang), status=status, nonce=self.nonce,
             secure=self.settings.base_url.startswith("https://"),
             csrf_token=pages.csrf_token(self.settings.secret_key, self.nonce, self.link.invitation.id),
-            languages=pages.languages(self.lang, pages.switch_to(self.request.url.path), self.link.registry.languages),
+            languages=pages.languages(self.lang, pages.switch_to(self._here()), self.link.registry.languages),
             footer=pages.footer(self.t, privacy_href(self.link.registry, self.base, self.lang)),
             **context,
         )
