@@ -48,7 +48,7 @@ def _open_api(db_session: Session, registries: dict[str, Registry], token: str) 
 def _keep_late(db_session: Session, registries: dict[str, Registry], token: str, data: DraftIn) -> None:
     """A draft sent after the deadline is still kept (not thrown away), when its codes are valid;
     the request is answered 410 all the same (docs/patient.md, expiry)."""
-    late = links.late_link(db_session, registries, token)
+    late = links.late_link(db_session, registries, token, _now())
     if late is None:
         return
     clean, problems = validate(late.instruments, data.answers, conditions=False)

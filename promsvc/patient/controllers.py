@@ -52,6 +52,14 @@ class _SeeReceipt(Exception):
         self.token = token
 
 
+class _SeeStart(Exception):
+    """The receipt or copy asked for in a browser that did not send the answers, of a link
+    that can still be answered: its start page."""
+
+    def __init__(self, token: str):
+        self.token = token
+
+
 def _open(request: Request, db_session: Session, settings, registries, token: str) -> links.Link:
     """The usable link of `token`. A GET of a link already sent, in the browser that sent it
     (its receipt cookie), goes to the receipt instead of an error (the back button)."""
@@ -213,11 +221,6 @@ def _sent(request: Request, db_session: Session, settings, registries, token: st
     return invitation, receipt
 
 
-class _SeeStart(Exception):
-    def __init__(self, token: str):
-        self.token = token
-
-
 def _sent_before(request: Request, data: dict[str, str], db_session: Session, settings, token: str, gone: links.LinkGone) -> Response:
     """A second submission (another tab, a retry, back and send again) from the browser that
     holds the form's CSRF token: the receipt of the first. Anyone else: the 410 page."""
@@ -231,7 +234,7 @@ def _late(request: Request, data: dict[str, str], db_session: Session, settings,
           gone: links.LinkGone, number: int | None) -> Response:
     """A page posted after the deadline: what it carries is kept in the draft (not thrown away),
     and the page says plainly that the questionnaire can no longer be sent (410)."""
-    link = links.late_link(db_session, registries, token)
+    link = links.late_link(db_session, registries, token, _now())
     if link is None or not pages.csrf_ok(request, data, settings.secret_key, link.invitation.id):
         raise gone
     view = View(request, settings, link, token)

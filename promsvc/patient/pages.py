@@ -76,7 +76,6 @@ def render(
     status: int = 200,
     nonce: str | None = None,
     secure: bool = False,
-    extra_cookies: list[Cookie] = (),
     **context: Any,
 ) -> Response:
     """A page with the security headers; `nonce` (see `csrf_nonce`) is set as the CSRF cookie,
@@ -88,7 +87,6 @@ def render(
         t=t, page_title=page_title, site_name=site_name or t("questionnaire"), static_url=STYLESHEET, **context
     )
     cookies = [_csrf_cookie(nonce, secure)] if nonce is not None else []
-    cookies += extra_cookies
     return Response(html, status_code=status, media_type=MediaType.HTML, headers=dict(SECURITY_HEADERS), cookies=cookies)
 
 

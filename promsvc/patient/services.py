@@ -209,7 +209,7 @@ def _checked(registries: Mapping[str, Registry], invitation: Invitation, episode
     return _link(registries, invitation, episode, draft)
 
 
-def late_link(session: Session, registries: Mapping[str, Registry], token: str) -> Link | None:
+def late_link(session: Session, registries: Mapping[str, Registry], token: str, now: dt.datetime) -> Link | None:
     """The link of an invitation past its expiry (open, started or already marked expired; its
     episode not withdrawn), so that what a patient posts after the deadline can still be kept in
     the draft. None for any other token."""
@@ -217,7 +217,9 @@ def late_link(session: Session, registries: Mapping[str, Registry], token: str) 
     if found is None:
         return None
     invitation, episode, draft = found
-    if Status(invitation.status) not in (*USABLE, Status.expired) or episode.withdrawn_at is not None:
+    status = Status(invitation.status)
+    late = status is Status.expired or (status in USABLE and invitation.expires_at <= now)
+    if not late or episode.withdrawn_at is not None:
         return None
     try:
         return _link(registries, invitation, episode, draft)

@@ -12,7 +12,7 @@ import datetime as dt
 import re
 
 from browser_support import phone
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from promsvc.models import Invitation
 from promsvc.patient import views
@@ -24,7 +24,7 @@ DEADLINE_EN = re.compile(r"\d+\s\w+ \d{4} at\s\d\d:\d\d \(Norwegian time\)")
 def _expire_now(server, link: str) -> None:
     token = link.rsplit("/", 1)[1]
     with Session(server.engine) as s:
-        invitation = s.query(Invitation).filter(Invitation.token_hash == hash_token(token)).one()
+        invitation = s.exec(select(Invitation).where(Invitation.token_hash == hash_token(token))).one()
         invitation.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
         s.commit()
 
