@@ -1,5 +1,5 @@
-"""Fixtures of the browser tests (see browser_support): one server per test module, one
-Chromium for the session, and the inspector that checks every page state."""
+"""Fixtures of the browser tests (see browser_support): one server and one Chromium per test
+module, and the inspector that checks every page state."""
 
 from __future__ import annotations
 
@@ -24,8 +24,10 @@ def server(tmp_path_factory):
     running.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module-scoped: Playwright's sync API keeps an event loop running in this thread while it
+    # is open, and later tests (test_submission's asyncio.run) need the thread free of it.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
