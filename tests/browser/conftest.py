@@ -11,10 +11,13 @@ from browser_support import CHROMIUM, CHROMIUM_ARGS, Inspector, Server
 
 
 @pytest.fixture(scope="session")
-def screenshots(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("PROMSVC_TEST_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+def screenshots() -> Path | None:
+    """$PROMSVC_TEST_SCREENSHOTS, where screenshots of every page state go; None: none taken."""
+    folder = os.environ.get("PROMSVC_TEST_SCREENSHOTS")
+    if not folder:
+        return None
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return Path(folder)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +41,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def inspector(screenshots, request) -> Inspector:
-    folder = screenshots / request.module.__name__.rsplit(".", 1)[-1]
-    folder.mkdir(exist_ok=True)
+    folder = screenshots / request.module.__name__.rsplit(".", 1)[-1] if screenshots else None
+    if folder:
+        folder.mkdir(exist_ok=True)
     return Inspector(folder)
