@@ -1,10 +1,10 @@
 """What the patient pages show and read: pure functions from instruments and answers to views,
 and from posted form fields back to answers. No database, no HTTP.
 
-Pages hold an instrument or a section of one (promsvc.patient.paging). A choice item is a fieldset of radio buttons whose
-legend is the question; an integer or VAS item is a labelled text field with a numeric
-keyboard (``inputmode="numeric"``; a ``type="number"`` field changes its value on scroll and
-reads badly in screen readers). Field names are ``answer-{item}``; element ids are
+Pages hold an instrument or a section of one (promsvc.patient.paging). A choice item is a
+fieldset of radio buttons whose legend is the question; an integer or VAS item is a labelled
+text field with a numeric keyboard (``inputmode="numeric"``; a ``type="number"`` field changes
+its value on scroll and reads badly in screen readers). Field names are ``answer-{item}``; element ids are
 ``field-{item}`` (the first radio of a group, so that an error summary link lands on it).
 """
 

@@ -81,7 +81,8 @@ class Link:
     def seen(self) -> dict[str, list[str]] | None:
         """The items of the pages the patient has saved (promsvc.patient.paging); None when the
         draft has no record of it."""
-        return dict(self.draft.seen) if self.draft is not None and self.draft.seen is not None else None
+        seen = getattr(self.draft, "seen", None)  # the writer's read-only views leave it out
+        return dict(seen) if seen is not None else None
 
     @property
     def respondent(self) -> str:
