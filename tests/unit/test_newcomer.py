@@ -33,7 +33,9 @@ def test_the_licence_is_an_spdx_expression_with_a_setuptools_that_reads_it():
 
 
 def test_routine_scheduler_ticks_are_not_logged_at_info(caplog):
-    caplog.set_level(logging.INFO)
+    # INFO everywhere to begin with (other tests may have configured these loggers otherwise)
+    for name in (None, "apscheduler", "promsvc.scheduler"):
+        caplog.set_level(logging.INFO, logger=name)
     ticked = []
     scheduler = DeliveryScheduler(SimpleNamespace(instance="test", close=lambda: None), interval=3600)
     scheduler.tick = lambda: ticked.append(1)  # what a tick does is delivery's; here only its logging
