@@ -3,17 +3,23 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
+# PYTHONWARNINGS: setuptools notes every editable install of a flat layout ("Editable installation.
+# Please be careful with folders …"), which is information, not a problem; kept off the screen.
 $(BIN)/promsvc: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	PYTHONWARNINGS='ignore:Editable installation:UserWarning' $(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
 .PHONY: setup run test bench
 setup: $(BIN)/promsvc
 
+# `make run PORT=8123 HOST=0.0.0.0` to serve elsewhere than 127.0.0.1:8000
+PORT ?= 8000
+HOST ?= 127.0.0.1
+
 run: setup
-	$(BIN)/promsvc demo
+	$(BIN)/promsvc demo --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -157,6 +157,10 @@ class Draft(SQLModel, table=True):
     __tablename__ = "draft"
     invitation_id: str = Field(foreign_key="invitation.id", primary_key=True)
     answers: dict = Field(default_factory=dict, sa_type=sa.JSON)  # {instrument: {item: code}}
+    # {instrument: [item, …]}: the items of every page the patient has saved, so that "Continue"
+    # skips what was seen and left blank (promsvc.patient.paging). NULL in drafts saved before
+    # it was kept: their answered items count as seen.
+    seen: dict | None = Field(default=None, sa_type=sa.JSON, nullable=True)
     language: str
     respondent: str = "patient"  # patient | proxy
     started_at: dt.datetime = _time(default_factory=utcnow)

@@ -37,6 +37,10 @@ class DeliveryScheduler:
     def __init__(self, delivery: Delivery, interval: int, *, blocking: bool = False):
         self.delivery = delivery
         self.interval = interval
+        # APScheduler logs every run of the tick at INFO ("Running job …", "… executed
+        # successfully"): routine lines that would scroll away what matters (the demo's links).
+        # Its warnings and errors (a missed or failed run) still show.
+        logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger("apscheduler").level))
         options = dict(timezone=dt.UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         self._scheduler = BlockingScheduler(**options) if blocking else BackgroundScheduler(**options)
         self._scheduler.add_job(self.tick, "interval", seconds=interval, id="delivery-tick",

@@ -5,7 +5,8 @@ demo registry, issues a patient link for each at the baseline time point, create
 of role registry for `demo`, prints links, key and a curl example, and serves.
 
 Run again on the same day, it finds the same episodes (enrolment is idempotent) and issues new
-links (the old ones stop working) and a new key (the previous demo key is revoked). The
+links (the old ones stop working) and a new key (the previous demo key is revoked); a patient
+whose baseline was answered in an earlier run gets a further episode with a fresh link. The
 episodes' event date is a week ahead of the day of the run, so that their baseline is open
 now; on another day new episodes are made.
 
@@ -20,6 +21,7 @@ out once, however often the demo is restarted, as the outbox lives in the same d
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import sys
 from pathlib import Path
@@ -32,6 +34,7 @@ from promsvc.commands import outbox
 from promsvc.commands import serve as server
 from promsvc.episodes import services
 from promsvc.episodes.schemas import ContactIn, EnrolIn
+from promsvc.errors import Conflict
 from promsvc.models import ApiKey, Role
 from promsvc.registries import loader
 from promsvc.security import Caller, create_key
@@ -66,14 +69,21 @@ def setup(env: dict[str, str] | None = None, today: dt.date | None = None, out=N
     try:
         with db.session(engine) as session:
             for suffix, pseudonym, unit, language, proxy, contacts in PATIENTS:
-                payload = EnrolIn(
-                    external_id=f"DEMO-{today:%Y%m%d}-{suffix}", pseudonym=pseudonym, unit=unit,
-                    protocol="hip_primary", event_date=today + dt.timedelta(days=7), language=language,
-                    contacts=contacts, proxy=proxy,
-                )
-                episode, _ = services.enrol(session, caller, registry, payload, settings)
-                link = services.issue_link(session, caller, registry, episode.external_id, "baseline", settings)
-                links.append((episode.external_id, language, link.url))
+                for attempt in range(1, 100):
+                    # A patient who already answered today's baseline (a run before this one) cannot
+                    # get another link for it: enrol a further episode instead (…-1-2, …-1-3).
+                    payload = EnrolIn(
+                        external_id=f"DEMO-{today:%Y%m%d}-{suffix}" + (f"-{attempt}" if attempt > 1 else ""),
+                        pseudonym=pseudonym, unit=unit, protocol="hip_primary",
+                        event_date=today + dt.timedelta(days=7), language=language, contacts=contacts, proxy=proxy,
+                    )
+                    episode, _ = services.enrol(session, caller, registry, payload, settings)
+                    try:
+                        link = services.issue_link(session, caller, registry, episode.external_id, "baseline", settings)
+                    except Conflict:
+                        continue
+                    links.append((episode.external_id, language, link.url))
+                    break
             for old in session.exec(select(ApiKey).where(ApiKey.label == KEY_LABEL, ApiKey.revoked_at.is_(None))):
                 old.revoked_at = dt.datetime.now(dt.UTC)
                 session.add(old)
@@ -135,6 +145,9 @@ def start_mail(env: dict[str, str], directory: str | Path = MAIL_DIR, out=None):
         number = sink.earlier_files + sink.messages.index(message) + 1
         print(f"mail {number:06d} received: {message.subject}", file=out, flush=True)
 
+    # aiosmtpd logs every SMTP command at INFO, addresses included: keep it off the screen (the
+    # sink prints one line per message), so that the links printed above stay in view.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     sink = SmtpSink(host, port, directory=directory, on_message=show).start()
     for key, value in outbox.DEMO_SETTINGS:
         env.setdefault(key, value)

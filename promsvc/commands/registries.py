@@ -1,4 +1,5 @@
-"""`promsvc registries check [FILE…]`."""
+"""`promsvc registries check [FILE…]`: the checks the service makes at start-up, including the
+licensed wording each registry needs (looked for in PROMSVC_OVERLAYS_DIR)."""
 
 from __future__ import annotations
 
@@ -11,25 +12,24 @@ from promsvc.settings import Settings
 
 def check(files: list[str], env=None, out=None) -> int:
     out = out or sys.stdout
-    if not files:
-        settings = Settings.from_mapping(os.environ if env is None else env)
-        try:
+    settings = Settings.from_mapping(os.environ if env is None else env)
+    try:
+        if not files:
             registries = loader.load_all(settings)
-        except loader.RegistryError as e:
-            for p in e.problems:
-                print(f"{e.file}: {p}", file=out)
-            return 2
-        for registry in registries.values():
-            print(f"ok {registry.id}: {len(registry.unit_ids())} units, {len(registry.protocols)} protocol(s)", file=out)
-        return 0
-    bad = False
-    for path in files:
-        try:
+            for registry in registries.values():
+                print(f"ok {registry.id}: {len(registry.unit_ids())} units, {len(registry.protocols)} protocol(s)", file=out)
+            return 0
+        bad = False
+        for path in files:
+            problems = loader.check_files([path], settings.overlays_dir)
+            if problems:
+                bad = True
+                print("\n".join(problems), file=out)
+                continue
             registry = loader.load(path)
-        except loader.RegistryError as e:
-            bad = True
-            for p in e.problems:
-                print(f"{e.file}: {p}", file=out)
-            continue
-        print(f"ok {path}: registry {registry.id}, {len(registry.unit_ids())} units, {len(registry.protocols)} protocol(s)", file=out)
-    return 2 if bad else 0
+            print(f"ok {path}: registry {registry.id}, {len(registry.unit_ids())} units, {len(registry.protocols)} protocol(s)", file=out)
+        return 2 if bad else 0
+    except loader.RegistryError as e:
+        for p in e.problems:
+            print(f"{e.file}: {p}", file=out)
+        return 2

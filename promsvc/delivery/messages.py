@@ -1,7 +1,7 @@
 """What patients receive: message texts per kind, channel and language, and the guard that keeps
 health information out of them.
 
-A message carries the link, the sender and the last day the link works, and nothing else
+A message carries the link, the sender and the moment the link stops working, and nothing else
 about the patient: no diagnosis, procedure, protocol, time point, instrument or unit. That
 is enforced in three ways, from the strongest:
 
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from promsvc import timetext
 from promsvc.registries.schema import Registry
 
 KINDS = ("invitation", "reminder")
@@ -40,19 +41,13 @@ DEFAULT_LANGUAGE = "nb"
 PLACEHOLDERS = {
     "sender": "how the registry names itself to patients (`sender` in the registry file)",
     "link": "the patient's personal link",
-    "expires": "the last day the link works, as a local date in the message's language",
+    "expires": "the moment the link stops working: date and time in the message's language, with its time zone "
+               "(`15. mars 2027 kl. 09:00 (norsk tid)`)",
 }
 REQUIRED = {"email": {"link"}, "sms": {"link"}, "letter": set()}  # letters print the link below the text
 
 SHIPPED = Path(__file__).with_name("templates")
 HEALTH_TERMS = Path(__file__).with_name("health_terms.txt")
-
-_MONTHS = {
-    "nb": "januar februar mars april mai juni juli august september oktober november desember",
-    "nn": "januar februar mars april mai juni juli august september oktober november desember",
-    "en": "January February March April May June July August September October November December",
-}
-
 
 class TemplateError(Exception):
     """A template that cannot be used; the message names the file, what is wrong and the fix."""
@@ -74,15 +69,23 @@ class Rendered:
 
 def format_date(day: dt.date, language: str) -> str:
     """`15. mars 2027` (nb, nn), `15 March 2027` (en)."""
-    month = _MONTHS.get(language, _MONTHS[DEFAULT_LANGUAGE]).split()[day.month - 1]
-    return f"{day.day} {month} {day.year}" if language == "en" else f"{day.day}. {month} {day.year}"
+    return timetext.format_date(day, language)
 
 
-def last_day(expires_at: dt.datetime, tz: ZoneInfo) -> dt.date:
-    """The last local day on which a link that stops working at `expires_at` still works."""
-    local = expires_at.astimezone(tz)
-    day = local.date()
-    return day - dt.timedelta(days=1) if local.time() == dt.time(0) else day
+def deadline(expires_at: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """The moment a link stops working, in the service's time zone: what `$expires` states
+    (with its time, so that the message matches the actual expiry to the minute)."""
+    return expires_at.astimezone(tz)
+
+
+# The name delivery's dispatch code imports (promsvc.delivery.jobs): it now gives the moment, not
+# just the day. Kept while that code is changed in parallel; use `deadline`.
+last_day = deadline
+
+
+def _deadline_text(expires: dt.datetime, language: str) -> str:
+    zone = getattr(expires.tzinfo, "key", None) or "UTC"
+    return timetext.format_deadline(expires, zone, language)
 
 
 class Guard:
@@ -246,12 +249,13 @@ class Templates:
         language: str,
         *,
         link: str,
-        expires: dt.date,
+        expires: dt.datetime,
     ) -> Rendered:
-        """The message text; HealthInformation if the final text would carry any (see module doc)."""
+        """The message text; HealthInformation if the final text would carry any (see module doc).
+        `expires`: the moment the link stops working, aware, in the service's time zone (`deadline`)."""
         language = language if language in LANGUAGES else DEFAULT_LANGUAGE
         template = self._by_registry[registry_id][(kind, channel, language)]
-        values = {"sender": self._senders[registry_id], "expires": format_date(expires, language)}
+        values = {"sender": self._senders[registry_id], "expires": _deadline_text(expires, language)}
         key = (registry_id, kind, channel, language, values["sender"], values["expires"])
         if key not in self._checked:
             # The text apart from the link is the same for every message with these values: check

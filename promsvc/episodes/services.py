@@ -403,10 +403,9 @@ def withdraw(session: Session, caller: Caller, registry: Registry, external_id: 
         return withdraw(session, caller, registry, external_id, reason, now)
     episode.withdrawn_at, episode.withdrawn_reason = now, reason
     for inv in session.exec(select(Invitation).where(Invitation.episode_id == episode.id)).all():
-        # The reason may name the patient's circumstances, so events only say what happened.
-        if change_status(session, inv, PENDING, Status.withdrawn, now, note="episode withdrawn"):
-            inv.token_hash = None
-            session.add(inv)
+        # The reason may name the patient's circumstances, so events only say what happened. The
+        # link's token is kept: the status stops it, and the patient who opens it is told (410).
+        change_status(session, inv, PENDING, Status.withdrawn, now, note="episode withdrawn")
     session.execute(sa.delete(Contact).where(Contact.episode_id == episode.id))
     audit.record(session, caller.key_id, caller.role, "episode.withdraw", registry.id, episode.id, "ok")
     session.flush()

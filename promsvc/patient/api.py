@@ -22,7 +22,8 @@ from promsvc.deps import DbSession, RegistriesDep, SettingsDep
 from promsvc.patient import pages
 from promsvc.patient import services as links
 from promsvc.patient.schemas import DraftIn, DraftOut, FormOut, InstrumentOut, ItemOut, Language, OptionOut, ReceiptOut, SubmitIn, TimePointOut
-from promsvc.patient.texts import LANGUAGES, language
+from promsvc.patient.texts import language
+from promsvc.registries.overlays import overlays_for
 from promsvc.registries.schema import Registry
 from promsvc.responses import services as responses
 from promsvc.responses.validation import validate
@@ -42,6 +43,17 @@ def _open_api(db_session: Session, registries: dict[str, Registry], token: str) 
         raise _not_found() from None
     except links.LinkGone as e:
         raise _gone_problem(e.reason) from None
+
+
+def _keep_late(db_session: Session, registries: dict[str, Registry], token: str, data: DraftIn) -> None:
+    """A draft sent after the deadline is still kept (not thrown away), when its codes are valid;
+    the request is answered 410 all the same (docs/patient.md, expiry)."""
+    late = links.late_link(db_session, registries, token, _now())
+    if late is None:
+        return
+    clean, problems = validate(late.instruments, data.answers, conditions=False)
+    if not problems:
+        links.save_draft(db_session, late, clean, now=_now(), language=data.language, replace=True)
 
 
 def _gone_problem(reason: str) -> errors.Gone:
@@ -64,7 +76,7 @@ def _form_out(settings: Settings, link: links.Link, lang: str) -> FormOut:
                 for o in ins.options_of(item)
             ] if item.kind == "choice" else None
             items.append(ItemOut(id=item.id, kind=item.kind, text=wording.item(item), options=options, min=item.min, max=item.max, when=item.when))
-        overlay = links.overlays_for(settings.overlays_dir).get(link.registry.id, ins)
+        overlay = overlays_for(settings.overlays_dir).get(link.registry.id, ins)
         out.append(InstrumentOut(
             id=ins.id, version=ins.version, title=wording.title, wording="overlay" if overlay else "ours",
             instructions=wording.instructions, items=items,
@@ -72,7 +84,7 @@ def _form_out(settings: Settings, link: links.Link, lang: str) -> FormOut:
     return FormOut(
         status=link.invitation.status.value if hasattr(link.invitation.status, "value") else link.invitation.status,
         language=lang,
-        languages=list(LANGUAGES),
+        languages=list(link.registry.languages),
         respondents=["patient", "proxy"] if link.proxy_allowed else ["patient"],
         registry=getattr(link.registry.name, lang),
         time_point=TimePointOut(id=link.time_point.id, title=getattr(link.time_point.title, lang)),
@@ -113,13 +125,18 @@ class FormsApi(Controller):
     def read(self, token: FromPath[str], db_session: DbSession, settings: SettingsDep, registries: RegistriesDep, lang: FromQuery[Language | None] = None) -> FormOut:
         """The form: its instruments with items and options in `lang` (default: the draft's or the episode's language), and the draft."""
         link = _open_api(db_session, registries, token)
-        return _form_out(settings, link, language(lang, link.draft.language if link.draft else link.episode.language))
+        return _form_out(settings, link, language(lang, link.draft.language if link.draft else link.episode.language,
+                                                  link.registry.languages))
 
     @put("/draft", sync_to_thread=True)
     def save(self, token: FromPath[str], request: Request, data: JSONBody[DraftIn], db_session: DbSession, registries: RegistriesDep) -> DraftOut:
         """Replace the draft. Codes are checked (422 per item); conditions only on submit. The first answer marks the invitation started."""
         _json_only(request)
-        link = _open_api(db_session, registries, token)
+        try:
+            link = _open_api(db_session, registries, token)
+        except errors.Gone:
+            _keep_late(db_session, registries, token, data)
+            raise
         clean, problems = validate(link.instruments, data.answers, conditions=False)
         if problems:
             raise responses.InvalidAnswers(problems)

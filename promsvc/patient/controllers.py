@@ -3,96 +3,83 @@ as JSON at `/api/v1/forms/{token}`.
 
 Pages (server-rendered, no JavaScript; docs/patient.md):
 
-    GET  /q/{token}              start: what this is, and who answers (when proxies may)
-    POST /q/{token}              the declaration → the first section not yet answered
-    GET  /q/{token}/s/{n}        section n: one instrument
+    GET  /q/{token}              start: what this is, how long it takes, and who answers
+    POST /q/{token}              the declaration → where the patient left off (or page 1)
+    GET  /q/{token}/s/{n}        page n (an instrument, or a section of a long one)
     POST /q/{token}/s/{n}        save it → next, back, "save and continue later", or a language
     GET  /q/{token}/saved        "your answers are saved"
     GET  /q/{token}/review       what was skipped, with links back
-    POST /q/{token}/submit       store and score → the receipt
+    POST /q/{token}/submit       store and score → 303 to the receipt
+    GET  /q/{token}/receipt      the receipt: when, what happens next, a link to the copy
+    GET  /q/{token}/answers      a printable copy of the answers (answers only)
+    GET  /q/{token}/privacy      the registry's data controller, legal basis, privacy statement, contact
 
-`routes` is what the application factory registers.
+The page building lives in promsvc.patient.views; `routes` is what the application factory
+registers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, URLEncodedBody
-from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from sqlmodel import Session
 
 from promsvc.deps import DbSession, RegistriesDep, SettingsDep
-from promsvc.patient import forms, pages
+from promsvc.patient import forms, info, pages, paging, views
 from promsvc.patient import services as links
 from promsvc.patient.api import FormsApi
-from promsvc.patient.texts import Texts, language
-from promsvc.registries.schema import Registry
+from promsvc.patient.views import View, redirect
 from promsvc.responses import services as responses
-from promsvc.settings import Settings
 
 log = logging.getLogger("promsvc.patient")
 
 Form = URLEncodedBody[dict[str, str]]
-Registries = dict[str, Registry]
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _lang(request: Request, link: links.Link) -> str:
-    stored = link.draft.language if link.draft is not None else link.episode.language
-    return language(request.query_params.get("lang"), stored)
+class _SeeReceipt(Exception):
+    """A page of a link already sent, opened in the browser that sent it (back, reload)."""
+
+    def __init__(self, token: str):
+        self.token = token
 
 
-class _Page:
-    """One request's view of a link: language, texts, addresses and the CSRF token."""
+class _SeeStart(Exception):
+    """The receipt or copy asked for in a browser that did not send the answers, of a link
+    that can still be answered: its start page."""
 
-    def __init__(self, request: Request, settings: Settings, link: links.Link, token: str, lang: str):
-        self.request, self.settings, self.link, self.lang = request, settings, link, lang
-        self.t = Texts(lang)
-        self.base = f"/q/{token}"
-        self.nonce = pages.csrf_nonce(request)
-
-    def section_href(self, number: int) -> str:
-        return f"{self.base}/s/{number}"
-
-    def render(self, template: str, page_title: str, *, status: int = 200, switch: bool = True, **context: Any) -> Response:
-        return pages.render(
-            self.request, template, t=self.t, page_title=f"{page_title} – {self.t('questionnaire')}",
-            site_name=getattr(self.link.registry.name, self.lang), status=status, nonce=self.nonce,
-            secure=self.settings.base_url.startswith("https://"),
-            csrf_token=pages.csrf_token(self.settings.secret_key, self.nonce, self.link.invitation.id),
-            languages=pages.languages(self.lang, lambda code: f"?lang={code}") if switch else [],
-            **context,
-        )
-
-    def expires(self) -> str:
-        return self.t.date(self.link.invitation.expires_at, self.settings.time_zone)
+    def __init__(self, token: str):
+        self.token = token
 
 
-def _redirect(path: str) -> Response:
-    return Redirect(path, status_code=303, headers=dict(pages.SECURITY_HEADERS))
+def _open(request: Request, db_session: Session, settings, registries, token: str) -> links.Link:
+    """The usable link of `token`. A GET of a link already sent, in the browser that sent it
+    (its receipt cookie), goes to the receipt instead of an error (the back button)."""
+    try:
+        return links.open_link(db_session, registries, token, _now())
+    except links.LinkGone as gone:
+        if gone.reason == "completed" and request.method == "GET" and \
+                pages.receipt_ok(request, settings.secret_key, gone.invitation_id, _now()):
+            raise _SeeReceipt(token) from None
+        raise
 
 
-def _open(db_session: Session, registries: Registries, token: str) -> links.Link:
-    return links.open_link(db_session, registries, token, _now())
-
-
-def _check_csrf(request: Request, data: dict[str, str], settings: Settings, link: links.Link) -> None:
+def _check_csrf(request: Request, data: dict[str, str], settings, link: links.Link) -> None:
     if not pages.csrf_ok(request, data, settings.secret_key, link.invitation.id):
-        raise _CsrfRefused(f"/q/{request.path_params['token']}", _lang(request, link))
+        raise _CsrfRefused(f"/q/{request.path_params['token']}", views.link_language(request, link), link.registry)
 
 
 class _CsrfRefused(Exception):
-    def __init__(self, form_href: str, lang: str):
-        self.form_href, self.lang = form_href, lang
+    def __init__(self, form_href: str, lang: str, registry):
+        self.form_href, self.lang, self.registry = form_href, lang, registry
 
 
 def _needs_declaration(link: links.Link) -> bool:
@@ -105,168 +92,159 @@ class PatientPages(Controller):
 
     @get("/", sync_to_thread=True)
     def start(self, token: FromPath[str], request: Request, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
-        link = _open(db_session, registries, token)
-        page = _Page(request, settings, link, token, _lang(request, link))
-        links.set_language(db_session, link, page.lang, _now())
-        return _start_page(page)
+        link = _open(request, db_session, settings, registries, token)
+        view = View(request, settings, link, token)
+        links.set_language(db_session, link, view.lang, _now())
+        return views.start_page(view)
 
     @post("/", sync_to_thread=True, status_code=303)
     def declare(self, token: FromPath[str], request: Request, data: Form, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
-        link = _open(db_session, registries, token)
+        link = _open(request, db_session, settings, registries, token)
         _check_csrf(request, data, settings, link)
-        page = _Page(request, settings, link, token, language(data.get("lang"), _lang(request, link)))
+        view = View(request, settings, link, token, data.get("lang"))
         respondent = "patient"
         if link.proxy_allowed:
             respondent = data.get("respondent", "")
             confirmed = data.get("proxy_confirm") == "yes"
             found = []
             if respondent not in ("patient", "proxy"):
-                found.append(forms.FieldError("field-respondent", page.t("error_respondent")))
+                found.append(forms.FieldError("field-respondent", view.t("error_respondent")))
             elif respondent == "proxy" and not confirmed:
-                found.append(forms.FieldError("field-proxy-confirm", page.t("error_proxy_confirm")))
+                found.append(forms.FieldError("field-proxy-confirm", view.t("error_proxy_confirm")))
             if found:
-                return _start_page(page, errors=found, respondent=respondent, confirmed=confirmed, status=422)
-        links.save_draft(db_session, link, {}, now=_now(), language=page.lang, respondent=respondent)
-        number = forms.first_unfinished(link.instruments, link.answers)
-        return _redirect(page.section_href(number) if number else f"{page.base}/review")
+                return views.start_page(view, errors=found, respondent=respondent, confirmed=confirmed, status=422)
+        links.save_draft(db_session, link, {}, now=_now(), language=view.lang, respondent=respondent)
+        resume = paging.resume_page(view.pages, link.answers, link.seen)
+        return redirect(view.page_href(resume.number) if resume else f"{view.base}/review")
 
     @get("/s/{number:int}", sync_to_thread=True)
     def section(self, token: FromPath[str], number: FromPath[int], request: Request, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
-        link = _open(db_session, registries, token)
-        _section_number(link, number)
+        link = _open(request, db_session, settings, registries, token)
+        view = View(request, settings, link, token)
+        page = view.page(number)
         if _needs_declaration(link):
-            return _redirect(f"/q/{token}")
-        page = _Page(request, settings, link, token, _lang(request, link))
-        links.set_language(db_session, link, page.lang, _now())
-        return _section_page(page, number, link.answers.get(link.instruments[number - 1].id, {}))
+            return redirect(view.base)
+        links.set_language(db_session, link, view.lang, _now())
+        return views.page_view(view, page, link.answers.get(page.instrument.id, {}))
 
     @post("/s/{number:int}", sync_to_thread=True, status_code=303)
     def save_section(self, token: FromPath[str], number: FromPath[int], request: Request, data: Form, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
-        link = _open(db_session, registries, token)
+        try:
+            link = _open(request, db_session, settings, registries, token)
+        except links.LinkGone as gone:
+            if gone.reason != "expired":
+                raise
+            return _late(request, data, db_session, settings, registries, token, gone, number)
         _check_csrf(request, data, settings, link)
-        _section_number(link, number)
-        if _needs_declaration(link):
-            return _redirect(f"/q/{token}")
         action = data.get("action", "next")
         chosen = action.removeprefix("lang-") if action.startswith("lang-") else None
-        page = _Page(request, settings, link, token, language(chosen or data.get("lang"), _lang(request, link)))
-        instrument = link.instruments[number - 1]
-        wording = links.wordings(link, settings.overlays_dir, page.lang)[number - 1]
-        answers, entered, found = forms.parse_section(instrument, data, wording, page.t)
+        view = View(request, settings, link, token, chosen or data.get("lang"))
+        page = view.page(number)
+        if _needs_declaration(link):
+            return redirect(view.base)
+        wording = view.wordings[page.instrument.id]
+        answers, entered, found = forms.parse_page(page, data, wording, view.t, link.answers.get(page.instrument.id, {}))
         if found:
-            return _section_page(page, number, answers, entered=entered, found=found, status=422)
-        links.save_draft(db_session, link, {instrument.id: answers}, now=_now(), language=page.lang)
+            return views.page_view(view, page, answers, entered=entered, found=found, status=422)
+        links.save_draft(db_session, link, {page.instrument.id: answers}, now=_now(), language=view.lang,
+                         seen=paging.with_seen(link.seen, link.answers, page))
         if action == "back":
-            return _redirect(page.section_href(number - 1) if number > 1 else page.base)
+            return redirect(view.page_href(number - 1) if number > 1 else view.base)
         if action == "save":
-            return _redirect(f"{page.base}/saved")
+            return redirect(f"{view.base}/saved")
         if chosen:
-            return _redirect(page.section_href(number))
-        return _redirect(page.section_href(number + 1) if number < len(link.instruments) else f"{page.base}/review")
+            return redirect(view.page_href(number))
+        return redirect(view.page_href(number + 1) if number < len(view.pages) else f"{view.base}/review")
 
     @get("/saved", sync_to_thread=True)
     def saved(self, token: FromPath[str], request: Request, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
-        link = _open(db_session, registries, token)
-        page = _Page(request, settings, link, token, _lang(request, link))
-        return page.render("saved.html", page.t("saved_title"), expires=page.expires(), continue_href=page.base)
+        link = _open(request, db_session, settings, registries, token)
+        view = View(request, settings, link, token)
+        return view.render("saved.html", view.t("saved_title"), heading=view.t("saved_title"), deadline=view.deadline(), continue_href=view.base)
 
     @get("/review", sync_to_thread=True)
     def review(self, token: FromPath[str], request: Request, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
-        link = _open(db_session, registries, token)
+        link = _open(request, db_session, settings, registries, token)
         if _needs_declaration(link):
-            return _redirect(f"/q/{token}")
-        page = _Page(request, settings, link, token, _lang(request, link))
-        links.set_language(db_session, link, page.lang, _now())
-        return _review_page(page)
+            return redirect(f"/q/{token}")
+        view = View(request, settings, link, token)
+        links.set_language(db_session, link, view.lang, _now())
+        return views.review_page(view)
 
-    @post("/submit", sync_to_thread=True, status_code=200)
+    @post("/submit", sync_to_thread=True, status_code=303)
     def submit(self, token: FromPath[str], request: Request, data: Form, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
         try:
-            link = _open(db_session, registries, token)
+            link = _open(request, db_session, settings, registries, token)
         except links.LinkGone as gone:
-            # A second submission (another tab, a retry): show the receipt already given.
-            receipt = _stored_receipt(db_session, token, gone)
-            return _receipt_page(request, settings, Texts(language(request.query_params.get("lang"), gone.language)), receipt)
+            if gone.reason == "expired":
+                return _late(request, data, db_session, settings, registries, token, gone, None)
+            return _sent_before(request, data, db_session, settings, token, gone)
         _check_csrf(request, data, settings, link)
         if _needs_declaration(link):
-            return _redirect(f"/q/{token}")
-        page = _Page(request, settings, link, token, _lang(request, link))
+            return redirect(f"/q/{token}")
+        view = View(request, settings, link, token)
         try:
-            receipt, _created = links.submit(db_session, link, link.answers, page.lang, link.respondent, _now())
+            receipt, _created = links.submit(db_session, link, link.answers, view.lang, link.respondent, _now())
         except responses.InvalidAnswers as e:
-            found = [
-                forms.FieldError(_problem_anchor(page, p.path), p.message) for p in e.problems
-            ]
-            return _review_page(page, errors=found, status=422)
-        return _receipt_page(request, settings, page.t, receipt)
+            found = [forms.FieldError(views.problem_anchor(view, p.path), p.message) for p in e.problems]
+            return views.review_page(view, errors=found, status=422)
+        return views.to_receipt(view.base, settings, link.invitation.id, receipt)
+
+    @get("/receipt", sync_to_thread=True)
+    def receipt(self, token: FromPath[str], request: Request, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
+        sent = _sent(request, db_session, settings, registries, token)
+        return views.receipt_page(request, db_session, settings, registries, token, *sent)
+
+    @get("/answers", sync_to_thread=True)
+    def answers(self, token: FromPath[str], request: Request, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
+        sent = _sent(request, db_session, settings, registries, token)
+        return views.copy_page(request, db_session, settings, registries, token, *sent)
+
+    @get("/privacy", sync_to_thread=True)
+    def privacy(self, token: FromPath[str], request: Request, db_session: DbSession, registries: RegistriesDep) -> Response:
+        invitation = links.find_invitation(db_session, token)
+        registry = registries.get(invitation.registry_id) if invitation is not None else None
+        if registry is None:
+            raise links.LinkNotFound()
+        episode_language = links.link_language(db_session, invitation)
+        return views.privacy_page(request, registry, token, episode_language)
 
 
-def _section_number(link: links.Link, number: int) -> None:
-    if not 1 <= number <= len(link.instruments):
-        raise links.LinkNotFound()
-
-
-def _stored_receipt(db_session: Session, token: str, gone: links.LinkGone) -> responses.Receipt:
+def _sent(request: Request, db_session: Session, settings, registries, token: str):
+    """The invitation and receipt of a link whose answers this browser sent a moment ago (its
+    receipt cookie); otherwise what opening the link shows (the start page or a 410)."""
     invitation = links.find_invitation(db_session, token)
-    receipt = responses.stored_receipt(db_session, invitation.id) if gone.reason == "completed" and invitation else None
-    if receipt is None:
+    receipt = responses.stored_receipt(db_session, invitation.id) if invitation is not None else None
+    if receipt is None or not pages.receipt_ok(request, settings.secret_key, invitation.id, _now()):
+        _open(request, db_session, settings, registries, token)  # raises LinkGone / LinkNotFound
+        raise _SeeStart(token)
+    return invitation, receipt
+
+
+def _sent_before(request: Request, data: dict[str, str], db_session: Session, settings, token: str, gone: links.LinkGone) -> Response:
+    """A second submission (another tab, a retry, back and send again) from the browser that
+    holds the form's CSRF token: the receipt of the first. Anyone else: the 410 page."""
+    receipt = responses.stored_receipt(db_session, gone.invitation_id) if gone.reason == "completed" else None
+    if receipt is None or not pages.csrf_ok(request, data, settings.secret_key, gone.invitation_id):
         raise gone
-    return receipt
+    return views.to_receipt(f"/q/{token}", settings, gone.invitation_id, receipt)
 
 
-def _problem_anchor(page: _Page, path: str) -> str:
-    # "$.answers.rand36.q3" → the section of rand36, at item q3 (the review links there)
-    parts = path.split(".")
-    if len(parts) >= 4 and any(i.id == parts[2] for i in page.link.instruments):
-        return f"{page.section_href(page.link.instrument_number(parts[2]))}#{forms.field_id(parts[3])}"
-    return "main"
-
-
-def _start_page(page: _Page, *, errors: list | None = None, respondent: str | None = None, confirmed: bool | None = None, status: int = 200) -> Response:
-    link = page.link
-    resumed = link.draft is not None
-    if respondent is None:
-        respondent = link.respondent if resumed else ""
-    if confirmed is None:
-        confirmed = resumed and link.respondent == "proxy"
-    by_field = {e.field_id: e.message for e in errors or []}
-    return page.render(
-        "start.html", getattr(link.time_point.title, page.lang), status=status, errors=errors or [],
-        heading=page.t("questionnaire"), caption=getattr(link.time_point.title, page.lang),
-        registry_name=getattr(link.registry.name, page.lang), total=len(link.instruments),
-        resumed=resumed, expires=page.expires(), action=page.base, proxy_allowed=link.proxy_allowed,
-        respondent=respondent, confirmed=confirmed,
-        respondent_error=by_field.get("field-respondent"), confirm_error=by_field.get("field-proxy-confirm"),
-    )
-
-
-def _section_page(page: _Page, number: int, answers: dict, *, entered=None, found=None, status: int = 200) -> Response:
-    link = page.link
-    instrument = link.instruments[number - 1]
-    wording = links.wordings(link, page.settings.overlays_dir, page.lang)[number - 1]
-    by_item = {e.field_id.removeprefix("field-"): e.message for e in found or []}
-    items = forms.items_view(instrument, wording, page.t, answers, entered=entered, errors=by_item)
-    return page.render(
-        "section.html", f"{page.t('progress', n=number, total=len(link.instruments))}: {wording.title}",
-        status=status, errors=found or [], heading=wording.title, instructions=wording.instructions,
-        items=items, number=number, total=len(link.instruments), action=page.section_href(number),
-        proxy=link.respondent == "proxy",
-    )
-
-
-def _review_page(page: _Page, *, errors: list | None = None, status: int = 200) -> Response:
-    link = page.link
-    sections = forms.review_view(list(zip(link.instruments, links.wordings(link, page.settings.overlays_dir, page.lang))), link.answers, page.section_href)
-    return page.render(
-        "review.html", page.t("review_title"), status=status, errors=errors or [], sections=sections,
-        any_skipped=any(s.skipped for s in sections), action=f"{page.base}/submit",
-        back_href=page.section_href(len(link.instruments)), proxy=link.respondent == "proxy",
-    )
-
-
-def _receipt_page(request: Request, settings: Settings, t: Texts, receipt: responses.Receipt) -> Response:
-    # Nothing about health here, not even the registry's name: the page may be seen by others.
-    return pages.render(request, "receipt.html", t=t, page_title=t("receipt_title"), received=t.time(receipt.received_at, settings.time_zone))
+def _late(request: Request, data: dict[str, str], db_session: Session, settings, registries, token: str,
+          gone: links.LinkGone, number: int | None) -> Response:
+    """A page posted after the deadline: what it carries is kept in the draft (not thrown away),
+    and the page says plainly that the questionnaire can no longer be sent (410)."""
+    link = links.late_link(db_session, registries, token, _now())
+    if link is None or not pages.csrf_ok(request, data, settings.secret_key, link.invitation.id):
+        raise gone
+    view = View(request, settings, link, token)
+    if number is not None and 1 <= number <= len(view.pages):
+        page = view.pages[number - 1]
+        answers, _entered, _found = forms.parse_page(page, data, view.wordings[page.instrument.id], view.t,
+                                                     link.answers.get(page.instrument.id, {}))
+        links.save_draft(db_session, link, {page.instrument.id: answers}, now=_now(),
+                         seen=paging.with_seen(link.seen, link.answers, page))
+    return views.late_page(view)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,17 +253,16 @@ def _receipt_page(request: Request, settings: Settings, t: Texts, receipt: respo
 
 def _not_found_page(request: Request, exc: Exception) -> Response:
     # The same generic page whether the token never existed or is unusable for another reason.
-    return pages.message(request, Texts("nb"), 404, ["not_found_body"], "not_found_title", also=[Texts("nn"), Texts("en")])
+    return views.problem_page(request, 404, "not_found_title", ["not_found_body"])
 
 
 def _gone_page(request: Request, exc: links.LinkGone) -> Response:
-    t = Texts(language(request.query_params.get("lang"), exc.language))
-    return pages.message(request, t, 410, [f"gone_{exc.reason}", "gone_contact"], "gone_title")
+    return views.gone_page(request, exc)
 
 
 def _csrf_page(request: Request, exc: _CsrfRefused) -> Response:
-    t = Texts(exc.lang)
-    return pages.message(request, t, 403, ["forbidden_body"], "forbidden_title", link={"href": exc.form_href, "text": "forbidden_link"})
+    return views.problem_page(request, 403, "forbidden_title", ["forbidden_body"], lang=exc.lang,
+                              registry=exc.registry, link=(exc.form_href, "forbidden_link"), switch_path=exc.form_href)
 
 
 def _failed_page(request: Request, exc: Exception) -> Response:
@@ -295,13 +272,15 @@ def _failed_page(request: Request, exc: Exception) -> Response:
     if status == 500:
         # Only the type and the route template: the message may quote answers, the path has the token.
         log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.scope.get("path_template", "?"))
-    return pages.message(request, Texts("nb"), status, ["error_body"], "error_title", also=[Texts("en")])
+    return views.problem_page(request, status, "error_title", ["error_body"])
 
 
 PatientPages.exception_handlers = {
     links.LinkNotFound: _not_found_page,
     links.LinkGone: _gone_page,
     _CsrfRefused: _csrf_page,
+    _SeeReceipt: lambda request, exc: redirect(f"/q/{exc.token}/receipt"),
+    _SeeStart: lambda request, exc: redirect(f"/q/{exc.token}"),
     Exception: _failed_page,
 }
 
@@ -314,5 +293,6 @@ def _static_headers(response: Response) -> Response:
 routes = [
     PatientPages,
     FormsApi,
+    *info.routes,
     create_static_files_router(path=pages.STATIC_PATH, directories=[pages.STATIC_DIR], name="patient-static", after_request=_static_headers),
 ]

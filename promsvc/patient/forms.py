@@ -1,10 +1,10 @@
 """What the patient pages show and read: pure functions from instruments and answers to views,
 and from posted form fields back to answers. No database, no HTTP.
 
-One page per instrument ("section"). A choice item is a fieldset of radio buttons whose
-legend is the question; an integer or VAS item is a labelled text field with a numeric
-keyboard (``inputmode="numeric"``; a ``type="number"`` field changes its value on scroll and
-reads badly in screen readers). Field names are ``answer-{item}``; element ids are
+Pages hold an instrument or a section of one (promsvc.patient.paging). A choice item is a
+fieldset of radio buttons whose legend is the question; an integer or VAS item is a labelled
+text field with a numeric keyboard (``inputmode="numeric"``; a ``type="number"`` field changes
+its value on scroll and reads badly in screen readers). Field names are ``answer-{item}``; element ids are
 ``field-{item}`` (the first radio of a group, so that an error summary link lands on it).
 """
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from instruments import Instrument, Item
 from instruments.schema import Condition, Overlay
+from promsvc.patient.paging import Page, page_of_item
 from promsvc.patient.texts import Texts
 from promsvc.responses.validation import is_asked, without_unasked
 
@@ -85,7 +86,7 @@ class FieldError:
 
 
 def items_view(
-    instrument: Instrument,
+    page: Page,
     wording: Wording,
     t: Texts,
     answers: Mapping[str, int | None],
@@ -93,11 +94,15 @@ def items_view(
     entered: Mapping[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
 ) -> list[ItemView]:
-    """The items of one section with their current answers; `entered` (what was typed, on a page
-    shown again with errors) wins over the saved `answers`."""
+    """The items of one page with their current answers; `entered` (what was typed, on a page
+    shown again with errors) wins over the saved `answers`. Items keep their number in the
+    instrument."""
+    instrument = page.instrument
     entered, errors = entered or {}, errors or {}
     views = []
-    for number, item in enumerate(instrument.items, start=1):
+    numbers = {item.id: n for n, item in enumerate(instrument.items, start=1)}
+    for item in page.items:
+        number = numbers[item.id]
         raw = entered[item.id] if item.id in entered else _raw(answers.get(item.id))
         hint = condition_hint(instrument, wording, t, item.when) if item.when is not None else None
         common = dict(
@@ -146,19 +151,21 @@ def condition_hint(instrument: Instrument, wording: Wording, t: Texts, when: Con
     return t("when_hint", answers=joined, item=name)
 
 
-def parse_section(
-    instrument: Instrument, form: Mapping[str, str], wording: Wording, t: Texts
+def parse_page(
+    page: Page, form: Mapping[str, str], wording: Wording, t: Texts, saved: Mapping[str, int | None]
 ) -> tuple[dict[str, int | None], dict[str, str], list[FieldError]]:
-    """Read the posted fields of one section.
+    """Read the posted fields of one page.
 
-    Returns the answers to every item of the instrument (None: no answer; answers to items
-    whose condition does not hold are dropped), what was typed per item (to show it again),
-    and the problems found, in form order. An empty field is no answer, never an error.
+    Returns the answers to every item of the page's instrument: the page's fields over the
+    `saved` answers to its other pages (None: no answer; answers to items whose condition does
+    not hold are dropped, wherever that item is), what was typed per item of the page (to show
+    it again), and the problems found, in form order. An empty field is no answer, never an error.
     """
-    answers: dict[str, int | None] = {}
+    instrument = page.instrument
+    answers: dict[str, int | None] = {i.id: saved.get(i.id) for i in instrument.items}
     entered: dict[str, str] = {}
     problems: list[FieldError] = []
-    for item in instrument.items:
+    for item in page.items:
         raw = (form.get(field_name(item.id)) or "").strip()
         entered[item.id] = raw
         if not raw:
@@ -169,7 +176,7 @@ def parse_section(
             key = "error_choice" if item.kind == "choice" else "error_number"
             message = t(key, label=_short(wording.item(item)), min=item.min, max=item.max)
             problems.append(FieldError(field_id(item.id), message))
-            continue
+            continue  # the saved answer stays
         answers[item.id] = code
     kept = without_unasked(instrument, answers)
     return {i.id: kept.get(i.id) for i in instrument.items}, entered, problems
@@ -207,33 +214,31 @@ class ReviewSection:
 
 
 def review_view(
-    sections: list[tuple[Instrument, Wording]],
+    pages: list[Page],
+    wordings: Mapping[str, Wording],
     answers: Mapping[str, Mapping[str, int | None]],
-    section_href,
+    page_href,
 ) -> list[ReviewSection]:
-    """Per section: how many asked items are answered, and links back to each skipped one.
-    `section_href(number)` is the address of section `number` (from 1)."""
+    """Per instrument: how many asked items are answered, and links back to each skipped one
+    (on the page that holds it). `page_href(number)` is the address of page `number`; a
+    section's own link goes to the instrument's first page."""
     out = []
-    for number, (ins, wording) in enumerate(sections, start=1):
+    firsts = [p for p in pages if p.part == 1]
+    for first in firsts:
+        ins = first.instrument
+        wording = wordings[ins.id]
         given = answers.get(ins.id, {})
         asked = [i for i in ins.items if is_asked(i, given)]
         skipped = [i for i in asked if given.get(i.id) is None]
         out.append(ReviewSection(
-            number=number,
+            number=len(out) + 1,
             title=wording.title,
-            href=section_href(number),
+            href=page_href(first.number),
             answered=len(asked) - len(skipped),
             total=len(asked),
-            skipped=[SkippedItem(wording.item(i), f"{section_href(number)}#{field_id(i.id)}") for i in skipped],
+            skipped=[
+                SkippedItem(wording.item(i), f"{page_href(page_of_item(pages, ins.id, i.id).number)}#{field_id(i.id)}")
+                for i in skipped
+            ],
         ))
     return out
-
-
-def first_unfinished(instruments: list[Instrument], answers: Mapping[str, Mapping[str, int | None]]) -> int | None:
-    """The number (from 1) of the first section with no answer at all, or None when every
-    section has at least one: where "Continue" takes a returning patient."""
-    for number, ins in enumerate(instruments, start=1):
-        given = answers.get(ins.id, {})
-        if not any(v is not None for v in given.values()):
-            return number
-    return None

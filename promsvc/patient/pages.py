@@ -11,6 +11,7 @@ No JavaScript is involved, so the pages keep working with scripts off.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -29,6 +30,7 @@ HERE = Path(__file__).parent
 STATIC_PATH = "/static/patient"
 STATIC_DIR = HERE / "static"
 STYLESHEET = f"{STATIC_PATH}/patient.css"
+ACCESSIBILITY_PATH = "/accessibility"
 
 CSRF_COOKIE = "promsvc_csrf"
 CSRF_FIELD = "csrf_token"
@@ -55,11 +57,12 @@ _env = jinja2.Environment(
 )
 
 
-def languages(current: str, href) -> list[dict[str, Any]]:
-    """The language switch: `href(code)` is where choosing that language goes."""
+def languages(current: str, href, allowed=LANGUAGES) -> list[dict[str, Any]]:
+    """The language switch: `href(code)` is where choosing that language goes; only the
+    `allowed` languages (a registry's `languages`) are offered."""
     return [
         {"code": code, "name": LANGUAGE_NAMES[code], "current": code == current, "href": href(code)}
-        for code in LANGUAGES
+        for code in LANGUAGES if code in allowed
     ]
 
 
@@ -79,6 +82,7 @@ def render(
     `Secure` when the service is reached over HTTPS (`secure`)."""
     context.setdefault("errors", [])
     context.setdefault("languages", [])
+    context.setdefault("footer", None)
     html = _env.get_template(template).render(
         t=t, page_title=page_title, site_name=site_name or t("questionnaire"), static_url=STYLESHEET, **context
     )
@@ -87,20 +91,58 @@ def render(
 
 
 def message(
-    request: Request, t: Texts, status: int, paragraphs: Mapping[str, list[str]] | list[str], title: str,
-    *, link: dict[str, str] | None = None, also: list[Texts] = (),
+    request: Request, t: Texts, status: int, title: str, paragraphs: list[str], *,
+    link: dict[str, str] | None = None, contact: dict[str, Any] | None = None,
+    languages: list[dict[str, Any]] = (), footer: dict[str, str] | None = None, site_name: str | None = None,
 ) -> Response:
-    """A plain page with a heading and a few paragraphs (gone, not found, refused, failed),
-    in `t`'s language and then in each of `also`."""
-    messages = []
-    for texts in [t, *also]:
-        messages.append({
-            "lang": texts.lang,
-            "title": texts(title),
-            "paragraphs": [texts(p) for p in paragraphs],
-            "link": {"href": link["href"], "text": texts(link["text"])} if link else None,
-        })
-    return render(request, "message.html", t=t, page_title=t(title), status=status, messages=messages)
+    """A plain page with a heading and a few paragraphs (gone, not found, refused, failed), in
+    `t`'s language, with the language switch, and whom to contact when that is known."""
+    return render(
+        request, "message.html", t=t, page_title=title, status=status, title=title, paragraphs=paragraphs,
+        link=link, contact=contact, languages=list(languages), footer=footer, site_name=site_name,
+    )
+
+
+def switch_to(path: str):
+    """Language switch addresses for a page at `path` (`?lang=xx`)."""
+    return lambda code: f"{path}?lang={code}"
+
+
+def footer(t: Texts, privacy_href: str | None) -> dict[str, str]:
+    """The links every patient page ends with: the registry's privacy page (when known) and
+    the accessibility statement, in the page's language."""
+    links = {"accessibility": f"{ACCESSIBILITY_PATH}?lang={t.lang}"}
+    if privacy_href:
+        links["privacy"] = privacy_href
+    return links
+
+
+# ---- the receipt: shown only in the browser that sent the answers, for a short while
+
+RECEIPT_COOKIE = "promsvc_receipt"
+RECEIPT_MINUTES = 15
+
+
+def receipt_cookie(secret: str, invitation_id: str, received_at: dt.datetime, secure: bool) -> Cookie:
+    """Lets this browser see the receipt and the copy of the answers until `received_at` +
+    RECEIPT_MINUTES: a signed expiry time, bound to the invitation."""
+    until = int((received_at + dt.timedelta(minutes=RECEIPT_MINUTES)).timestamp())
+    remaining = max(0, until - int(dt.datetime.now(dt.UTC).timestamp()))
+    return Cookie(key=RECEIPT_COOKIE, value=f"{until}.{_receipt_mac(secret, invitation_id, until)}", path="/q/",
+                  max_age=remaining, httponly=True, samesite="lax", secure=secure)
+
+
+def receipt_ok(request: Request, secret: str, invitation_id: str, now: dt.datetime) -> bool:
+    given = request.cookies.get(RECEIPT_COOKIE, "")
+    until, _, mac = given.partition(".")
+    if not until.isdigit() or int(until) <= now.timestamp():
+        return False
+    return hmac.compare_digest(_receipt_mac(secret, invitation_id, int(until)), mac)
+
+
+def _receipt_mac(secret: str, invitation_id: str, until: int) -> str:
+    digest = hmac.new(secret.encode(), f"receipt|{invitation_id}|{until}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def csrf_nonce(request: Request) -> str:

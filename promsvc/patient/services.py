@@ -10,10 +10,8 @@ token, whether it never existed or belongs to an invitation in another state, is
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -22,9 +20,9 @@ from sqlmodel import Session, select
 
 import instruments
 from instruments import Instrument
-from instruments.schema import Overlay
 from promsvc.delivery import links as delivery_links
 from promsvc.models import Draft, Episode, Invitation, Status
+from promsvc.registries.overlays import overlays_for
 from promsvc.registries.schema import Protocol, Registry, TimePoint
 from promsvc.responses import services as responses
 from promsvc.responses.services import change_status
@@ -44,11 +42,15 @@ class LinkNotFound(Exception):
 
 
 class LinkGone(Exception):
-    """The link existed but can no longer be used: completed, expired or withdrawn."""
+    """The link existed but can no longer be used: completed, expired or withdrawn. Carries
+    what the page that says so needs: the invitation, its registry and expiry."""
 
-    def __init__(self, reason: str, language: str):
+    def __init__(self, reason: str, language: str, invitation=None):
         super().__init__(reason)
         self.reason, self.language = reason, language
+        self.invitation_id = getattr(invitation, "id", None)
+        self.registry_id = getattr(invitation, "registry_id", None)
+        self.expires_at = getattr(invitation, "expires_at", None)
 
 
 @dataclass
@@ -74,6 +76,13 @@ class Link:
     @property
     def answers(self) -> dict[str, dict[str, int | None]]:
         return dict(self.draft.answers) if self.draft is not None else {}
+
+    @property
+    def seen(self) -> dict[str, list[str]] | None:
+        """The items of the pages the patient has saved (promsvc.patient.paging); None when the
+        draft has no record of it."""
+        seen = getattr(self.draft, "seen", None)  # the writer's read-only views leave it out
+        return dict(seen) if seen is not None else None
 
     @property
     def respondent(self) -> str:
@@ -111,7 +120,7 @@ def open_link(session: Session, registries: Mapping[str, Registry], token: str, 
         return link
     if change_status(session, link, (Status.open, Status.started), Status.expired, now):
         session.commit()
-    raise LinkGone("expired", link_language(session, link))
+    raise LinkGone("expired", link_language(session, link), link)
 
 
 def read_link(session: Session, registries: Mapping[str, Registry], token: str, now: dt.datetime) -> Link | Invitation:
@@ -191,13 +200,35 @@ def _checked(registries: Mapping[str, Registry], invitation: Invitation, episode
              now: dt.datetime) -> Link | Invitation:
     status = Status(invitation.status)
     if status in GONE:
-        raise LinkGone(GONE[status], episode.language)
+        raise LinkGone(GONE[status], episode.language, invitation)
     if status not in USABLE:
         raise LinkNotFound()
     if episode.withdrawn_at is not None:
-        raise LinkGone("withdrawn", episode.language)
+        raise LinkGone("withdrawn", episode.language, invitation)
     if invitation.expires_at <= now:
         return invitation
+    return _link(registries, invitation, episode, draft)
+
+
+def late_link(session: Session, registries: Mapping[str, Registry], token: str, now: dt.datetime) -> Link | None:
+    """The link of an invitation past its expiry (open, started or already marked expired; its
+    episode not withdrawn), so that what a patient posts after the deadline can still be kept in
+    the draft. None for any other token."""
+    found = _find(session, token)
+    if found is None:
+        return None
+    invitation, episode, draft = found
+    status = Status(invitation.status)
+    late = status is Status.expired or (status in USABLE and invitation.expires_at <= now)
+    if not late or episode.withdrawn_at is not None:
+        return None
+    try:
+        return _link(registries, invitation, episode, draft)
+    except LinkNotFound:
+        return None
+
+
+def _link(registries: Mapping[str, Registry], invitation: Invitation, episode: Episode, draft: Draft | None) -> Link:
     registry = registries.get(invitation.registry_id)
     protocol = registry.protocol(episode.protocol_id) if registry is not None else None
     time_point = protocol.time_point(invitation.time_point) if protocol is not None else None
@@ -223,7 +254,7 @@ def expire(engine, invitation: Invitation, now: dt.datetime) -> LinkGone:
     with db.session(engine) as session:
         if change_status(session, invitation, (Status.open, Status.started), Status.expired, now):
             session.commit()
-        return LinkGone("expired", link_language(session, invitation))
+        return LinkGone("expired", link_language(session, invitation), invitation)
 
 
 def link_language(session: Session, invitation: Invitation) -> str:
@@ -240,12 +271,15 @@ def save_draft(
     language: str | None = None,
     respondent: str | None = None,
     replace: bool = False,
+    seen: Mapping[str, list[str]] | None = None,
 ) -> Draft:
     """Save answers to the link's draft and commit.
 
     With `replace`, the draft's answers become `answers` (the JSON API's PUT); otherwise each
     instrument in `answers` replaces that instrument's part (a page of the HTML form). Only
-    given codes are kept. The first saved answer moves the invitation from open to started.
+    given codes are kept. `seen`, when given, replaces the record of the items seen. The first
+    saved answer moves the invitation from open to started (unless it has expired meanwhile:
+    then the answers are still kept, see the patient pages).
     """
     for attempt in (1, 2):
         draft = session.exec(select(Draft).where(Draft.invitation_id == link.invitation.id).with_for_update()).first()
@@ -259,6 +293,7 @@ def save_draft(
                 answers=merged,
                 language=language or link.episode.language,
                 respondent=respondent or "patient",
+                seen=dict(seen) if seen is not None else None,
                 started_at=now,
                 updated_at=now,
             )
@@ -267,6 +302,8 @@ def save_draft(
             draft.answers = merged  # a new dict: SQLAlchemy sees the change
             draft.language = language or draft.language
             draft.respondent = respondent or draft.respondent
+            if seen is not None:
+                draft.seen = dict(seen)
             draft.updated_at = now
         if merged:
             change_status(session, link.invitation, (Status.open,), Status.started, now)
@@ -293,57 +330,7 @@ def set_language(session: Session, link: Link, language: str, now: dt.datetime) 
 
 
 # ---------------------------------------------------------------------------------------------
-# Wording overlays
-
-
-class Overlays:
-    """The licensed wording that registries supply: ``{overlays_dir}/{registry id}/*.yaml``.
-
-    Each file is an overlay (docs/instruments.md) for one instrument version; it is checked
-    against the shipped definition when read. A registry without a directory, or an
-    instrument without a file, is shown with our short labels.
-    """
-
-    def __init__(self, directory: str | Path | None):
-        self._found: dict[tuple[str, str, str], Overlay] = {}
-        if not directory:
-            return
-        root = Path(directory)
-        if not root.is_dir():
-            raise instruments.DefinitionError(str(root), ["PROMSVC_OVERLAYS_DIR names no directory; create it or correct the setting"])
-        catalogue = instruments.catalogue()
-        for registry_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-            for path in sorted(registry_dir.glob("*.y*ml")):
-                overlay = _peek(path)
-                instrument = catalogue.get(overlay.instrument)
-                if instrument is None:
-                    raise instruments.DefinitionError(str(path), [f"at $.instrument: no instrument {overlay.instrument!r}"])
-                checked, _missing = instruments.load_overlay(path, instrument)
-                key = (registry_dir.name, checked.instrument, checked.version)
-                if key in self._found:
-                    raise instruments.DefinitionError(str(path), [f"a second overlay for {checked.instrument} {checked.version} in {registry_dir}"])
-                self._found[key] = checked
-
-    def get(self, registry_id: str, instrument: Instrument) -> Overlay | None:
-        return self._found.get((registry_id, instrument.id, instrument.version))
-
-    def __len__(self) -> int:
-        return len(self._found)
-
-
-def _peek(path: Path) -> Overlay:
-    import msgspec
-
-    try:
-        return msgspec.yaml.decode(path.read_bytes(), type=Overlay)
-    except (OSError, msgspec.MsgspecError) as e:
-        raise instruments.DefinitionError(str(path), [str(e)]) from None
-
-
-@functools.cache
-def overlays_for(directory: str) -> Overlays:
-    """The overlays of a directory, read once per process."""
-    return Overlays(directory)
+# Wording: the registry's overlay, else ours
 
 
 def wordings(link: Link, overlays_dir: str, lang: str):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import string
-from zoneinfo import ZoneInfo
+
+from promsvc import timetext
 
 LANGUAGES = ("nb", "nn", "en")
 DEFAULT_LANGUAGE = "nb"
@@ -25,15 +26,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "error_body": "Det som stod på denne siden, ble ikke lagret. Prøv igjen om litt.",
         "skip_link": "Gå til hovedinnholdet",
         "language": "Språk",
-        "progress": "Del {n} av {total}",
         "questionnaire": "Spørreskjema",
+        "page_progress": "Side {n} av {total}",
+        "answered_progress": "{answered} av {total} spørsmål er besvart",
+        "part_of": "del {part} av {parts}",
         "start_intro": "Du er invitert til å svare på et spørreskjema fra {registry}.",
-        "start_parts": "Skjemaet har {total} deler.",
-        "start_parts_one": "Skjemaet har én del.",
-        "start_save": "Du kan lagre underveis og fortsette senere med den samme lenken, også på en annen mobil eller PC.",
+        "start_size": "Skjemaet har {questions} spørsmål fordelt på {pages} sider.",
+        "start_size_one_page": "Skjemaet har {questions} spørsmål på én side.",
+        "start_time": "Det tar vanligvis omtrent {minutes} minutter å svare på hele skjemaet.",
+        "start_time_one": "Det tar vanligvis omtrent ett minutt å svare på skjemaet.",
+        "start_save": "Svarene lagres hver gang du går til en ny side. Du kan lukke skjemaet og fortsette senere med den samme lenken, også på en annen mobil eller PC.",
         "start_voluntary": "Det er frivillig å svare, og du kan hoppe over spørsmål du ikke vil svare på.",
-        "start_expires": "Lenken kan brukes til {date}.",
-        "resume_note": "Du har begynt på skjemaet tidligere. Svarene du har lagret, er tatt vare på.",
+        "start_expires": "Lenken virker til {deadline}.",
+        "resume_note": "Du har begynt på skjemaet tidligere. Svarene du har lagret, er tatt vare på, og du fortsetter der du slapp.",
         "start_button": "Start",
         "continue_button": "Fortsett",
         "declaration_legend": "Hvem svarer på skjemaet?",
@@ -66,23 +71,52 @@ TEXTS: dict[str, dict[str, str]] = {
         "review_skipped_ok": "Du kan sende uten å svare på alt, eller gå tilbake og svare på det du har hoppet over.",
         "review_change": "Endre svarene i denne delen",
         "review_final": "Når du har sendt svarene, kan du ikke endre dem.",
+        "review_deadline": "Husk å sende svarene før {deadline}.",
         "submit": "Send svarene",
         "receipt_title": "Takk for svarene",
         "receipt_body": "Svarene dine ble mottatt {time}.",
+        "receipt_next_title": "Hva skjer nå?",
+        "receipt_next": "Du trenger ikke gjøre noe mer. Svarene er lagret hos registeret, og de brukes sammen med svarene fra andre pasienter til å se hvordan det går etter behandlingen og til å gjøre behandlingen bedre. Skal du svare igjen senere, får du en ny invitasjon.",
+        "receipt_copy": "Se og skriv ut svarene dine",
+        "receipt_copy_note": "Av hensyn til personvernet kan du se svarene bare i denne nettleseren, og bare i {minutes} minutter etter at du sendte dem.",
         "receipt_close": "Du kan lukke denne siden.",
+        "copy_title": "Svarene dine",
+        "copy_intro": "Dette er svarene du sendte {time}.",
+        "copy_print": "Vil du skrive ut svarene eller lagre dem som PDF, bruker du utskriftsfunksjonen i nettleseren.",
+        "copy_unanswered": "Ikke besvart",
+        "copy_back": "Tilbake til kvitteringen",
         "gone_title": "Lenken kan ikke brukes lenger",
         "gone_completed": "Skjemaet er allerede sendt inn.",
-        "gone_expired": "Fristen for å svare har gått ut.",
-        "gone_withdrawn": "Du trenger ikke lenger svare på dette skjemaet.",
+        "gone_expired": "Fristen for å svare gikk ut {deadline}.",
+        "gone_withdrawn": "Du trenger ikke lenger svare på dette skjemaet. Svar du eventuelt har lagret, blir ikke sendt inn.",
         "gone_contact": "Har du spørsmål, ta kontakt med dem som sendte deg lenken.",
+        "late_title": "Fristen har gått ut",
+        "late_body": "Fristen for å svare gikk ut {deadline}, før svarene ble sendt inn. Det du fylte ut, er tatt vare på, men skjemaet kan ikke sendes inn lenger.",
+        "contact_intro": "Har du spørsmål, kan du kontakte {name}:",
+        "contact_phone": "Telefon",
+        "contact_email": "E-post",
+        "contact_postal": "Postadresse",
         "not_found_title": "Fant ikke siden",
         "not_found_body": "Sjekk at du har skrevet inn eller limt inn hele lenken.",
         "forbidden_title": "Siden må lastes på nytt",
         "forbidden_body": "Av sikkerhetshensyn ble svarene på denne siden ikke lagret. Gå tilbake til skjemaet og prøv igjen.",
         "forbidden_link": "Gå til skjemaet",
-        "time_format": "{day}.\u00a0{month} {year} kl.\u00a0{hh}:{mm}",
-        "date_format": "{day}.\u00a0{month} {year}",
-        "months": "januar februar mars april mai juni juli august september oktober november desember",
+        "privacy_title": "Personvern og kontakt",
+        "privacy_controller": "Hvem er ansvarlig for opplysningene?",
+        "privacy_legal_basis": "Rettslig grunnlag",
+        "privacy_statement": "Slik brukes svarene dine",
+        "privacy_contact": "Kontakt",
+        "privacy_back": "Tilbake til skjemaet",
+        "footer_privacy": "Personvern og kontakt",
+        "footer_accessibility": "Tilgjengelighetserklæring",
+        "credit_rand36": "RAND 36-Item Health Survey 1.0 ble utviklet ved RAND som en del av Medical Outcomes Study.",
+        "a11y_title": "Tilgjengelighetserklæring",
+        "a11y_scope": "Denne erklæringen gjelder sidene der du svarer på spørreskjema fra et medisinsk kvalitetsregister.",
+        "a11y_standard": "Sidene skal oppfylle kravene til universell utforming i WCAG 2.1 på nivå AA, som er kravet i Norge. Vi tester dem også mot WCAG 2.2.",
+        "a11y_tested": "Hver endring blir testet i en nettleser på en mobilskjerm: automatisk med axe-core, med bare tastatur, med dobbelt så stor tekst og på en skjerm som er 320 piksler bred. Sidene virker uten JavaScript og kan leses med skjermleser.",
+        "a11y_limits": "Kjent begrensning: spørsmål som bare gjelder noen, vises alltid, med en forklaring om når du skal svare på dem.",
+        "a11y_feedback": "Hvis noe ikke virker for deg, kan du kontakte registeret som sendte deg lenken. Du finner kontaktinformasjonen under «Personvern og kontakt» i skjemaet.",
+        "a11y_complaint": "Du kan også klage til Tilsynet for universell utforming av ikt (uutilsynet.no).",
     },
     "nn": {
         "error_prefix": "Feil",
@@ -90,15 +124,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "error_body": "Det som stod på denne sida, vart ikkje lagra. Prøv igjen om litt.",
         "skip_link": "Gå til hovudinnhaldet",
         "language": "Språk",
-        "progress": "Del {n} av {total}",
         "questionnaire": "Spørjeskjema",
+        "page_progress": "Side {n} av {total}",
+        "answered_progress": "{answered} av {total} spørsmål er svara på",
+        "part_of": "del {part} av {parts}",
         "start_intro": "Du er invitert til å svare på eit spørjeskjema frå {registry}.",
-        "start_parts": "Skjemaet har {total} delar.",
-        "start_parts_one": "Skjemaet har éin del.",
-        "start_save": "Du kan lagre undervegs og halde fram seinare med den same lenkja, også på ein annan mobil eller PC.",
+        "start_size": "Skjemaet har {questions} spørsmål fordelte på {pages} sider.",
+        "start_size_one_page": "Skjemaet har {questions} spørsmål på éi side.",
+        "start_time": "Det tek vanlegvis om lag {minutes} minutt å svare på heile skjemaet.",
+        "start_time_one": "Det tek vanlegvis om lag eitt minutt å svare på skjemaet.",
+        "start_save": "Svara blir lagra kvar gong du går til ei ny side. Du kan lukke skjemaet og halde fram seinare med den same lenkja, også på ein annan mobil eller PC.",
         "start_voluntary": "Det er frivillig å svare, og du kan hoppe over spørsmål du ikkje vil svare på.",
-        "start_expires": "Lenkja kan brukast til {date}.",
-        "resume_note": "Du har byrja på skjemaet tidlegare. Svara du har lagra, er tekne vare på.",
+        "start_expires": "Lenkja verkar til {deadline}.",
+        "resume_note": "Du har byrja på skjemaet tidlegare. Svara du har lagra, er tekne vare på, og du held fram der du slapp.",
         "start_button": "Start",
         "continue_button": "Hald fram",
         "declaration_legend": "Kven svarar på skjemaet?",
@@ -131,23 +169,52 @@ TEXTS: dict[str, dict[str, str]] = {
         "review_skipped_ok": "Du kan sende utan å svare på alt, eller gå tilbake og svare på det du har hoppa over.",
         "review_change": "Endre svara i denne delen",
         "review_final": "Når du har sendt svara, kan du ikkje endre dei.",
+        "review_deadline": "Hugs å sende svara før {deadline}.",
         "submit": "Send svara",
         "receipt_title": "Takk for svara",
         "receipt_body": "Svara dine vart mottekne {time}.",
+        "receipt_next_title": "Kva skjer no?",
+        "receipt_next": "Du treng ikkje gjere noko meir. Svara er lagra hos registeret, og dei blir brukte saman med svara frå andre pasientar til å sjå korleis det går etter behandlinga og til å gjere behandlinga betre. Skal du svare igjen seinare, får du ein ny invitasjon.",
+        "receipt_copy": "Sjå og skriv ut svara dine",
+        "receipt_copy_note": "Av omsyn til personvernet kan du sjå svara berre i denne nettlesaren, og berre i {minutes} minutt etter at du sende dei.",
         "receipt_close": "Du kan lukke denne sida.",
+        "copy_title": "Svara dine",
+        "copy_intro": "Dette er svara du sende {time}.",
+        "copy_print": "Vil du skrive ut svara eller lagre dei som PDF, bruker du utskriftsfunksjonen i nettlesaren.",
+        "copy_unanswered": "Ikkje svart på",
+        "copy_back": "Tilbake til kvitteringa",
         "gone_title": "Lenkja kan ikkje brukast lenger",
         "gone_completed": "Skjemaet er allereie sendt inn.",
-        "gone_expired": "Fristen for å svare har gått ut.",
-        "gone_withdrawn": "Du treng ikkje lenger svare på dette skjemaet.",
+        "gone_expired": "Fristen for å svare gjekk ut {deadline}.",
+        "gone_withdrawn": "Du treng ikkje lenger svare på dette skjemaet. Svar du eventuelt har lagra, blir ikkje sende inn.",
         "gone_contact": "Har du spørsmål, ta kontakt med dei som sende deg lenkja.",
+        "late_title": "Fristen har gått ut",
+        "late_body": "Fristen for å svare gjekk ut {deadline}, før svara vart sende inn. Det du fylte ut, er teke vare på, men skjemaet kan ikkje sendast inn lenger.",
+        "contact_intro": "Har du spørsmål, kan du kontakte {name}:",
+        "contact_phone": "Telefon",
+        "contact_email": "E-post",
+        "contact_postal": "Postadresse",
         "not_found_title": "Fann ikkje sida",
         "not_found_body": "Sjekk at du har skrive inn eller lima inn heile lenkja.",
         "forbidden_title": "Sida må lastast på nytt",
         "forbidden_body": "Av omsyn til tryggleiken vart ikkje svara på denne sida lagra. Gå tilbake til skjemaet og prøv igjen.",
         "forbidden_link": "Gå til skjemaet",
-        "time_format": "{day}.\u00a0{month} {year} kl.\u00a0{hh}:{mm}",
-        "date_format": "{day}.\u00a0{month} {year}",
-        "months": "januar februar mars april mai juni juli august september oktober november desember",
+        "privacy_title": "Personvern og kontakt",
+        "privacy_controller": "Kven er ansvarleg for opplysningane?",
+        "privacy_legal_basis": "Rettsleg grunnlag",
+        "privacy_statement": "Slik blir svara dine brukte",
+        "privacy_contact": "Kontakt",
+        "privacy_back": "Tilbake til skjemaet",
+        "footer_privacy": "Personvern og kontakt",
+        "footer_accessibility": "Tilgjengelegheitserklæring",
+        "credit_rand36": "RAND 36-Item Health Survey 1.0 vart utvikla ved RAND som ein del av Medical Outcomes Study.",
+        "a11y_title": "Tilgjengelegheitserklæring",
+        "a11y_scope": "Denne erklæringa gjeld sidene der du svarar på spørjeskjema frå eit medisinsk kvalitetsregister.",
+        "a11y_standard": "Sidene skal oppfylle krava til universell utforming i WCAG 2.1 på nivå AA, som er kravet i Noreg. Vi testar dei også mot WCAG 2.2.",
+        "a11y_tested": "Kvar endring blir testa i ein nettlesar på ein mobilskjerm: automatisk med axe-core, med berre tastatur, med dobbelt så stor tekst og på ein skjerm som er 320 pikslar brei. Sidene verkar utan JavaScript og kan lesast med skjermlesar.",
+        "a11y_limits": "Kjend avgrensing: spørsmål som berre gjeld nokre, blir alltid viste, med ei forklaring om når du skal svare på dei.",
+        "a11y_feedback": "Om noko ikkje verkar for deg, kan du kontakte registeret som sende deg lenkja. Du finn kontaktinformasjonen under «Personvern og kontakt» i skjemaet.",
+        "a11y_complaint": "Du kan også klage til Tilsynet for universell utforming av ikt (uutilsynet.no).",
     },
     "en": {
         "error_prefix": "Error",
@@ -155,15 +222,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "error_body": "What was on this page was not saved. Please try again in a little while.",
         "skip_link": "Skip to main content",
         "language": "Language",
-        "progress": "Part {n} of {total}",
         "questionnaire": "Questionnaire",
+        "page_progress": "Page {n} of {total}",
+        "answered_progress": "{answered} of {total} questions answered",
+        "part_of": "part {part} of {parts}",
         "start_intro": "You are invited to answer a questionnaire from {registry}.",
-        "start_parts": "It has {total} parts.",
-        "start_parts_one": "It has one part.",
-        "start_save": "You can save as you go and continue later with the same link, also on another phone or computer.",
+        "start_size": "It has {questions} questions on {pages} pages.",
+        "start_size_one_page": "It has {questions} questions on one page.",
+        "start_time": "Answering the whole questionnaire usually takes about {minutes} minutes.",
+        "start_time_one": "Answering usually takes about one minute.",
+        "start_save": "Your answers are saved each time you go to another page. You can close the questionnaire and continue later with the same link, also on another phone or computer.",
         "start_voluntary": "Answering is voluntary, and you can skip any question you do not want to answer.",
-        "start_expires": "The link can be used until {date}.",
-        "resume_note": "You have started this questionnaire before. The answers you saved have been kept.",
+        "start_expires": "The link works until {deadline}.",
+        "resume_note": "You have started this questionnaire before. The answers you saved have been kept, and you continue where you left off.",
         "start_button": "Start",
         "continue_button": "Continue",
         "declaration_legend": "Who is answering the questionnaire?",
@@ -196,33 +267,63 @@ TEXTS: dict[str, dict[str, str]] = {
         "review_skipped_ok": "You can send without answering everything, or go back and answer what you skipped.",
         "review_change": "Change the answers in this part",
         "review_final": "Once you have sent your answers, you cannot change them.",
+        "review_deadline": "Remember to send your answers before {deadline}.",
         "submit": "Send answers",
         "receipt_title": "Thank you for your answers",
         "receipt_body": "Your answers were received on {time}.",
+        "receipt_next_title": "What happens next?",
+        "receipt_next": "You do not need to do anything more. Your answers are stored by the registry and used together with other patients' answers to see how patients are doing after treatment and to improve treatment. If you are to answer again later, you will get a new invitation.",
+        "receipt_copy": "View and print your answers",
+        "receipt_copy_note": "To protect your privacy, you can see your answers only in this browser, and only for {minutes} minutes after you sent them.",
         "receipt_close": "You can close this page.",
+        "copy_title": "Your answers",
+        "copy_intro": "These are the answers you sent on {time}.",
+        "copy_print": "To print your answers or save them as a PDF, use your browser's print function.",
+        "copy_unanswered": "Not answered",
+        "copy_back": "Back to the receipt",
         "gone_title": "This link can no longer be used",
         "gone_completed": "The questionnaire has already been sent.",
-        "gone_expired": "The time for answering has run out.",
-        "gone_withdrawn": "You no longer need to answer this questionnaire.",
+        "gone_expired": "The time for answering ran out on {deadline}.",
+        "gone_withdrawn": "You no longer need to answer this questionnaire. Any answers you saved will not be sent.",
         "gone_contact": "If you have questions, contact whoever sent you the link.",
+        "late_title": "The time for answering has run out",
+        "late_body": "The time for answering ran out on {deadline}, before your answers were sent. What you filled in has been kept, but the questionnaire can no longer be sent.",
+        "contact_intro": "If you have questions, you can contact {name}:",
+        "contact_phone": "Phone",
+        "contact_email": "Email",
+        "contact_postal": "Postal address",
         "not_found_title": "Page not found",
         "not_found_body": "Check that you typed or pasted the whole link.",
         "forbidden_title": "The page needs to be reloaded",
         "forbidden_body": "For your security, the answers on this page were not saved. Go back to the questionnaire and try again.",
         "forbidden_link": "Go to the questionnaire",
-        "time_format": "{day}\u00a0{month} {year} at\u00a0{hh}:{mm}",
-        "date_format": "{day}\u00a0{month} {year}",
-        "months": "January February March April May June July August September October November December",
+        "privacy_title": "Privacy and contact",
+        "privacy_controller": "Who is responsible for the information?",
+        "privacy_legal_basis": "Legal basis",
+        "privacy_statement": "How your answers are used",
+        "privacy_contact": "Contact",
+        "privacy_back": "Back to the questionnaire",
+        "footer_privacy": "Privacy and contact",
+        "footer_accessibility": "Accessibility statement",
+        "credit_rand36": "The RAND 36-Item Health Survey 1.0 was developed at RAND as part of the Medical Outcomes Study.",
+        "a11y_title": "Accessibility statement",
+        "a11y_scope": "This statement covers the pages where you answer questionnaires from a medical quality registry.",
+        "a11y_standard": "The pages are meant to meet the accessibility requirements of WCAG 2.1 at level AA, which is the requirement in Norway. We also test them against WCAG 2.2.",
+        "a11y_tested": "Every change is tested in a browser on a phone screen: automatically with axe-core, with the keyboard only, with text twice the usual size and on a screen 320 pixels wide. The pages work without JavaScript and can be read with a screen reader.",
+        "a11y_limits": "Known limitation: questions that apply only to some people are always shown, with a note saying when to answer them.",
+        "a11y_feedback": "If something does not work for you, contact the registry that sent you the link. You find its contact details under “Privacy and contact” in the questionnaire.",
+        "a11y_complaint": "You can also complain to the Norwegian Authority for Universal Design of ICT (uutilsynet.no).",
     },
 }
 
 
-def language(requested: str | None, fallback: str | None = None) -> str:
-    """The first of `requested`, `fallback` that is a patient language, else bokmål."""
+def language(requested: str | None, fallback: str | None = None, allowed=LANGUAGES) -> str:
+    """The first of `requested`, `fallback` that is one of the `allowed` patient languages (a
+    registry's `languages`), else bokmål if allowed, else the first allowed."""
     for lang in (requested, fallback):
-        if lang in LANGUAGES:
+        if lang in allowed and lang in LANGUAGES:
             return lang
-    return DEFAULT_LANGUAGE
+    return DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in allowed else allowed[0]
 
 
 def placeholders(text: str) -> set[str]:
@@ -230,7 +331,7 @@ def placeholders(text: str) -> set[str]:
 
 
 class Texts:
-    """The texts of one language: ``t("progress", n=2, total=3)``."""
+    """The texts of one language: ``t("page_progress", n=2, total=3)``."""
 
     def __init__(self, lang: str):
         self.lang = language(lang)
@@ -241,17 +342,13 @@ class Texts:
         return text.format(**values) if values else text
 
     def time(self, when: dt.datetime, zone: str) -> str:
-        """A time as people read it here, in `zone` (e.g. "3. mars 2025 kl. 14:05"), with
-        no-break spaces where a line break would split "3." from "mars"."""
-        local = when.astimezone(ZoneInfo(zone))
-        return self._texts["time_format"].format(
-            day=local.day, month=self._month(local.month), year=local.year,
-            hh=f"{local.hour:02d}", mm=f"{local.minute:02d}",
-        )
+        """A time as people read it here, in `zone` ("3. mars 2025 kl. 14:05")."""
+        return timetext.format_time(when, zone, self.lang, nbsp=True)
 
-    def date(self, when: dt.datetime, zone: str) -> str:
-        local = when.astimezone(ZoneInfo(zone))
-        return self._texts["date_format"].format(day=local.day, month=self._month(local.month), year=local.year)
+    def deadline(self, when: dt.datetime, zone: str) -> str:
+        """The last moment, with its zone named ("3. mars 2025 kl. 09:00 (norsk tid)")."""
+        return timetext.format_deadline(when, zone, self.lang, nbsp=True)
 
-    def _month(self, month: int) -> str:
-        return self._texts["months"].split()[month - 1]
+    def get(self, key: str, **values) -> str | None:
+        """The text of `key`, or None when there is none (e.g. an instrument's credit line)."""
+        return self(key, **values) if key in self._texts else None

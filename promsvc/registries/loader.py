@@ -3,7 +3,9 @@
 Decoding is strict (`promsvc.registries.schema`: unknown keys and wrong types are refused with
 their path); `problems` then checks what spans several fields and reports every problem found,
 each as `at PATH: what is wrong; how to fix it`. The service refuses to start while any
-registry file has a problem; `promsvc registries check [FILE…]` runs the same checks.
+registry file has a problem, or asks a licensed instrument of patients without the registry's
+complete overlay in each of its languages (`promsvc.registries.overlays.licence_problems`);
+`promsvc registries check [FILE…]` runs the same checks.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import msgspec
 
 import instruments
 from instruments.loader import located
+from promsvc.registries.overlays import Overlays, licence_problems, overlays_for
 from promsvc.registries.schema import LEVELS, Protocol, Registry, Unit
 from promsvc.settings import Settings
 from scoring import engine as scoring_engine
@@ -85,25 +88,40 @@ def load_all(settings: Settings) -> dict[str, Registry]:
                 "PROMSVC_REGISTRIES_DIR names no directory; create it or correct the setting"
             ])
         sources.extend((str(p), load(p)) for p in sorted(directory.glob("*.y*ml")))
+    overlays = _overlays(settings.overlays_dir)
     for file, registry in sources:
         if registry.id in found:
             raise RegistryError(file, [
                 f"at $.id: registry id {registry.id!r} is already declared in {where[registry.id]}; "
                 "give each registry its own id (or switch off PROMSVC_DEMO_REGISTRY)"
             ])
+        wording = licence_problems(registry, overlays)
+        if wording:
+            raise RegistryError(file, wording)
         found[registry.id], where[registry.id] = registry, file
     return found
 
 
-def check_files(paths: Iterable[str | Path]) -> list[str]:
-    """Every problem of the given files, one line each (empty: all good)."""
+def check_files(paths: Iterable[str | Path], overlays_dir: str = "") -> list[str]:
+    """Every problem of the given files, one line each (empty: all good); the licensed wording
+    they need is looked for in `overlays_dir` (the setting PROMSVC_OVERLAYS_DIR)."""
     out: list[str] = []
+    overlays = _overlays(overlays_dir)
     for path in paths:
         try:
-            load(path)
+            registry = load(path)
         except RegistryError as e:
             out.extend(f"{e.file}: {p}" for p in e.problems)
+            continue
+        out.extend(f"{path}: {p}" for p in licence_problems(registry, overlays))
     return out
+
+
+def _overlays(directory: str) -> Overlays:
+    try:
+        return overlays_for(directory)
+    except instruments.DefinitionError as e:
+        raise RegistryError(e.file, e.problems) from None
 
 
 # ------------------------------------------------------------------ cross-field checks
@@ -113,6 +131,7 @@ def problems(registry: Registry) -> list[str]:
     """Every problem that spans several fields, each with its path and a hint."""
     out: list[str] = []
     out += _unit_problems(registry)
+    out += _patient_information_problems(registry)
     seen: dict[str, str] = {}
     for p, protocol in enumerate(registry.protocols):
         at = f"$.protocols[{p}]"
@@ -120,6 +139,21 @@ def problems(registry: Registry) -> list[str]:
             out.append(f"at {at}.id: protocol id {protocol.id!r} is used twice (also at {seen[protocol.id]}); give each protocol its own id")
         seen.setdefault(protocol.id, f"{at}.id")
         out += _protocol_problems(protocol, at)
+    return out
+
+
+def _patient_information_problems(registry: Registry) -> list[str]:
+    out: list[str] = []
+    for missing in ("contact", "privacy"):
+        if getattr(registry, missing) is None and not registry.demo:
+            out.append(
+                f"at $.{missing}: a registry must tell its patients "
+                + ("where to reach it (name, phone, email, postal)" if missing == "contact"
+                   else "its data controller, legal basis and privacy statement")
+                + "; add it (docs/service.md, registry files), or set `demo: true` if its patients are synthetic"
+            )
+    for i, lang in _repeats(list(registry.languages)):
+        out.append(f"at $.languages[{i}]: {lang!r} is listed twice; list it once")
     return out
 
 

@@ -18,6 +18,7 @@ from msgspec import Meta
 from instruments.schema import InstrumentId, Name, Text
 
 Channel = Literal["email", "sms", "letter", "clinic"]
+Language = Literal["nb", "nn", "en"]
 Respondent = Literal["patient", "proxy"]
 UnitLevel = Literal["rhf", "hf", "hospital", "department"]
 LEVELS = ("rhf", "hf", "hospital", "department")  # from the top of the tree down
@@ -94,12 +95,43 @@ class Protocol(_Strict, kw_only=True):
         return found or InstrumentUse(instrument=instrument_id)
 
 
+# ---- what a patient is entitled to know (docs/patient.md, "What a patient is told")
+
+
+class Contact(_Strict, kw_only=True):
+    """Where patients reach the registry with questions about the questionnaire or their data."""
+
+    name: Text  # who answers, e.g. "Sekretariatet for Nasjonalt hofteregister"
+    phone: Annotated[str, Meta(pattern=r"^\+?[0-9][0-9 ]{4,19}$")]  # e.g. "+47 55 00 00 00"
+    email: Annotated[str, Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    postal: Annotated[str, Meta(min_length=1)]  # the whole address; lines separated by newlines
+
+
+class Privacy(_Strict, kw_only=True):
+    """The privacy information patients are given before they answer: who is responsible
+    for their data (the data controller, *behandlingsansvarlig*), on what legal basis the data
+    are processed, and a short statement of what is collected, why, for how long and the
+    patient's rights. Each in every patient language."""
+
+    controller: Text
+    legal_basis: Text
+    statement: Text
+
+
 class Registry(_Strict, kw_only=True):
     id: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9-]*$")]
     name: Text
     sender: str  # how messages to patients name the sender, e.g. "Nasjonalt demoregister"
     units: Annotated[list[Unit], Meta(min_length=1)]
     protocols: Annotated[list[Protocol], Meta(min_length=1)]
+    # The languages the registry's patients may answer in (the language switch offers these);
+    # each licensed instrument it asks needs the registry's overlay in every one of them.
+    languages: Annotated[list[Language], Meta(min_length=1)] = msgspec.field(default_factory=lambda: ["nb", "nn", "en"])
+    # A demo registry has synthetic patients only: it may leave out `contact` and `privacy`,
+    # and ask licensed instruments in our short labels (no overlay needed).
+    demo: bool = False
+    contact: Contact | None = None  # required unless `demo`
+    privacy: Privacy | None = None  # required unless `demo`
 
     def protocol(self, protocol_id: str) -> Protocol | None:
         return next((p for p in self.protocols if p.id == protocol_id), None)

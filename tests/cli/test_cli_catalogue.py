@@ -52,8 +52,8 @@ def test_instruments_show_items_codes_scorings_licence_and_citation(promsvc):
     assert ran.out.startswith("eq5d-5l 1.0 (PROM): EQ-5D-5L")
     assert "citation: Herdman M" in ran.out
     assert "licence: EuroQol Research Foundation" in ran.out
-    assert "  MO: Mobility\n      1 = Level 1 of 5\n" in ran.out
-    assert "  VAS: Health today (0–100)\n      a whole number from 0 to 100" in ran.out
+    assert "  MO: Walking about: how is it for you today?\n      1 = No difficulty walking about\n" in ran.out
+    assert "  VAS: Your health today: 0 is the worst you can imagine, 100 the best\n      a whole number from 0 to 100" in ran.out
     assert "scoring index 1.0, the default" in ran.out
     assert "value-set index of the state MO SC UA PD AD (EQ-5D-5L); default method VT, default country Norway" in ran.out
 

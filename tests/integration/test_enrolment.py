@@ -267,15 +267,16 @@ def test_withdraw(client, system, registry, session):
     episode = session.exec(select(Episode)).one()
     assert episode.withdrawn_reason == "moved abroad" and episode.withdrawn_at is not None
     assert count(session, Contact) == 0  # no longer needed
-    assert all(i.token_hash is None for i in session.exec(select(Invitation)))
     notes = {e.note for e in session.exec(select(InvitationEvent).where(InvitationEvent.status == Status.withdrawn))}
     assert notes == {"episode withdrawn"}  # the free-text reason stays with the episode only
     read = client.get(f"{API}/HIP-1", headers=registry).json()
     assert read["withdrawn_reason"] == "moved abroad"
     assert [h["status"] for h in read["time_points"][0]["history"]] == ["planned", "open", "withdrawn"]
-    # the link issued before no longer opens the form
+    # the link issued before no longer opens the form, and says why (docs/patient.md)
     token = link["url"].rsplit("/", 1)[1]
-    assert client.get(f"/api/v1/forms/{token}").status_code in (404, 410)
+    assert client.get(f"/api/v1/forms/{token}").status_code == 410
+    page = client.get(f"/q/{token}")
+    assert page.status_code == 410 and "Du trenger ikke lenger svare" in page.text
 
 
 def test_withdraw_twice_is_a_conflict(client, system, session):
@@ -382,3 +383,19 @@ def test_demo_setup_is_repeatable_and_its_links_work(client, database_url, sessi
     assert client.get(f"{API}/{external_id}", headers=bearer(first["key"])).status_code == 401  # revoked
     printed = capsys.readouterr().out
     assert second["key"] in printed and "curl -H" in printed
+
+
+def test_demo_setup_runs_again_after_a_demo_link_was_answered(client, database_url, session, capsys):
+    env = {"PROMSVC_DATABASE_URL": database_url, "PROMSVC_REGISTRIES_DIR": str(TEST_REGISTRIES),
+           "PROMSVC_BASE_URL": "http://testserver.local"}
+    first = demo_command.setup(dict(env))
+    answered_id, _, url = first["links"][0]
+    sent = client.post("/api/v1/forms/" + url.rsplit("/", 1)[1] + "/submit", json={"answers": {"eq5d-5l": {"MO": 1}}})
+    assert sent.status_code == 201
+    second = demo_command.setup(dict(env))  # once stopped with "Conflict: time point baseline has been answered"
+    ids = [x for x, _, _ in second["links"]]
+    assert ids[0] == f"{answered_id}-2" and ids[1:] == [x for x, _, _ in first["links"][1:]]
+    for _, _, url in second["links"]:
+        assert client.get("/api/v1/forms/" + url.rsplit("/", 1)[1]).status_code == 200
+    assert count(session, Episode) == 4
+    assert f"{answered_id}-2" in capsys.readouterr().out

@@ -29,11 +29,11 @@ def test_read_the_form_in_each_language(client, engine):
     eq = form["instruments"][0]
     assert eq["wording"] == "ours" and eq["version"] == "1.0"
     mo = eq["items"][0]
-    assert mo["id"] == "MO" and mo["kind"] == "choice" and mo["text"] == "Gange/bevegelighet"
-    assert mo["options"][0] == {"code": 1, "label": "Nivå 1 av 5", "unanswered": False}
-    assert eq["items"][-1] == {"id": "VAS", "kind": "vas", "text": "Helsen i dag (0–100)", "min": 0, "max": 100}
+    assert mo["id"] == "MO" and mo["kind"] == "choice" and mo["text"] == "Å gå omkring: hvordan er det for deg i dag?"
+    assert mo["options"][0] == {"code": 1, "label": "Ingen vansker med å gå", "unanswered": False}
+    assert eq["items"][-1] == {"id": "VAS", "kind": "vas", "text": "Helsen din i dag: 0 er den dårligste du kan tenke deg, 100 den beste", "min": 0, "max": 100}
     en = _form(client, token, lang="en").json()
-    assert en["language"] == "en" and en["instruments"][0]["items"][0]["text"] == "Mobility"
+    assert en["language"] == "en" and en["instruments"][0]["items"][0]["text"] == "Walking about: how is it for you today?"
     assert _form(client, token, lang="de").status_code == 400
 
 

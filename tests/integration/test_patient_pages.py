@@ -41,6 +41,14 @@ def _draft(engine, invitation_id) -> Draft | None:
     return fetch(engine, lambda s: s.get(Draft, invitation_id))
 
 
+def _rand36_page(first: int, last: int, skip: set[str] = frozenset()) -> dict[str, str]:
+    return {k: v for k, v in _rand36(skip).items() if first <= int(k.removeprefix("answer-q")) <= last}
+
+
+# The demo's m3 time point: EQ-5D-5L on page 1, RAND-36 on pages 2-7 (q1-2, q3-12, q13-19, q20-22, q23-32, q33-36).
+RAND_PAGES = {2: (1, 2), 3: (3, 12), 4: (13, 19), 5: (20, 22), 6: (23, 32), 7: (33, 36)}
+
+
 def test_the_whole_flow_with_resume_on_another_device(app, client, engine, session):
     token, inv = make_link(engine)
     q = f"/q/{token}"
@@ -48,7 +56,10 @@ def test_the_whole_flow_with_resume_on_another_device(app, client, engine, sessi
     start = client.get(q)
     assert start.status_code == 200
     assert '<html lang="nb">' in start.text
-    assert "Skjemaet har 2 deler" in text(start.text)
+    shown = text(start.text)
+    assert "Skjemaet har 42 spørsmål fordelt på 7 sider" in shown
+    assert "Det tar vanligvis omtrent 11 minutter å svare på hele skjemaet" in shown
+    assert re.search(r"Lenken virker til \d+\. \w+ \d{4} kl\. \d\d:\d\d \(norsk tid\)", shown)
     assert _invitation(engine, inv).status == Status.open  # opening changes nothing
 
     r = _post(client, q, start.text, {"respondent": "patient"})
@@ -56,19 +67,23 @@ def test_the_whole_flow_with_resume_on_another_device(app, client, engine, sessi
     assert _invitation(engine, inv).status == Status.open  # no answer yet
 
     s1 = client.get(f"{q}/s/1")
-    assert s1.status_code == 200 and "Del 1 av 2" in text(s1.text)
+    assert s1.status_code == 200 and "Side 1 av 7 · 0 av 42 spørsmål er besvart" in text(s1.text)
     r = _post(client, f"{q}/s/1", s1.text, {**EQ5D_ALL, "answer-VAS": "", "action": "next"})
     assert (r.status_code, r.headers["location"]) == (303, f"{q}/s/2")
     assert _invitation(engine, inv).status == Status.started
     assert _events(engine, inv) == ["open", "started"]
 
     s2 = client.get(f"{q}/s/2")
-    assert "Del 2 av 2" in text(s2.text)
-    half = {k: v for k, v in _rand36().items() if int(k.removeprefix("answer-q")) <= 18}
-    r = _post(client, f"{q}/s/2", s2.text, {**half, "action": "save"})
+    assert "Side 2 av 7 · 5 av 42 spørsmål er besvart" in text(s2.text)
+    assert "RAND-36 helseskjema (versjon 1.0) (del 1 av 6)" in text(s2.text)
+    r = _post(client, f"{q}/s/2", s2.text, {**_rand36_page(1, 2), "action": "next"})
+    assert r.headers["location"] == f"{q}/s/3"
+    s3 = client.get(f"{q}/s/3")
+    r = _post(client, f"{q}/s/3", s3.text, {**_rand36_page(3, 10), "action": "save"})  # q11, q12 left blank
     assert (r.status_code, r.headers["location"]) == (303, f"{q}/saved")
     saved = client.get(f"{q}/saved")
     assert saved.status_code == 200 and "Svarene er lagret" in text(saved.text)
+    assert _draft(engine, inv).seen["rand36"] == sorted(f"q{n}" for n in range(1, 13))
 
     # Another device: a new client, no cookies, the same link.
     with TestClient(app, base_url=BASE) as other:
@@ -76,26 +91,32 @@ def test_the_whole_flow_with_resume_on_another_device(app, client, engine, sessi
         assert "Du har begynt på skjemaet tidligere" in text(start.text)
         assert 'value="patient" checked' in start.text  # the declaration is kept
         r = _post(other, q, start.text, {"respondent": "patient"})
-        assert r.headers["location"] == f"{q}/review"  # every section has answers
-        s2 = other.get(f"{q}/s/2")
-        assert 'id="field-q18-2" name="answer-q18" value="2" checked' in s2.text  # saved answers shown
-        r = _post(other, f"{q}/s/2", s2.text, {**_rand36(skip={"q7"}), "action": "next"})
+        # on to the first page never seen (q13…), not to "Send" with 24 questions never shown
+        assert r.headers["location"] == f"{q}/s/4"
+        s3 = other.get(f"{q}/s/3")
+        assert 'id="field-q10-2" name="answer-q10" value="2" checked' in s3.text  # saved answers shown
+        for number in range(4, 8):
+            page = other.get(f"{q}/s/{number}")
+            r = _post(other, f"{q}/s/{number}", page.text, {**_rand36_page(*RAND_PAGES[number]), "action": "next"})
         assert r.headers["location"] == f"{q}/review"
         review = other.get(f"{q}/review")
         assert review.status_code == 200
         links = parse(review.text).links
-        assert f"{q}/s/1#field-VAS" in links and f"{q}/s/2#field-q7" in links
+        assert f"{q}/s/1#field-VAS" in links and f"{q}/s/3#field-q11" in links and f"{q}/s/3#field-q12" in links
         assert "5 av 6 spørsmål er besvart" in text(review.text)
-        assert "35 av 36 spørsmål er besvart" in text(review.text)
+        assert "34 av 36 spørsmål er besvart" in text(review.text)
 
-        receipt = _post(other, f"{q}/submit", review.text, {})
+        sent = _post(other, f"{q}/submit", review.text, {})
+        assert (sent.status_code, sent.headers["location"]) == (303, f"{q}/receipt")  # post, redirect, get
+        receipt = other.get(f"{q}/receipt")
         assert receipt.status_code == 200
         shown = text(receipt.text)
-        assert "Takk for svarene" in shown and "Svarene dine ble mottatt" in shown
+        assert "Takk for svarene" in shown and "Svarene dine ble mottatt" in shown and "Hva skjer nå?" in shown
         # no health information: no registry, no instrument, no question
         assert "hofteprotese" not in shown.lower() and "EQ-5D" not in shown and "RAND" not in shown
+        assert other.get(f"{q}/receipt").status_code == 200  # a reload shows it again, posts nothing
 
-    gone = client.get(q)
+    gone = client.get(q)  # the first device never sent anything: it is told the form was sent
     assert gone.status_code == 410 and "allerede sendt inn" in text(gone.text)
 
     assert _invitation(engine, inv).status == Status.completed
@@ -106,13 +127,33 @@ def test_the_whole_flow_with_resume_on_another_device(app, client, engine, sessi
     eq = responses["eq5d-5l"]
     assert eq.answers == {"MO": 2, "SC": 1, "UA": 3, "PD": 2, "AD": 1, "VAS": None}
     assert (eq.language, eq.respondent, eq.channel, eq.instrument_version) == ("nb", "patient", "clinic", "1.0")
-    assert responses["rand36"].answers["q7"] is None and responses["rand36"].answers["q36"] == 2
+    assert responses["rand36"].answers["q11"] is None and responses["rand36"].answers["q36"] == 2
     scores = session.exec(select(Score).where(Score.response_id == eq.id)).all()
     assert [(s.scoring, s.value_set, s.current) for s in scores] == [("index", "EQ-5D-5L · VT · Norway", True)]
     rand_scorings = sorted(s.scoring for s in session.exec(select(Score).where(Score.response_id == responses["rand36"].id)))
     assert rand_scorings == ["rand", "sf36v1"]  # the demo protocol asks for both
     audit = session.exec(select(AuditEntry).where(AuditEntry.action == "response.submit")).all()
     assert [(a.actor, a.outcome, a.registry_id) for a in audit] == [("patient", "ok", "demo")]
+
+
+def test_a_draft_saved_before_pages_were_recorded_as_seen_resumes_at_its_first_unanswered_page(client, engine, session):
+    token, inv = make_link(engine)
+    q = f"/q/{token}"
+    _post(client, q, client.get(q).text, {"respondent": "patient"})
+    # a draft as the one-page-per-instrument version left it: no record of what was seen
+    draft = session.get(Draft, inv)
+    draft.answers = {"eq5d-5l": {k.removeprefix("answer-"): int(v) for k, v in EQ5D_ALL.items()},
+                     "rand36": {f"q{n}": 2 for n in range(1, 11)}}
+    draft.seen = None
+    session.add(draft)
+    session.commit()
+    r = _post(client, q, client.get(q).text, {"respondent": "patient"})
+    assert r.headers["location"] == f"{q}/s/3"  # q11, q12 unanswered there, never recorded as seen
+    s3 = client.get(f"{q}/s/3")
+    _post(client, f"{q}/s/3", s3.text, {"action": "save"})
+    assert _draft(engine, inv).seen["rand36"] == sorted(f"q{n}" for n in range(1, 13))
+    r = _post(client, q, client.get(q).text, {"respondent": "patient"})
+    assert r.headers["location"] == f"{q}/s/4"
 
 
 def test_the_language_switch_keeps_the_answers(client, engine, session):
@@ -122,12 +163,12 @@ def test_the_language_switch_keeps_the_answers(client, engine, session):
     assert '<html lang="en">' in start.text and "You are invited" in text(start.text)
     r = _post(client, q, start.text, {"respondent": "patient", "lang": "en"})
     s1 = client.get(r.headers["location"])
-    assert '<html lang="en">' in s1.text and "Part 1 of 2" in text(s1.text)
+    assert '<html lang="en">' in s1.text and "Page 1 of 7" in text(s1.text)
     # switch to nynorsk with unsaved answers on the page: they are saved, the page comes back in nn
     r = _post(client, f"{q}/s/1", s1.text, {"answer-MO": "4", "answer-VAS": "61", "action": "lang-nn"})
     assert (r.status_code, r.headers["location"]) == (303, f"{q}/s/1")
     s1 = client.get(f"{q}/s/1")
-    assert '<html lang="nn">' in s1.text and "Gange/rørsle" in text(s1.text)
+    assert '<html lang="nn">' in s1.text and "Å gå omkring: korleis er det for deg i dag?" in text(s1.text)
     assert 'name="answer-MO" value="4" checked' in s1.text and 'value="61"' in s1.text
     assert _draft(engine, inv).language == "nn"
     review = client.get(f"{q}/review?lang=nb")
@@ -155,7 +196,7 @@ def test_a_proxy_declares_and_confirms(client, engine, session):
     assert "Du svarer på vegne av pasienten" in text(s1.text)
     _post(client, f"{q}/s/1", s1.text, {**EQ5D_ALL, "action": "next"})
     review = client.get(f"{q}/review")
-    assert _post(client, f"{q}/submit", review.text, {}).status_code == 200
+    assert _post(client, f"{q}/submit", review.text, {}).status_code == 303
     assert {r.respondent for r in session.exec(select(Response).where(Response.invitation_id == inv))} == {"proxy"}
 
 
@@ -169,7 +210,7 @@ def test_sections_ask_for_the_declaration_first_when_proxies_may_answer(client, 
 def test_a_protocol_without_proxies_asks_no_declaration(client, engine, session):
     token, inv = make_link(engine, registry="other", protocol="knee", time_point="m6")
     start = client.get(f"/q/{token}")
-    assert "Hvem svarer" not in text(start.text) and "Skjemaet har én del" in text(start.text)
+    assert "Hvem svarer" not in text(start.text) and "Skjemaet har 6 spørsmål på én side" in text(start.text)
     # nor does an episode enrolled without `proxy`, even where the protocol allows proxies
     token2, _ = make_link(engine, proxy=False)
     assert "Hvem svarer" not in text(client.get(f"/q/{token2}").text)
@@ -194,6 +235,7 @@ def test_a_wrong_answer_shows_an_error_summary_and_saves_nothing(client, engine,
     assert 'name="answer-MO" value="2" checked' in r.text  # what was chosen stays chosen
     assert "field-VAS" in page.ids and "field-VAS-error" in page.ids
     assert r.text.count("<title>Noe må rettes") == 1
+    assert r.text.index("<h1") < r.text.index('class="error-summary"')  # the heading is read first
     assert _draft(engine, inv).answers == {}
     assert _invitation(engine, inv).status == Status.open
 
@@ -207,7 +249,8 @@ def test_back_and_sections_out_of_range(client, engine):
     assert r.headers["location"] == q
     s2 = client.get(f"{q}/s/2")
     assert _post(client, f"{q}/s/2", s2.text, {"action": "back"}).headers["location"] == f"{q}/s/1"
-    assert client.get(f"{q}/s/3").status_code == 404
+    assert client.get(f"{q}/s/7").status_code == 200  # RAND-36's last section
+    assert client.get(f"{q}/s/8").status_code == 404
     assert client.get(f"{q}/s/0").status_code == 404
 
 
@@ -256,11 +299,12 @@ def test_an_expired_link_is_gone_and_marked_expired(client, engine, session):
     session.add(invitation)
     session.commit()
     r = client.get(q)
-    assert r.status_code == 410 and "Fristen for å svare har gått ut" in text(r.text)
+    assert r.status_code == 410 and re.search(r"Fristen for å svare gikk ut \d+\. \w+ \d{4} kl\. \d\d:\d\d \(norsk tid\)", text(r.text))
     assert _invitation(engine, inv).status == Status.expired
     assert _events(engine, inv) == ["open", "expired"]
     assert _post(client, q, start.text, {"respondent": "patient"}).status_code == 410
-    assert _post(client, f"{q}/submit", start.text, {}).status_code == 410
+    late = _post(client, f"{q}/submit", start.text, {})
+    assert late.status_code == 410 and "kan ikke sendes inn lenger" in text(late.text)
     assert client.get(f"{q}/s/1").status_code == 410
 
 
@@ -273,6 +317,9 @@ def test_a_withdrawn_link_is_gone(client, engine, session):
     r = client.get(f"/q/{token}")
     assert r.status_code == 410
     assert '<html lang="en">' in r.text and "You no longer need to answer" in text(r.text)
+    # whom to ask: the registry's contact, in the patient's language, with the language switch
+    assert "The secretariat of the National demo registry" in text(r.text) and "demoregister@example.org" in r.text
+    assert f'href="/q/{token}?lang=nn"' in r.text
 
     # an episode withdrawn while its invitation is still open is gone as well
     token2, inv2 = make_link(engine)
@@ -291,10 +338,10 @@ def test_submitting_twice_stores_once_and_shows_the_same_receipt(client, engine,
     _post(client, f"{q}/s/1", s1.text, {**EQ5D_ALL, "action": "next"})
     review = client.get(f"{q}/review")  # two tabs showing the review page
     first = _post(client, f"{q}/submit", review.text, {})
+    when = re.search(r"mottatt ([^.]+\. \w+ \d{4} kl\. \d\d:\d\d)", text(client.get(f"{q}/receipt").text)).group(1)
     second = _post(client, f"{q}/submit", review.text, {})
-    assert first.status_code == second.status_code == 200
-    when = re.search(r"mottatt ([^.]+\. \w+ \d{4} kl\. \d\d:\d\d)", text(first.text)).group(1)
-    assert when in text(second.text)
+    assert first.status_code == second.status_code == 303 and second.headers["location"] == f"{q}/receipt"
+    assert when in text(client.get(f"{q}/receipt").text)
     assert len(session.exec(select(Response).where(Response.invitation_id == inv)).all()) == 2  # one per instrument
 
 
@@ -324,10 +371,16 @@ def test_every_patient_page_sends_the_security_headers(client, engine, session):
     pages.append(client.get(f"{q}/saved"))
     pages.append(client.get(f"{q}/review"))
     pages.append(client.post(f"{q}/submit", data={}))  # 403
-    pages.append(_post(client, f"{q}/submit", pages[-2].text, {}))  # the receipt
+    pages.append(_post(client, f"{q}/submit", pages[-2].text, {}))  # to the receipt
+    pages.append(client.get(f"{q}/receipt"))
+    pages.append(client.get(f"{q}/answers"))  # the copy of the answers: never cached
+    pages.append(client.get(f"{q}/privacy"))
+    pages.append(client.get("/accessibility"))
+    pages.append(client.get(f"{q}/review", follow_redirects=False))  # back, in the browser that sent the answers: 303 to the receipt
+    client.cookies.clear()
     pages.append(client.get(q))  # 410
     pages.append(client.get("/q/" + "B" * 43))  # 404
-    assert [p.status_code for p in pages] == [200, 303, 200, 422, 303, 200, 200, 403, 200, 410, 404]
+    assert [p.status_code for p in pages] == [200, 303, 200, 422, 303, 200, 200, 403, 303, 200, 200, 200, 200, 303, 410, 404]
     for page in pages:
         _secure(page)
     cookie = pages[0].headers["set-cookie"]
@@ -339,7 +392,8 @@ def test_pages_are_accessible_by_construction(client, engine):
     q = f"/q/{token}"
     start = client.get(q)
     _post(client, q, start.text, {"respondent": "patient"})
-    for page in (start.text, client.get(f"{q}/s/1").text, client.get(f"{q}/s/2").text, client.get(f"{q}/review").text):
+    shown = [client.get(f"{q}/s/{n}").text for n in range(1, 8)]
+    for page in (start.text, *shown, client.get(f"{q}/review").text, client.get(f"{q}/privacy").text):
         parsed = parse(page)
         assert re.search(r'<html lang="(nb|nn|en)">', page)
         assert "<script" not in page and " style=" not in page and "<style" not in page
@@ -349,8 +403,9 @@ def test_pages_are_accessible_by_construction(client, engine):
             if field.get("type") != "hidden":
                 assert field["id"] in parsed.labels_for, field  # every input has a label
         assert page.count("<fieldset") == page.count("<legend")
-    s2 = client.get(f"{q}/s/2").text
-    assert s2.count("<fieldset") == 36  # one per RAND-36 item
+    assert sum(page.count("<fieldset") for page in shown[1:]) == 36  # one per RAND-36 item, over its six pages
+    assert "developed at RAND as part of the Medical Outcomes Study" not in shown[0]
+    assert all("RAND 36-Item Health Survey 1.0 ble utviklet ved RAND som en del av Medical Outcomes Study" in p for p in shown[1:])
     css = client.get("/static/patient/patient.css")
     assert css.status_code == 200 and ":focus-visible" in css.text
 
@@ -375,7 +430,7 @@ def test_the_overlay_wording_is_shown_when_the_registry_supplies_it(make_setting
         assert "Offisiell tekst MO" in nb and "Offisielt alternativ 3" in nb and "Kryss av det som passer best." in nb
         assert "Offisiell VAS-tekst" in nb
         en = text(c.get(f"/q/{token}/s/1?lang=en").text)  # the overlay has no English: our labels
-        assert "Mobility" in en and "Offisiell" not in en
+        assert "Walking about: how is it for you today?" in en and "Offisiell" not in en
         form = c.get(f"/api/v1/forms/{token}?lang=nb").json()
         assert form["instruments"][0]["wording"] == "overlay"
         assert form["instruments"][0]["items"][0]["text"] == "Offisiell tekst MO"

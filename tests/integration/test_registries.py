@@ -58,6 +58,12 @@ CASES = [
     ("wrong type", lambda d: _tp(d).update(instruments="eq5d-5l"), ["at $.protocols[0].time_points[0].instruments", "Expected `array`"]),
     ("bad duration", lambda d: _tp(d).update(offset="3 months"), ["at $.protocols[0].time_points[0].offset", "ISO 8601"]),
     ("bad org number", lambda d: d["units"][0].update(org_number="12345"), ["at $.units[0].org_number"]),
+    ("no privacy", lambda d: (d.update(demo=False), d.pop("privacy")), ["at $.privacy: a registry must tell its patients", "legal basis"]),
+    ("no contact", lambda d: (d.update(demo=False), d.pop("contact")), ["at $.contact: a registry must tell its patients", "phone"]),
+    ("bad e-mail", lambda d: d["contact"].update(email="secretariat"), ["at $.contact.email"]),
+    ("privacy in one language", lambda d: d["privacy"]["statement"].pop("en"), ["at $.privacy.statement", "`en`"]),
+    ("language twice", lambda d: d.update(languages=["nb", "nn", "nb"]), ["at $.languages[2]: 'nb' is listed twice"]),
+    ("unknown language", lambda d: d.update(languages=["nb", "se"]), ["at $.languages[1]"]),
     ("missing name", lambda d: d.pop("name"), ["missing required field `name`"]),
     ("duplicate unit", lambda d: d["units"][1]["children"][0]["children"][0].update(id="fjord-kyst"),
      ["at $.units[1].children[0].children[0].id", "'fjord-kyst' is used twice", "$.units[0].children[0].children[1].id"]),
@@ -163,3 +169,71 @@ def test_registries_check_command(tmp_path, capsys):
     assert f"{bad}: at $.protocols[0].time_points[0].instruments[2]: unknown instrument 'nope'" in out
     assert registries_command.check([], env={}) == 0
     assert "ok demo:" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ licensed wording (docs/patient.md)
+
+
+def _real(registry_id: str, **changes) -> dict:
+    """The demo registry as a real one (not `demo: true`): it must bring the licensed wording."""
+    return _mutated(lambda d: d.update(id=registry_id, demo=False, **changes))
+
+
+def _eq5d_overlay(folder: Path, registry_id: str, languages: list[str]) -> None:
+    items = "".join(
+        f"      {i}:\n        text: Offisiell tekst {i}\n        options: {{{', '.join(f'{c}: Alternativ {c}' for c in range(1, 6))}}}\n"
+        for i in ("MO", "SC", "UA", "PD", "AD")
+    ) + "      VAS:\n        text: Offisiell VAS\n"
+    body = "".join(f"  {lang}:\n    items:\n{items}" for lang in languages)
+    (folder / registry_id).mkdir(parents=True, exist_ok=True)
+    (folder / registry_id / "eq5d-5l.yaml").write_text(
+        f'instrument: eq5d-5l\nversion: "1.0"\nsource: the registry\'s EuroQol licence\nlanguages:\n{body}', encoding="utf-8")
+
+
+def test_a_licensed_instrument_needs_a_complete_overlay_in_each_of_the_registrys_languages(tmp_path, capsys):
+    registries, overlays = tmp_path / "registries", tmp_path / "overlays"
+    registries.mkdir()
+    overlays.mkdir()
+    (registries / "hofte.yaml").write_text(yaml.safe_dump(_real("hofte", languages=["nb", "nn"])), encoding="utf-8")
+    settings = _settings(tmp_path, overlays_dir=str(overlays))
+    with pytest.raises(loader.RegistryError) as info:
+        loader.load_all(settings)
+    problems = info.value.problems
+    assert info.value.file.endswith("hofte.yaml") and len(problems) == 2  # eq5d-5l in nb and in nn; rand36's wording is ours
+    assert problems[0].startswith("at $.protocols[0].time_points[0].instruments[0]: registry 'hofte' asks eq5d-5l of patients in language 'nb'")
+    assert "there is no overlay with its wording" in problems[0] and "EuroQol Research Foundation" in problems[0]
+    assert "hofte/eq5d-5l.yaml" in problems[0] and "demo: true" in problems[0]
+    with pytest.raises(loader.RegistryError):
+        create_app(settings)  # the service refuses to start
+
+    _eq5d_overlay(overlays, "hofte", ["nb"])  # complete in bokmål only
+    loader.overlays_for.cache_clear()  # overlays are read once per process
+    with pytest.raises(loader.RegistryError) as info:
+        loader.load_all(_settings(tmp_path, overlays_dir=str(overlays)))
+    assert [p.split(": registry ")[1][:55] for p in info.value.problems] == ["'hofte' asks eq5d-5l of patients in language 'nn', but "]
+    env = {"PROMSVC_REGISTRIES_DIR": str(registries), "PROMSVC_OVERLAYS_DIR": str(overlays)}
+    assert registries_command.check([], env=env) == 2
+    assert registries_command.check([str(registries / "hofte.yaml")], env=env) == 2
+    out = capsys.readouterr().out
+    assert out.count("asks eq5d-5l of patients in language 'nn'") == 2
+
+    _eq5d_overlay(overlays, "hofte", ["nb", "nn"])
+    loader.overlays_for.cache_clear()
+    assert "hofte" in loader.load_all(_settings(tmp_path, overlays_dir=str(overlays)))
+    assert registries_command.check([str(registries / "hofte.yaml")], env=env) == 0
+
+
+def test_an_incomplete_overlay_names_what_it_lacks(tmp_path):
+    overlays = tmp_path / "overlays"
+    loader.overlays_for.cache_clear()
+    _eq5d_overlay(overlays, "hofte", ["nb"])
+    path = overlays / "hofte" / "eq5d-5l.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("      VAS:\n        text: Offisiell VAS\n", ""), encoding="utf-8")
+    problems = loader.check_files([_write(tmp_path, _real("hofte", languages=["nb"]))], str(overlays))
+    assert len(problems) == 1 and "its overlay is not complete (item VAS has no wording)" in problems[0]
+
+
+def _write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / f"{data['id']}.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path

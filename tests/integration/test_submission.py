@@ -174,6 +174,7 @@ def test_the_protocol_chooses_the_value_set(make_settings, engine, tmp_path):
 id: ukreg
 name: {nb: UK-register, nn: UK-register, en: UK registry}
 sender: UK registry
+demo: true
 units: [{id: uk-hospital, name: UK hospital, level: hospital}]
 protocols:
   - id: knee

@@ -10,13 +10,13 @@ import msgspec
 import pytest
 
 from promsvc.delivery.messages import (
-    CHANNELS, KINDS, LANGUAGES, Guard, HealthInformation, Templates, TemplateError, format_date, guard_for, last_day,
+    CHANNELS, KINDS, LANGUAGES, Guard, HealthInformation, Templates, TemplateError, deadline, format_date, guard_for,
 )
 from promsvc.registries import loader
 from promsvc.settings import Settings
 
 LINK = "https://prom.example/q/Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5"
-EXPIRES = dt.date(2027, 3, 15)
+EXPIRES = dt.datetime(2027, 3, 15, 9, 0, tzinfo=ZoneInfo("Europe/Oslo"))  # as `deadline` gives it
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,8 @@ def test_every_message_carries_sender_link_and_date_and_no_health_information(te
     if channel != "letter":  # a letter prints the link beside its text (see letters.py)
         assert LINK in text
     assert "Nasjonalt demoregister" in text
-    assert format_date(EXPIRES, language) in text
+    assert format_date(EXPIRES.date(), language) in text and "09:00" in text  # the moment, to the minute
+    assert {"nb": "(norsk tid)", "nn": "(norsk tid)", "en": "(Norwegian time)"}[language] in text
     assert "$" not in text
     # Nothing of the registry's health vocabulary: protocol, event, time points, instruments.
     demo = registries["demo"]
@@ -57,15 +58,21 @@ def test_languages_differ_and_unknown_language_falls_back_to_bokmal(templates):
     nn = templates.render("demo", "invitation", "sms", "nn", link=LINK, expires=EXPIRES).body
     en = templates.render("demo", "invitation", "sms", "en", link=LINK, expires=EXPIRES).body
     assert len({nb, nn, en}) == 3
-    assert "15. mars 2027" in nb and "15 March 2027" in en
+    assert "15. mars 2027 kl. 09:00 (norsk tid)" in nb and "15 March 2027 at 09:00 (Norwegian time)" in en
     assert templates.render("demo", "invitation", "sms", "se", link=LINK, expires=EXPIRES).body == nb
 
 
-def test_last_day_of_a_link():
+def test_the_deadline_is_the_moment_the_link_stops_working():
     oslo = ZoneInfo("Europe/Oslo")
-    # Expiry at local midnight: the link worked through the day before.
-    assert last_day(dt.datetime(2027, 3, 14, 23, 0, tzinfo=dt.UTC), oslo) == dt.date(2027, 3, 14)
-    assert last_day(dt.datetime(2027, 3, 15, 8, 0, tzinfo=dt.UTC), oslo) == dt.date(2027, 3, 15)
+    when = deadline(dt.datetime(2027, 3, 15, 8, 0, tzinfo=dt.UTC), oslo)
+    assert when == dt.datetime(2027, 3, 15, 9, 0, tzinfo=oslo) and when.tzinfo.key == "Europe/Oslo"
+    templates = Templates.load(loader.load_all(Settings(registries_dir="")))
+    sms = templates.render("demo", "invitation", "sms", "nb", link=LINK, expires=when).body
+    assert "før 15. mars 2027 kl. 09:00 (norsk tid)" in sms
+    # Expiry at local midnight: the link works until the last minute of the day before.
+    midnight = deadline(dt.datetime(2027, 3, 14, 23, 0, tzinfo=dt.UTC), oslo)
+    email = templates.render("demo", "invitation", "email", "en", link=LINK, expires=midnight).body
+    assert "works until 14 March 2027 at 23:59 (Norwegian time)" in email
 
 
 def test_guard_matches_words_and_word_starts_only():

@@ -7,7 +7,7 @@ import pytest
 
 import instruments
 from instruments.schema import Overlay, OverlayItem, OverlayLanguage
-from promsvc.patient import forms, pages
+from promsvc.patient import forms, pages, paging
 from promsvc.patient.texts import LANGUAGES, TEXTS, Texts, language, placeholders
 from promsvc.responses import validation
 
@@ -61,6 +61,12 @@ def eq5d():
     return instruments.get("eq5d-5l")
 
 
+def _page(instrument) -> paging.Page:
+    """An instrument of at most ten items: its one page."""
+    (page,) = paging.pages_of([instrument])
+    return page
+
+
 # ---------------------------------------------------------------- texts
 
 
@@ -87,7 +93,24 @@ def test_times_are_shown_in_local_time_with_local_month_names():
     assert Texts("nb").time(when, "Europe/Oslo") == "3.\u00a0mars 2025 kl.\u00a014:05"  # no-break spaces
     assert Texts("en").time(when, "Europe/Oslo").replace("\u00a0", " ") == "3 March 2025 at 14:05"
     summer = dt.datetime(2025, 7, 1, 22, 30, tzinfo=dt.UTC)  # 00:30 next day in Oslo (CEST)
-    assert Texts("nn").date(summer, "Europe/Oslo").replace("\u00a0", " ") == "2. juli 2025"
+    assert Texts("nn").time(summer, "Europe/Oslo").replace("\u00a0", " ") == "2. juli 2025 kl. 00:30"
+
+
+def test_a_deadline_names_its_time_zone_and_a_midnight_one_the_day_before():
+    import datetime as dt
+
+    nine = dt.datetime(2027, 3, 15, 8, 0, tzinfo=dt.UTC)  # 09:00 in Oslo
+    assert Texts("nb").deadline(nine, "Europe/Oslo") == "15.\u00a0mars 2027 kl.\u00a009:00 (norsk tid)"
+    assert Texts("en").deadline(nine, "Europe/Oslo").replace("\u00a0", " ") == "15 March 2027 at 09:00 (Norwegian time)"
+    midnight = dt.datetime(2027, 3, 14, 23, 0, tzinfo=dt.UTC)  # 00:00 on 15 March in Oslo
+    assert Texts("nn").deadline(midnight, "Europe/Oslo").replace("\u00a0", " ") == "14. mars 2027 kl. 23:59 (norsk tid)"
+    assert Texts("en").deadline(nine, "UTC").replace("\u00a0", " ") == "15 March 2027 at 08:00 (UTC)"
+
+
+def test_language_is_one_the_registry_offers():
+    assert language("en", "nb", ("nb", "nn")) == "nb"
+    assert language(None, "en", ("nn",)) == "nn"
+    assert language("nn", None, ("nb", "nn")) == "nn"
 
 
 # ---------------------------------------------------------------- wording
@@ -106,18 +129,18 @@ def test_wording_uses_the_overlay_where_it_has_words_and_our_labels_elsewhere(eq
     mo, sc = eq5d.item("MO"), eq5d.item("SC")
     assert w.item(mo) == "Gange (offisiell)"
     assert w.option(mo, 1) == "Jeg har ingen problemer"
-    assert w.option(mo, 3) == "Nivå 3 av 5"  # not in the overlay
-    assert w.item(sc) == "Personlig stell"
+    assert w.option(mo, 3) == "En del vansker med å gå"  # not in the overlay: ours
+    assert w.item(sc) == "Å vaske deg og kle på deg: hvordan er det for deg i dag?"
     assert w.instructions == "Kryss av ett svar per gruppe."
     # a language the overlay lacks: our labels
     en = forms.Wording(eq5d, "en", _overlay())
-    assert en.item(mo) == "Mobility" and en.instructions is None
+    assert en.item(mo) == "Walking about: how is it for you today?" and en.instructions is None
 
 
 def test_wording_without_overlay_is_our_labels(eq5d):
     w = forms.Wording(eq5d, "nn", None)
     assert w.title.startswith("EQ-5D-5L")
-    assert w.item(eq5d.item("MO")) == "Gange/rørsle"
+    assert w.item(eq5d.item("MO")) == "Å gå omkring: korleis er det for deg i dag?"
 
 
 # ---------------------------------------------------------------- the section view
@@ -125,7 +148,7 @@ def test_wording_without_overlay_is_our_labels(eq5d):
 
 def test_items_view_has_radios_with_ids_and_the_saved_answer_checked(eq5d):
     t = Texts("nb")
-    views = forms.items_view(eq5d, forms.Wording(eq5d, "nb"), t, {"MO": 3, "VAS": 70})
+    views = forms.items_view(_page(eq5d), forms.Wording(eq5d, "nb"), t, {"MO": 3, "VAS": 70})
     mo = views[0]
     assert (mo.id, mo.kind, mo.name, mo.field_id, mo.number) == ("MO", "choice", "answer-MO", "field-MO", 1)
     assert [o.input_id for o in mo.options] == ["field-MO", "field-MO-2", "field-MO-3", "field-MO-4", "field-MO-5"]
@@ -137,19 +160,19 @@ def test_items_view_has_radios_with_ids_and_the_saved_answer_checked(eq5d):
 
 def test_items_view_shows_what_was_typed_and_the_error(eq5d):
     t = Texts("en")
-    views = forms.items_view(eq5d, forms.Wording(eq5d, "en"), t, {"VAS": 70}, entered={"VAS": "abc"}, errors={"VAS": "bad"})
+    views = forms.items_view(_page(eq5d), forms.Wording(eq5d, "en"), t, {"VAS": 70}, entered={"VAS": "abc"}, errors={"VAS": "bad"})
     assert views[-1].value == "abc" and views[-1].error == "bad"
     assert views[0].error is None
 
 
 def test_conditional_items_carry_a_hint_that_says_when_to_answer(when_ins):
     t = Texts("nb")
-    views = {v.id: v for v in forms.items_view(when_ins, forms.Wording(when_ins, "nb"), t, {})}
+    views = {v.id: v for v in forms.items_view(_page(when_ins), forms.Wording(when_ins, "nb"), t, {})}
     assert views["perday"].hint.startswith("Svar bare hvis du svarte «Ja» på «Royker du».")
     assert views["why"].hint == "Svar bare hvis du ikke svarte på «Royker du»."
     assert views["either"].hint == t("when_hint_general")
     assert views["smoke"].hint is None
-    en = {v.id: v for v in forms.items_view(when_ins, forms.Wording(when_ins, "en"), Texts("en"), {})}
+    en = {v.id: v for v in forms.items_view(_page(when_ins), forms.Wording(when_ins, "en"), Texts("en"), {})}
     assert en["perday"].hint.startswith("Answer only if you answered “Yes” to “Do you smoke”.")
 
 
@@ -162,7 +185,7 @@ def _post(**fields):
 
 def test_parse_reads_codes_and_empty_fields_as_no_answer(eq5d):
     t = Texts("nb")
-    answers, entered, problems = forms.parse_section(eq5d, _post(MO="1", SC="5", UA="", VAS=" 55 "), forms.Wording(eq5d, "nb"), t)
+    answers, entered, problems = forms.parse_page(_page(eq5d), _post(MO="1", SC="5", UA="", VAS=" 55 "), forms.Wording(eq5d, "nb"), t, {})
     assert answers == {"MO": 1, "SC": 5, "UA": None, "PD": None, "AD": None, "VAS": 55}
     assert problems == [] and entered["VAS"] == "55"
 
@@ -170,25 +193,26 @@ def test_parse_reads_codes_and_empty_fields_as_no_answer(eq5d):
 @pytest.mark.parametrize("typed", ["101", "-1", "abc", "5.5", "٣", "1e2", "99999999"])
 def test_parse_refuses_numbers_outside_the_range_or_not_whole(eq5d, typed):
     t = Texts("nb")
-    answers, entered, problems = forms.parse_section(eq5d, _post(VAS=typed), forms.Wording(eq5d, "nb"), t)
+    answers, entered, problems = forms.parse_page(_page(eq5d), _post(VAS=typed), forms.Wording(eq5d, "nb"), t, {})
     assert [p.field_id for p in problems] == ["field-VAS"]
-    assert problems[0].message == "Skriv et helt tall fra 0 til 100 for «Helsen i dag (0–100)», eller la feltet stå tomt"
+    assert problems[0].message == ("Skriv et helt tall fra 0 til 100 for «Helsen din i dag: 0 er den dårligste du kan "
+                                   "tenke deg, 100 den beste», eller la feltet stå tomt")
     assert entered["VAS"] == typed and "VAS" not in {k for k, v in answers.items() if v is not None}
 
 
 def test_parse_refuses_a_code_that_is_not_an_option(eq5d):
     t = Texts("en")
-    _, _, problems = forms.parse_section(eq5d, _post(MO="6", SC="0"), forms.Wording(eq5d, "en"), t)
+    _, _, problems = forms.parse_page(_page(eq5d), _post(MO="6", SC="0"), forms.Wording(eq5d, "en"), t, {})
     assert [p.field_id for p in problems] == ["field-MO", "field-SC"]
-    assert problems[0].message == "Choose one of the answers for “Mobility”"
+    assert problems[0].message == "Choose one of the answers for “Walking about: how is it for you today?”"
 
 
 def test_parse_drops_answers_to_items_that_are_not_asked(when_ins):
     t, w = Texts("nb"), forms.Wording(when_ins, "nb")
-    answers, _, problems = forms.parse_section(when_ins, _post(smoke="2", perday="10", why="1", either="1"), w, t)
+    answers, _, problems = forms.parse_page(_page(when_ins), _post(smoke="2", perday="10", why="1", either="1"), w, t, {})
     assert problems == []
     assert answers == {"smoke": 2, "perday": None, "why": None, "either": 1}
-    answers, _, _ = forms.parse_section(when_ins, _post(smoke="1", perday="0", either="2"), w, t)
+    answers, _, _ = forms.parse_page(_page(when_ins), _post(smoke="1", perday="0", either="2"), w, t, {})
     assert answers == {"smoke": 1, "perday": 0, "why": None, "either": 2}
 
 
@@ -196,21 +220,33 @@ def test_parse_drops_answers_to_items_that_are_not_asked(when_ins):
 
 
 def test_review_lists_skipped_asked_items_with_links_back(when_ins, eq5d):
-    sections = [(eq5d, forms.Wording(eq5d, "nb")), (when_ins, forms.Wording(when_ins, "nb"))]
+    wordings = {"eq5d-5l": forms.Wording(eq5d, "nb"), "test-when": forms.Wording(when_ins, "nb")}
     answers = {"eq5d-5l": {"MO": 1, "SC": 1, "UA": 1, "PD": 1, "AD": 1}, "test-when": {"smoke": 2}}
-    review = forms.review_view(sections, answers, lambda n: f"/q/T/s/{n}")
+    review = forms.review_view(paging.pages_of([eq5d, when_ins]), wordings, answers, lambda n: f"/q/T/s/{n}")
     assert (review[0].answered, review[0].total) == (5, 6)
-    assert [(s.text, s.href) for s in review[0].skipped] == [("Helsen i dag (0–100)", "/q/T/s/1#field-VAS")]
+    assert [s.href for s in review[0].skipped] == ["/q/T/s/1#field-VAS"]
+    assert review[0].skipped[0].text.startswith("Helsen din i dag: 0 er den dårligste")
     # smoke = 2: perday and why are not asked, either is, and is skipped
     assert (review[1].answered, review[1].total) == (1, 2)
     assert [s.href for s in review[1].skipped] == ["/q/T/s/2#field-either"]
 
 
-def test_first_unfinished_is_the_first_section_without_any_answer(eq5d, when_ins):
-    ins = [eq5d, when_ins]
-    assert forms.first_unfinished(ins, {}) == 1
-    assert forms.first_unfinished(ins, {"eq5d-5l": {"MO": 2}}) == 2
-    assert forms.first_unfinished(ins, {"eq5d-5l": {"MO": 2}, "test-when": {"smoke": 1}}) is None
+def test_a_skipped_item_links_to_the_page_that_holds_it():
+    rand = instruments.get("rand36")
+    review = forms.review_view(paging.pages_of([rand]), {"rand36": forms.Wording(rand, "en")},
+                               {"rand36": {f"q{n}": 1 for n in range(1, 37) if n != 30}}, lambda n: f"/q/T/s/{n}")
+    assert [s.href for s in review[0].skipped] == ["/q/T/s/5#field-q30"]  # q23–q32 are page 5
+    assert review[0].href == "/q/T/s/1"
+
+
+def test_parse_page_keeps_the_other_pages_answers_and_applies_conditions_across_pages(when_ins):
+    first, second = (paging.Page(1, when_ins, when_ins.items[:1], 1, 2), paging.Page(2, when_ins, when_ins.items[1:], 2, 2))
+    w, t = forms.Wording(when_ins, "nb"), Texts("nb")
+    answers, _, _ = forms.parse_page(second, _post(perday="10", either="1"), w, t, {"smoke": 1})
+    assert answers == {"smoke": 1, "perday": 10, "why": None, "either": None}  # either is not asked (smoke 1, perday 10)
+    # changing the first page's answer drops the second page's answer that no longer applies
+    answers, _, _ = forms.parse_page(first, _post(smoke="2"), w, t, answers)
+    assert answers == {"smoke": 2, "perday": None, "why": None, "either": None}
 
 
 # ---------------------------------------------------------------- validation of submitted answers
