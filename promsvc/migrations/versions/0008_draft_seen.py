@@ -1,6 +1,6 @@
 """draft.seen: the items of the pages a patient has saved (where "Continue" goes)
 
-Revision ID: 0005
+Revision ID: 0008
 Revises: 0004
 Create Date: 2026-12-03 09:00:00
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005'
+revision = '0008'
 down_revision = '0004'
 branch_labels = None
 depends_on = None
