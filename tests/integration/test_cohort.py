@@ -16,9 +16,12 @@ from service_helpers import bearer
 
 import scoring
 from promsvc import cli
+from promsvc.commands import demo as demo_command
+from promsvc.episodes import synthetic
 from promsvc.episodes.export import export_csv
 from promsvc.indicators import frame as F
 from promsvc.registries import loader
+from promsvc.settings import Settings
 
 TODAY = "2026-06-30"
 ARGS = ["cohort", "demo", "--episodes", "400", "--years", "3", "--seed", "5", "--today", TODAY]
@@ -119,3 +122,12 @@ def test_the_csv_has_the_export_header(written, app):
     header = next(csv.reader(io.StringIO((written / "cohort.csv").read_text(encoding="utf-8"))))
     assert header == next(csv.reader(io.StringIO(next(export_csv(app.state.engine, app.state.registries["demo"])))))
 
+
+def test_the_shipped_demo_coverage_is_that_of_the_demo_cohort():
+    """`make run` loads the demo cohort (promsvc demo); its coverage reference ships with it."""
+    from importlib import resources
+
+    demo, options = loader.demo(), demo_command.cohort_options()
+    counts = [synthetic.episode_counts(chunk) for chunk in synthetic.chunks(demo, options, Settings())]
+    shipped = pl.read_csv(resources.files("promsvc.registries").joinpath("demo.coverage.csv").read_bytes())
+    assert_frame_equal(shipped, synthetic.reference_counts(demo, options, counts))
