@@ -11,6 +11,7 @@ complete overlay in each of its languages (`promsvc.registries.overlays.licence_
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -207,12 +208,9 @@ def _protocol_problems(protocol: Protocol, at: str) -> list[str]:
     known = instruments.catalogue()
     known_list = ", ".join(sorted(known))
     asked: set[str] = set()
-    tp_ids: dict[str, int] = {}
+    out += _used_twice([tp.id for tp in protocol.time_points], f"{at}.time_points", "time point")
     for t, tp in enumerate(protocol.time_points):
         here = f"{at}.time_points[{t}]"
-        if tp.id in tp_ids:
-            out.append(f"at {here}.id: time point id {tp.id!r} is used twice (also at {at}.time_points[{tp_ids[tp.id]}]); give each time point its own id")
-        tp_ids.setdefault(tp.id, t)
         if tp.window <= _ZERO:
             out.append(f"at {here}.window: the window must be longer than zero (e.g. P30D)")
         for i, instrument_id in enumerate(tp.instruments):
@@ -268,6 +266,52 @@ def _protocol_problems(protocol: Protocol, at: str) -> list[str]:
                 )
         if "clinic" in protocol.channels and len(protocol.channels) == 1 and protocol.reminders.max > 0:
             out.append(f"at {here}: the only channel is 'clinic', which cannot carry reminders; remove reminders or add a channel")
+    out += _attribute_problems(protocol, at)
+    return out
+
+
+_ATTRIBUTE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+# A category value is written as is in exports and indicator formulas (`urgency = 'acute'`):
+# no quotes, backslashes or control characters, and no spaces around it.
+_BAD_IN_VALUE = re.compile(r"['\"\\\x00-\x1f\x7f]")
+
+
+def _used_twice(ids: list[str], at: str, what: str) -> list[str]:
+    """An id used again in a list of `what`s at `at`, with where it was first."""
+    first: dict[str, int] = {}
+    out = []
+    for n, id_ in enumerate(ids):
+        if id_ in first:
+            out.append(f"at {at}[{n}].id: {what} id {id_!r} is used twice (also at {at}[{first[id_]}]); give each {what} its own id")
+        first.setdefault(id_, n)
+    return out
+
+
+def _attribute_problems(protocol: Protocol, at: str) -> list[str]:
+    out = _used_twice([a.id for a in protocol.attributes], f"{at}.attributes", "attribute")
+    for a, attribute in enumerate(protocol.attributes):
+        here = f"{at}.attributes[{a}]"
+        if not _ATTRIBUTE_ID.match(attribute.id):
+            out.append(f"at {here}.id: {attribute.id!r} cannot name a column or a formula variable; use lower-case letters, digits and _, starting with a letter (e.g. asa_class)")
+        kind = attribute.kind
+        if kind == "category":
+            if not attribute.values:
+                out.append(f"at {here}.values: a category needs its allowed values, e.g. values: [elective, acute]")
+            for v, value in enumerate(attribute.values):
+                if not value or value != value.strip() or _BAD_IN_VALUE.search(value):
+                    out.append(f"at {here}.values[{v}]: {value!r} cannot be written as is in a CSV cell or a formula; "
+                               "leave out quotes, backslashes, control characters and spaces around it")
+            for v, value in _repeats(list(attribute.values)):
+                out.append(f"at {here}.values[{v}]: {value!r} is listed twice; list each value once")
+        elif attribute.values:
+            out.append(f"at {here}.values: only a category has values; remove them or make the kind category")
+        if kind == "integer":
+            if attribute.min is not None and attribute.max is not None and attribute.min > attribute.max:
+                out.append(f"at {here}.min: min {attribute.min} is above max {attribute.max}; swap them")
+        else:
+            for bound in ("min", "max"):
+                if getattr(attribute, bound) is not None:
+                    out.append(f"at {here}.{bound}: only an integer has a range; remove {bound} or make the kind integer")
     return out
 
 

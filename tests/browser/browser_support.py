@@ -89,17 +89,17 @@ class Server:
         self.engine.dispose()
 
     def enrol_and_issue(self, language: str = "nb", *, proxy: bool = False) -> tuple[str, str]:
-        """A new episode of the demo registry and a patient link to its 3-month time point (open
+        """A new episode of the demo registry and a patient link to its 12-month time point (open
         now); `proxy`: someone may answer on the patient's behalf (the start page asks who answers)."""
         external_id = f"browser-{time.time_ns()}"
         auth = {"Authorization": f"Bearer {self.system_key}"}
-        event = (dt.date.today() - dt.timedelta(days=95)).isoformat()
+        event = (dt.date.today() - dt.timedelta(days=370)).isoformat()
         r = httpx.post(f"{self.base}/api/v1/registries/demo/episodes", headers=auth, json={
             "external_id": external_id, "pseudonym": "PSEUDO-BROWSER", "unit": "fjord-sentral",
             "protocol": "hip_primary", "event_date": event, "language": language, "proxy": proxy,
         })
         assert r.status_code == 201, r.text
-        r = httpx.post(f"{self.base}/api/v1/registries/demo/episodes/{external_id}/time-points/m3/link", headers=auth)
+        r = httpx.post(f"{self.base}/api/v1/registries/demo/episodes/{external_id}/time-points/m12/link", headers=auth)
         assert r.status_code == 201, r.text
         return external_id, r.json()["url"]
 

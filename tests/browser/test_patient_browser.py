@@ -149,9 +149,9 @@ def test_answer_on_a_phone_resume_where_stopped_review_send_and_find_the_scores(
     # ---- the registry finds the scores through the API
     r = httpx.get(f"{server.base}/api/v1/registries/demo/episodes/{external_id}", headers={"Authorization": f"Bearer {server.registry_key}"})
     assert r.status_code == 200, r.text
-    m3 = next(tp for tp in r.json()["time_points"] if tp["id"] == "m3")
-    assert m3["status"] == "completed"
-    by_instrument = {resp["instrument"]: resp for resp in m3["responses"]}
+    m12 = next(tp for tp in r.json()["time_points"] if tp["id"] == "m12")
+    assert m12["status"] == "completed"
+    by_instrument = {resp["instrument"]: resp for resp in m12["responses"]}
     eq = by_instrument["eq5d-5l"]
     assert eq["answers"] == {**EQ5D, "VAS": VAS}
     index = next(s for s in eq["scores"] if s["scoring"] == "index")

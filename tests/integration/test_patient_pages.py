@@ -45,7 +45,7 @@ def _rand36_page(first: int, last: int, skip: set[str] = frozenset()) -> dict[st
     return {k: v for k, v in _rand36(skip).items() if first <= int(k.removeprefix("answer-q")) <= last}
 
 
-# The demo's m3 time point: EQ-5D-5L on page 1, RAND-36 on pages 2-7 (q1-2, q3-12, q13-19, q20-22, q23-32, q33-36).
+# The demo's m12 time point: EQ-5D-5L on page 1, RAND-36 on pages 2-7 (q1-2, q3-12, q13-19, q20-22, q23-32, q33-36).
 RAND_PAGES = {2: (1, 2), 3: (3, 12), 4: (13, 19), 5: (20, 22), 6: (23, 32), 7: (33, 36)}
 
 
