@@ -175,8 +175,15 @@ def test_registries_check_command(tmp_path, capsys):
 
 
 def _real(registry_id: str, **changes) -> dict:
-    """The demo registry as a real one (not `demo: true`): it must bring the licensed wording."""
-    return _mutated(lambda d: d.update(id=registry_id, demo=False, **changes))
+    """The demo registry as a real one (not `demo: true`): it must bring the licensed wording.
+    GS-PEQ (licensed too) is left out, so that only EQ-5D-5L needs an overlay."""
+
+    def change(data: dict) -> None:
+        data.update(id=registry_id, demo=False, **changes)
+        for tp in data["protocols"][0]["time_points"]:
+            tp["instruments"] = [i for i in tp["instruments"] if i != "gs-peq"]
+
+    return _mutated(change)
 
 
 def _eq5d_overlay(folder: Path, registry_id: str, languages: list[str]) -> None:
