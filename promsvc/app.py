@@ -124,12 +124,13 @@ def _routers(settings: Settings) -> list[Any]:
     from promsvc.delivery.controllers import api_handlers as delivery_api
     from promsvc.delivery.controllers import page_handlers as delivery_pages
     from promsvc.episodes.controllers import EpisodeController, ExportController
+    from promsvc.indicators.controllers import IndicatorController
     from promsvc.scoring_api.controllers import score
 
     handlers: list[Any] = [
         Router(
             path=API_PREFIX,
-            route_handlers=[EpisodeController, ExportController, AuditController, score, *delivery_api()],
+            route_handlers=[EpisodeController, ExportController, IndicatorController, AuditController, score, *delivery_api()],
             # Patient-level data must not linger in caches between the service and the client.
             response_headers=[ResponseHeader(name="Cache-Control", value="no-store")],
         ),

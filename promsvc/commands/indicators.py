@@ -135,6 +135,8 @@ def run_compute(args, environ=None, stdout=None, stderr=None) -> int:
     options = ind_engine.Options(as_of=args.as_of or now.date(), computed_at=now, period=args.period,
                                  indicators=tuple(args.indicator), source=Path(args.data).name if args.data else "database")
     try:
+        if args.period is not None:
+            ind_engine.parse_period(args.period)  # before anything is read
         wanted = ind_engine.needs(ind_engine.selected(iset, options.indicators))
         if args.data:
             frames = {p: frame.from_csv(args.data, registry, n) for p, n in wanted.items()}
