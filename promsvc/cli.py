@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     from promsvc.commands import indicators as indicators_command
 
     indicators_command.add_parser(commands)  # promsvc indicators check|compute
+
+    from promsvc.commands import cohort as cohort_command
+
+    cohort_command.add_parser(commands)  # promsvc cohort
     return parser
 
 
