@@ -28,8 +28,10 @@ def group_sums(ep: pl.DataFrame, columns: list[str], n_units: int, n_strata: int
     first, years = int(year.min()), int(year.max() - year.min() + 1)
     key = (unit * years + (year - first)) * n_strata + stratum
     size = n_units * years * n_strata
-    present = np.nonzero(np.bincount(key, minlength=size))[0]
-    sums = [np.bincount(key, weights=ep[c].to_numpy().astype(float), minlength=size)[present] for c in columns]
+    counts = np.bincount(key, minlength=size)
+    present = np.nonzero(counts)[0]
+    sums = [counts[present] if c == "pop" else  # every per-episode row has pop = 1
+            np.bincount(key, weights=ep[c].to_numpy(), minlength=size)[present] for c in columns]
     out: dict[Key, list[float]] = {}
     for i, k in enumerate(present.tolist()):
         rest, s = divmod(k, n_strata)
