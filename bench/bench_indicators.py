@@ -218,8 +218,8 @@ def main() -> None:
     parser.add_argument("--today", default=TODAY, help="the cohort's last day and the data date")
     parser.add_argument("--dir", type=Path, default=ROOT / "var" / "bench-indicators")
     parser.add_argument("--routes", default="csv,sqlite,postgresql")
-    parser.add_argument("--baseline-episodes", type=int, default=300_000,
-                        help="run the baseline on at most this many episodes and scale its time (default 300 000)")
+    parser.add_argument("--baseline-episodes", type=int, default=30_000,
+                        help="run the baseline on at most this many episodes and scale its work (default 30 000)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each route; the best is shown")
     opts = parser.parse_args()
     opts.routes = opts.routes.split(",")
