@@ -145,8 +145,8 @@ def compute_one(df: pl.DataFrame, c: Compiled, tree: UnitTree, references: list[
     col = {s: np.array([totals.get(k, zero)[i] for k in keys]) for i, s in enumerate(sums)}
     if ind.measure == "coverage":
         reference = {(codes[r.unit], r.year, 0): [float(r.count)] for r in references}
-        counts = rollup(reference, periods_of_year, cells_of_unit)
-        col["den"] = np.array([counts.get(k, [0.0])[0] for k in keys])
+        reference_sums = rollup(reference, periods_of_year, cells_of_unit)
+        col["den"] = np.array([reference_sums.get(k, [0.0])[0] for k in keys])
     den, num, pop = col["den"], col["num"], col["pop"]
     value, low, high, sd = _values(ind, keys, col, ep, tree, chosen)
     crude = None
