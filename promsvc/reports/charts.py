@@ -253,7 +253,7 @@ def nice_step(raw: float) -> float:
     return next(f for f in (1, 2, 2.5, 5, 10) if f >= fraction - 1e-9) * 10 ** exponent
 
 
-def _table_row(ix: Index, r: Result, d: Indicator, shown: Shown, w: Words) -> list[str]:
+def table_row(ix: Index, r: Result, d: Indicator, shown: Shown, w: Words) -> list[str]:
     name = ix.name(r.unit, w("national"))
     if r.suppressed:
         return [name, _withheld(r, d, w), "", "", "", ""]
@@ -266,7 +266,7 @@ def _table_row(ix: Index, r: Result, d: Indicator, shown: Shown, w: Words) -> li
 def _table(ix: Index, rows: list[Result], d: Indicator, shown: Shown, w: Words, caption: str) -> Table:
     count = w("n_of_N", n="n", N="N") if shown.percent else "N"
     columns = [w("unit"), w("value"), w("interval_short"), count, w("target_level"), ""]
-    return Table(caption, columns, [_table_row(ix, r, d, shown, w) for r in rows])
+    return Table(caption, columns, [table_row(ix, r, d, shown, w) for r in rows])
 
 
 def _bands(d: Indicator, scale: Scale, w: Words) -> list[Band]:

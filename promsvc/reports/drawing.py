@@ -14,7 +14,7 @@ import html
 import re
 
 from reportlab.graphics import renderSVG
-from reportlab.graphics.shapes import Circle, Drawing, Group, Line, Polygon, Rect, String
+from reportlab.graphics.shapes import Circle, Drawing, Group, Line, PolyLine, Polygon, Rect, String
 from reportlab.lib import colors
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
@@ -172,6 +172,7 @@ def _finish(g: Group, chart, height_used: float, titled: bool) -> Drawing:
         top = _title(head, chart, 0.0)
     total = -(top + height_used) + 4
     d = Drawing(WIDTH, total)
+    d.hAlign = "LEFT"
     head.translate(0, total)
     g.translate(0, total + top)
     d.add(head)
@@ -248,8 +249,7 @@ def _funnel(c: Funnel, w: Words, titled: bool) -> Drawing:
     for attr_low, attr_high, dash, width in (("low95", "high95", [4, 2], 1.0), ("low998", "high998", [1, 2], 1.2)):
         for attr in (attr_low, attr_high):
             pts = [v for lim in c.limits for v in (X(lim.n), Y(getattr(lim, attr)))]
-            for i in range(0, len(pts) - 2, 2):
-                g.add(Line(pts[i], pts[i + 1], pts[i + 2], pts[i + 3], strokeColor=color(MUTED), strokeWidth=width, strokeDashArray=dash))
+            g.add(PolyLine(pts, strokeColor=color(MUTED), strokeWidth=width, strokeDashArray=dash, fillColor=None))
     g.add(Line(left, Y(c.centre), right, Y(c.centre), strokeColor=color(INK), strokeWidth=1))
     shapes = {"inside": "circle", "above": "triangle", "below": "triangle_down"}
     for p in c.points:
@@ -413,9 +413,6 @@ def draw(chart: Chart, w: Words, *, titled: bool = False) -> Drawing:
     return _KINDS[type(chart)](chart, w, titled)
 
 
-_FAMILY = re.compile(r"font-family: (DejaVuSans(?:-Bold)?);")
-
-
 def svg(chart: Chart, w: Words, element_id: str, *, titled: bool = False) -> str:
     """The chart as an inline SVG element: ids made unique with `element_id`, its title and
     subtitle as `<title>` and `<desc>`, `role="img"` and labelled by them (the page puts the
@@ -430,5 +427,24 @@ def svg(chart: Chart, w: Words, element_id: str, *, titled: bool = False) -> str
     text = text.replace("<desc>...</desc>", f'<desc id="{element_id}-desc">{html.escape(chart.subtitle)}</desc>', 1)
     text = text.replace('id="clip"', f'id="{element_id}-clip"').replace("url(#clip)", f"url(#{element_id}-clip)")
     text = text.replace('id="group"', f'id="{element_id}-group"')
-    return _FAMILY.sub(lambda m: "font-family: 'DejaVu Sans', Verdana, sans-serif;" + (
-        " font-weight: bold;" if m.group(1).endswith("Bold") else ""), text)
+    return _STYLE.sub(_attributes, text)
+
+
+_STYLE = re.compile(r'style="([^"]*)"')
+
+
+def _attributes(match: re.Match) -> str:
+    """`style="fill: red; stroke: none"` → `fill="red" stroke="none"`: presentation attributes
+    are not inline styles, so the pages' Content-Security-Policy (no 'unsafe-inline') allows them."""
+    out = []
+    for declaration in match.group(1).split(";"):
+        name, _, value = declaration.partition(":")
+        name, value = name.strip(), value.strip()
+        if not name:
+            continue
+        if name == "font-family":
+            if value.endswith("-Bold"):
+                out.append('font-weight="bold"')
+            value = "DejaVu Sans, Verdana, sans-serif"
+        out.append(f'{name}="{html.escape(value, quote=True)}"')
+    return " ".join(out)
