@@ -257,6 +257,11 @@ class Instrument(_Strict, kw_only=True):
             return next(s for s in self.scorings if s.default)
         return next(s for s in self.scorings if s.id == scoring_id)
 
+    def score_column(self, score_id: str) -> str:
+        """The name of a score's column beside the answers: its id, or `<id>_score` when an
+        item has that id (nrs-pain's `pain`, GS-PEQ's item values), so the answer keeps its column."""
+        return f"{score_id}_score" if any(item.id == score_id for item in self.items) else score_id
+
 
 # Overlay: the licensed wording of one instrument, supplied by a registry.
 

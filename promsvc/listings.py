@@ -67,10 +67,9 @@ def show_instrument(instrument_id: str, lang: str, out: TextIO) -> None:
         default = ", the default" if scoring.default else ""
         say(f"scoring {scoring.id} {scoring.version}{default}: {getattr(scoring.title, lang)}")
         say(f"  source: {scoring.source}")
-        item_ids = {item.id for item in ins.items}
         for score in [*scoring.scales, *scoring.summaries]:
             # `promsvc score` writes a score named like an item as <id>_score
-            column = f" (column {score.id}_score)" if score.id in item_ids else ""
+            column = f" (column {ins.score_column(score.id)})" if ins.score_column(score.id) != score.id else ""
             say(f"  {score.id}{column}: {getattr(score.label, lang)}")
             say(f"      {_kernel(score)}")
             for line in _recode_lines(scoring, score):

@@ -103,6 +103,9 @@ class Episode(SQLModel, table=True):
     withdrawn_at: dt.datetime | None = _time(default=None)
     withdrawn_reason: str | None = None
     created_at: dt.datetime = _time(default_factory=utcnow)
+    # The protocol's declared attributes (registries.schema.Attribute) that are known: {id: value},
+    # values as JSON (category: text, integer, boolean, date: "YYYY-MM-DD"). Never identifying.
+    attributes: dict = Field(default_factory=dict, sa_type=sa.JSON, sa_column_kwargs={"server_default": "{}"})
     # Set by the registry (PUT /api/v1/episodes/{id}/delivery-flags); checked before every message.
     deceased_at: dt.datetime | None = _time(default=None)
     reserved_address: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})  # *sperret adresse*

@@ -96,9 +96,8 @@ def output_columns(ins: Instrument, scoring_id: str | None) -> dict[str, str]:
     nrs-pain's `pain`): then it is `<id>_score`, so the answer column stays as it came in.
     """
     chosen = ins.scoring(scoring_id)
-    items = {item.id for item in ins.items}
     ids = [s.id for s in chosen.scales] + [s.id for s in chosen.summaries]
-    return {i: f"{i}_score" if i in items else i for i in ids}
+    return {i: ins.score_column(i) for i in ids}
 
 
 # ---------------------------------------------------------------------------------------------

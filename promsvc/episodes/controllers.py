@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 
-from promsvc.episodes import services
+from promsvc.episodes import attributes, services
 from promsvc.episodes.export import export_csv, start_export
 from promsvc.episodes.schemas import BatchOut, EnrolBatchIn, EnrolIn, EpisodeDetailOut, EpisodeOut, LinkOut, WithdrawIn
 from promsvc.deps import CallerDep, DbSession, RegistriesDep, SettingsDep
@@ -55,6 +55,16 @@ class EpisodeController(Controller):
                  registries: RegistriesDep) -> EpisodeOut:
         reg = services.registry_for(db_session, caller, registries, registry, "episode.withdraw", services.WITHDRAW_ROLES)
         return services.withdraw(db_session, caller, reg, external_id, data.reason)
+
+    @put("/{external_id:str}/attributes", sync_to_thread=True, summary="Change an episode's attributes",
+         description="`{\"attributes\": {…}}`: each attribute given is set, `null` clears one, those left out are "
+                     "kept. Values as the protocol declares them; a value it does not accept gives 422 naming "
+                     "`$.attributes.{id}`, and nothing is changed. Role system. Audited.")
+    def set_attributes(self, registry: FromPath[str], external_id: FromPath[str], data: JSONBody[attributes.AttributesIn],
+                       db_session: DbSession, caller: CallerDep, registries: RegistriesDep) -> attributes.AttributesOut:
+        reg = services.registry_for(db_session, caller, registries, registry, "episode.attributes", attributes.UPDATE_ROLES)
+        episode = services.episode_for(db_session, caller, reg, external_id, "episode.attributes")
+        return attributes.update(db_session, caller, reg, episode, data)
 
     @post("/{external_id:str}/time-points/{time_point:str}/link", sync_to_thread=True, status_code=201,
           summary="Issue a patient link now (in clinic)",

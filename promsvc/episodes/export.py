@@ -1,5 +1,6 @@
-"""The CSV export of a registry: one row per episode × time point, with the invitation's status,
-the response times, the answers (`instrument.item`) and the current scores (`instrument.score`).
+"""The CSV export of a registry: one row per episode × time point, with the episode's attributes
+(`attr.id`), the invitation's status, the response times, the answers (`instrument.item`) and the
+current scores (`instrument.score`). promsvc.indicators.frame.from_csv reads this format back.
 
 The text is made and sent a chunk of episodes at a time (`EXPORT_CHUNK`), so that the memory
 an export takes does not grow with the registry: a national registry has hundreds of thousands
@@ -22,6 +23,7 @@ from sqlmodel import Session, select
 
 import instruments
 from promsvc import audit, db
+from promsvc.episodes import attributes
 from promsvc.errors import NotFound
 from promsvc.models import Episode, Invitation, Response, Score, Status
 from promsvc.registries.schema import Registry
@@ -29,7 +31,8 @@ from promsvc.security import Caller
 
 log = logging.getLogger("promsvc.export")
 
-EPISODE_COLUMNS = ["external_id", "pseudonym", "unit", "protocol", "event_date", "language", "withdrawn_at"]
+EPISODE_COLUMNS = ["external_id", "pseudonym", "unit", "protocol", "event_date", "language", "withdrawn_at", "deceased_at"]
+ATTRIBUTE_PREFIX = "attr."  # then the attribute's id: attr.asa_class
 TIME_POINT_COLUMNS = ["time_point", "status", "status_at", "due_at", "expires_at",
                       "started_at", "submitted_at", "respondent", "channel"]
 EXPORT_CHUNK = 500  # episodes read and written at a time; also bounds the ids in one IN (…)
@@ -38,38 +41,57 @@ EXPORT_CHUNK = 500  # episodes read and written at a time; also bounds the ids i
 class Column(msgspec.Struct, frozen=True):
     name: str
     instrument: str
-    kind: str  # item | score
-    key: str  # item id or score id
+    kind: str  # attribute | item | score
+    key: str  # attribute id, item id or score id
     scoring: str | None = None  # for scores: the scoring that produced it
 
 
-def export_columns(registry: Registry, protocol_id: str | None = None) -> tuple[list[str], list[Column]]:
-    """The header, and the answer and score columns after the fixed ones.
-
-    Answers are `instrument.item`. Scores of the first scoring the registry lists for an
-    instrument are `instrument.score`; those of further scorings `instrument.scoring.score`.
-    """
-    protocols = [p for p in registry.protocols if protocol_id in (None, p.id)]
+def exported_scorings(registry: Registry, protocol_id: str | None = None) -> dict[str, list[str]]:
+    """Instrument id → the scorings whose scores are exported, in the order the registry's
+    protocols list them (the first is an instrument's "first scoring in the registry")."""
     order: dict[str, list[str]] = {}
-    for protocol in protocols:
+    for protocol in registry.protocols:
+        if protocol_id not in (None, protocol.id):
+            continue
         for tp in protocol.time_points:
             for instrument_id in tp.instruments:
                 use = protocol.instrument_use(instrument_id)
                 scorings = list(use.scorings) or [instruments.get(instrument_id).scoring().id]
                 known = order.setdefault(instrument_id, [])
                 known.extend(s for s in scorings if s not in known)
-    columns: list[Column] = []
-    for instrument_id, scorings in order.items():
+    return order
+
+
+def score_column(instrument_id: str, scoring_id: str, score_id: str, first: bool) -> str:
+    """A score's column: `instrument.score` for the first scoring, `instrument.scoring.score` for
+    the others; a score named like an item is `…score_score` (Instrument.score_column)."""
+    prefix = f"{instrument_id}." if first else f"{instrument_id}.{scoring_id}."
+    return prefix + instruments.get(instrument_id).score_column(score_id)
+
+
+def attribute_ids(registry: Registry, protocol_id: str | None = None) -> list[str]:
+    """The attributes the export has a column for: every attribute of its protocols, once."""
+    ids = [a.id for p in registry.protocols if protocol_id in (None, p.id) for a in p.attributes]
+    return list(dict.fromkeys(ids))
+
+
+def export_columns(registry: Registry, protocol_id: str | None = None) -> tuple[list[str], list[Column]]:
+    """The header, and the columns after the fixed ones: the episode's attributes (`attr.id`,
+    before the time point's columns), then answers (`instrument.item`) and scores (`score_column`).
+    """
+    columns = [Column(ATTRIBUTE_PREFIX + a, "", "attribute", a) for a in attribute_ids(registry, protocol_id)]
+    for instrument_id, scorings in exported_scorings(registry, protocol_id).items():
         ins = instruments.get(instrument_id)
         columns += [Column(f"{instrument_id}.{item.id}", instrument_id, "item", item.id) for item in ins.items]
         for n, scoring_id in enumerate(scorings):
             scoring = ins.scoring(scoring_id)
-            prefix = f"{instrument_id}.{scoring_id}." if n else f"{instrument_id}."
             columns += [
-                Column(prefix + score_id, instrument_id, "score", score_id, scoring_id)
+                Column(score_column(instrument_id, scoring_id, score_id, n == 0), instrument_id, "score", score_id, scoring_id)
                 for score_id in [s.id for s in scoring.scales] + [s.id for s in scoring.summaries]
             ]
-    return EPISODE_COLUMNS + TIME_POINT_COLUMNS + [c.name for c in columns], columns
+    names = [c.name for c in columns]
+    first_answer = sum(c.kind == "attribute" for c in columns)
+    return EPISODE_COLUMNS + names[:first_answer] + TIME_POINT_COLUMNS + names[first_answer:], columns
 
 
 def start_export(session: Session, caller: Caller, registry: Registry, protocol_id: str | None) -> None:
@@ -129,9 +151,16 @@ def _rows(session: Session, registry: Registry, columns: list[Column], ids: list
         for s in session.exec(select(Score).where(Score.response_id.in_(chunk), Score.current == sa.true())):
             scores.setdefault(s.response_id, []).append(s)
 
+    answers_and_scores = [c for c in columns if c.kind != "attribute"]
     for episode in (episodes[i] for i in ids):
         protocol = registry.protocol(episode.protocol_id)
         order = {tp.id: n for n, tp in enumerate(protocol.time_points)} if protocol else {}
+        known = episode.attributes or {}
+        about = [
+            episode.external_id, episode.pseudonym, episode.unit_id, episode.protocol_id,
+            episode.event_date.isoformat(), episode.language, _time(episode.withdrawn_at), _time(episode.deceased_at),
+            *(attributes.cell(known.get(c.key)) for c in columns if c.kind == "attribute"),
+        ]
         for inv in sorted(invitations.get(episode.id, []), key=lambda i: (order.get(i.time_point, 99), i.due_at)):
             answered = responses.get(inv.id, [])
             answers: dict[tuple[str, str], object] = {}
@@ -143,14 +172,12 @@ def _rows(session: Session, registry: Registry, columns: list[Column], ids: list
                     for score_id, value in (s.values or {}).items():
                         values[(r.instrument_id, s.scoring, score_id)] = value
             row = [
-                episode.external_id, episode.pseudonym, episode.unit_id, episode.protocol_id,
-                episode.event_date.isoformat(), episode.language, _time(episode.withdrawn_at),
-                inv.time_point, Status(inv.status).value, _time(inv.status_at), _time(inv.due_at), _time(inv.expires_at),
+                *about, inv.time_point, Status(inv.status).value, _time(inv.status_at), _time(inv.due_at), _time(inv.expires_at),
                 _time(min((r.started_at for r in answered), default=None)),
                 _time(max((r.submitted_at for r in answered), default=None)),
                 answered[0].respondent if answered else "", answered[0].channel if answered else "",
             ]
-            for c in columns:
+            for c in answers_and_scores:
                 if c.kind == "item":
                     row.append(_cell(answers.get((c.instrument, c.key))))
                 else:

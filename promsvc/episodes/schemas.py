@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from promsvc.episodes.attributes import Values
 from promsvc.models import Status
 
 Language = Literal["nb", "nn", "en"]
@@ -47,6 +48,7 @@ class EnrolIn(_Request):
     language: Language = "nb"
     contacts: Annotated[list[ContactIn], Meta(max_length=10)] = []
     proxy: Annotated[bool, Meta(description="A proxy (parent, carer) may answer for the patient.")] = False
+    attributes: Values = {}
 
 
 EnrolBatchIn = Annotated[list[EnrolIn], Meta(min_length=1, max_length=1000)]  # length checked by the service too
@@ -80,6 +82,7 @@ class EpisodeOut(msgspec.Struct, kw_only=True):
     proxy: bool
     created_at: dt.datetime
     withdrawn_at: dt.datetime | None = None
+    attributes: dict[str, Any] = {}
     invitations: list[InvitationOut] = []
 
 
@@ -151,6 +154,7 @@ class EpisodeDetailOut(msgspec.Struct, kw_only=True):
     created_at: dt.datetime
     withdrawn_at: dt.datetime | None
     withdrawn_reason: str | None
+    attributes: dict[str, Any]
     time_points: list[TimePointOut]
 
 

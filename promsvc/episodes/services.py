@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from promsvc import audit
+from promsvc.episodes import attributes
 from promsvc.episodes.schemas import (
     BatchEntryOut,
     BatchOut,
@@ -101,6 +102,7 @@ def problems(registry: Registry, payload: EnrolIn, at: str = "$") -> list[FieldE
         known = ", ".join(p.id for p in registry.protocols)
         out.append(FieldError(f"{at}.protocol", f"registry {registry.id} has no protocol {payload.protocol!r}; protocols: {known}"))
         return out
+    out += attributes.problems(protocol, payload.attributes, at)
     if payload.proxy and "proxy" not in protocol.respondents:
         out.append(FieldError(f"{at}.proxy", f"protocol {protocol.id} is answered by the patient only; leave proxy false"))
     for c, contact in enumerate(payload.contacts):
@@ -132,6 +134,8 @@ def _address_fits(channel: str, address: str) -> bool:
 def payload_hash(payload: EnrolIn) -> str:
     """SHA-256 of the enrolment, independent of key order and of the order of contacts."""
     data = msgspec.to_builtins(payload)
+    if not data.get("attributes"):  # so that payloads from before attributes keep their hash
+        data.pop("attributes", None)
     data["contacts"] = sorted(data.get("contacts", []), key=lambda c: (c["channel"], c["address"]))
     return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
@@ -169,6 +173,7 @@ def _new(registry: Registry, payload: EnrolIn, digest: str, settings: Settings, 
         proxy_allowed=payload.proxy,
         payload_hash=digest,
         created_at=now,
+        attributes=attributes.known(payload.attributes),
     )
     return _New(
         episode=episode,
@@ -308,6 +313,7 @@ def _episode_out(episode: Episode, invitations: list[Invitation]) -> EpisodeOut:
         id=episode.id, registry=episode.registry_id, external_id=episode.external_id, unit=episode.unit_id,
         protocol=episode.protocol_id, event_date=episode.event_date, language=episode.language,
         proxy=episode.proxy_allowed, created_at=episode.created_at, withdrawn_at=episode.withdrawn_at,
+        attributes=episode.attributes or {},
         invitations=[
             InvitationOut(time_point=i.time_point, due_at=i.due_at, expires_at=i.expires_at,
                           status=Status(i.status), status_at=i.status_at)
@@ -373,7 +379,8 @@ def read(session: Session, caller: Caller, registry: Registry, external_id: str)
         id=episode.id, registry=episode.registry_id, external_id=episode.external_id, pseudonym=episode.pseudonym,
         unit=episode.unit_id, protocol=episode.protocol_id, event_date=episode.event_date, language=episode.language,
         proxy=episode.proxy_allowed, contact_channels=channels, created_at=episode.created_at,
-        withdrawn_at=episode.withdrawn_at, withdrawn_reason=episode.withdrawn_reason, time_points=time_points,
+        withdrawn_at=episode.withdrawn_at, withdrawn_reason=episode.withdrawn_reason,
+        attributes=episode.attributes or {}, time_points=time_points,
     )
     audit.record(session, caller.key_id, caller.role, "episode.read", registry.id, episode.id, "ok")
     session.commit()

@@ -9,6 +9,7 @@ registry file has a problem; `promsvc registries check [FILE…]` runs the same 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -234,6 +235,45 @@ def _protocol_problems(protocol: Protocol, at: str) -> list[str]:
                 )
         if "clinic" in protocol.channels and len(protocol.channels) == 1 and protocol.reminders.max > 0:
             out.append(f"at {here}: the only channel is 'clinic', which cannot carry reminders; remove reminders or add a channel")
+    out += _attribute_problems(protocol, at)
+    return out
+
+
+_ATTRIBUTE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+# A category value is written as is in exports and indicator formulas (`urgency = 'acute'`):
+# no quotes, backslashes or control characters, and no spaces around it.
+_BAD_IN_VALUE = re.compile(r"['\"\\\x00-\x1f\x7f]")
+
+
+def _attribute_problems(protocol: Protocol, at: str) -> list[str]:
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for a, attribute in enumerate(protocol.attributes):
+        here = f"{at}.attributes[{a}]"
+        if attribute.id in seen:
+            out.append(f"at {here}.id: attribute id {attribute.id!r} is used twice (also at {at}.attributes[{seen[attribute.id]}]); give each attribute its own id")
+        seen.setdefault(attribute.id, a)
+        if not _ATTRIBUTE_ID.match(attribute.id):
+            out.append(f"at {here}.id: {attribute.id!r} cannot name a column or a formula variable; use lower-case letters, digits and _, starting with a letter (e.g. asa_class)")
+        kind = attribute.kind
+        if kind == "category":
+            if not attribute.values:
+                out.append(f"at {here}.values: a category needs its allowed values, e.g. values: [elective, acute]")
+            for v, value in enumerate(attribute.values):
+                if not value or value != value.strip() or _BAD_IN_VALUE.search(value):
+                    out.append(f"at {here}.values[{v}]: {value!r} cannot be written as is in a CSV cell or a formula; "
+                               "leave out quotes, backslashes, control characters and spaces around it")
+            for v, value in _repeats(list(attribute.values)):
+                out.append(f"at {here}.values[{v}]: {value!r} is listed twice; list each value once")
+        elif attribute.values:
+            out.append(f"at {here}.values: only a category has values; remove them or make the kind category")
+        if kind == "integer":
+            if attribute.min is not None and attribute.max is not None and attribute.min > attribute.max:
+                out.append(f"at {here}.min: min {attribute.min} is above max {attribute.max}; swap them")
+        else:
+            for bound in ("min", "max"):
+                if getattr(attribute, bound) is not None:
+                    out.append(f"at {here}.{bound}: only an integer has a range; remove {bound} or make the kind integer")
     return out
 
 
