@@ -40,7 +40,8 @@ class Result(msgspec.Struct, frozen=True, kw_only=True):
     interval: str = ""  # wilson, clopper-pearson, t, order, or "" when there is none
     target_level: str = ""  # high, moderate, low, or "" (no target, or suppressed)
     target_rule: str = ""  # the rule that gave the level, e.g. "high: ≥ 0.70; low: < 0.50"
-    funnel: str = ""  # inside, above, below (95 % / 99.8 % limits around the national value), or ""
+    funnel: str = ""  # inside, above, below the 95 % funnel limits around the national value, or ""
+    funnel_998: str = ""  # the same against the 99.8 % limits
     suppressed: bool = False
     reason: str = ""  # why suppressed: "denominator 3 < 10", "complementary: …"
     data_share: float | None = None  # share of the population's episodes with the data the formula needs
@@ -52,6 +53,7 @@ class DefinitionStamp(msgspec.Struct, frozen=True):
     indicator: str
     version: int
     approved: dt.date
+    method: str = ""  # how the values were computed, in words (interval, period, standardisation, QALY method)
 
 
 class ResultSet(msgspec.Struct, frozen=True, kw_only=True):

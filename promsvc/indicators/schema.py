@@ -14,6 +14,8 @@ in a small SQL subset over named variables: the declared `variables` and the bui
 checked when the file is loaded; nothing is ever `eval`-ed.
 
 Proportions are values in [0, 1] (shown as percentages); targets are in the unit of the value.
+Everything that spans several fields (and every formula) is checked by
+`promsvc.indicators.loader.problems`, with the path and a fix for each problem.
 """
 
 from __future__ import annotations
@@ -108,7 +110,8 @@ class Indicator(_Strict, kw_only=True):
     denominator: Expression | None = None  # proportion: who has the data (default: the population)
     value: Expression | None = None  # mean, median: the per-episode value
     time_point: Name | None = None  # response_rate: the time point
-    utility: Variable | None = None  # qaly: the utility score (an EQ-5D index), over every time point
+    utility: Variable | None = None  # qaly: the utility score (an EQ-5D index) at every time point that asks it:
+    #   `{instrument: eq5d-5l, score: index}` (no time point)
     reference: str | None = None  # coverage: CSV of reference counts (unit, year, count), relative to this file
     unit_of_measure: str  # e.g. "percent", "points", "index", "QALY"
     interval: IntervalMethod | None = None  # default by measure: wilson, t, order
@@ -121,6 +124,22 @@ class Indicator(_Strict, kw_only=True):
     data_source: str
     frequency: str = "yearly"
     comparability: str = ""
+
+
+    def interval_method(self) -> str:
+        """The interval this indicator's values get: its own, or its measure's default."""
+        return self.interval or DEFAULT_INTERVAL[self.measure]
+
+    def threshold(self) -> int:
+        """The smallest denominator a published cell may have."""
+        return max(self.min_denominator, MIN_PUBLISHED_DENOMINATOR)
+
+
+# The interval each measure gets by default ("" where none applies).
+DEFAULT_INTERVAL: dict[str, str] = {
+    "proportion": "wilson", "response_rate": "wilson", "coverage": "wilson",
+    "mean": "t", "qaly": "t", "median": "order", "count": "",
+}
 
 
 class IndicatorFile(_Strict, kw_only=True):

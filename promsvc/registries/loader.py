@@ -85,7 +85,8 @@ def load_all(settings: Settings) -> dict[str, Registry]:
             raise RegistryError(str(directory), [
                 "PROMSVC_REGISTRIES_DIR names no directory; create it or correct the setting"
             ])
-        sources.extend((str(p), load(p)) for p in sorted(directory.glob("*.y*ml")))
+        # `{id}.indicators.yaml` beside a registry file holds its indicators (promsvc.indicators.loader)
+        sources.extend((str(p), load(p)) for p in sorted(directory.glob("*.y*ml")) if not p.name.endswith(".indicators.yaml"))
     for file, registry in sources:
         if registry.id in found:
             raise RegistryError(file, [

@@ -1,0 +1,325 @@
+"""The indicator engine: episode frames + checked definitions + registry + options → `ResultSet`.
+
+Pure: no database, no files, no clock (the time of computation and the data date come in the
+options). The same frames give the same results whatever they were read from.
+
+Steps for each indicator: one row per episode with what its measure adds up
+(`promsvc.indicators.episodes`); sums per year and unit; those sums joined to every period an
+episode's year belongs to (a year, and the pooled periods that contain it) and to every unit
+above the episode's unit at a published level; then per cell the value, its interval, the
+target level, the funnel status against the national value and the data share; last, primary
+and complementary suppression over all cells (`promsvc.indicators.suppression`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+
+import msgspec
+import numpy as np
+import polars as pl
+
+import instruments
+from promsvc.indicators import stats
+from promsvc.indicators.definitions import Compiled
+from promsvc.indicators.episodes import DAYS_PER_YEAR, per_episode
+from promsvc.indicators.frame import Needs
+from promsvc.indicators.loader import IndicatorSet, Reference
+from promsvc.indicators.results import NATIONAL, DefinitionStamp, Result, ResultSet
+from promsvc.indicators.schema import LEVELS
+from promsvc.indicators.suppression import suppress
+from promsvc.indicators.tree import UnitTree
+from promsvc.registries.schema import Registry
+from scoring import engine as scoring_engine
+
+PERIOD = re.compile(r"^(\d{4})(?:-(\d{4}))?$")
+_SUMS = ("pop", "den", "num", "sq", "n_withdrawn", "n_deceased")
+_SHARES = ("proportion", "response_rate", "coverage")
+
+
+class EngineError(Exception):
+    """Input the engine cannot compute from (an unknown unit in the data, a bad period)."""
+
+
+class Options(msgspec.Struct, frozen=True, kw_only=True):
+    as_of: dt.date  # the data date
+    computed_at: dt.datetime  # stamped on the results (UTC)
+    source: str = "database"  # "database" or the CSV file's name
+    period: str | None = None  # only this period: "2025" or "2024-2025"
+    indicators: tuple[str, ...] = ()  # only these indicator ids (empty: all)
+
+
+def parse_period(text: str) -> tuple[int, ...]:
+    """The years of a period: "2025" → (2025,), "2024-2025" → (2024, 2025)."""
+    m = PERIOD.match(text.strip())
+    if not m or (m.group(2) and int(m.group(2)) <= int(m.group(1))):
+        raise EngineError(f"period {text!r}: give a year (2025) or a range of years (2024-2025)")
+    first, last = int(m.group(1)), int(m.group(2) or m.group(1))
+    return tuple(range(first, last + 1))
+
+
+def selected(iset: IndicatorSet, ids: tuple[str, ...] = ()) -> list[Compiled]:
+    known = {c.indicator.id: c for c in iset.compiled}
+    missing = [i for i in ids if i not in known]
+    if missing:
+        raise EngineError(f"no indicator {', '.join(missing)} in registry {iset.registry}; known: {', '.join(known)}")
+    return [known[i] for i in ids] if ids else list(iset.compiled)
+
+
+def needs(compiled: list[Compiled]) -> dict[str, Needs]:
+    """What to read for these indicators, one `Needs` per protocol."""
+    out: dict[str, Needs] = {}
+    for c in compiled:
+        n, old = c.needs, out.get(c.needs.protocol)
+        if old is not None:
+            n = Needs(protocol=n.protocol, attributes=old.attributes | n.attributes,
+                      time_points=old.time_points | n.time_points, scores=old.scores | n.scores)
+        out[n.protocol] = n
+    return out
+
+
+def compute(frames: Mapping[str, pl.DataFrame], iset: IndicatorSet, registry: Registry, options: Options) -> ResultSet:
+    """Every selected indicator at every published level and period. `frames`: protocol id →
+    episode frame holding (at least) what `needs` asks for."""
+    compiled = selected(iset, options.indicators)
+    if options.period is not None:
+        parse_period(options.period)
+    tree = UnitTree.of(registry)
+    results: list[Result] = []
+    for c in compiled:
+        results += compute_one(frames[c.protocol.id], c, tree, iset.references.get(c.indicator.id, []), options)
+    return ResultSet(
+        registry=registry.id, computed_at=options.computed_at, data_until=options.as_of, source=options.source,
+        definitions=[DefinitionStamp(c.indicator.id, c.indicator.version, c.indicator.approved, method(c)) for c in compiled],
+        provenance=provenance(compiled, registry), results=results,
+    )
+
+
+def periods(indicator, years: list[int], requested: str | None) -> list[tuple[str, tuple[int, ...]]]:
+    """The periods to publish: each year from the first to the last with data, and the rolling
+    pooled periods the definition asks for; or only the requested one."""
+    if requested is not None:
+        return [(requested.strip(), parse_period(requested))]
+    if not years:
+        return []
+    first, last = min(years), max(years)
+    out = [(str(y), (y,)) for y in range(first, last + 1)]
+    k = indicator.period.pooled
+    if k:
+        out += [(f"{end - k + 1}-{end}", tuple(range(end - k + 1, end + 1))) for end in range(first + k - 1, last + 1)]
+    return out
+
+
+def compute_one(df: pl.DataFrame, c: Compiled, tree: UnitTree, references: list[Reference], options: Options) -> list[Result]:
+    ind = c.indicator
+    ep = per_episode(df, c, options.as_of)
+    unknown = set(ep["unit"].unique().to_list()) - set(tree.nodes)
+    if unknown:
+        raise EngineError(f"the data names unit(s) {', '.join(sorted(map(str, unknown)))} that registry has not declared")
+    years = sorted(y for y in ep["year"].unique().to_list() if y <= options.as_of.year)
+    chosen = periods(ind, years, options.period)
+    if not chosen:
+        return []
+    levels = [lv for lv in LEVELS if lv in ind.levels]
+    cells = [(p, n.id) for p, _ in chosen for lv in levels for n in tree.at_level(lv)]
+    period_map = pl.DataFrame([(label, y) for label, ys in chosen for y in ys], schema=["period", "year"], orient="row",
+                              schema_overrides={"year": pl.Int64})
+    cell_map = pl.DataFrame([(u, a) for u, node in tree.nodes.items() for a in (*node.ancestors, u)
+                             if tree.nodes[a].level in levels], schema=["unit", "cell"], orient="row")
+    grid = pl.DataFrame(cells, schema=["period", "cell"], orient="row")
+
+    def rollup(table: pl.DataFrame, keys: list[str], aggs: list[pl.Expr]) -> pl.DataFrame:
+        """Per (period, cell[, keys]): `aggs` over the rows of every year and unit it holds."""
+        return (table.join(period_map, on="year").join(cell_map, on="unit")
+                .group_by(["period", "cell", *keys]).agg(aggs))
+
+    strata = ["stratum"] if "stratum" in ep.columns else []
+    sums = [s for s in _SUMS if s in ep.columns]
+    by_year = ep.group_by(["year", "unit", *strata]).agg([pl.col(s).sum() for s in sums])
+    sum_of = [pl.col(s).sum() for s in sums]
+    totals = rollup(by_year, [], sum_of)
+    table = grid.join(totals, on=["period", "cell"], how="left").with_columns([pl.col(s).fill_null(0) for s in sums])
+    if ind.measure == "coverage":
+        ref = pl.DataFrame([(r.unit, r.year, r.count) for r in references], schema=["unit", "year", "count"], orient="row",
+                           schema_overrides={"year": pl.Int64, "count": pl.Int64})
+        table = (table.drop("den").join(rollup(ref, [], [pl.col("count").sum()]), on=["period", "cell"], how="left")
+                 .with_columns(pl.col("count").fill_null(0).alias("den")))
+    col = {s: table[s].to_numpy().astype(float) for s in (*sums, "den")}
+    den, num, pop = col["den"], col["num"], col["pop"]
+    value, low, high, sd = _values(ind, table, col, ep, rollup)
+    crude = None
+    if strata:
+        crude = value
+        value, low, high = _standardised(ind, rollup(by_year, strata, sum_of), table)
+    keys = list(zip(table["period"].to_list(), table["cell"].to_list()))
+    national = {p: i for i, (p, u) in enumerate(keys) if u == NATIONAL}
+    funnel = _funnel(ind, keys, value, den, sd, national)
+    hidden = suppress_cells(keys, den.astype(int), tree, levels, chosen, ind.threshold())
+    out = []
+    for i, (period, unit) in enumerate(keys):
+        node = tree.nodes[unit]
+        reason = hidden.get((period, unit))
+        shown = reason is None and not np.isnan(value[i])
+        counts = {"withdrawn": int(col["n_withdrawn"][i]), "deceased": int(col["n_deceased"][i])} if "n_withdrawn" in col else {}
+        out.append(Result(
+            indicator=ind.id, version=ind.version, measure=ind.measure, period=period, level=node.level, unit=unit,
+            orgnr=node.orgnr, numerator=None if ind.measure == "median" else float(num[i]), denominator=int(den[i]),
+            value=_f(value[i]) if shown else None, ci_low=_f(low[i]) if shown else None, ci_high=_f(high[i]) if shown else None,
+            interval=ind.interval_method() if shown and not np.isnan(low[i]) else "",
+            target_level=stats.target_level(value[i], **msgspec.structs.asdict(ind.target)) if shown and ind.target else "",
+            target_rule=stats.target_rule(**msgspec.structs.asdict(ind.target)) if ind.target else "",
+            funnel=funnel["95"][i] if shown else "", funnel_998=funnel["998"][i] if shown else "",
+            suppressed=reason is not None, reason=reason or "",
+            data_share=_f(den[i] / pop[i]) if reason is None and pop[i] > 0 and ind.measure in ("proportion", "mean", "median", "qaly") else None,
+            crude=_f(crude[i]) if shown and crude is not None else None, counts=counts,
+        ))
+    return out
+
+
+def _f(x) -> float | None:
+    return None if x is None or np.isnan(x) else float(x)
+
+
+def _values(ind, table, col, ep, rollup):
+    """Value, interval and standard deviation of each cell (NaN where there is none)."""
+    den, num = col["den"], col["num"]
+    nan = np.full(len(den), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if ind.measure in _SHARES:
+            value = np.where(den > 0, num / den, np.nan)
+            fits = num <= den  # coverage may exceed 1 (more in the registry than in the reference)
+            low, high = _share_interval(ind, np.where(fits, num, np.nan), np.where(fits, den, np.nan))
+            return value, low, high, nan
+        if ind.measure in ("mean", "qaly"):
+            value = np.where(den > 0, num / den, np.nan)
+            sd = np.sqrt(np.maximum(col["sq"] - num * num / den, 0) / (den - 1))
+            low, high = stats.t_interval(value, sd, den)
+            return value, low, high, sd
+    if ind.measure == "count":
+        return num.astype(float), nan, nan, nan
+    # median: the values of each cell
+    lists = rollup(ep.filter(pl.col("val").is_not_null()).select("year", "unit", "val"), [], [pl.col("val")])
+    found = {(p, u): v for p, u, v in lists.select("period", "cell", "val").iter_rows()}
+    triples = [stats.median_interval(np.asarray(found.get(k, []), dtype=float))
+               for k in zip(table["period"].to_list(), table["cell"].to_list())]
+    value, low, high = (np.array(x, dtype=float) for x in zip(*triples)) if triples else (nan, nan, nan)
+    return value, low, high, nan
+
+
+def _share_interval(ind, x, n):
+    if ind.interval_method() == "clopper-pearson":
+        return stats.clopper_pearson(x, n)
+    return stats.wilson(x, n)
+
+
+def _standardised(ind, by_stratum: pl.DataFrame, table: pl.DataFrame):
+    """Direct standardisation to the registry's population of the same period (the national
+    cell's strata), weights renormalised over the strata a unit has. Interval: for a share, the
+    definition's method on the effective sample size p(1 − p)/Var (Korn & Graubard 1998,
+    Survey Methodology 24:193); for a mean, t with the standardised variance."""
+    s = by_stratum.filter(pl.col("den") > 0).with_columns((pl.col("num") / pl.col("den")).alias("rate"))
+    if ind.measure == "proportion":
+        s = s.with_columns((pl.col("rate") * (1 - pl.col("rate")) / pl.col("den")).alias("var"))
+    else:
+        sd2 = ((pl.col("sq") - pl.col("num") ** 2 / pl.col("den")) / (pl.col("den") - 1)).clip(lower_bound=0)
+        s = s.with_columns(pl.when(pl.col("den") > 1).then(sd2 / pl.col("den")).otherwise(0.0).alias("var"))
+    weights = (s.filter(pl.col("cell") == NATIONAL)
+               .with_columns((pl.col("den") / pl.col("den").sum().over("period")).alias("w"))
+               .select("period", "stratum", "w"))
+    std = (s.join(weights, on=["period", "stratum"])
+           .group_by("period", "cell")
+           .agg((pl.col("w") * pl.col("rate")).sum().alias("wr"), pl.col("w").sum().alias("ws"),
+                (pl.col("w") ** 2 * pl.col("var")).sum().alias("wv")))
+    t = table.select("period", "cell", "den").join(std, on=["period", "cell"], how="left")
+    ws = t["ws"].fill_null(np.nan).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = t["wr"].fill_null(np.nan).to_numpy() / ws
+        var = t["wv"].fill_null(np.nan).to_numpy() / ws ** 2
+        n = t["den"].to_numpy().astype(float)
+        if ind.measure == "proportion":
+            n_eff = np.where(var > 0, value * (1 - value) / var, n)
+            low, high = _share_interval(ind, value * n_eff, n_eff)
+        else:
+            low, high = stats.t_interval(value, np.sqrt(var * n), n)
+    return value, low, high
+
+
+def _funnel(ind, keys, value, den, sd, national: dict[str, int]) -> dict[str, list[str]]:
+    """Funnel status of each cell against the national value of its period ("" for the
+    national cell itself, medians and counts)."""
+    out = {name: [""] * len(keys) for name in stats.FUNNEL}
+    if ind.measure not in (*_SHARES, "mean", "qaly"):
+        return out
+    for i, (period, unit) in enumerate(keys):
+        j = national.get(period)
+        if unit == NATIONAL or j is None or np.isnan(value[j]) or den[i] <= 0:
+            continue
+        for name, level in stats.FUNNEL.items():
+            if ind.measure in _SHARES:
+                low, high = stats.binomial_limits(value[j], den[i], level)
+            else:
+                low, high = stats.normal_limits(value[j], sd[j], den[i], level)
+            out[name][i] = stats.funnel_status([value[i]], [low], [high])[0]
+    return out
+
+
+def suppress_cells(keys, den, tree: UnitTree, levels, chosen, threshold: int) -> dict[tuple[str, str], str]:
+    """Hidden cells (period, unit) with their reasons: the tree's and the pooled periods' relations."""
+    present = set(keys)
+    relations = []
+    for period, _ in chosen:
+        parts: dict[str, list] = {}
+        for unit in (u for p, u in keys if p == period):
+            parent = tree.published_parent(unit, levels)
+            if parent is not None:
+                parts.setdefault(parent, []).append((period, unit))
+        relations += [((period, parent), children) for parent, children in parts.items()]
+    for label, years in chosen:
+        if len(years) > 1:
+            for unit in {u for _, u in keys}:
+                part_keys = [(str(y), unit) for y in years]
+                if all(k in present for k in part_keys):
+                    relations.append(((label, unit), part_keys))
+    return suppress(dict(zip(keys, (int(d) for d in den))), relations, threshold,
+                    describe=lambda k: f"{k[1] or 'national'} {k[0]}")
+
+
+def method(c: Compiled) -> str:
+    """How an indicator's values are computed, in words (stamped on every output)."""
+    ind = c.indicator
+    words = {"wilson": "95 % Wilson interval", "clopper-pearson": "95 % Clopper–Pearson interval",
+             "t": "95 % t interval", "order": "95 % order-statistic interval (Campbell & Gardner)", "": "no interval"}
+    text = f"{ind.measure}; {words[ind.interval_method()]}"
+    if ind.measure == "qaly":
+        text += (f"; per episode the area under the {ind.utility.instrument} {ind.utility.score} curve over its time "
+                 f"points (trapezoids, years = days / {DAYS_PER_YEAR}, time points before the event at the event), "
+                 "minus the baseline utility carried forward; needs the first and the last time point")
+    if ind.measure == "response_rate":
+        text += (f"; answered ÷ due at {ind.time_point} (window closed by the data date), withdrawn and deceased "
+                 "before it closed counted apart")
+    by = "event year" if ind.period.by == "event_year" else f"year of the answer at {ind.period.time_point}"
+    text += f"; by {by}" + (f", also pooled {ind.period.pooled} years" if ind.period.pooled else "")
+    if ind.standardise:
+        text += (f"; directly standardised by {' × '.join(ind.standardise.by)} to the registry's population of "
+                 "the period (crude value beside)")
+    if ind.measure in _SHARES:
+        text += "; funnel: exact binomial limits (95 %, 99.8 %) around the national value"
+    elif ind.measure in ("mean", "qaly"):
+        text += "; funnel: normal limits (95 %, 99.8 %) around the national value"
+    return text + f"; suppressed below {ind.threshold()} and where derivable"
+
+
+def provenance(compiled: list[Compiled], registry: Registry) -> list[str]:
+    """What produced the scores the indicators read, per instrument and scoring, as configured."""
+    out: set[str] = set()
+    for c in compiled:
+        for ref in c.needs.scores:
+            ins = instruments.get(ref.instrument)
+            use = c.protocol.instrument_use(ref.instrument)
+            scoring = ins.scoring(ref.scoring) if ref.scoring else ins.scoring((list(use.scorings) or [None])[0])
+            text = f"{ins.id} {ins.version} · {scoring.id} {scoring.version}"
+            value_set = scoring_engine.choose_value_set(ins, scoring, use.method, use.country)
+            out.add(text + (f" · {value_set.ref.name}" if value_set is not None else ""))
+    return sorted(out)

@@ -1,0 +1,47 @@
+"""Which cells may not be published: primary and complementary suppression.
+
+Primary: a cell whose denominator is under the threshold (max(min_denominator, 5)).
+
+Complementary: cells are tied by additive relations, `total = part + part + … (+ rest)`: a unit
+and its children at the next published level in each period, and a pooled period and its
+years for each unit. If a published total had exactly one hidden part, that part would be the
+total minus the published parts; so in every relation whose total is published the hidden parts
+number zero or at least two, and together they hold at least `threshold` episodes (otherwise
+their sum would itself be a small number). Where that fails, the published part with the
+smallest non-zero denominator is hidden too; where no part is left, the total is. Hiding a
+cell can break another relation, so the rules run until nothing changes (the usual heuristic
+of statistical offices; tests/property/test_indicator_engine.py checks with linear algebra that
+no hidden cell can be worked out from the published ones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+
+
+def suppress(denominators: Mapping[Hashable, int], relations: Sequence[tuple[Hashable, Sequence[Hashable]]],
+             threshold: int, describe=str) -> dict[Hashable, str]:
+    """The hidden cells with the reason for each. `describe(key)` names a cell in a reason."""
+    hidden: dict[Hashable, str] = {
+        key: f"denominator {den} < {threshold}" for key, den in denominators.items() if den < threshold
+    }
+    changed = True
+    while changed:
+        changed = False
+        for total, parts in relations:
+            if total in hidden:
+                continue
+            secret = [p for p in parts if p in hidden and denominators[p] > 0]  # an empty cell reveals no one
+            if not secret:
+                continue
+            before = len(hidden)
+            while len(secret) < 2 or sum(denominators[p] for p in secret) < threshold:
+                shown = [p for p in parts if p not in hidden and denominators[p] > 0]  # hiding an empty cell protects nothing
+                if not shown:
+                    hidden[total] = f"complementary: would reveal {describe(secret[0])}"
+                    break
+                pick = min(shown, key=denominators.__getitem__)
+                hidden[pick] = f"complementary: would reveal {describe(secret[0])}"
+                secret.append(pick)
+            changed = changed or len(hidden) > before
+    return hidden
