@@ -14,6 +14,8 @@ import math
 
 import msgspec
 
+from promsvc.indicators import stats
+
 from promsvc.indicators.results import NATIONAL, Result
 from promsvc.indicators.schema import Indicator
 from promsvc.reports.published import LOW_COVERAGE, TREND_PERIODS, Index, is_percent, is_small
@@ -349,8 +351,9 @@ def unit_bars(ix: Index, indicator: str, period: str, w: Words, *, level: str | 
 
 
 def funnel(ix: Index, indicator: str, period: str, w: Words, *, level: str | None = None) -> Funnel | None:
-    """Value against denominator with 95 % and 99.8 % limits around the national value; only
-    for shares, only published cells. None when there is no national value to centre on."""
+    """Value against denominator with 95 % and 99.8 % limits around the national value (the
+    engine's exact binomial limits, `stats.binomial_limits`); only for shares, only published
+    cells. None when there is no national value to centre on."""
     d = ix.definitions[indicator]
     shown = Shown(d, w)
     national = ix.cell(indicator, period, NATIONAL)
@@ -358,54 +361,44 @@ def funnel(ix: Index, indicator: str, period: str, w: Words, *, level: str | Non
         return None
     level = level or ix.chart_level(d)
     cells = [c for c in ix.cells(indicator, period, level) if not c.suppressed and c.value is not None]
-    points = [Point(unit=c.unit, label=ix.name(c.unit, ""), n=c.denominator, value=c.value, status=c.funnel or "inside")
-              for c in sorted(cells, key=lambda c: c.denominator)]
+    points = [Point(unit=c.unit, label=ix.name(c.unit, ""), n=c.denominator, value=c.value,
+                    status=_funnel_status(c)) for c in sorted(cells, key=lambda c: c.denominator)]
     x_max = nice_range(0, max([p.n for p in points] + [d.min_denominator]) * 1.05)[1]
     p0 = national.value
-    limits = [Limit(n, *funnel_limits(p0, n, 0.95), *funnel_limits(p0, n, 0.998))
-              for n in _funnel_ns(d.min_denominator, x_max)]
-    outside = sum(1 for p in points if p.status != "inside")
+    ns = _funnel_ns(d.min_denominator, x_max)
+    low95, high95 = stats.binomial_limits(p0, ns, 0.95)
+    low998, high998 = stats.binomial_limits(p0, ns, 0.998)
+    limits = [Limit(float(n), float(a), float(b), float(c), float(e)) for n, a, b, c, e in zip(ns, low95, high95, low998, high998)]
+    outside = sum(1 for c in cells if c.funnel_998 in ("above", "below"))
     title = w("title_funnel", outside=outside, count=len(points)) if outside else w("title_funnel_none", count=len(points))
-    rows = [[p.label, shown.value(p.value), w.count(p.n), w(f"funnel_{p.status}")] for p in points]
+    rows = [[ix.name(c.unit, ""), shown.value(c.value), w.count(c.denominator),
+             w(f"funnel_{c.funnel}") if c.funnel else "", w(f"funnel_{c.funnel_998}") if c.funnel_998 else ""]
+            for c in sorted(cells, key=lambda c: c.denominator)]
     return Funnel(
         title=title, subtitle=_subtitle(w, d, w(f"level_{level}"), period), scale=_scale(shown, []),
         x_max=x_max, x_label=w("denominator_axis"), centre=p0,
         centre_label=f"{w('national')} ({shown.value(p0)})", limits=limits,
         limit_labels=[w("limit95"), w("limit998")], points=points,
-        table=Table(f"{w.text(d.title)}, {period}", [w("unit"), w("value"), "N", w("funnel")], rows),
+        table=Table(f"{w.text(d.title)}, {period}", [w("unit"), w("value"), "N", w("funnel95"), w("funnel998")], rows),
     )
 
 
-def _funnel_ns(start: int, stop: float) -> list[float]:
-    """Denominators at which the limits are evaluated: dense where they bend most."""
-    ns, n = [], float(max(start, 1))
+def _funnel_status(c: Result) -> str:
+    """inside; above95/below95 (outside the 95 % limits only); above/below (outside 99.8 %)."""
+    if c.funnel_998 in ("above", "below"):
+        return c.funnel_998
+    if c.funnel in ("above", "below"):
+        return f"{c.funnel}95"
+    return "inside"
+
+
+def _funnel_ns(start: int, stop: float) -> list[int]:
+    """Whole denominators at which the limits are evaluated: dense where they bend most."""
+    ns, n = [], max(start, 1)
     while n < stop:
         ns.append(n)
-        n = max(n + 1, n * 1.12)
-    return [*ns, stop]
-
-
-def funnel_limits(p0: float, n: float, coverage: float) -> tuple[float, float]:
-    """Exact binomial control limits for a share around p0 with denominator n (Spiegelhalter
-    2005, Stat Med 24:1185, appendix A.1.1: interpolated between the integer quantiles)."""
-    if p0 <= 0 or p0 >= 1:
-        return p0, p0
-    n_int = max(1, round(n))
-    tail = (1 - coverage) / 2
-    return _interpolated(p0, n_int, tail) / n_int, _interpolated(p0, n_int, 1 - tail) / n_int
-
-
-def _interpolated(p0: float, n: int, p: float) -> float:
-    """r − α, with r the p-quantile of Binomial(n, p0) and α interpolating the step (Spiegelhalter's A.1.1)."""
-    log_q, log_p = math.log1p(-p0), math.log(p0)
-    cdf, previous = 0.0, 0.0
-    for r in range(n + 1):
-        pmf = math.exp(math.lgamma(n + 1) - math.lgamma(r + 1) - math.lgamma(n - r + 1) + r * log_p + (n - r) * log_q)
-        previous, cdf = cdf, cdf + pmf
-        if cdf >= p:
-            alpha = (cdf - p) / (cdf - previous) if cdf > previous else 0.0
-            return max(0.0, r - alpha)
-    return float(n)
+        n = max(n + 1, round(n * 1.12))
+    return [*ns, int(stop)]
 
 
 def trend(ix: Index, indicator: str, w: Words, *, units: list[str] = (NATIONAL,), periods: int = TREND_PERIODS) -> Trend:

@@ -251,14 +251,18 @@ def _funnel(c: Funnel, w: Words, titled: bool) -> Drawing:
             pts = [v for lim in c.limits for v in (X(lim.n), Y(getattr(lim, attr)))]
             g.add(PolyLine(pts, strokeColor=color(MUTED), strokeWidth=width, strokeDashArray=dash, fillColor=None))
     g.add(Line(left, Y(c.centre), right, Y(c.centre), strokeColor=color(INK), strokeWidth=1))
-    shapes = {"inside": "circle", "above": "triangle", "below": "triangle_down"}
     for p in c.points:
-        g.add(_marker(shapes.get(p.status, "circle"), X(p.n), Y(p.value), 3.2, BAR if p.status == "inside" else SERIES[0]))
-        if p.status != "inside":
-            g.add(_s(X(p.n) + 5, Y(p.value) + 3, p.label, size=FONT_SIZE - 1))
+        shape = "triangle" if p.status.startswith("above") else "triangle_down" if p.status.startswith("below") else "circle"
+        fill = BAR if p.status == "inside" else "#FFFFFF" if p.status.endswith("95") else SERIES[0]  # hollow: 95 % only
+        g.add(_marker(shape, X(p.n), Y(p.value), 3.2, fill))
+        if p.status != "inside":  # name the unit, on the side where there is room
+            left_side = X(p.n) + 5 + text_width(p.label, FONT_SIZE - 1) > WIDTH
+            g.add(_s(X(p.n) + (-5 if left_side else 5), Y(p.value) + 3, p.label, size=FONT_SIZE - 1,
+                     anchor="end" if left_side else "start"))
     y = bottom - 36
-    legend = [("—", c.centre_label), ("- -", c.limit_labels[0]), ("···", c.limit_labels[1]),
-              ("●", w("funnel_inside")), ("▲", w("funnel_above")), ("▼", w("funnel_below"))]
+    legend = [("—", c.centre_label), ("- -", c.limit_labels[0]), ("···", c.limit_labels[1]), ("●", w("funnel_inside")),
+              ("△▽", f"{w('funnel_above')}/{w('funnel_below')} {w('funnel95')}"),
+              ("▲▼", f"{w('funnel_above')}/{w('funnel_below')} {w('funnel998')}")]
     xcur = 0.0
     for sym, label in legend:
         item = f"{sym} {label}"

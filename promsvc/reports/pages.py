@@ -96,7 +96,7 @@ def page(ix: Index, *, lang: str, query: str, period: str | None, unit: str | No
     registry = ix.registry
     base = f"/results/{registry.id}"
     periods = sorted({p for d in ix.definitions for p in ix.periods(d)}, reverse=True)
-    period = period if period in periods else (periods[0] if periods else "")
+    period = period if period in periods else (ix.report_period() or "")
     chosen = [d for d in ix.indicators() if matches(d, w, query)]
     fields = []
     for field, by_dimension in grouped(chosen, w).items():

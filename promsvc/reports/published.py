@@ -103,9 +103,18 @@ class Index:
         return periods[-1] if periods else None
 
     def report_period(self) -> str | None:
-        """The newest single year any indicator has: what a report is about by default."""
-        years = {p for ind in self.definitions for p in self.periods(ind)}
-        return max(years) if years else None
+        """What a report is about by default: the newest single year in which at least half of
+        the indicators have a published national value (12-month results counted by answer
+        year reach a year further than the rest), else the newest year with the most."""
+        shown: dict[str, int] = defaultdict(int)
+        for r in self.publication.results.results:
+            if r.unit == NATIONAL and "-" not in r.period and not r.suppressed and r.value is not None:
+                shown[r.period] += 1
+        if not shown:
+            years = {p for ind in self.definitions for p in self.periods(ind)}
+            return max(years) if years else None
+        enough = [p for p, n in shown.items() if 2 * n >= len(self.definitions)]
+        return max(enough) if enough else max(shown, key=lambda p: (shown[p], p))
 
     def cells(self, indicator: str, period: str, level: str) -> list[Result]:
         return [r for r in self.publication.results.results

@@ -10,6 +10,7 @@ import math
 import random
 
 from instruments.schema import Text
+from promsvc.indicators import stats
 from promsvc.indicators.results import NATIONAL, DefinitionStamp, Result, ResultSet
 from promsvc.indicators.schema import Indicator, Target
 from promsvc.registries import loader
@@ -142,10 +143,14 @@ def publication(seed: int = 1, registry: Registry | None = None) -> Publication:
                         level_word = "low"
                     else:
                         level_word = "moderate"
-                funnel = "" if d.measure == "mean" or uid == NATIONAL else ("above" if value - lo > 0 and lo > total[NATIONAL][0] / total[NATIONAL][1] + 0.08 else "inside")
+                funnel = funnel_998 = ""
+                if d.measure != "mean" and uid != NATIONAL:
+                    p0 = total[NATIONAL][0] / total[NATIONAL][1]
+                    funnel, funnel_998 = (stats.funnel_status([value], *stats.binomial_limits(p0, [n], level))[0]
+                                          for level in (0.95, 0.998))
                 results.append(Result(indicator=d.id, version=d.version, measure=d.measure, period=year, level=level,
                                       unit=uid, orgnr=orgnr, numerator=k, denominator=n, value=value, ci_low=lo, ci_high=hi,
-                                      interval=interval, target_level=level_word, funnel=funnel,
+                                      interval=interval, target_level=level_word, funnel=funnel, funnel_998=funnel_998,
                                       data_share=0.9 if d.measure != "response_rate" else None))
     summaries = []
     for year in YEARS[-2:]:

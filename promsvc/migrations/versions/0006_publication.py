@@ -14,7 +14,7 @@ from alembic import op
 import promsvc.models  # noqa: F401  (promsvc.models.UTCDateTime)
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
