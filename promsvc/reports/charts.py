@@ -261,8 +261,8 @@ def table_row(ix: Index, r: Result, d: Indicator, shown: Shown, w: Words) -> lis
         return [name, _withheld(r, d, w), "", "", "", ""]
     if r.value is None:
         return [name, w("no_data"), "", shown.counts(r), "", ""]
-    return [name, shown.value(r.value), shown.interval(r), shown.counts(r), shown.level(r.target_level),
-            ", ".join(_flags(ix, r, w))]
+    notes = _flags(ix, r, w) + ([w("crude", value=shown.value(r.crude))] if r.crude is not None else [])
+    return [name, shown.value(r.value), shown.interval(r), shown.counts(r), shown.level(r.target_level), ", ".join(notes)]
 
 
 def _table(ix: Index, rows: list[Result], d: Indicator, shown: Shown, w: Words, caption: str) -> Table:
