@@ -232,8 +232,9 @@ def _flags(ix: Index, r: Result, w: Words) -> list[str]:
 
 
 def _scale(shown: Shown, values: list[float], *, zero: bool = False) -> Scale:
-    if shown.percent:
-        return Scale(0.0, 1.0, True, 0, shown.scale_label())
+    if shown.percent:  # 0–100 %, or further when a share exceeds it (coverage over the reference count)
+        high = max([1.0, *values])
+        return Scale(0.0, 1.0 if high <= 1.0 else math.ceil(high * 4) / 4, True, 0, shown.scale_label())
     if zero:
         values = [*values, 0.0]
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
@@ -358,6 +359,8 @@ def funnel(ix: Index, indicator: str, period: str, w: Words, *, level: str | Non
     shown = Shown(d, w)
     national = ix.cell(indicator, period, NATIONAL)
     if not shown.percent or national is None or national.suppressed or national.value is None:
+        return None
+    if not 0 < national.value < 1:  # binomial limits need a share strictly between 0 and 1
         return None
     level = level or ix.chart_level(d)
     cells = [c for c in ix.cells(indicator, period, level) if not c.suppressed and c.value is not None]

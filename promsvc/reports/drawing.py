@@ -80,9 +80,8 @@ def _fmt(scale: Scale, w: Words, value: float) -> str:
 
 
 def _ticks(scale: Scale) -> list[float]:
-    step = 0.2 if scale.percent else nice_step((scale.high - scale.low) / 5)
-    if scale.percent and scale.high - scale.low < 0.5:
-        step = nice_step((scale.high - scale.low) / 5)
+    span = scale.high - scale.low
+    step = 0.2 if scale.percent and 0.5 <= span <= 1.0 else nice_step(span / 5)
     first = round(scale.low / step) * step
     ticks, t = [], first
     while t <= scale.high + step * 1e-6:
