@@ -20,7 +20,7 @@ from typing import Annotated
 
 from litestar import Controller, Request, Response, get
 from litestar.enums import MediaType
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, QueryParameter
 from litestar.static_files import create_static_files_router
 from sqlmodel import Session
 
@@ -50,6 +50,11 @@ PAGE_HEADERS = PUBLIC_HEADERS | {
 }
 
 
+Lang = Annotated[str | None, QueryParameter(description="nb, nn or en (default nb)")]
+Query = Annotated[str, QueryParameter(description="search text")]
+PeriodParam = Annotated[str | None, QueryParameter(description="a year (default: the report year)")]
+
+
 def _lang(value: str | None) -> str:
     return value if value in LANGUAGES else "nb"
 
@@ -74,12 +79,12 @@ class ResultPages(Controller):
 
     @get("/{registry:str}", sync_to_thread=True)
     def registry_page(self, request: Request, registry: FromPath[str], db_session: DbSession, registries: RegistriesDep,
-                      lang: str | None = None, q: str = "", period: str | None = None) -> Response:
+                      lang: Lang = None, q: Query = "", period: PeriodParam = None) -> Response:
         return self._page(request, db_session, _registry(registries, registry), None, lang, q, period)
 
     @get("/{registry:str}/{unit:str}", sync_to_thread=True)
     def unit_page(self, request: Request, registry: FromPath[str], unit: FromPath[str], db_session: DbSession,
-                  registries: RegistriesDep, lang: str | None = None, q: str = "", period: str | None = None) -> Response:
+                  registries: RegistriesDep, lang: Lang = None, q: Query = "", period: PeriodParam = None) -> Response:
         reg = _registry(registries, registry)
         if unit not in reg.unit_ids():
             raise NotFound(f"registry {reg.id} has no unit {unit!r}", where="path", fix=f"see /results/{reg.id} for its units")
@@ -165,9 +170,9 @@ class ReportsApi(Controller):
          summary="The registry's results report (PDF), or one unit's",
          description="From the newest publication. Roles analyst and registry (own registry). Audited as report.read.")
     def report(self, registry: FromPath[str], db_session: DbSession, caller: CallerDep, registries: RegistriesDep,
-               unit: Annotated[str | None, Parameter(description="A unit's report against its parents and the country.")] = None,
-               period: Annotated[str | None, Parameter(description="A year; default: the newest.")] = None,
-               lang: Annotated[str, Parameter(description="nb, nn or en")] = "nb") -> Response:
+               unit: Annotated[str | None, QueryParameter(description="A unit's report against its parents and the country.")] = None,
+               period: Annotated[str | None, QueryParameter(description="A year; default: the newest.")] = None,
+               lang: Annotated[str, QueryParameter(description="nb, nn or en")] = "nb") -> Response:
         reg = _registry_for(db_session, caller, registries, registry, "report.read", REPORT_ROLES)
         if lang not in LANGUAGES:
             audit.refuse(db_session, caller, "report.read", reg.id, None, "invalid", Invalid(
