@@ -10,7 +10,8 @@ read (`promsvc.admin`), delivery's operations view, episode flags and code entry
 `routes` of `promsvc.patient.controllers`.
 
 Application state (`request.app.state` / `state` in handlers): `settings`, `engine`,
-`registries` (id → `promsvc.registries.schema.Registry`).
+`registries` (id → `promsvc.registries.schema.Registry`), `indicators` (registry id →
+`promsvc.indicators.loader.IndicatorSet`, for registries with an indicator file).
 Dependencies every handler can ask for: `db_session` (see promsvc.db), `caller` (the API key's
 `promsvc.security.Caller`; raises 401), `settings`, `registries`.
 """
@@ -36,6 +37,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 import promsvc
 from promsvc import db, errors, security
+from promsvc.indicators import loader as indicator_loader
 from promsvc.patient.services import prepare_arrivals
 from promsvc.registries import loader
 from promsvc.registries.schema import Registry
@@ -49,6 +51,7 @@ API_PREFIX = "/api/v1"
 
 def create_app(settings: Settings) -> Litestar:
     registries = loader.load_all(settings)
+    indicators = indicator_loader.load_all(settings, registries)  # a bad indicator file stops the service too
     engine = db.make_engine(settings)
     if not settings.secret_key:
         # One process only; `promsvc serve` shares one secret between its workers.
@@ -78,7 +81,7 @@ def create_app(settings: Settings) -> Litestar:
     return Litestar(
         route_handlers=_routers(settings),
         state=State({
-            "settings": settings, "engine": engine, "registries": registries,
+            "settings": settings, "engine": engine, "registries": registries, "indicators": indicators,
             # submissions with their answers, group-committed on the event loop (docs/service.md)
             "writer": Writer(engine, functools.partial(prepare_arrivals, registries)),
         }),
@@ -121,6 +124,7 @@ def _routers(settings: Settings) -> list[Any]:
     from promsvc.delivery.controllers import api_handlers as delivery_api
     from promsvc.delivery.controllers import page_handlers as delivery_pages
     from promsvc.episodes.controllers import EpisodeController, ExportController
+    from promsvc.indicators.controllers import IndicatorController
     from promsvc.scoring_api.controllers import score
 
     from promsvc.reports import controllers as reports
@@ -128,7 +132,8 @@ def _routers(settings: Settings) -> list[Any]:
     handlers: list[Any] = [
         Router(
             path=API_PREFIX,
-            route_handlers=[EpisodeController, ExportController, AuditController, score, *delivery_api(), *reports.api_handlers],
+            route_handlers=[EpisodeController, ExportController, IndicatorController, AuditController, score, *delivery_api(),
+                            *reports.api_handlers],
             # Patient-level data must not linger in caches between the service and the client.
             response_headers=[ResponseHeader(name="Cache-Control", value="no-store")],
         ),

@@ -115,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     outbox_command.add_parser(commands)  # promsvc outbox status|dry-run|letters|demo, dispatch, smtp-sink
 
+    from promsvc.commands import indicators as indicators_command
+
+    indicators_command.add_parser(commands)  # promsvc indicators check|compute
+
     from promsvc.commands import report as report_command
     from promsvc.commands import results as results_command
 

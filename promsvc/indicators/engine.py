@@ -249,19 +249,18 @@ def _standardised(ind, by_stratum: pl.DataFrame, table: pl.DataFrame):
 def _funnel(ind, keys, value, den, sd, national: dict[str, int]) -> dict[str, list[str]]:
     """Funnel status of each cell against the national value of its period ("" for the
     national cell itself, medians and counts)."""
-    out = {name: [""] * len(keys) for name in stats.FUNNEL}
     if ind.measure not in (*_SHARES, "mean", "qaly"):
-        return out
-    for i, (period, unit) in enumerate(keys):
-        j = national.get(period)
-        if unit == NATIONAL or j is None or np.isnan(value[j]) or den[i] <= 0:
-            continue
-        for name, level in stats.FUNNEL.items():
-            if ind.measure in _SHARES:
-                low, high = stats.binomial_limits(value[j], den[i], level)
-            else:
-                low, high = stats.normal_limits(value[j], sd[j], den[i], level)
-            out[name][i] = stats.funnel_status([value[i]], [low], [high])[0]
+        return {name: [""] * len(keys) for name in stats.FUNNEL}
+    j = np.array([national.get(period, -1) for period, _ in keys])
+    other = np.array([unit != NATIONAL for _, unit in keys]) & (j >= 0) & (den > 0)
+    target = np.where(other, value[j], np.nan)
+    out = {}
+    for name, level in stats.FUNNEL.items():
+        if ind.measure in _SHARES:
+            low, high = stats.binomial_limits(target, np.where(other, den, 1), level)
+        else:
+            low, high = stats.normal_limits(target, sd[j], den, level)
+        out[name] = stats.funnel_status(np.where(other, value, np.nan), low, high)
     return out
 
 

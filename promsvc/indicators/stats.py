@@ -81,9 +81,9 @@ def median_interval(values: np.ndarray) -> tuple[float, float, float]:
     return float((picked[mid[0]] + picked[mid[1]]) / 2), float(picked[low - 1]), float(picked[high - 1])
 
 
-def binomial_limits(p0: float, n, level: float):
+def binomial_limits(p0, n, level: float):
     """Spiegelhalter's exact binomial funnel limits (as proportions) around p0 for sizes n."""
-    n = np.asarray(n, dtype=float)
+    p0, n = _arrays(p0, n)
     out = []
     for q in ((1 - level) / 2, (1 + level) / 2):
         r = stats.binom.ppf(q, n, p0)
@@ -94,9 +94,9 @@ def binomial_limits(p0: float, n, level: float):
     return out[0], out[1]
 
 
-def normal_limits(target: float, sd: float, n, level: float):
+def normal_limits(target, sd, n, level: float):
     """target ± z·sd/√n."""
-    n = np.asarray(n, dtype=float)
+    target, sd, n = _arrays(target, sd, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         half = stats.norm.ppf(0.5 + level / 2) * sd / np.sqrt(n)
     return target - half, target + half

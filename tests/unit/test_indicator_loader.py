@@ -1,0 +1,106 @@
+"""Indicator files are checked as a whole: every problem with its file, path and a fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from promsvc.indicators import loader
+from promsvc.registries import loader as registry_loader
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "indicators"
+REGISTRY = registry_loader.load(DATA / "ind.yaml")
+REGISTRIES = {"ind": REGISTRY}
+GOOD = yaml.safe_load((DATA / "ind.indicators.yaml").read_text())
+
+
+def check(tmp_path, change=None, **fields) -> list[str]:
+    """The problems of the test file with the first indicator's `fields` replaced
+    (None removes a field) or `change(document)` applied."""
+    doc = yaml.safe_load((DATA / "ind.indicators.yaml").read_text())
+    first = doc["indicators"][0]
+    for key, value in fields.items():
+        if value is None:
+            first.pop(key, None)
+        else:
+            first[key] = value
+    if change:
+        change(doc)
+    path = tmp_path / "ind.indicators.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    (tmp_path / "ind.coverage.csv").write_text((DATA / "ind.coverage.csv").read_text())
+    good, bad = loader.check_files([path], REGISTRIES)
+    return bad
+
+
+def test_the_test_file_is_good(tmp_path):
+    assert check(tmp_path) == []
+    iset = loader.load(DATA / "ind.indicators.yaml", REGISTRIES)
+    assert [i.id for i in iset.indicators][:3] == ["eq5d-mid", "pf-change", "pf-median"]
+    assert iset.references["coverage"][0] == loader.Reference(unit="s1", year=2023, count=40)
+
+
+@pytest.mark.parametrize("fields, expected", [
+    ({"numerator": "post - pre >= 0.074 AND sexx = 'female'"}, "at $.indicators[0].numerator: unknown variable 'sexx'"),
+    ({"numerator": "post - pre"}, "at $.indicators[0].numerator: 'post - pre' is a number, but a condition"),
+    ({"population": "asa = 'three'"}, "at $.indicators[0].population: \"asa = 'three'\" compares a number with text"),
+    ({"variables": {"pre": {"time_point": "m6", "instrument": "eq5d-5l", "score": "index"}}},
+     "at $.indicators[0].variables.pre.time_point: protocol 'hip' has no time point 'm6'; its time points: baseline, m3, m12"),
+    ({"variables": {"pre": {"time_point": "baseline", "instrument": "phq9", "score": "total"}}},
+     "at $.indicators[0].variables.pre.instrument: protocol 'hip' does not ask 'phq9'"),
+    ({"variables": {"pre": {"time_point": "baseline", "instrument": "eq5d-5l", "score": "vas"}}},
+     "at $.indicators[0].variables.pre.score: eq5d-5l scoring 'index' has no score 'vas'"),
+    ({"variables": {"pre": {"time_point": "baseline", "instrument": "rand36", "score": "pcs", "scoring": "ware"}}},
+     "at $.indicators[0].variables.pre.scoring: protocol 'hip' scores rand36 with rand, sf36v1, not 'ware'"),
+    ({"variables": {"pre": {"attribute": "bmi"}}}, "at $.indicators[0].variables.pre.attribute: protocol 'hip' declares no attribute 'bmi'"),
+    ({"variables": {"pre": {"time_point": "m3"}}}, "give exactly one of `attribute`, `field`"),
+    ({"variables": {"end": {"attribute": "sex"}}}, "'end' cannot name a variable"),
+    ({"variables": {"unit": {"attribute": "sex"}}}, "'unit' is a built-in variable"),
+    ({"numerator": None}, "at $.indicators[0].numerator: a proportion indicator needs `numerator`"),
+    ({"value": "pre"}, "at $.indicators[0].value: a proportion indicator does not use `value`; remove it"),
+    ({"interval": "t"}, "at $.indicators[0].interval: a t interval does not fit a proportion; use wilson or clopper-pearson"),
+    ({"target": {"direction": "higher", "green": 0.5, "yellow": 0.7}}, "at $.indicators[0].target: with direction higher, green must be ≥ yellow"),
+    ({"target": {"direction": "lower", "green": 0.7, "yellow": 0.5}}, "with direction lower, green must be ≤ yellow"),
+    ({"target": {"direction": "higher", "green": 70}}, "at $.indicators[0].target.green: a share's target is between 0 and 1"),
+    ({"levels": ["national", "national"]}, "at $.indicators[0].levels[1]: 'national' is listed twice"),
+    ({"period": {"by": "answer_year"}}, "at $.indicators[0].period.time_point: results by answer year need the time point"),
+    ({"standardise": {"by": ["sex"]}, "measure": "count", "denominator": None}, "at $.indicators[0].standardise: only proportions and means"),
+    ({"protocol": "knee"}, "at $.indicators[0].protocol: registry 'ind' has no protocol 'knee'"),
+    ({"min_denominator": 3}, "at $.indicators[0].min_denominator: Expected `int` >= 5"),
+    ({"colour": "red"}, "unknown field"),
+])
+def test_a_bad_definition_is_refused_with_path_and_fix(tmp_path, fields, expected):
+    problems = check(tmp_path, **fields)
+    assert problems and all(p.startswith(str(tmp_path / "ind.indicators.yaml") + ": ") for p in problems)
+    assert any(expected in p for p in problems), problems
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    problems = check(tmp_path, numerator="nope > 1", population="1", interval="order")
+    assert len(problems) == 3
+
+
+def test_duplicate_ids_unknown_registry_and_reference_problems(tmp_path):
+    def twice(doc):
+        doc["indicators"][1]["id"] = "eq5d-mid"
+    assert any("indicator id 'eq5d-mid' is used twice" in p for p in check(tmp_path, twice))
+
+    def other(doc):
+        doc["registry"] = "nope"
+    assert any("at $.registry: no registry 'nope' is loaded" in p for p in check(tmp_path, other))
+
+    def missing(doc):
+        doc["indicators"][6]["reference"] = "none.csv"
+    assert any("at $.indicators[6].reference: cannot read" in p for p in check(tmp_path, missing))
+
+
+def test_reference_file_rows_are_checked(tmp_path):
+    path = tmp_path / "ref.csv"
+    path.write_text("unit,year,count\ns1,2023,4\nzz,2023,1\ns1,2023,x\ns1,2023,3\nh1,2023,9\n")
+    rows, problems = loader.read_reference(path, loader.UnitTree.of(REGISTRY))
+    assert "ref.csv, data row 2, column unit: no unit 'zz' in the registry" in problems
+    assert any("data row 3: year and count must be whole numbers" in p for p in problems)
+    assert any("data row 4: unit s1 has a second row for 2023" in p for p in problems)
+    assert any("s1 and the unit above it, h1, both have counts for 2023" in p for p in problems)
