@@ -129,6 +129,13 @@ class OpenData(Controller):
     def json(self, request: Request, registry: FromPath[str], db_session: DbSession, registries: RegistriesDep) -> Response:
         return self._serve(request, db_session, _registry(registries, registry), "json")
 
+    @get("/indicators.csv-metadata.json", sync_to_thread=True, media_type="application/csvm+json",
+         summary="The data dictionary of indicators.csv (W3C CSV on the Web metadata, no key)",
+         description="What each column of indicators.csv holds, and what produced the file (definition versions, "
+                     "scoring provenance, data date).")
+    def csv_metadata(self, request: Request, registry: FromPath[str], db_session: DbSession, registries: RegistriesDep) -> Response:
+        return self._serve(request, db_session, _registry(registries, registry), "csv-metadata.json")
+
     def _serve(self, request: Request, db_session: Session, registry: Registry, kind: str) -> Response:
         head = publication.head(db_session, registry.id)
         if head is None:
@@ -138,10 +145,15 @@ class OpenData(Controller):
         if (cached := _not_modified(request, etag)) is not None:
             return cached
         pub = publication.load(db_session, head.id)
-        body, media = (opendata.csv_bytes(pub), "text/csv; charset=utf-8") if kind == "csv" else (opendata.json_bytes(pub), MediaType.JSON)
-        return Response(body, media_type=media, headers=PUBLIC_HEADERS | {
-            "ETag": etag, "Content-Disposition": f'inline; filename="{registry.id}-indicators.{kind}"',
-        })
+        headers = PUBLIC_HEADERS | {"ETag": etag}
+        if kind == "csv":
+            body, media = opendata.csv_bytes(pub), "text/csv; charset=utf-8"
+            headers["Link"] = '<indicators.csv-metadata.json>; rel="describedby"; type="application/csvm+json"'
+        elif kind == "json":
+            body, media = opendata.json_bytes(pub), MediaType.JSON
+        else:
+            body, media = opendata.csv_metadata_bytes(pub, "indicators.csv"), "application/csvm+json"
+        return Response(body, media_type=media, headers=headers)
 
 
 def _published(db_session: Session, caller: Caller, registry: Registry, action: str):

@@ -88,11 +88,14 @@ def test_open_data_holds_every_published_cell_and_nothing_suppressed(client, pub
     assert {(row["indicator"], row["period"], row["unit"]) for row in rows} == _published_cells(published)
     assert "suppressed" not in rows[0]
     assert client.get("/open/demo/indicators.csv", headers={"If-None-Match": r.headers["etag"]}).status_code == 304
+    assert "indicators.csv-metadata.json" in r.headers["link"]
     body = client.get("/open/demo/indicators.json").json()
     assert {(x["indicator"], x["period"], x["unit"]) for x in body["results"]} == _published_cells(published)
-    assert {(d["id"], d["version"]) for d in body["definitions"]} == {(d.id, d.version) for d in builders.DEFINITIONS}
-    assert set(body["dictionary"]) == set(body["results"][0])
-    assert body["data_until"] == "2026-02-28"
+    assert {(d["id"], d["version"]) for d in body["indicators"]} == {(d.id, d.version) for d in builders.DEFINITIONS}
+    assert [c["name"] for c in body["dictionary"]] == list(body["results"][0])
+    meta = client.get("/open/demo/indicators.csv-metadata.json")
+    assert meta.status_code == 200 and meta.headers["cache-control"] == "public, max-age=300"
+    assert [c["name"] for c in meta.json()["tableSchema"]["columns"]] == list(rows[0])
 
 
 def test_the_newest_publication_is_served(client, published, engine):
@@ -130,6 +133,5 @@ def test_portal_file_is_for_the_registry_role(client, published, keys):
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert list(rows[0]) == ["context", "year", "orgnr", "ind_id", "var", "denominator"]
-    hidden = {(x.indicator, x.period, x.orgnr) for x in published.results.results if x.suppressed}
-    assert not {(row["ind_id"], row["year"], row["orgnr"]) for row in rows} & hidden
+    assert {row["ind_id"] for row in rows} == {f"demo_{d.id}" for d in builders.DEFINITIONS}
     assert client.get("/api/v1/registries/demo/portal.csv", headers=bearer(keys.analyst)).status_code == 403
