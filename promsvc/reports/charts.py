@@ -268,7 +268,7 @@ def table_row(ix: Index, r: Result, d: Indicator, shown: Shown, w: Words) -> lis
 
 def _table(ix: Index, rows: list[Result], d: Indicator, shown: Shown, w: Words, caption: str) -> Table:
     count = w("n_of_N", n="n", N="N") if shown.percent else "N"
-    columns = [w("unit"), w("value"), w("interval_short"), count, w("target_level"), ""]
+    columns = [w("unit"), w("value"), w("interval_short"), count, w("target_level"), w("note")]
     return Table(caption, columns, [table_row(ix, r, d, shown, w) for r in rows])
 
 

@@ -165,7 +165,7 @@ class _Builder:
             rows += [charts.table_row(ix, r, d, shown, w) for r in ix.cells(d.id, self.period, level)]
         if rows:
             columns = [w("unit"), w("value"), w("interval_short"), w("n_of_N", n="n", N="N") if shown.percent else "N",
-                       w("target_level"), ""]
+                       w("target_level"), w("note")]
             self.story.append(self.table(columns, rows))
 
     def results(self, *, unit: str | None = None) -> None:

@@ -48,6 +48,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "time_point": "Tidspunkt",
         "score": "Skår",
         "unranked": "ikke rangert",
+        "note": "Merknad",
         # chart titles and subtitles
         "title_units_best": "{best} har høyest verdi av {count} enheter – landet: {national}",
         "title_units_best_low": "{best} har lavest verdi av {count} enheter – landet: {national}",
@@ -171,6 +172,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "time_point": "Tidspunkt",
         "score": "Skår",
         "unranked": "ikkje rangert",
+        "note": "Merknad",
         "title_units_best": "{best} har høgast verdi av {count} einingar – landet: {national}",
         "title_units_best_low": "{best} har lågast verdi av {count} einingar – landet: {national}",
         "title_units_none": "For få forløp til å samanlikne einingar",
@@ -292,6 +294,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "time_point": "Time point",
         "score": "Score",
         "unranked": "not ranked",
+        "note": "Note",
         "title_units_best": "{best} has the highest value of {count} units – country: {national}",
         "title_units_best_low": "{best} has the lowest value of {count} units – country: {national}",
         "title_units_none": "Too few episodes to compare units",
