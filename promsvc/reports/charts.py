@@ -351,6 +351,15 @@ def unit_bars(ix: Index, indicator: str, period: str, w: Words, *, level: str | 
     )
 
 
+def pages_of(chart: UnitBars, rows: int) -> list[UnitBars]:
+    """A chart of many units as several of at most `rows` units each (the same scale, bands and
+    national line), for pages of paper; the table stays whole on the first."""
+    if len(chart.rows) <= rows:
+        return [chart]
+    parts = [chart.rows[i:i + rows] for i in range(0, len(chart.rows), rows)]
+    return [msgspec.structs.replace(chart, rows=part) for part in parts]
+
+
 def funnel(ix: Index, indicator: str, period: str, w: Words, *, level: str | None = None) -> Funnel | None:
     """Value against denominator with 95 % and 99.8 % limits around the national value (the
     engine's exact binomial limits, `stats.binomial_limits`); only for shares, only published

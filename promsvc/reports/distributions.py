@@ -2,7 +2,7 @@
 frame when results are published (aggregates only), drawn as box charts.
 
 `summarise` reads the frame (one row per episode, promsvc.indicators.frame) and returns, per
-event year, unit (at every level of the tree, and the whole country), time point, instrument
+event year (the newest two with answers at the last time point), unit (at every level of the tree, and the whole country), time point, instrument
 and score: n, mean and the 10th, 25th, 50th, 75th and 90th percentiles; and the same of each
 later time point's change from the first one (the baseline). A group of fewer than
 `SUMMARY_MIN` episodes gives no summary at all. No minimum or maximum is kept: those would be
@@ -23,6 +23,7 @@ from promsvc.reports.texts import Words
 
 SUMMARY_MIN = max(10, MIN_PUBLISHED_DENOMINATOR)  # the registries' usual small-number limit
 QUANTILES = {"p10": 0.10, "p25": 0.25, "p50": 0.50, "p75": 0.75, "p90": 0.90}
+SUMMARY_YEARS = 2  # the charts show the newest year with answers at the last time point; one more for comparison
 
 
 def score_refs(protocol: Protocol) -> list[ScoreRef]:
@@ -51,15 +52,15 @@ def needs(protocol: Protocol) -> Needs:
     return Needs(protocol=protocol.id, scores=frozenset(score_refs(protocol)))
 
 
-def summarise(frame, registry: Registry, protocol: Protocol) -> list[Summary]:
-    """Summaries of every score of `protocol` in `frame` (a polars DataFrame)."""
+def summarise(frame, registry: Registry, protocol: Protocol, years: int = SUMMARY_YEARS) -> list[Summary]:
+    """Summaries of every score of `protocol` in `frame` (a polars DataFrame), for the newest
+    `years` event years in which the last time point has answers (what the charts show)."""
     import polars as pl
 
     refs = [r for r in score_refs(protocol) if score_column(r) in frame.columns]
     if not refs or frame.height == 0:
         return []
-    scopes = _scopes(registry)
-    baseline = protocol.time_points[0].id
+    baseline, last = protocol.time_points[0].id, protocol.time_points[-1].id
     columns, specs = [], []
     for ref in refs:
         columns.append(pl.col(score_column(ref)).cast(pl.Float64).alias(f"v{len(specs)}"))
@@ -68,29 +69,30 @@ def summarise(frame, registry: Registry, protocol: Protocol) -> list[Summary]:
         if ref.time_point != baseline and base in refs:
             columns.append((pl.col(score_column(ref)).cast(pl.Float64) - pl.col(score_column(base)).cast(pl.Float64)).alias(f"v{len(specs)}"))
             specs.append((ref, baseline))
+    wide = frame.select(pl.col("event_date").dt.year().cast(pl.Utf8).alias("period"), pl.col("unit"), *columns)
+    answered_last = [f"v{i}" for i, (ref, change) in enumerate(specs) if ref.time_point == last and change is None]
+    with_last = wide.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in answered_last)) if answered_last else wide
+    periods = sorted(with_last.get_column("period").unique().to_list())[-years:]
     long = (
-        frame.select(
-            pl.col("event_date").dt.year().cast(pl.Utf8).alias("period"),
-            pl.col("unit").replace_strict(scopes, default=[NATIONAL], return_dtype=pl.List(pl.Utf8)).alias("scope"),
-            *columns,
-        )
+        wide.filter(pl.col("period").is_in(periods))
+        .with_columns(pl.col("unit").replace_strict(_scopes(registry), default=[NATIONAL], return_dtype=pl.List(pl.Utf8)).alias("scope"))
         .explode("scope")
     )
-    out: list[Summary] = []
-    for i, (ref, change_from) in enumerate(specs):
+    aggregations = []
+    for i in range(len(specs)):
         v = pl.col(f"v{i}").drop_nulls()
-        table = (
-            long.group_by("period", "scope")
-            .agg(v.len().alias("n"), v.mean().alias("mean"),
-                 *[v.quantile(q, interpolation="linear").alias(name) for name, q in QUANTILES.items()])
-            .filter(pl.col("n") >= SUMMARY_MIN)
-            .sort("period", "scope")
-        )
-        for row in table.iter_rows(named=True):
+        aggregations += [v.len().alias(f"n{i}"), v.mean().alias(f"mean{i}"),
+                         *[v.quantile(q, interpolation="linear").alias(f"{name}{i}") for name, q in QUANTILES.items()]]
+    table = long.group_by("period", "scope").agg(aggregations).sort("period", "scope")
+    out: list[Summary] = []
+    for row in table.iter_rows(named=True):
+        for i, (ref, change_from) in enumerate(specs):
+            if row[f"n{i}"] < SUMMARY_MIN:
+                continue
             out.append(Summary(
                 period=row["period"], unit=row["scope"], time_point=ref.time_point, instrument=ref.instrument,
-                score=ref.score, change_from=change_from, n=row["n"], mean=row["mean"],
-                **{name: row[name] for name in QUANTILES},
+                score=ref.score, change_from=change_from, n=row[f"n{i}"], mean=row[f"mean{i}"],
+                **{name: row[f"{name}{i}"] for name in QUANTILES},
             ))
     return out
 

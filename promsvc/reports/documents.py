@@ -36,6 +36,7 @@ from promsvc.reports.published import Index
 from promsvc.reports.texts import Words
 
 MARGIN = 2 * cm
+ROWS_PER_PAGE = 36  # units in one drawing of a chart of units: it then fits a page
 
 
 def _styles() -> dict[str, ParagraphStyle]:
@@ -87,12 +88,16 @@ class _Builder:
         return t
 
     def chart(self, chart) -> None:
-        """The chart's title and subtitle as text, the drawing, and its table under it."""
+        """The chart's title and subtitle as text, the drawing (a tall chart of units over
+        several pages), and its table under it."""
         if chart is None:
             return
-        block = [Paragraph(escape(chart.title), self.st["chart_title"]), Paragraph(escape(chart.subtitle), self.st["small"]),
-                 draw(chart, self.w)]
-        self.story.append(KeepTogether(block))
+        parts = charts.pages_of(chart, ROWS_PER_PAGE) if isinstance(chart, charts.UnitBars) else [chart]
+        for i, part in enumerate(parts):
+            title = chart.title if i == 0 else f"{chart.title} ({i + 1}/{len(parts)})"
+            self.story.append(KeepTogether([
+                Paragraph(escape(title), self.st["chart_title"]), Paragraph(escape(chart.subtitle), self.st["small"]),
+                draw(part, self.w)]))
         self.story.append(self.table(chart.table.columns, chart.table.rows))
         self.story.append(Spacer(1, 8))
 

@@ -22,7 +22,7 @@ from promsvc.reports import fonts
 from promsvc.reports.charts import Boxes, Chart, Funnel, Grouped, Scale, Trend, UnitBars, nice_step
 from promsvc.reports.texts import Words
 
-WIDTH = 480.0  # points: the text width of an A4 page with 2 cm margins, less a little
+WIDTH = 468.0  # points: the frame width of an A4 page with 2 cm margins (less reportlab's frame padding)
 FONT_SIZE = 8.0
 TITLE_SIZE = 11.0
 
