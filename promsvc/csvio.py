@@ -133,6 +133,30 @@ def read(path: str | Path, separator: str | None = None) -> Table:
     return Table(name, data, sep, bom, eol, header, header_line, rows, spans, one_line)
 
 
+def read_header(path: str | Path) -> tuple[list[str], str, bool]:
+    """The column names, the separator (`,` or `;`, detected) and whether there is a byte-order
+    mark, from the header line alone: for files too large to read whole."""
+    name = str(path)
+    try:
+        with open(path, "rb") as f:
+            line = f.readline(1 << 20)
+    except OSError as e:
+        raise CsvError(f"cannot read {name}: {e.strerror or e}") from None
+    bom = line.startswith(BOM)
+    line = line[len(BOM):] if bom else line
+    if not line.strip():
+        raise CsvError(f"{name} is empty: the first line must name the columns")
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CsvError(f"{name}: the header is not UTF-8 text; save the file as UTF-8") from None
+    raw = line.rstrip(b"\r\n")
+    sep = _detect_separator(raw, name)
+    header = _header_names(raw, sep)
+    _check_unique(header, name)
+    return header, sep, bom
+
+
 def write(table: Table, scores: pl.DataFrame, output: str | Path | None, *, stdout, float_precision: int | None) -> None:
     """Write every record of `table` as it came, with the `scores` columns appended: to
     `output`, or to `stdout` when output is None. Score names and cells need no quotes

@@ -1,0 +1,185 @@
+"""The indicator frame from a CSV in the export's format (promsvc.episodes.export): one row per
+episode × time point, e.g. data collected elsewhere. Use `frame.from_csv`.
+
+Only the columns the frame needs are parsed (polars reads the file lazily, in parallel), each
+as its type; the file is never held whole in memory. Anything wrong stops the reading with a
+CsvError naming the file, the data row (the first row after the header is row 1), the column,
+what was found and what is allowed: a cell that is not of its column's type, a unit the registry
+does not have, a time point, status or attribute value the protocol does not know, the same
+episode and time point twice, or an episode whose rows disagree on an episode's column.
+Rows of other protocols are skipped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from promsvc.csvio import CsvError, read_header
+from promsvc.episodes import attributes as episode_attributes
+from promsvc.episodes.export import ATTRIBUTE_PREFIX
+from promsvc.episodes.export import score_column as export_score_column
+from promsvc.indicators import frame as F
+from promsvc.models import Status
+from promsvc.registries.schema import Registry
+
+TIME_FORMAT = "a UTC time like 2025-03-14T09:00:00Z"
+# Episode columns of the export → the frame's, and what each cell must be.
+EPISODE = {"external_id": "episode", "unit": "unit", "protocol": "protocol", "event_date": "event_date",
+           "withdrawn_at": "withdrawn_at", "deceased_at": "deceased_at"}
+STATUSES = [s.value for s in Status]
+
+
+def read(path: str | Path, registry: Registry, needs: F.Needs) -> pl.DataFrame:
+    plan = F.plan(registry, needs)
+    name = str(path)
+    header, separator, _ = read_header(path)
+    columns = _columns(plan)  # CSV column → (frame column or long column, type)
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise CsvError(f"{name}: no column {', '.join(missing)}; a file in the export's format has them "
+                       "(docs/service.md, Export): add them, empty where nothing is known")
+    types = {c: t for c, (_, t) in columns.items()}
+    data = _typed(path, separator, types, name)
+    data = data.filter(pl.col("protocol") == plan.protocol.id).rename({c: n for c, (n, _) in columns.items()})
+    data = data.with_columns(_aliases(plan, columns))
+    _check(data, plan, registry, name)
+    booleans = [F.attribute_column(a.id) for a in plan.protocol.attributes if a.id in plan.attributes and a.kind == "boolean"]
+    data = data.with_columns(pl.col(c) == "true" for c in booleans)  # checked: true, false or empty
+    episode_columns = list(EPISODE.values()) + [F.attribute_column(a) for a in plan.attributes]
+    episodes = _episodes(data, episode_columns, name)
+    long = data.select(pl.exclude([c for c in episode_columns if c != "episode"] + ["row"]))
+    return F.assemble(plan, episodes, [long])
+
+
+def _columns(plan: F.Plan) -> dict[str, tuple[str, pl.DataType]]:
+    declared = {a.id: a for a in plan.protocol.attributes}
+    out: dict[str, tuple[str, pl.DataType]] = {
+        column: (frame_column, plan.schema[frame_column]) for column, frame_column in EPISODE.items()}
+    out["time_point"] = ("time_point", pl.String())
+    for a in plan.attributes:
+        kind = declared[a].kind
+        out[ATTRIBUTE_PREFIX + a] = (F.attribute_column(a), pl.String() if kind == "boolean" else F.ATTRIBUTE_TYPES[kind])
+    if plan.time_points:
+        tp = plan.time_points[0]
+        for field in F.TIME_POINT_FIELDS:
+            out[field] = (field, plan.schema[F.time_point_column(tp, field)])
+    for ref, (scoring_id, first) in plan.scores.items():
+        suffix = F.score_column(ref).removeprefix(f"{ref.time_point}.")
+        out.setdefault(export_score_column(ref.instrument, scoring_id, ref.score, first), (suffix, plan.schema[F.score_column(ref)]))
+    return out
+
+
+def _aliases(plan: F.Plan, columns: dict[str, tuple[str, pl.DataType]]) -> list[pl.Expr]:
+    """Score columns of the frame read from a column that another name already reads (a score by
+    the first scoring, asked for with and without naming that scoring)."""
+    out = []
+    for ref, (scoring_id, first) in plan.scores.items():
+        suffix = F.score_column(ref).removeprefix(f"{ref.time_point}.")
+        read_as = columns[export_score_column(ref.instrument, scoring_id, ref.score, first)][0]
+        if read_as != suffix:
+            out.append(pl.col(read_as).alias(suffix))
+    return out
+
+
+def _typed(path, separator: str, types: dict[str, pl.DataType], name: str) -> pl.DataFrame:
+    """The columns `types` of every data row, parsed as their types, with `row` (1, 2, …)."""
+    def scan(schema: dict[str, pl.DataType]) -> pl.LazyFrame:
+        return pl.scan_csv(path, separator=separator, infer_schema=False, schema_overrides=schema, quote_char='"',
+                           raise_if_empty=False).select(list(schema))
+
+    try:
+        return scan(types).with_row_index("row", offset=1).collect()
+    except pl.exceptions.ComputeError as e:
+        for column, dtype in types.items():
+            if dtype != pl.String():
+                _first_bad_cell(scan({column: pl.String()}).collect()[column], dtype, column, name)
+        raise CsvError(f"{name}: cannot be read as CSV: {str(e).splitlines()[0]}") from None
+
+
+def _parsed(text: pl.Series, dtype: pl.DataType) -> pl.Series:
+    if dtype == F.TIME:
+        return text.str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
+    if dtype == pl.Date():
+        return text.str.to_date("%Y-%m-%d", strict=False)
+    return text.cast(dtype, strict=False)
+
+
+def _first_bad_cell(text: pl.Series, dtype: pl.DataType, column: str, name: str) -> None:
+    bad = (text.is_not_null() & _parsed(text, dtype).is_null()).arg_true()
+    if len(bad):
+        row = int(bad[0])
+        expected = {F.TIME: TIME_FORMAT, pl.Date(): "a date, YYYY-MM-DD", pl.Int64(): "a whole number"}.get(dtype, "a number")
+        raise CsvError(f"{name}: data row {row + 1}, column {column}: found {text[row]!r}, expected {expected}"
+                       f"{_more(len(bad))}; leave the cell empty when nothing is known")
+
+
+def _more(n: int) -> str:
+    return f" ({n - 1} more row(s) like it)" if n > 1 else ""
+
+
+def _check(data: pl.DataFrame, plan: F.Plan, registry: Registry, name: str) -> None:
+    """Every cell the types alone do not check, on the rows of the protocol."""
+    protocol = plan.protocol
+
+    def refuse(condition: pl.Expr, column: str, allowed: str, export_column: str | None = None) -> None:
+        bad = data.filter(condition)
+        if bad.height:
+            found = bad[column][0]
+            raise CsvError(f"{name}: data row {bad['row'][0]}, column {export_column or column}: found {found!r}, "
+                           f"allowed {allowed}{_more(bad.height)}")
+
+    refuse(pl.col("episode").is_null(), "episode", "an episode's external id (not empty)", "external_id")
+    units = registry.unit_ids()
+    refuse(~pl.col("unit").is_in(units) | pl.col("unit").is_null(), "unit", f"a unit of registry {registry.id}: {', '.join(units)}")
+    refuse(pl.col("event_date").is_null(), "event_date", "the event's date, YYYY-MM-DD")
+    tps = [tp.id for tp in protocol.time_points]
+    refuse(~pl.col("time_point").is_in(tps) | pl.col("time_point").is_null(), "time_point",
+           f"a time point of protocol {protocol.id}: {', '.join(tps)}")
+    if plan.time_points:
+        refuse(~pl.col("status").is_in(STATUSES) & pl.col("status").is_not_null(), "status", ", ".join(STATUSES))
+    declared = {a.id: a for a in protocol.attributes}
+    for a in plan.attributes:
+        column, attribute = F.attribute_column(a), declared[a]
+        allowed = f"{episode_attributes.allowed(attribute)}, or empty when unknown"
+        if attribute.kind == "category":
+            refuse(~pl.col(column).is_in(attribute.values) & pl.col(column).is_not_null(), column, allowed, ATTRIBUTE_PREFIX + a)
+        elif attribute.kind == "boolean":
+            refuse(~pl.col(column).is_in(["true", "false"]) & pl.col(column).is_not_null(), column, allowed, ATTRIBUTE_PREFIX + a)
+        elif attribute.kind == "integer":
+            low, high = attribute.min, attribute.max
+            out = pl.lit(False)
+            out = out | (pl.col(column) < low) if low is not None else out
+            out = out | (pl.col(column) > high) if high is not None else out
+            refuse(out.fill_null(False), column, allowed, ATTRIBUTE_PREFIX + a)
+    for column, dtype in data.schema.items():
+        if dtype == pl.Float64():
+            refuse(~pl.col(column).is_finite() & pl.col(column).is_not_null(), column,
+                   "a number; leave the cell empty for no score", _export_name(plan, column))
+    twice = data.filter(pl.struct("episode", "time_point").is_duplicated())
+    if twice.height:
+        first = twice.filter((pl.col("episode") == twice["episode"][0]) & (pl.col("time_point") == twice["time_point"][0]))
+        raise CsvError(f"{name}: data rows {first['row'][0]} and {first['row'][1]} are both episode {first['episode'][0]!r} "
+                       f"at time point {first['time_point'][0]}; give each episode and time point one row")
+
+
+def _export_name(plan: F.Plan, long_column: str) -> str:
+    for ref, (scoring_id, first) in plan.scores.items():
+        if F.score_column(ref).removeprefix(f"{ref.time_point}.") == long_column:
+            return export_score_column(ref.instrument, scoring_id, ref.score, first)
+    return long_column
+
+
+def _episodes(data: pl.DataFrame, columns: list[str], name: str) -> pl.DataFrame:
+    """One row per episode; every row of an episode must agree on the episode's columns."""
+    episodes = data.unique(subset=["episode"], keep="first").select(columns)
+    if data.select(columns).unique().height != episodes.height:
+        for column in columns[1:]:
+            varies = data.group_by("episode").agg(pl.col(column).n_unique().alias("n"), pl.col("row")).filter(pl.col("n") > 1)
+            if varies.height:
+                rows = sorted(varies["row"][0])[:2]
+                export_column = next((c for c, f in EPISODE.items() if f == column), column.replace("attr.", ATTRIBUTE_PREFIX))
+                raise CsvError(f"{name}: data rows {rows[0]} and {rows[1]} are episode {varies['episode'][0]!r} with another "
+                               f"{export_column}; every row of an episode has the same {export_column}")
+    return episodes

@@ -1,0 +1,192 @@
+"""The indicator frame from the database: a few set-based queries of only the columns needed,
+fetched into polars in bulk. Use `frame.from_database`.
+
+Three kinds of query, each one statement over the whole protocol:
+
+1. the episodes: id, unit, event date, withdrawal and death, and the attributes needed
+   (extracted from the JSON column in SQL);
+2. if time points are needed: their invitations (status, due and expiry times) with the latest
+   submission time of their responses;
+3. per instrument and scoring needed: the current scores needed (extracted from `score.values`
+   in SQL), with the episode and time point of their response.
+
+Times come out of SQL as whole seconds since 1970 (the export's precision). On PostgreSQL each
+query's rows come as CSV through `COPY … TO STDOUT`, parsed by polars; on SQLite (no COPY) ….
+"""
+
+from __future__ import annotations
+
+import io
+
+import polars as pl
+from sqlalchemy.engine import Engine
+
+from promsvc.indicators import frame as F
+from promsvc.registries.schema import Registry
+
+
+class Query:
+    """One SELECT, its parameters, and its result columns with their types as fetched."""
+
+    def __init__(self, sql: str, params: dict, columns: dict[str, pl.DataType]):
+        self.sql, self.params, self.columns = sql, params, columns
+
+
+def read(engine: Engine, registry: Registry, needs: F.Needs) -> pl.DataFrame:
+    plan = F.plan(registry, needs)
+    sql = _Sql(engine.dialect.name)
+    params = {"registry": registry.id, "protocol": plan.protocol.id}
+    with engine.connect() as connection:
+        fetch = _fetcher(connection)
+        episodes = _episodes(fetch(_episode_query(sql, plan, params)), plan)
+        long = []
+        if plan.time_points:
+            long.append(_times(fetch(_time_point_query(sql, plan, params))))
+        for (instrument, scoring_id), refs in _score_groups(plan).items():
+            long.append(fetch(_score_query(sql, plan, params, instrument, scoring_id, refs)))
+    return F.assemble(plan, episodes, long)
+
+
+class _Sql:
+    """The few expressions that differ between SQLite and PostgreSQL."""
+
+    def __init__(self, dialect: str):
+        self.sqlite = dialect == "sqlite"
+
+    def seconds(self, column: str) -> str:
+        if self.sqlite:
+            return f"CAST(strftime('%s', {column}) AS INTEGER)"
+        return f"CAST(floor(extract(epoch FROM {column})) AS BIGINT)"
+
+    def json_text(self, column: str, key: str) -> str:
+        if self.sqlite:
+            return f"CAST(json_extract({column}, {_json_path(key)}) AS TEXT)"
+        return f"({column} ->> {_literal(key)})"
+
+    def json_number(self, column: str, key: str) -> str:
+        if self.sqlite:
+            return f"CAST(json_extract({column}, {_json_path(key)}) AS REAL)"
+        return f"CAST({column} ->> {_literal(key)} AS DOUBLE PRECISION)"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _json_path(key: str) -> str:
+    """SQLite's JSON path of a top-level key, quoted (score ids may hold `-` or `.`)."""
+    return _literal('$."' + key.replace('"', '\\"') + '"')
+
+
+def _episode_query(sql: _Sql, plan: F.Plan, params: dict) -> Query:
+    columns: dict[str, pl.DataType] = {"episode": pl.String(), "unit": pl.String(), "protocol": pl.String(),
+                                       "event_date": pl.String(), "withdrawn_at": pl.Int64(), "deceased_at": pl.Int64()}
+    select = ["e.external_id", "e.unit_id", "e.protocol_id", "e.event_date", sql.seconds("e.withdrawn_at"),
+              sql.seconds("e.deceased_at")]
+    for a in plan.attributes:
+        select.append(sql.json_text("e.attributes", a))
+        columns[F.attribute_column(a)] = pl.String()
+    return Query(f"SELECT {', '.join(select)} FROM episode e WHERE e.registry_id = :registry AND e.protocol_id = :protocol",
+                 params, columns)
+
+
+def _time_point_query(sql: _Sql, plan: F.Plan, params: dict) -> Query:
+    names = _names("tp", plan.time_points)
+    submitted = ("SELECT invitation_id, max(submitted_at) AS submitted_at FROM response "
+                 "WHERE registry_id = :registry GROUP BY invitation_id")
+    return Query(
+        f"SELECT e.external_id, i.time_point, i.status, {sql.seconds('i.due_at')}, {sql.seconds('i.expires_at')}, "
+        f"{sql.seconds('r.submitted_at')} "
+        f"FROM invitation i JOIN episode e ON e.id = i.episode_id "
+        f"LEFT JOIN ({submitted}) r ON r.invitation_id = i.id "
+        f"WHERE i.registry_id = :registry AND e.protocol_id = :protocol AND i.time_point IN ({', '.join(':' + n for n in names)})",
+        params | dict(zip(names, plan.time_points, strict=True)),
+        {"episode": pl.String(), "time_point": pl.String(), "status": pl.String(), "due_at": pl.Int64(),
+         "expires_at": pl.Int64(), "submitted_at": pl.Int64()},
+    )
+
+
+def _score_groups(plan: F.Plan) -> dict[tuple[str, str], list[F.ScoreRef]]:
+    groups: dict[tuple[str, str], list[F.ScoreRef]] = {}
+    for ref, (scoring_id, _) in plan.scores.items():
+        groups.setdefault((ref.instrument, scoring_id), []).append(ref)
+    return groups
+
+
+def _score_query(sql: _Sql, plan: F.Plan, params: dict, instrument: str, scoring_id: str, refs: list[F.ScoreRef]) -> Query:
+    """The current scores of one instrument by one scoring: one column per score needed, named
+    as the frame's score columns without their time point."""
+    time_points = sorted({r.time_point for r in refs})
+    names = _names("tp", time_points)
+    columns: dict[str, pl.DataType] = {"episode": pl.String(), "time_point": pl.String()}
+    select = ["e.external_id", "i.time_point"]
+    for ref in refs:
+        suffix = F.score_column(ref).removeprefix(f"{ref.time_point}.")
+        if suffix in columns:
+            continue
+        text = plan.schema[F.score_column(ref)] == pl.String()
+        select.append(sql.json_text('s."values"', ref.score) if text else sql.json_number('s."values"', ref.score))
+        columns[suffix] = pl.String() if text else pl.Float64()
+    return Query(
+        f"SELECT {', '.join(select)} FROM score s "
+        "JOIN response r ON r.id = s.response_id JOIN invitation i ON i.id = r.invitation_id "
+        "JOIN episode e ON e.id = r.episode_id "
+        "WHERE r.registry_id = :registry AND r.instrument_id = :instrument AND s.scoring = :scoring AND s.current "
+        f"AND e.protocol_id = :protocol AND i.time_point IN ({', '.join(':' + n for n in names)})",
+        params | {"instrument": instrument, "scoring": scoring_id} | dict(zip(names, time_points, strict=True)),
+        columns,
+    )
+
+
+def _names(prefix: str, values: list[str]) -> list[str]:
+    return [f"{prefix}{n}" for n in range(len(values))]
+
+
+# ------------------------------------------------------------------ typed columns
+
+
+def _seconds(column: str) -> pl.Expr:
+    return pl.from_epoch(pl.col(column), time_unit="s").dt.replace_time_zone("UTC").dt.cast_time_unit("us")
+
+
+def _episodes(raw: pl.DataFrame, plan: F.Plan) -> pl.DataFrame:
+    kinds = {a.id: a.kind for a in plan.protocol.attributes}
+    out = [pl.col("event_date").str.to_date("%Y-%m-%d"), _seconds("withdrawn_at"), _seconds("deceased_at")]
+    for a in plan.attributes:
+        column = F.attribute_column(a)
+        if kinds[a] == "boolean":  # SQLite gives 1/0, PostgreSQL true/false
+            out.append(pl.col(column).is_in(["1", "true"]).alias(column))
+        elif kinds[a] == "integer":
+            out.append(pl.col(column).cast(pl.Int64))
+        elif kinds[a] == "date":
+            out.append(pl.col(column).str.to_date("%Y-%m-%d"))
+    return raw.with_columns(out)
+
+
+def _times(raw: pl.DataFrame) -> pl.DataFrame:
+    return raw.with_columns(_seconds(c) for c in ("due_at", "expires_at", "submitted_at"))
+
+
+# ------------------------------------------------------------------ fetching in bulk
+
+
+def _fetcher(connection):
+    """A function that runs a Query on `connection` and returns its rows as a DataFrame."""
+    from sqlalchemy import text
+
+    if connection.dialect.name == "postgresql":
+        def fetch(query: Query) -> pl.DataFrame:
+            compiled = text(query.sql).bindparams(**query.params).compile(dialect=connection.dialect)
+            cursor = connection.connection.dbapi_connection.cursor()
+            buffer = io.BytesIO()
+            with cursor.copy(f"COPY ({compiled.string}) TO STDOUT (FORMAT csv)", compiled.params) as copy:
+                for block in copy:
+                    buffer.write(block)
+            return pl.read_csv(buffer.getvalue(), has_header=False, new_columns=list(query.columns),
+                               schema=query.columns, raise_if_empty=False)
+        return fetch
+
+    def fetch(query: Query) -> pl.DataFrame:
+        rows = connection.execute(text(query.sql), query.params).fetchall()
+        return pl.DataFrame(rows, schema=query.columns, orient="row")
+    return fetch
