@@ -54,7 +54,8 @@ def needs(protocol: Protocol) -> Needs:
 
 def summarise(frame, registry: Registry, protocol: Protocol, years: int = SUMMARY_YEARS) -> list[Summary]:
     """Summaries of every score of `protocol` in `frame` (a polars DataFrame), for the newest
-    `years` event years in which the last time point has answers (what the charts show)."""
+    `years` event years in which the last time point has answers (what the charts show), or
+    the newest years at all while no episode has reached the last time point."""
     import polars as pl
 
     refs = [r for r in score_refs(protocol) if score_column(r) in frame.columns]
@@ -72,7 +73,8 @@ def summarise(frame, registry: Registry, protocol: Protocol, years: int = SUMMAR
     wide = frame.select(pl.col("event_date").dt.year().cast(pl.Utf8).alias("period"), pl.col("unit"), *columns)
     answered_last = [f"v{i}" for i, (ref, change) in enumerate(specs) if ref.time_point == last and change is None]
     with_last = wide.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in answered_last)) if answered_last else wide
-    periods = sorted(with_last.get_column("period").unique().to_list())[-years:]
+    periods = sorted(with_last.get_column("period").unique().to_list())[-years:] or \
+        sorted(wide.get_column("period").unique().to_list())[-years:]  # no answers at the last time point yet
     long = (
         wide.filter(pl.col("period").is_in(periods))
         .with_columns(pl.col("unit").replace_strict(_scopes(registry), default=[NATIONAL], return_dtype=pl.List(pl.Utf8)).alias("scope"))
