@@ -9,6 +9,9 @@ links (the old ones stop working) and a new key (the previous demo key is revoke
 episodes' event date is a week ahead of the day of the run, so that their baseline is open
 now; on another day new episodes are made.
 
+Results (docs/reports.md): last, the demo registry's indicators are computed and published, so
+that /results/demo and /open/demo/indicators.csv show them.
+
 Delivery (docs/delivery.md): the registry `minutes` (promsvc/delivery/demo) is loaded too, unless
 PROMSVC_REGISTRIES_DIR names another directory, and three synthetic patients are enrolled in it
 (the same ones all day), whose invitations and reminders fall due minutes apart. Unless
@@ -106,6 +109,7 @@ def run(host: str, port: int, *, serve: bool = True) -> int:
     try:
         setup(env)
         delivery(env, sink)
+        publish_results(env)  # last: after every episode of the demo is in the database
         if serve:
             print(f"Serving on http://{host}:{port} (Ctrl-C to stop)", file=sys.stderr)
             return _serve(host, port)
@@ -113,6 +117,21 @@ def run(host: str, port: int, *, serve: bool = True) -> int:
     finally:
         if sink is not None:
             sink.stop()
+
+
+def publish_results(env, out=None) -> None:
+    """Publish the demo registry's indicator results (docs/reports.md) and say where to see them."""
+    from promsvc.commands.results import publish
+
+    out = out or sys.stdout
+    settings = Settings.from_mapping(env)
+    _, pub = publish(settings, loader.load_all(settings), "demo")
+    cells = pub.results.results
+    base = settings.base_url
+    print(f"Results published: {len(cells)} cells of {len(pub.definitions)} indicators "
+          f"({sum(r.suppressed for r in cells)} suppressed as too small)", file=out)
+    print(f"  result pages: {base}/results/demo   open data: {base}/open/demo/indicators.csv", file=out)
+    print("  the annual report as PDF: .venv/bin/promsvc report demo -o demo.pdf\n", file=out)
 
 
 def start_mail(env: dict[str, str], directory: str | Path = MAIL_DIR, out=None):

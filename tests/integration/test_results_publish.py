@@ -39,3 +39,16 @@ def test_publish_from_the_database_and_serve_it(client, keys, app, make_settings
     article = re.search(r'<article class="indicator" id="episodes".*?</article>', html, re.S).group(0)
     assert f"Dalbygda universitetssykehus ({EPISODES})" in article
     assert "Distribution of scores" in html
+
+
+def test_make_run_publishes_the_demo_and_says_where_to_look(database_url, session):
+    import io
+
+    from promsvc.commands import demo as demo_command
+    from promsvc.reports import publication
+
+    out = io.StringIO()
+    demo_command.publish_results({"PROMSVC_DATABASE_URL": database_url, "PROMSVC_BASE_URL": "http://127.0.0.1:8000"}, out)
+    printed = out.getvalue()
+    assert "http://127.0.0.1:8000/results/demo" in printed and "promsvc report demo -o demo.pdf" in printed
+    assert publication.head(session, "demo") is not None
