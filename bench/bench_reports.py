@@ -71,7 +71,7 @@ def frame(registry, needs, n: int, seed: int = 1) -> pl.DataFrame:
     uniform over a plausible range (EQ-5D index −0.2–1, others 0–100) and better after surgery."""
     rng = np.random.default_rng(seed)
     protocol = registry.protocol(needs.protocol)
-    hospitals = [u for u in registry.unit_ids() if u.startswith(("hospital-", "department-"))]
+    hospitals = [u.id for u in _units(registry.units) if u.level in ("hospital", "department")]
     start = np.datetime64(f"{FIRST_YEAR}-01-01")
     event = start + rng.integers(0, 365 * YEARS, n).astype("timedelta64[D]")
     midnight = event.astype("datetime64[us]")
@@ -115,6 +115,12 @@ def frame(registry, needs, n: int, seed: int = 1) -> pl.DataFrame:
         values = np.clip(rng.uniform(low, high - 0.3 * (high - low), n) + gain, low, high)
         cols[score_column(ref)] = pl.Series(np.where(answered[ref.time_point], values, np.nan)).fill_nan(None)
     return pl.DataFrame(cols)
+
+
+def _units(units):
+    for u in units:
+        yield u
+        yield from _units(u.children)
 
 
 def best(repeat: int, fn):

@@ -259,7 +259,7 @@ def nice_step(raw: float) -> float:
 def table_row(ix: Index, r: Result, d: Indicator, shown: Shown, w: Words) -> list[str]:
     name = ix.name(r.unit, w("national"))
     if r.suppressed:
-        return [name, _withheld(r, d, w), "", "", "", ""]
+        return [name, _withheld(r, d, w), "", "", "", "" if is_small(r) else w("hidden_note")]
     if r.value is None:
         return [name, w("no_data"), "", shown.counts(r), "", ""]
     notes = _flags(ix, r, w) + ([w("crude", value=shown.value(r.crude))] if r.crude is not None else [])

@@ -186,7 +186,7 @@ def _finish(g: Group, chart, height_used: float, titled: bool) -> Drawing:
 def _unit_bars(c: UnitBars, w: Words, titled: bool) -> Drawing:
     g = Group()
     label_w = _label_width([r.label for r in c.rows], True)
-    right_w = min(150.0, max([text_width(" · ".join([r.text, *r.flags])) for r in c.rows] + [40]) + 8)
+    right_w = min(150.0, max([text_width(" · ".join([r.text, *r.flags])) for r in c.rows] + [40]) + 14)
     x = _X(c.scale, label_w, WIDTH - right_w)
     lines = {r.unit: wrap(r.label, label_w - 6, bold=r.highlight) for r in c.rows}
     y = -14.0  # room for the band labels
@@ -211,8 +211,7 @@ def _unit_bars(c: UnitBars, w: Words, titled: bool) -> Drawing:
             g.add(_s(label_w - 6, y1 - 9.5 - 10 * i, line, anchor="end", bold=r.highlight))
         text = " · ".join([r.text, *r.flags])
         g.add(_s(WIDTH - right_w + 6, mid - 3, text, fill=INK if r.value is not None else MUTED))
-        if r.value is None:
-            g.add(_s(x.x0 + 4, mid - 3, r.text, fill=MUTED))
+        if r.value is None:  # no bar: the text at the right says why
             continue
         xv = x(r.value)
         g.add(Rect(min(base, xv), mid - 4.5, abs(xv - base), 9, fillColor=color(BAR),
