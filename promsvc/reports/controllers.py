@@ -26,13 +26,14 @@ from sqlmodel import Session
 
 from promsvc import audit
 from promsvc.deps import CallerDep, DbSession, RegistriesDep
+from promsvc.episodes.services import registry_for
 from promsvc.errors import Invalid, NotFound
 from promsvc.models import Role
 from promsvc.registries.schema import Registry
 from promsvc.reports import documents, opendata, pages, publication
 from promsvc.reports.published import Index
 from promsvc.reports.texts import LANGUAGES, Words
-from promsvc.security import Caller, require
+from promsvc.security import Caller
 
 REPORT_ROLES = (Role.analyst, Role.registry)
 PORTAL_ROLES = (Role.registry,)
@@ -66,6 +67,12 @@ def _registry(registries: dict[str, Registry], registry_id: str) -> Registry:
     return registry
 
 
+def _message(lang: str, title: str, text: str) -> Response:
+    """A page that says there is nothing here (404), in the page's language."""
+    html = pages.render("message.html", lang=lang, title=title, text=text)
+    return Response(html, status_code=404, media_type=MediaType.HTML, headers=PAGE_HEADERS | {"Cache-Control": "no-cache"})
+
+
 def _not_modified(request: Request, etag: str) -> Response | None:
     given = request.headers.get("if-none-match", "")
     if etag in [t.strip() for t in given.split(",")] or given.strip() == "*":
@@ -80,25 +87,26 @@ class ResultPages(Controller):
     @get("/{registry:str}", sync_to_thread=True)
     def registry_page(self, request: Request, registry: FromPath[str], db_session: DbSession, registries: RegistriesDep,
                       lang: Lang = None, q: Query = "", period: PeriodParam = None) -> Response:
-        return self._page(request, db_session, _registry(registries, registry), None, lang, q, period)
+        return self._page(request, db_session, registries.get(registry), None, lang, q, period)
 
     @get("/{registry:str}/{unit:str}", sync_to_thread=True)
     def unit_page(self, request: Request, registry: FromPath[str], unit: FromPath[str], db_session: DbSession,
                   registries: RegistriesDep, lang: Lang = None, q: Query = "", period: PeriodParam = None) -> Response:
-        reg = _registry(registries, registry)
-        if unit not in reg.unit_ids():
-            raise NotFound(f"registry {reg.id} has no unit {unit!r}", where="path", fix=f"see /results/{reg.id} for its units")
+        reg = registries.get(registry)
+        if reg is not None and unit not in reg.unit_ids():
+            reg = None  # an unknown unit: the same page as an unknown registry
         return self._page(request, db_session, reg, unit, lang, q, period)
 
-    def _page(self, request: Request, db_session: Session, registry: Registry, unit: str | None,
+    def _page(self, request: Request, db_session: Session, registry: Registry | None, unit: str | None,
               lang: str | None, q: str, period: str | None) -> Response:
         lang = _lang(lang)
+        w = Words(lang)
         q = q.strip()[:100]
+        if registry is None:
+            return _message(lang, w("not_found"), w("not_found_text"))
         head = publication.head(db_session, registry.id)
         if head is None:
-            w = Words(lang)
-            html = pages.render("message.html", lang=lang, title=w.text(registry.name), text=w("no_publication"))
-            return Response(html, status_code=404, media_type=MediaType.HTML, headers=PAGE_HEADERS | {"Cache-Control": "no-cache"})
+            return _message(lang, w.text(registry.name), w("no_publication"))
         # One page per publication, language, search and period: its ETag names all four.
         variant = hashlib.sha256(f"{lang}\0{q}\0{period}\0{unit}".encode()).hexdigest()[:16]
         etag = f'"{head.etag[:32]}-{variant}"'
@@ -165,15 +173,6 @@ def _published(db_session: Session, caller: Caller, registry: Registry, action: 
     return found
 
 
-def _registry_for(db_session: Session, caller: Caller, registries, registry_id: str, action: str, roles) -> Registry:
-    require(db_session, caller, action, roles, registry_id)
-    registry = registries.get(registry_id)
-    if registry is None:
-        audit.refuse(db_session, caller, action, registry_id, None, "not_found",
-                     NotFound(f"no registry {registry_id!r}", where="path"))
-    return registry
-
-
 class ReportsApi(Controller):
     path = "/registries/{registry:str}"
     tags = ["results"]
@@ -185,7 +184,7 @@ class ReportsApi(Controller):
                unit: Annotated[str | None, QueryParameter(description="A unit's report against its parents and the country.")] = None,
                period: Annotated[str | None, QueryParameter(description="A year; default: the newest.")] = None,
                lang: Annotated[str, QueryParameter(description="nb, nn or en")] = "nb") -> Response:
-        reg = _registry_for(db_session, caller, registries, registry, "report.read", REPORT_ROLES)
+        reg = registry_for(db_session, caller, registries, registry, "report.read", REPORT_ROLES)
         if lang not in LANGUAGES:
             audit.refuse(db_session, caller, "report.read", reg.id, None, "invalid", Invalid(
                 f"unknown language {lang!r}", where="query lang", fix="use nb, nn or en"))
@@ -207,7 +206,7 @@ class ReportsApi(Controller):
          summary="The national results portal's upload file (context, year, orgnr, ind_id, var, denominator)",
          description="Aggregate rows of the newest publication's published cells. Role registry (own registry). Audited as portal.read.")
     def portal(self, registry: FromPath[str], db_session: DbSession, caller: CallerDep, registries: RegistriesDep) -> Response:
-        reg = _registry_for(db_session, caller, registries, registry, "portal.read", PORTAL_ROLES)
+        reg = registry_for(db_session, caller, registries, registry, "portal.read", PORTAL_ROLES)
         head, pub = _published(db_session, caller, reg, "portal.read")
         body = opendata.portal_bytes(pub)
         audit.record(db_session, caller.key_id, caller.role, "portal.read", reg.id, None, "ok")

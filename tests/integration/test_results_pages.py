@@ -77,8 +77,10 @@ def test_unit_page_and_unknown_names(client, published):
     r = client.get("/results/demo/fjord-sentral")
     assert r.status_code == 200
     assert "Fjordlandet sentralsjukehus" in r.text and "Fjordlandet HF (demo)" in r.text
-    assert client.get("/results/demo/no-such-unit").status_code == 404
-    assert client.get("/results/no-such-registry").status_code == 404
+    for path in ("/results/demo/no-such-unit", "/results/no-such-registry", "/results/no-such-registry/x?lang=en"):
+        r = client.get(path)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "There is no registry or unit by this name here." in r.text
 
 
 def test_open_data_holds_every_published_cell_and_nothing_suppressed(client, published):
