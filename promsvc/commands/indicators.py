@@ -118,7 +118,7 @@ def run_compute(args, environ=None, stdout=None, stderr=None) -> int:
     import msgspec
 
     from promsvc.indicators import engine as ind_engine
-    from promsvc.indicators import frame, loader, outputs
+    from promsvc.indicators import loader, outputs, services
 
     out, err = stdout or sys.stdout, stderr or sys.stderr
     settings, registries = _registries(environ)
@@ -135,20 +135,16 @@ def run_compute(args, environ=None, stdout=None, stderr=None) -> int:
     options = ind_engine.Options(as_of=args.as_of or now.date(), computed_at=now, period=args.period,
                                  indicators=tuple(args.indicator), source=Path(args.data).name if args.data else "database")
     try:
-        if args.period is not None:
-            ind_engine.parse_period(args.period)  # before anything is read
-        wanted = ind_engine.needs(ind_engine.selected(iset, options.indicators))
         if args.data:
-            frames = {p: frame.from_csv(args.data, registry, n) for p, n in wanted.items()}
+            results = services.from_csv(args.data, registry, iset, options)
         else:
             from promsvc import db
 
             engine = db.make_engine(settings)
             try:
-                frames = {p: frame.from_database(engine, registry, n) for p, n in wanted.items()}
+                results = services.from_database(engine, registry, iset, options)
             finally:
                 engine.dispose()
-        results = ind_engine.compute(frames, iset, registry, options)
     except ind_engine.EngineError as e:  # a bad CSV raises promsvc.csvio.CsvError: one line, exit 2 (promsvc.cli)
         raise CommandError(str(e)) from None
 

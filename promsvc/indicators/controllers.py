@@ -24,7 +24,7 @@ from promsvc.deps import CallerDep, DbSession, RegistriesDep
 from promsvc.episodes.services import registry_for
 from promsvc.errors import BadRequest, NotFound
 from promsvc.indicators import engine as ind_engine
-from promsvc.indicators import frame
+from promsvc.indicators import services
 from promsvc.indicators.loader import IndicatorSet
 from promsvc.indicators.results import ResultSet
 from promsvc.indicators.schema import IndicatorFile, Level
@@ -80,11 +80,7 @@ class IndicatorController(Controller):
         options = ind_engine.Options(as_of=as_of or now.date(), computed_at=now, period=period,
                                      indicators=tuple(indicator or ()))
         try:
-            if period is not None:
-                ind_engine.parse_period(period)  # before anything is read
-            wanted = ind_engine.needs(ind_engine.selected(iset, options.indicators))
-            frames = {p: frame.from_database(state.engine, reg, n) for p, n in wanted.items()}
-            computed = ind_engine.compute(frames, iset, reg, options)
+            computed = services.from_database(state.engine, reg, iset, options)
         except ind_engine.EngineError as e:
             audit.refuse(db_session, caller, action, reg.id, None, "invalid", BadRequest(
                 str(e), where="query", fix="see GET …/indicators for the ids; periods are 2025 or 2024-2025"))

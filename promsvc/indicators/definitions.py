@@ -51,6 +51,7 @@ class Compiled(msgspec.Struct, frozen=True, kw_only=True):
     denominator: Formula | None
     value: Formula | None
     utility: list[tuple[str, str, int]]  # qaly: (time point, frame column, offset in days), in protocol order
+    strata: list[tuple[str, list]]  # standardise: (frame column, the attribute's possible values) per attribute
     needs: frame.Needs
 
 
@@ -224,8 +225,19 @@ def compile_indicator(indicator: Indicator, registry: Registry) -> Compiled:
     for tp_id in (indicator.time_point, indicator.period.time_point):
         if tp_id is not None and protocol.time_point(tp_id) is not None:
             time_points.add(tp_id)
-    for by in (indicator.standardise.by if indicator.standardise else []):
+    strata: list[tuple[str, list]] = []
+    for i, by in enumerate(indicator.standardise.by if indicator.standardise else []):
+        found = next((a for a in protocol.attributes if a.id == by), None)
+        values = None if found is None else (
+            list(found.values) if found.kind == "category" else [False, True] if found.kind == "boolean"
+            else list(range(found.min, found.max + 1)) if found.kind == "integer" and None not in (found.min, found.max)
+            and found.max - found.min < 100 else None)
+        if values is None:
+            problems.append(f"at .standardise.by[{i}]: {by!r} is not a category, boolean or integer attribute "
+                            f"(with min and max) of protocol {protocol.id!r}; standardise by attributes with few values")
+            continue
         attributes.add(by)
+        strata.append((frame.attribute_column(by), values))
     if problems:
         raise DefinitionError(problems)
     names = set().union(*(f.names for f in [population, *exclusions, numerator, denominator, value] if f is not None))
@@ -235,7 +247,7 @@ def compile_indicator(indicator: Indicator, registry: Registry) -> Compiled:
         indicator.standardise.by if indicator.standardise else [])
     return Compiled(
         indicator=indicator, protocol=protocol, variables=variables, population=population, exclusions=exclusions,
-        numerator=numerator, denominator=denominator, value=value, utility=utility,
+        numerator=numerator, denominator=denominator, value=value, utility=utility, strata=strata,
         needs=frame.Needs(protocol=protocol.id, attributes=frozenset(attributes), time_points=frozenset(time_points),
                           scores=frozenset(scores)),
     )

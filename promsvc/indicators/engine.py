@@ -24,7 +24,7 @@ import polars as pl
 import instruments
 from promsvc.indicators import stats
 from promsvc.indicators.definitions import Compiled
-from promsvc.indicators.episodes import DAYS_PER_YEAR, per_episode
+from promsvc.indicators.episodes import DAYS_PER_YEAR, UNIT_CODE, at_data_date, per_episode
 from promsvc.indicators.frame import Needs
 from promsvc.indicators.loader import IndicatorSet, Reference
 from promsvc.indicators.results import NATIONAL, DefinitionStamp, Result, ResultSet
@@ -87,9 +87,15 @@ def compute(frames: Mapping[str, pl.DataFrame], iset: IndicatorSet, registry: Re
     if options.period is not None:
         parse_period(options.period)
     tree = UnitTree.of(registry)
+    codes = tree.codes()
+    prepared = {p: at_data_date(frames[p], p, options.as_of, codes) for p in {c.protocol.id for c in compiled}}
+    for df in prepared.values():
+        unknown = df.filter(pl.col(UNIT_CODE) < 0)["unit"].unique().to_list()
+        if unknown:
+            raise EngineError(f"the data names unit(s) {', '.join(sorted(map(str, unknown)))} that the registry does not declare")
     results: list[Result] = []
     for c in compiled:
-        results += compute_one(frames[c.protocol.id], c, tree, iset.references.get(c.indicator.id, []), options)
+        results += compute_one(prepared[c.protocol.id], c, tree, iset.references.get(c.indicator.id, []), options)
     return ResultSet(
         registry=registry.id, computed_at=options.computed_at, data_until=options.as_of, source=options.source,
         definitions=[DefinitionStamp(c.indicator.id, c.indicator.version, c.indicator.approved, method(c)) for c in compiled],
@@ -113,11 +119,10 @@ def periods(indicator, years: list[int], requested: str | None) -> list[tuple[st
 
 
 def compute_one(df: pl.DataFrame, c: Compiled, tree: UnitTree, references: list[Reference], options: Options) -> list[Result]:
+    """The cells of one indicator; `df` is its protocol's frame at the data date (`at_data_date`)."""
     ind = c.indicator
     ep = per_episode(df, c, options.as_of)
-    unknown = set(ep["unit"].unique().to_list()) - set(tree.nodes)
-    if unknown:
-        raise EngineError(f"the data names unit(s) {', '.join(sorted(map(str, unknown)))} that registry has not declared")
+    codes = tree.codes()
     years = sorted(y for y in ep["year"].unique().to_list() if y <= options.as_of.year)
     chosen = periods(ind, years, options.period)
     if not chosen:
@@ -126,8 +131,9 @@ def compute_one(df: pl.DataFrame, c: Compiled, tree: UnitTree, references: list[
     cells = [(p, n.id) for p, _ in chosen for lv in levels for n in tree.at_level(lv)]
     period_map = pl.DataFrame([(label, y) for label, ys in chosen for y in ys], schema=["period", "year"], orient="row",
                               schema_overrides={"year": pl.Int64})
-    cell_map = pl.DataFrame([(u, a) for u, node in tree.nodes.items() for a in (*node.ancestors, u)
-                             if tree.nodes[a].level in levels], schema=["unit", "cell"], orient="row")
+    cell_map = pl.DataFrame([(codes[u], a) for u, node in tree.nodes.items() for a in (*node.ancestors, u)
+                             if tree.nodes[a].level in levels], schema=["unit", "cell"], orient="row",
+                            schema_overrides={"unit": pl.Int32})
     grid = pl.DataFrame(cells, schema=["period", "cell"], orient="row")
 
     def rollup(table: pl.DataFrame, keys: list[str], aggs: list[pl.Expr]) -> pl.DataFrame:
@@ -142,13 +148,13 @@ def compute_one(df: pl.DataFrame, c: Compiled, tree: UnitTree, references: list[
     totals = rollup(by_year, [], sum_of)
     table = grid.join(totals, on=["period", "cell"], how="left").with_columns([pl.col(s).fill_null(0) for s in sums])
     if ind.measure == "coverage":
-        ref = pl.DataFrame([(r.unit, r.year, r.count) for r in references], schema=["unit", "year", "count"], orient="row",
-                           schema_overrides={"year": pl.Int64, "count": pl.Int64})
+        ref = pl.DataFrame([(codes[r.unit], r.year, r.count) for r in references], schema=["unit", "year", "count"],
+                           orient="row", schema_overrides={"unit": pl.Int32, "year": pl.Int64, "count": pl.Int64})
         table = (table.drop("den").join(rollup(ref, [], [pl.col("count").sum()]), on=["period", "cell"], how="left")
                  .with_columns(pl.col("count").fill_null(0).alias("den")))
     col = {s: table[s].to_numpy().astype(float) for s in (*sums, "den")}
     den, num, pop = col["den"], col["num"], col["pop"]
-    value, low, high, sd = _values(ind, table, col, ep, rollup)
+    value, low, high, sd = _values(ind, table, col, ep, tree, chosen)
     crude = None
     if strata:
         crude = value
@@ -182,7 +188,7 @@ def _f(x) -> float | None:
     return None if x is None or np.isnan(x) else float(x)
 
 
-def _values(ind, table, col, ep, rollup):
+def _values(ind, table, col, ep, tree: UnitTree, chosen):
     """Value, interval and standard deviation of each cell (NaN where there is none)."""
     den, num = col["den"], col["num"]
     nan = np.full(len(den), np.nan)
@@ -199,11 +205,20 @@ def _values(ind, table, col, ep, rollup):
             return value, low, high, sd
     if ind.measure == "count":
         return num.astype(float), nan, nan, nan
-    # median: the values of each cell
-    lists = rollup(ep.filter(pl.col("val").is_not_null()).select("year", "unit", "val"), [], [pl.col("val")])
-    found = {(p, u): v for p, u, v in lists.select("period", "cell", "val").iter_rows()}
-    triples = [stats.median_interval(np.asarray(found.get(k, []), dtype=float))
-               for k in zip(table["period"].to_list(), table["cell"].to_list())]
+    # median: each cell's values, gathered from the (unit, year) groups it holds
+    values = ep.filter(pl.col("val").is_not_null())
+    key = values["unit"].to_numpy().astype(np.int64) * 10_000 + values["year"].to_numpy()
+    order = np.argsort(key, kind="stable")
+    key, array = key[order], values["val"].to_numpy()[order]
+    firsts, starts = np.unique(key, return_index=True)
+    where = {(int(k) // 10_000, int(k) % 10_000): (a, b) for k, a, b in zip(firsts, starts, [*starts[1:], len(key)])}
+    years = {label: ys for label, ys in chosen}
+    codes = tree.codes()
+    triples = []
+    for period, cell in zip(table["period"].to_list(), table["cell"].to_list()):
+        parts = [array[slice(*where[(codes[u], y)])] for u in tree.subtree(cell) for y in years[period]
+                 if (codes[u], y) in where]
+        triples.append(stats.median_interval(np.concatenate(parts) if parts else np.empty(0)))
     value, low, high = (np.array(x, dtype=float) for x in zip(*triples)) if triples else (nan, nan, nan)
     return value, low, high, nan
 
@@ -216,7 +231,8 @@ def _share_interval(ind, x, n):
 
 def _standardised(ind, by_stratum: pl.DataFrame, table: pl.DataFrame):
     """Direct standardisation to the registry's population of the same period (the national
-    cell's strata), weights renormalised over the strata a unit has. Interval: for a share, the
+    cell's strata; an unknown attribute value is a stratum of its own), weights renormalised
+    over the strata a unit has. Interval: for a share, the
     definition's method on the effective sample size p(1 − p)/Var (Korn & Graubard 1998,
     Survey Methodology 24:193); for a mean, t with the standardised variance."""
     s = by_stratum.filter(pl.col("den") > 0).with_columns((pl.col("num") / pl.col("den")).alias("rate"))

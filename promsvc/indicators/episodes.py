@@ -2,7 +2,7 @@
 each measure adds up (vectorised polars; the reference engine in tests/property does the same
 one episode at a time).
 
-Output columns: `unit`, `year`, `pop` (1 if in the population after exclusions), `den`, `num`,
+Output columns: `unit` (its code, `UnitTree.codes`), `year`, `pop` (1 if in the population after exclusions), `den`, `num`,
 `sq` (value², for means), `val` (the value, for medians), `withdrawn`, `deceased` (response
 rates) and, when standardised, `stratum`.
 
@@ -23,6 +23,7 @@ from promsvc.indicators.definitions import DECEASED, EVENT_YEAR, WITHDRAWN, Comp
 from promsvc.indicators.expressions import to_polars
 
 _UTC = pl.Datetime("us", "UTC")
+UNIT_CODE = "unit_code"
 DAYS_PER_YEAR = 365.25
 
 
@@ -31,71 +32,81 @@ def cutoff(as_of: dt.date) -> dt.datetime:
     return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
 
 
-def at_data_date(df: pl.DataFrame, compiled: Compiled, as_of: dt.date) -> pl.DataFrame:
-    """The frame as it stood at the end of the data date, with the derived built-in columns."""
+def at_data_date(df: pl.DataFrame, protocol_id: str, as_of: dt.date, unit_codes: dict[str, int]) -> pl.DataFrame:
+    """One protocol's episodes as they stood at the end of the data date, with the derived
+    built-in columns and `unit_code` (-1: a unit the registry does not declare); done once per
+    frame, shared by every indicator of the protocol."""
     end = cutoff(as_of)
-    df = df.filter(pl.col("event_date") <= as_of)
+    lazy = df.lazy().filter((pl.col("protocol") == protocol_id) & (pl.col("event_date") <= as_of))
     columns: list[pl.Expr] = []
-    for tp in sorted(compiled.needs.time_points | {s.time_point for s in compiled.needs.scores}):
-        submitted = fr.time_point_column(tp, "submitted_at")
-        if submitted not in df.columns:
-            continue
-        late = pl.col(submitted) >= end
-        for column in df.columns:
-            if column.startswith(f"{tp}.") and column != fr.time_point_column(tp, "status"):
-                columns.append(pl.when(late).then(None).otherwise(pl.col(column)).alias(column))
+    for submitted in (c for c in df.columns if c.endswith(".submitted_at")):
+        tp = submitted.removesuffix(".submitted_at")
+        late = (pl.col(submitted) >= end).fill_null(False)
         status = fr.time_point_column(tp, "status")
+        for column in df.columns:
+            if column.startswith(f"{tp}.") and column != status:
+                columns.append(pl.when(late).then(None).otherwise(pl.col(column)).alias(column))
         if status in df.columns:
             columns.append(pl.when(late).then(pl.lit("open")).otherwise(pl.col(status)).alias(status))
     columns += [
         pl.col("event_date").dt.year().cast(pl.Int64).alias(EVENT_YEAR),
         (pl.col("withdrawn_at") < end).fill_null(False).alias(WITHDRAWN),
         (pl.col("deceased_at") < end).fill_null(False).alias(DECEASED),
+        pl.col("unit").cast(pl.String).replace_strict(unit_codes, default=-1, return_dtype=pl.Int32).alias(UNIT_CODE),
     ]
-    return df.with_columns(columns)
+    return lazy.with_columns(columns).collect()
 
 
 def per_episode(df: pl.DataFrame, compiled: Compiled, as_of: dt.date) -> pl.DataFrame:
-    """One row per episode of the population's protocol: what each measure adds up."""
+    """One row per episode of the population (`df` from `at_data_date`): what its measure adds up."""
     ind, v = compiled.indicator, compiled.variables
-    df = at_data_date(df.filter(pl.col("protocol") == compiled.protocol.id), compiled, as_of)
     pop = to_polars(compiled.population, v).fill_null(False)
     for exclusion in compiled.exclusions:
         pop = pop & ~to_polars(exclusion, v).fill_null(False)
-    df = df.with_columns(pop.alias("_pop"), _year(compiled).alias("year")).filter(pl.col("_pop"))
-    p = pl.col("_pop")
+    lazy = df.lazy().filter(pop).with_columns(_year(compiled).alias("year"))
     zero = pl.lit(0.0)
     if ind.measure == "proportion":
-        den = p & (to_polars(compiled.denominator, v).fill_null(False) if compiled.denominator else True)
+        den = to_polars(compiled.denominator, v).fill_null(False) if compiled.denominator else pl.lit(True)
         num = den & to_polars(compiled.numerator, v).fill_null(False)
         cols = [den.alias("den"), num.cast(pl.Float64).alias("num")]
     elif ind.measure in ("mean", "median"):
         value = to_polars(compiled.value, v).cast(pl.Float64)
-        value = pl.when(value.is_finite()).then(value)  # NaN and ±inf are no value
-        cols = [value.alias("val")]
+        cols = [pl.when(value.is_finite()).then(value).alias("val")]  # NaN and ±inf are no value
     elif ind.measure == "count":
-        num = p & (to_polars(compiled.numerator, v).fill_null(False) if compiled.numerator else True)
+        num = to_polars(compiled.numerator, v).fill_null(False) if compiled.numerator else pl.lit(True)
         cols = [num.alias("den"), num.cast(pl.Float64).alias("num")]
     elif ind.measure == "response_rate":
         cols = _response(compiled, cutoff(as_of))
     elif ind.measure == "coverage":
-        cols = [p.alias("den"), p.cast(pl.Float64).alias("num")]  # den is replaced by the reference counts
+        cols = [pl.lit(True).alias("den"), pl.lit(1.0).alias("num")]  # den is replaced by the reference counts
     else:  # qaly
-        df = df.with_columns(pl.Series("val", qaly_gain(df, compiled.utility), dtype=pl.Float64).fill_nan(None))
+        utility = lazy.select(UNIT_CODE, "year", *(c for _, c, _ in compiled.utility), *(c for c, _ in compiled.strata)).collect()
+        lazy = utility.lazy().with_columns(pl.Series("val", qaly_gain(utility, compiled.utility), dtype=pl.Float64).fill_nan(None))
         cols = []
-    df = df.with_columns(cols)
-    if "val" in df.columns:
-        has = pl.col("val").is_not_null()
-        df = df.with_columns(has.alias("den"), pl.col("val").fill_null(zero).alias("num"),
-                             (pl.col("val") ** 2).fill_null(zero).alias("sq"))
-    keep = [pl.col("unit"), pl.col("year"), pl.lit(1, dtype=pl.Int64).alias("pop"),
+    lazy = lazy.with_columns(cols)
+    has_value = ind.measure in ("mean", "median", "qaly")
+    if has_value:
+        lazy = lazy.with_columns(pl.col("val").is_not_null().alias("den"), pl.col("val").fill_null(zero).alias("num"),
+                                 (pl.col("val") ** 2).fill_null(zero).alias("sq"))
+    keep = [pl.col(UNIT_CODE).alias("unit"), pl.col("year"), pl.lit(1, dtype=pl.Int64).alias("pop"),
             pl.col("den").cast(pl.Int64), pl.col("num").cast(pl.Float64)]
-    keep += [pl.col(c) for c in ("sq", "val") if c in df.columns]
-    keep += [pl.col(c).cast(pl.Int64) for c in ("n_withdrawn", "n_deceased") if c in df.columns]
-    if ind.standardise is not None:
-        keep.append(pl.concat_str([pl.col(fr.attribute_column(a)).cast(pl.String).fill_null("?")
-                                   for a in ind.standardise.by], separator=" × ").alias("stratum"))
-    return df.select(keep).filter(pl.col("year").is_not_null())
+    keep += [pl.col(c) for c in ("sq", "val") if has_value]
+    if ind.measure == "response_rate":
+        keep += [pl.col(c).cast(pl.Int64) for c in ("n_withdrawn", "n_deceased")]
+    if compiled.strata:
+        keep.append(stratum(compiled.strata))
+    return lazy.select(keep).filter(pl.col("year").is_not_null()).collect()
+
+
+def stratum(strata: list[tuple[str, list]]) -> pl.Expr:
+    """A number per combination of the standardising attributes' values (unknown is a value of
+    its own): each attribute's value's position in its list, in mixed radix."""
+    code = pl.lit(0, dtype=pl.Int64)
+    for column, values in strata:
+        position = pl.col(column).replace_strict(values, list(range(len(values))), default=len(values),
+                                                 return_dtype=pl.Int64)
+        code = code * (len(values) + 1) + position
+    return code.alias("stratum")
 
 
 def _year(compiled: Compiled) -> pl.Expr:
@@ -121,7 +132,7 @@ def _response(compiled: Compiled, end: dt.datetime) -> list[pl.Expr]:
     it closed without answering are counted apart; the rest are the denominator."""
     tp = compiled.indicator.time_point
     closes = window_closes(compiled, tp)
-    due = pl.col("_pop") & (closes < pl.lit(end, dtype=_UTC))
+    due = closes < pl.lit(end, dtype=_UTC)
     answered = (pl.col(fr.time_point_column(tp, "status")) == "completed").fill_null(False)
     withdrawn = due & ~answered & (pl.col("withdrawn_at") < closes).fill_null(False)
     deceased = due & ~answered & ~withdrawn & (pl.col("deceased_at") < closes).fill_null(False)

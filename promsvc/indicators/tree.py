@@ -31,6 +31,10 @@ class UnitTree(msgspec.Struct, frozen=True):
         walk(registry.units, (NATIONAL,))
         return cls(nodes)
 
+    def codes(self) -> dict[str, int]:
+        """A small integer per unit id (the engine groups by these: much faster than by text)."""
+        return {unit: i for i, unit in enumerate(self.nodes)}
+
     def levels(self) -> set[str]:
         return {n.level for n in self.nodes.values()}
 
