@@ -11,6 +11,8 @@ single patients' values.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from instruments import loader as instruments
 from instruments.schema import Bands
 from promsvc.indicators.frame import Needs, ScoreRef, score_column
@@ -52,7 +54,8 @@ def needs(protocol: Protocol) -> Needs:
     return Needs(protocol=protocol.id, scores=frozenset(score_refs(protocol)))
 
 
-def summarise(frame, registry: Registry, protocol: Protocol, years: int = SUMMARY_YEARS) -> list[Summary]:
+def summarise(frame, registry: Registry, protocol: Protocol, years: int = SUMMARY_YEARS,
+              as_of: dt.date | None = None) -> list[Summary]:
     """Summaries of every score of `protocol` in `frame` (a polars DataFrame), for the newest
     `years` event years in which the last time point has answers (what the charts show), or
     the newest years at all while no episode has reached the last time point."""
@@ -70,6 +73,8 @@ def summarise(frame, registry: Registry, protocol: Protocol, years: int = SUMMAR
         if ref.time_point != baseline and base in refs:
             columns.append((pl.col(score_column(ref)).cast(pl.Float64) - pl.col(score_column(base)).cast(pl.Float64)).alias(f"v{len(specs)}"))
             specs.append((ref, baseline))
+    if as_of is not None:  # as the engine: nothing after the data date
+        frame = frame.filter(pl.col("event_date") <= as_of)
     wide = frame.select(pl.col("event_date").dt.year().cast(pl.Utf8).alias("period"), pl.col("unit"), *columns)
     answered_last = [f"v{i}" for i, (ref, change) in enumerate(specs) if ref.time_point == last and change is None]
     with_last = wide.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in answered_last)) if answered_last else wide
