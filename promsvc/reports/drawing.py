@@ -116,6 +116,12 @@ def _value_axis(g: Group, x: _X, y: float, top: float, w: Words, label: str) -> 
     return y - 14
 
 
+def _dashed(points: list[float], colour: str, width: float, dash: list[float] | None) -> PolyLine:
+    """A (dashed) line as a polyline: renderSVG closes a Line's path (`Z`), and the way back
+    would fill the gaps of its dashes."""
+    return PolyLine(points, strokeColor=color(colour), strokeWidth=width, strokeDashArray=dash, fillColor=None)
+
+
 def _whisker(g: Group, x0: float, x1: float, y: float, cap: float = 3.0) -> None:
     ink = color(INK)
     g.add(Line(x0, y, x1, y, strokeColor=ink, strokeWidth=1))
@@ -220,7 +226,7 @@ def _unit_bars(c: UnitBars, w: Words, titled: bool) -> Drawing:
             _whisker(g, x(r.low), x(r.high), mid)
     if c.national is not None:
         xn = x(c.national)
-        g.add(Line(xn, bottom, xn, top, strokeColor=color(INK), strokeWidth=1.2, strokeDashArray=[4, 2]))
+        g.add(_dashed([xn, bottom, xn, top], INK, 1.2, [4, 2]))
         axis_bottom -= 12
         g.add(_s(x.x0, axis_bottom, f"- - -  {c.national_label}", fill=INK))
     return _finish(g, c, axis_bottom - 4, titled)
@@ -296,7 +302,7 @@ def _trend(c: Trend, w: Words, titled: bool) -> Drawing:
                 continue
             xy = (X(i) + dx, Y(p.value))
             if previous is not None:
-                g.add(Line(*previous, *xy, strokeColor=color(colour), strokeWidth=1.5, strokeDashArray=None if k == 0 else [3, 2]))
+                g.add(_dashed([*previous, *xy], colour, 1.5, None if k == 0 else [3, 2]))
             if p.low is not None and p.high is not None:
                 g.add(Line(xy[0], Y(p.low), xy[0], Y(p.high), strokeColor=color(colour), strokeWidth=1))
                 g.add(Line(xy[0] - 2.5, Y(p.low), xy[0] + 2.5, Y(p.low), strokeColor=color(colour), strokeWidth=1))
