@@ -186,7 +186,8 @@ class Shown:
         self.d, self.w = definition, w
         self.percent = is_percent(definition)
         unit = definition.unit_of_measure.lower()
-        self.decimals = 0 if self.percent else 3 if unit in ("qaly", "qalys") else 2 if unit == "index" else 1
+        self.decimals = (0 if self.percent or definition.measure == "count"
+                         else 3 if unit in ("qaly", "qalys") else 2 if unit == "index" else 1)
 
     def value(self, x: float) -> str:
         return self.w.percent(x) if self.percent else self.w.number(x, self.decimals)
