@@ -119,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     indicators_command.add_parser(commands)  # promsvc indicators check|compute
 
+    from promsvc.commands import cohort as cohort_command
+
+    cohort_command.add_parser(commands)  # promsvc cohort
+
     from promsvc.commands import report as report_command
     from promsvc.commands import results as results_command
 

@@ -60,7 +60,8 @@ def register(commands) -> None:
 
     demo = commands.add_parser(
         "demo", help="set up a demo: migrate a SQLite file, enrol demo patients, print links and a key, serve",
-        description="Migrate the database (default ./var/promsvc.sqlite3), enrol a few synthetic episodes in the demo "
+        description="Migrate the database (default ./var/promsvc.sqlite3), load a synthetic cohort of 3000 episodes into "
+        "the demo registry once (for indicators; `promsvc cohort`), enrol a few synthetic episodes in the demo "
         "registry (the same ones when run again on the same day), issue patient links for them, create an API key "
         "of role registry, print links, key and a curl example, then serve on 127.0.0.1:8000. Also enrols synthetic "
         "patients in the registry `minutes` (time points minutes apart) and, unless PROMSVC_SMTP_HOST is set, e-mails "

@@ -9,6 +9,11 @@ links (the old ones stop working) and a new key (the previous demo key is revoke
 episodes' event date is a week ahead of the day of the run, so that their baseline is open
 now; on another day new episodes are made.
 
+Indicators and result pages need numbers: the first run also loads a synthetic cohort into the
+demo registry (`promsvc cohort`: COHORT_EPISODES episodes over five years up to COHORT_TODAY,
+seed COHORT_SEED); later runs find it and leave it. The coverage reference counts shipped with
+the demo (promsvc/registries/demo.coverage.csv) are those of this cohort.
+
 Results (docs/reports.md): last, the demo registry's indicators are computed and published, so
 that /results/demo and /open/demo/indicators.csv show them.
 
@@ -43,6 +48,10 @@ from promsvc.settings import Settings
 DEMO_ACTOR = "promsvc-demo"  # what the audit names as the actor of the demo's own enrolments
 KEY_LABEL = "promsvc demo"
 MAIL_DIR = Path("var") / "mail"  # where the demo's own SMTP sink writes what it receives
+
+# The synthetic cohort of the demo: fixed, so that the shipped coverage reference matches it
+# (`promsvc cohort demo --episodes 3000 --seed 2026 --today 2026-11-30 --reference …`).
+COHORT_EPISODES, COHORT_SEED, COHORT_TODAY = 3000, 2026, dt.date(2026, 11, 30)
 
 PATIENTS = [
     # (suffix, pseudonym, unit, language, proxy, contacts)
@@ -85,8 +94,11 @@ def setup(env: dict[str, str] | None = None, today: dt.date | None = None, out=N
     finally:
         engine.dispose()
 
+    loaded = load_cohort(settings, registry)
     base = settings.base_url
     print("\npromsvc demo: the synthetic registry 'demo' with three patients (all data are made up)\n", file=out)
+    print(f"Synthetic cohort for indicators: {COHORT_EPISODES} episodes up to {COHORT_TODAY} "
+          f"({'loaded now' if loaded else 'loaded before'}; `promsvc cohort --help`)\n", file=out)
     print("Patient links (open one on a phone-sized window; each answers EQ-5D-5L and RAND-36 before surgery):", file=out)
     for external_id, language, url in links:
         print(f"  {external_id} ({language}): {url}", file=out)
@@ -97,6 +109,27 @@ def setup(env: dict[str, str] | None = None, today: dt.date | None = None, out=N
     print(f'  curl -H "Authorization: Bearer {key}" {base}/api/v1/registries/demo/export.csv', file=out)
     print(f"API description: {base}/schema/swagger\n", file=out)
     return {"links": links, "key": key}
+
+
+def cohort_options():
+    from promsvc.episodes import synthetic
+
+    return synthetic.Options(episodes=COHORT_EPISODES, seed=COHORT_SEED, today=COHORT_TODAY)
+
+
+def load_cohort(settings: Settings, registry) -> bool:
+    """Load the demo's synthetic cohort unless it is there; whether it was loaded now."""
+    from promsvc.episodes import bulk, synthetic
+
+    options = cohort_options()
+    engine = db.make_engine(settings)
+    try:
+        if bulk.already_loaded(engine, registry, synthetic.external_id(options, 0)):
+            return False
+        bulk.load(engine, registry, synthetic.chunks(registry, options, settings), [])
+        return True
+    finally:
+        engine.dispose()
 
 
 def run(host: str, port: int, *, serve: bool = True) -> int:

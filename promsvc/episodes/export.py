@@ -198,6 +198,6 @@ def _time(value: dt.datetime | None) -> str:
 def _cell(value: object) -> str:
     if value is None:
         return ""
-    if isinstance(value, float):
-        return repr(round(value, 6)) if value == value else ""
+    if isinstance(value, float):  # at full precision (shortest round trip): rounding is for display only
+        return repr(value) if value == value else ""
     return str(value)

@@ -84,35 +84,37 @@ def _aliases(plan: F.Plan, columns: dict[str, tuple[str, pl.DataType]]) -> list[
 
 
 def _typed(path, separator: str, types: dict[str, pl.DataType], name: str) -> pl.DataFrame:
-    """The columns `types` of every data row, parsed as their types, with `row` (1, 2, …)."""
-    def scan(schema: dict[str, pl.DataType]) -> pl.LazyFrame:
-        return pl.scan_csv(path, separator=separator, infer_schema=False, schema_overrides=schema, quote_char='"',
-                           raise_if_empty=False).select(list(schema))
+    """The columns `types` of every data row as their types, with `row` (1, 2, …).
 
+    Read as text and converted with one fixed format per type (much faster than letting the
+    CSV reader guess the format of every time), in one streaming pass that also marks each
+    cell that is not empty but did not convert: the first such cell is the error."""
+    text = pl.scan_csv(path, separator=separator, infer_schema=False, quote_char='"', raise_if_empty=False)
+    typed = [c for c, t in types.items() if t != pl.String()]
+    query = text.select(list(types)).with_row_index("row", offset=1).with_columns(
+        [_parsed(pl.col(c), types[c]).alias(c) for c in typed]
+        + [(pl.col(c).is_not_null() & _parsed(pl.col(c), types[c]).is_null()).alias(f"bad\x1f{c}") for c in typed])
     try:
-        return scan(types).with_row_index("row", offset=1).collect()
+        data = query.collect(engine="streaming")
     except pl.exceptions.ComputeError as e:
-        for column, dtype in types.items():
-            if dtype != pl.String():
-                _first_bad_cell(scan({column: pl.String()}).collect()[column], dtype, column, name)
         raise CsvError(f"{name}: cannot be read as CSV: {str(e).splitlines()[0]}") from None
+    for column in typed:
+        bad = data[f"bad\x1f{column}"].arg_true()
+        if len(bad):
+            row = int(data["row"][int(bad[0])])
+            found = text.select(pl.col(column).slice(row - 1, 1)).collect().item()
+            expected = {F.TIME: TIME_FORMAT, pl.Date(): "a date, YYYY-MM-DD", pl.Int64(): "a whole number"}.get(types[column], "a number")
+            raise CsvError(f"{name}: data row {row}, column {column}: found {found!r}, expected {expected}"
+                           f"{_more(len(bad))}; leave the cell empty when nothing is known")
+    return data.drop([f"bad\x1f{c}" for c in typed])
 
 
-def _parsed(text: pl.Series, dtype: pl.DataType) -> pl.Series:
+def _parsed(text: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     if dtype == F.TIME:
-        return text.str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
+        return text.str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_unit="us", time_zone="UTC", strict=False)
     if dtype == pl.Date():
         return text.str.to_date("%Y-%m-%d", strict=False)
     return text.cast(dtype, strict=False)
-
-
-def _first_bad_cell(text: pl.Series, dtype: pl.DataType, column: str, name: str) -> None:
-    bad = (text.is_not_null() & _parsed(text, dtype).is_null()).arg_true()
-    if len(bad):
-        row = int(bad[0])
-        expected = {F.TIME: TIME_FORMAT, pl.Date(): "a date, YYYY-MM-DD", pl.Int64(): "a whole number"}.get(dtype, "a number")
-        raise CsvError(f"{name}: data row {row + 1}, column {column}: found {text[row]!r}, expected {expected}"
-                       f"{_more(len(bad))}; leave the cell empty when nothing is known")
 
 
 def _more(n: int) -> str:
@@ -157,11 +159,6 @@ def _check(data: pl.DataFrame, plan: F.Plan, registry: Registry, name: str) -> N
         if dtype == pl.Float64():
             refuse(~pl.col(column).is_finite() & pl.col(column).is_not_null(), column,
                    "a number; leave the cell empty for no score", _export_name(plan, column))
-    twice = data.filter(pl.struct("episode", "time_point").is_duplicated())
-    if twice.height:
-        first = twice.filter((pl.col("episode") == twice["episode"][0]) & (pl.col("time_point") == twice["time_point"][0]))
-        raise CsvError(f"{name}: data rows {first['row'][0]} and {first['row'][1]} are both episode {first['episode'][0]!r} "
-                       f"at time point {first['time_point'][0]}; give each episode and time point one row")
 
 
 def _export_name(plan: F.Plan, long_column: str) -> str:
@@ -172,14 +169,25 @@ def _export_name(plan: F.Plan, long_column: str) -> str:
 
 
 def _episodes(data: pl.DataFrame, columns: list[str], name: str) -> pl.DataFrame:
-    """One row per episode; every row of an episode must agree on the episode's columns."""
-    episodes = data.unique(subset=["episode"], keep="first").select(columns)
-    if data.select(columns).unique().height != episodes.height:
-        for column in columns[1:]:
-            varies = data.group_by("episode").agg(pl.col(column).n_unique().alias("n"), pl.col("row")).filter(pl.col("n") > 1)
-            if varies.height:
-                rows = sorted(varies["row"][0])[:2]
-                export_column = next((c for c, f in EPISODE.items() if f == column), column.replace("attr.", ATTRIBUTE_PREFIX))
-                raise CsvError(f"{name}: data rows {rows[0]} and {rows[1]} are episode {varies['episode'][0]!r} with another "
-                               f"{export_column}; every row of an episode has the same {export_column}")
-    return episodes
+    """One row per episode, in one pass over the rows: every row of an episode must agree on
+    the episode's columns, and name each time point once."""
+    hashed = data.with_columns(pl.struct(columns[1:]).hash().alias("same"))
+    grouped = hashed.group_by("episode").agg(
+        pl.col(columns[1:]).first(), pl.col("same").n_unique().alias("versions"),
+        (pl.len() - pl.col("time_point").n_unique()).alias("repeated"))
+    if grouped["repeated"].max() or 0:
+        episode = grouped.filter(pl.col("repeated") > 0)["episode"][0]
+        rows = data.filter(pl.col("episode") == episode)
+        tp = rows.filter(pl.col("time_point").is_duplicated())["time_point"][0]
+        both = rows.filter(pl.col("time_point") == tp)["row"]
+        raise CsvError(f"{name}: data rows {both[0]} and {both[1]} are both episode {episode!r} at time point {tp}; "
+                       "give each episode and time point one row")
+    if grouped["versions"].max() > 1:
+        episode = grouped.filter(pl.col("versions") > 1)["episode"][0]
+        rows = data.filter(pl.col("episode") == episode)
+        column = next(c for c in columns[1:] if rows[c].n_unique() > 1)
+        first = rows.filter(pl.col(column).ne_missing(rows[column][0]))["row"][0]
+        export_column = next((c for c, f in EPISODE.items() if f == column), column.replace("attr.", ATTRIBUTE_PREFIX))
+        raise CsvError(f"{name}: data rows {rows['row'][0]} and {first} are episode {episode!r} with another "
+                       f"{export_column}; every row of an episode has the same {export_column}")
+    return grouped.select(columns)

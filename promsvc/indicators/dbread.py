@@ -11,7 +11,11 @@ Three kinds of query, each one statement over the whole protocol:
    in SQL), with the episode and time point of their response.
 
 Times come out of SQL as whole seconds since 1970 (the export's precision). On PostgreSQL each
-query's rows come as CSV through `COPY … TO STDOUT`, parsed by polars; on SQLite (no COPY) ….
+query's rows come as CSV through `COPY … TO STDOUT`, parsed by polars; on SQLite a block of rows
+at a time. The joins run in the database: PostgreSQL hashes them in parallel; SQLite looks each
+row up by its primary key, which is what makes it the slower route (docs/service.md has the
+figures). Reading each table whole and joining in polars was tried and was no faster, and took
+more memory (every id travels).
 """
 
 from __future__ import annotations
@@ -170,23 +174,39 @@ def _times(raw: pl.DataFrame) -> pl.DataFrame:
 # ------------------------------------------------------------------ fetching in bulk
 
 
+BLOCK = 200_000  # rows fetched (SQLite), or about as many bytes × 256 parsed (PostgreSQL), at a time
+
+
 def _fetcher(connection):
-    """A function that runs a Query on `connection` and returns its rows as a DataFrame."""
+    """A function that runs a Query on `connection` and returns its rows as a DataFrame, a
+    block at a time, so that the rows are never held twice whole (as Python objects or text,
+    and as the frame)."""
     from sqlalchemy import text
 
     if connection.dialect.name == "postgresql":
         def fetch(query: Query) -> pl.DataFrame:
             compiled = text(query.sql).bindparams(**query.params).compile(dialect=connection.dialect)
             cursor = connection.connection.dbapi_connection.cursor()
-            buffer = io.BytesIO()
+            parts, buffer = [], io.BytesIO()
+
+            def parse() -> None:
+                if buffer.tell():
+                    parts.append(pl.read_csv(buffer.getvalue(), has_header=False, schema=query.columns, raise_if_empty=False))
+                    buffer.seek(0)
+                    buffer.truncate()
+
+            # COPY sends a message per row; parsed a block of rows at a time
             with cursor.copy(f"COPY ({compiled.string}) TO STDOUT (FORMAT csv)", compiled.params) as copy:
-                for block in copy:
-                    buffer.write(block)
-            return pl.read_csv(buffer.getvalue(), has_header=False, new_columns=list(query.columns),
-                               schema=query.columns, raise_if_empty=False)
+                for row in copy:
+                    buffer.write(row)
+                    if buffer.tell() > BLOCK * 256:
+                        parse()
+            parse()
+            return pl.concat(parts) if parts else pl.DataFrame(schema=query.columns)
         return fetch
 
     def fetch(query: Query) -> pl.DataFrame:
-        rows = connection.execute(text(query.sql), query.params).fetchall()
-        return pl.DataFrame(rows, schema=query.columns, orient="row")
+        result = connection.execute(text(query.sql), query.params)
+        parts = [pl.DataFrame(rows, schema=query.columns, orient="row") for rows in iter(lambda: result.fetchmany(BLOCK), [])]
+        return pl.concat(parts) if parts else pl.DataFrame(schema=query.columns)
     return fetch

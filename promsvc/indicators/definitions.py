@@ -18,11 +18,9 @@ from promsvc.indicators.expressions import (
     BOOLEAN, DATE, NUMBER, TEXT, TIMESTAMP, ExpressionError, Formula, Var, parse,
 )
 from promsvc.indicators.schema import Indicator, Variable
-from promsvc.models import Status
 from promsvc.registries.schema import Protocol, Registry
 
 NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-STATUSES = tuple(s.value for s in Status)
 
 # Built-in variables: the frame's fixed columns, and three the engine derives at the data date.
 EVENT_YEAR, WITHDRAWN, DECEASED = "event_year", "withdrawn", "deceased"
@@ -116,7 +114,11 @@ def resolve(variable: Variable, registry: Registry, protocol: Protocol, at: str,
             problems.append(f"at {at}: a `field` variable takes no {', '.join(extra)}; remove it")
             return None
         column = frame.time_point_column(variable.time_point, variable.field)
-        return (Var(column, TEXT, STATUSES) if variable.field == "status" else Var(column, TIMESTAMP)), None
+        if variable.field != "status":
+            return Var(column, TIMESTAMP), None
+        from promsvc.models import Status  # here: the models pull in SQLAlchemy, which the CSV route does not need
+
+        return Var(column, TEXT, tuple(s.value for s in Status)), None
 
     if variable.instrument is None:
         problems.append(f"at {at}: a score variable needs `instrument`, e.g. eq5d-5l")

@@ -14,7 +14,9 @@ and complementary suppression over all cells (`promsvc.indicators.suppression`).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
+from collections import defaultdict
 from collections.abc import Mapping
 
 import msgspec
@@ -23,6 +25,7 @@ import polars as pl
 
 import instruments
 from promsvc.indicators import stats
+from promsvc.indicators.cells import group_sums, rollup
 from promsvc.indicators.definitions import Compiled
 from promsvc.indicators.episodes import DAYS_PER_YEAR, UNIT_CODE, at_data_date, per_episode
 from promsvc.indicators.frame import Needs
@@ -128,38 +131,29 @@ def compute_one(df: pl.DataFrame, c: Compiled, tree: UnitTree, references: list[
     if not chosen:
         return []
     levels = [lv for lv in LEVELS if lv in ind.levels]
-    cells = [(p, n.id) for p, _ in chosen for lv in levels for n in tree.at_level(lv)]
-    period_map = pl.DataFrame([(label, y) for label, ys in chosen for y in ys], schema=["period", "year"], orient="row",
-                              schema_overrides={"year": pl.Int64})
-    cell_map = pl.DataFrame([(codes[u], a) for u, node in tree.nodes.items() for a in (*node.ancestors, u)
-                             if tree.nodes[a].level in levels], schema=["unit", "cell"], orient="row",
-                            schema_overrides={"unit": pl.Int32})
-    grid = pl.DataFrame(cells, schema=["period", "cell"], orient="row")
-
-    def rollup(table: pl.DataFrame, keys: list[str], aggs: list[pl.Expr]) -> pl.DataFrame:
-        """Per (period, cell[, keys]): `aggs` over the rows of every year and unit it holds."""
-        return (table.join(period_map, on="year").join(cell_map, on="unit")
-                .group_by(["period", "cell", *keys]).agg(aggs))
-
-    strata = ["stratum"] if "stratum" in ep.columns else []
+    keys = [(p, n.id) for p, _ in chosen for lv in levels for n in tree.at_level(lv)]
+    periods_of_year: dict[int, list[str]] = {}
+    for label, ys in chosen:
+        for y in ys:
+            periods_of_year.setdefault(y, []).append(label)
+    cells_of_unit = {codes[u]: [a for a in (*node.ancestors, u) if tree.nodes[a].level in levels] for u, node in tree.nodes.items()}
     sums = [s for s in _SUMS if s in ep.columns]
-    by_year = ep.group_by(["year", "unit", *strata]).agg([pl.col(s).sum() for s in sums])
-    sum_of = [pl.col(s).sum() for s in sums]
-    totals = rollup(by_year, [], sum_of)
-    table = grid.join(totals, on=["period", "cell"], how="left").with_columns([pl.col(s).fill_null(0) for s in sums])
+    n_strata = math.prod(len(values) + 1 for _, values in c.strata)
+    groups = group_sums(ep, sums, len(codes), n_strata)
+    totals = rollup(groups, periods_of_year, cells_of_unit)
+    zero = [0.0] * len(sums)
+    col = {s: np.array([totals.get(k, zero)[i] for k in keys]) for i, s in enumerate(sums)}
     if ind.measure == "coverage":
-        ref = pl.DataFrame([(codes[r.unit], r.year, r.count) for r in references], schema=["unit", "year", "count"],
-                           orient="row", schema_overrides={"unit": pl.Int32, "year": pl.Int64, "count": pl.Int64})
-        table = (table.drop("den").join(rollup(ref, [], [pl.col("count").sum()]), on=["period", "cell"], how="left")
-                 .with_columns(pl.col("count").fill_null(0).alias("den")))
-    col = {s: table[s].to_numpy().astype(float) for s in (*sums, "den")}
+        reference = {(codes[r.unit], r.year, 0): [float(r.count)] for r in references}
+        counts = rollup(reference, periods_of_year, cells_of_unit)
+        col["den"] = np.array([counts.get(k, [0.0])[0] for k in keys])
     den, num, pop = col["den"], col["num"], col["pop"]
-    value, low, high, sd = _values(ind, table, col, ep, tree, chosen)
+    value, low, high, sd = _values(ind, keys, col, ep, tree, chosen)
     crude = None
-    if strata:
+    if c.strata:
         crude = value
-        value, low, high = _standardised(ind, rollup(by_year, strata, sum_of), table)
-    keys = list(zip(table["period"].to_list(), table["cell"].to_list()))
+        strata = rollup(groups, periods_of_year, cells_of_unit, by_stratum=True)
+        value, low, high = _standardised(ind, keys, den, {k: dict(zip(sums, v)) for k, v in strata.items()})
     national = {p: i for i, (p, u) in enumerate(keys) if u == NATIONAL}
     funnel = _funnel(ind, keys, value, den, sd, national)
     hidden = suppress_cells(keys, den.astype(int), tree, levels, chosen, ind.threshold())
@@ -188,7 +182,7 @@ def _f(x) -> float | None:
     return None if x is None or np.isnan(x) else float(x)
 
 
-def _values(ind, table, col, ep, tree: UnitTree, chosen):
+def _values(ind, keys, col, ep, tree: UnitTree, chosen):
     """Value, interval and standard deviation of each cell (NaN where there is none)."""
     den, num = col["den"], col["num"]
     nan = np.full(len(den), np.nan)
@@ -215,7 +209,7 @@ def _values(ind, table, col, ep, tree: UnitTree, chosen):
     years = {label: ys for label, ys in chosen}
     codes = tree.codes()
     triples = []
-    for period, cell in zip(table["period"].to_list(), table["cell"].to_list()):
+    for period, cell in keys:
         parts = [array[slice(*where[(codes[u], y)])] for u in tree.subtree(cell) for y in years[period]
                  if (codes[u], y) in where]
         triples.append(stats.median_interval(np.concatenate(parts) if parts else np.empty(0)))
@@ -229,36 +223,45 @@ def _share_interval(ind, x, n):
     return stats.wilson(x, n)
 
 
-def _standardised(ind, by_stratum: pl.DataFrame, table: pl.DataFrame):
+def _standardised(ind, keys, den, strata: dict[tuple, dict[str, float]]):
     """Direct standardisation to the registry's population of the same period (the national
     cell's strata; an unknown attribute value is a stratum of its own), weights renormalised
-    over the strata a unit has. Interval: for a share, the
-    definition's method on the effective sample size p(1 − p)/Var (Korn & Graubard 1998,
-    Survey Methodology 24:193); for a mean, t with the standardised variance."""
-    s = by_stratum.filter(pl.col("den") > 0).with_columns((pl.col("num") / pl.col("den")).alias("rate"))
-    if ind.measure == "proportion":
-        s = s.with_columns((pl.col("rate") * (1 - pl.col("rate")) / pl.col("den")).alias("var"))
-    else:
-        sd2 = ((pl.col("sq") - pl.col("num") ** 2 / pl.col("den")) / (pl.col("den") - 1)).clip(lower_bound=0)
-        s = s.with_columns(pl.when(pl.col("den") > 1).then(sd2 / pl.col("den")).otherwise(0.0).alias("var"))
-    weights = (s.filter(pl.col("cell") == NATIONAL)
-               .with_columns((pl.col("den") / pl.col("den").sum().over("period")).alias("w"))
-               .select("period", "stratum", "w"))
-    std = (s.join(weights, on=["period", "stratum"])
-           .group_by("period", "cell")
-           .agg((pl.col("w") * pl.col("rate")).sum().alias("wr"), pl.col("w").sum().alias("ws"),
-                (pl.col("w") ** 2 * pl.col("var")).sum().alias("wv")))
-    t = table.select("period", "cell", "den").join(std, on=["period", "cell"], how="left")
-    ws = t["ws"].fill_null(np.nan).to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        value = t["wr"].fill_null(np.nan).to_numpy() / ws
-        var = t["wv"].fill_null(np.nan).to_numpy() / ws ** 2
-        n = t["den"].to_numpy().astype(float)
+    over the strata a unit has. Interval: for a share, the definition's method on the effective
+    sample size p(1 − p)/Var (Korn & Graubard 1998, Survey Methodology 24:193); for a mean, t
+    with the standardised variance."""
+    rate: dict[tuple, tuple[float, float]] = {}  # (period, cell, stratum) → (rate, its variance)
+    for key, s in strata.items():
+        n = s["den"]
+        if n <= 0:
+            continue
+        r = s["num"] / n
         if ind.measure == "proportion":
-            n_eff = np.where(var > 0, value * (1 - value) / var, n)
+            var = r * (1 - r) / n
+        else:
+            var = max(s["sq"] - s["num"] ** 2 / n, 0.0) / (n - 1) / n if n > 1 else 0.0
+        rate[key] = (r, var)
+    national: dict[str, dict[int, float]] = defaultdict(dict)
+    for (period, cell, stratum), s in strata.items():
+        if cell == NATIONAL and s["den"] > 0:
+            national[period][stratum] = s["den"]
+    by_cell: dict[tuple, list[tuple[float, float, float]]] = defaultdict(list)
+    for (period, cell, stratum), (r, var) in rate.items():
+        total = math.fsum(national[period].values())
+        w = national[period].get(stratum, 0.0) / total if total else 0.0
+        by_cell[(period, cell)].append((w, r, var))
+    value, var = np.full(len(keys), np.nan), np.full(len(keys), np.nan)
+    for i, key in enumerate(keys):
+        parts = by_cell.get(key)
+        ws = math.fsum(w for w, _, _ in parts) if parts else 0.0
+        if ws > 0:
+            value[i] = math.fsum(w * r for w, r, _ in parts) / ws
+            var[i] = math.fsum(w * w * v for w, _, v in parts) / ws ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if ind.measure == "proportion":
+            n_eff = np.where(var > 0, value * (1 - value) / var, den)
             low, high = _share_interval(ind, value * n_eff, n_eff)
         else:
-            low, high = stats.t_interval(value, np.sqrt(var * n), n)
+            low, high = stats.t_interval(value, np.sqrt(var * den), den)
     return value, low, high
 
 

@@ -158,15 +158,19 @@ def _unknown(what: str, asked: Iterable[str], known: dict, protocol: Protocol) -
 def assemble(plan: Plan, episodes: pl.DataFrame, per_time_point: list[pl.DataFrame]) -> pl.DataFrame:
     """The frame: `episodes` (one row each: the fixed and attribute columns) and, joined on
     `episode`, the columns of each long frame in `per_time_point` (`episode`, `time_point`, and
-    value columns named as the frame's columns without their `{tp}.`), spread out per time point."""
+    value columns named as the frame's columns without their `{tp}.`), spread out per time point
+    (one pivot and one join per long frame)."""
     frame = episodes
     for long in per_time_point:
         values = [c for c in long.columns if c not in ("episode", "time_point")]
-        for tp in plan.protocol.time_points:
-            wanted = [c for c in values if f"{tp.id}.{c}" in plan.schema]
-            if wanted:
-                part = long.filter(pl.col("time_point") == tp.id).select(
-                    "episode", *(pl.col(c).alias(f"{tp.id}.{c}") for c in wanted))
-                frame = frame.join(part, on="episode", how="left")
+        if not values or not long.height:
+            continue
+        wide = long.pivot(on="time_point", index="episode", values=values, separator="\x1f")
+        named = {}
+        for column in wide.columns[1:]:
+            value, _, tp = column.rpartition("\x1f") if len(values) > 1 else (values[0], "", column)
+            if f"{tp}.{value}" in plan.schema:
+                named[column] = f"{tp}.{value}"
+        frame = frame.join(wide.select("episode", *named).rename(named), on="episode", how="left")
     missing = [pl.lit(None, dtype).alias(name) for name, dtype in plan.schema.items() if name not in frame.columns]
     return frame.with_columns(missing).select(pl.col(n).cast(t) for n, t in plan.schema.items()).sort("episode")

@@ -227,7 +227,10 @@ def _kind(measure: str) -> str:
 
 
 def read_reference(path: Path, tree: UnitTree) -> tuple[list[Reference], list[str]]:
-    """The rows of a coverage reference CSV (`unit,year,count`), and every problem in it."""
+    """The rows of a coverage reference CSV (`unit,year,count`), and every problem in it.
+
+    A count is of the patients treated at that unit itself, as an episode's unit is; a unit's
+    reference in a cell is the sum over it and every unit under it, like its episodes."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as e:
@@ -255,10 +258,5 @@ def read_reference(path: Path, tree: UnitTree) -> tuple[list[Reference], list[st
             out.append(f"{where}: unit {unit} has a second row for {year}; give one count per unit and year")
         seen.add((unit, year))
         rows.append(Reference(unit=unit, year=year, count=count))
-    for unit, year in seen:
-        nested = next((a for a in tree.nodes[unit].ancestors if (a, year) in seen), None)
-        if nested is not None:
-            out.append(f"{path.name}: {unit} and the unit above it, {nested}, both have counts for {year}; "
-                       "give counts at one level of each branch (parents are summed from their children)")
     return rows, out
 

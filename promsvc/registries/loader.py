@@ -175,12 +175,9 @@ def _protocol_problems(protocol: Protocol, at: str) -> list[str]:
     known = instruments.catalogue()
     known_list = ", ".join(sorted(known))
     asked: set[str] = set()
-    tp_ids: dict[str, int] = {}
+    out += _used_twice([tp.id for tp in protocol.time_points], f"{at}.time_points", "time point")
     for t, tp in enumerate(protocol.time_points):
         here = f"{at}.time_points[{t}]"
-        if tp.id in tp_ids:
-            out.append(f"at {here}.id: time point id {tp.id!r} is used twice (also at {at}.time_points[{tp_ids[tp.id]}]); give each time point its own id")
-        tp_ids.setdefault(tp.id, t)
         if tp.window <= _ZERO:
             out.append(f"at {here}.window: the window must be longer than zero (e.g. P30D)")
         for i, instrument_id in enumerate(tp.instruments):
@@ -246,14 +243,21 @@ _ATTRIBUTE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _BAD_IN_VALUE = re.compile(r"['\"\\\x00-\x1f\x7f]")
 
 
+def _used_twice(ids: list[str], at: str, what: str) -> list[str]:
+    """An id used again in a list of `what`s at `at`, with where it was first."""
+    first: dict[str, int] = {}
+    out = []
+    for n, id_ in enumerate(ids):
+        if id_ in first:
+            out.append(f"at {at}[{n}].id: {what} id {id_!r} is used twice (also at {at}[{first[id_]}]); give each {what} its own id")
+        first.setdefault(id_, n)
+    return out
+
+
 def _attribute_problems(protocol: Protocol, at: str) -> list[str]:
-    out: list[str] = []
-    seen: dict[str, int] = {}
+    out = _used_twice([a.id for a in protocol.attributes], f"{at}.attributes", "attribute")
     for a, attribute in enumerate(protocol.attributes):
         here = f"{at}.attributes[{a}]"
-        if attribute.id in seen:
-            out.append(f"at {here}.id: attribute id {attribute.id!r} is used twice (also at {at}.attributes[{seen[attribute.id]}]); give each attribute its own id")
-        seen.setdefault(attribute.id, a)
         if not _ATTRIBUTE_ID.match(attribute.id):
             out.append(f"at {here}.id: {attribute.id!r} cannot name a column or a formula variable; use lower-case letters, digits and _, starting with a letter (e.g. asa_class)")
         kind = attribute.kind

@@ -104,13 +104,13 @@ def _phone(browser):
 def _enrol_and_issue(base: str, keys: dict) -> tuple[str, str]:
     external_id = f"browser-{int(time.time() * 1000)}"
     auth = {"Authorization": f"Bearer {keys['system']}"}
-    event = (dt.date.today() - dt.timedelta(days=95)).isoformat()  # the 3-month time point is open now
+    event = (dt.date.today() - dt.timedelta(days=370)).isoformat()  # the 12-month time point is open now
     r = httpx.post(f"{base}/api/v1/registries/demo/episodes", headers=auth, json={
         "external_id": external_id, "pseudonym": "PSEUDO-BROWSER", "unit": "fjord-sentral",
         "protocol": "hip_primary", "event_date": event, "language": "nb",
     })
     assert r.status_code == 201, r.text
-    r = httpx.post(f"{base}/api/v1/registries/demo/episodes/{external_id}/time-points/m3/link", headers=auth)
+    r = httpx.post(f"{base}/api/v1/registries/demo/episodes/{external_id}/time-points/m12/link", headers=auth)
     assert r.status_code == 201, r.text
     return external_id, r.json()["url"]
 
@@ -205,9 +205,9 @@ def test_answer_on_a_phone_resume_review_submit_and_find_the_scores(server, keys
     # ---- the registry finds the scores through the API
     r = httpx.get(f"{base}/api/v1/registries/demo/episodes/{external_id}", headers={"Authorization": f"Bearer {keys['registry']}"})
     assert r.status_code == 200, r.text
-    m3 = next(tp for tp in r.json()["time_points"] if tp["id"] == "m3")
-    assert m3["status"] == "completed"
-    by_instrument = {resp["instrument"]: resp for resp in m3["responses"]}
+    m12 = next(tp for tp in r.json()["time_points"] if tp["id"] == "m12")
+    assert m12["status"] == "completed"
+    by_instrument = {resp["instrument"]: resp for resp in m12["responses"]}
     eq = by_instrument["eq5d-5l"]
     assert eq["answers"] == {**EQ5D, "VAS": VAS}
     index = next(s for s in eq["scores"] if s["scoring"] == "index")

@@ -23,7 +23,7 @@ def make_link(
     *,
     registry: str = "demo",
     protocol: str = "hip_primary",
-    time_point: str = "m3",
+    time_point: str = "m12",  # EQ-5D-5L and RAND-36 (m3 also asks GS-PEQ)
     language: str = "nb",
     external_id: str | None = None,
     expires_in: dt.timedelta = dt.timedelta(days=30),

@@ -370,9 +370,11 @@ def test_demo_setup_is_repeatable_and_its_links_work(client, database_url, sessi
     env = {"PROMSVC_DATABASE_URL": database_url, "PROMSVC_REGISTRIES_DIR": str(TEST_REGISTRIES),
            "PROMSVC_BASE_URL": "http://testserver.local"}
     first = demo_command.setup(dict(env))
+    assert "(loaded now;" in capsys.readouterr().out
     second = demo_command.setup(dict(env))
     assert [x for x, _, _ in first["links"]] == [x for x, _, _ in second["links"]]
-    assert count(session, Episode) == 3
+    # three patients to try the forms with, and the synthetic cohort for indicators, loaded once
+    assert count(session, Episode) == 3 + demo_command.COHORT_EPISODES
     for _, _, url in second["links"]:
         assert client.get("/api/v1/forms/" + url.rsplit("/", 1)[1]).status_code == 200
     for _, _, url in first["links"]:
@@ -381,4 +383,4 @@ def test_demo_setup_is_repeatable_and_its_links_work(client, database_url, sessi
     assert client.get(f"{API}/{external_id}", headers=bearer(second["key"])).status_code == 200
     assert client.get(f"{API}/{external_id}", headers=bearer(first["key"])).status_code == 401  # revoked
     printed = capsys.readouterr().out
-    assert second["key"] in printed and "curl -H" in printed
+    assert second["key"] in printed and "curl -H" in printed and "(loaded before;" in printed

@@ -24,7 +24,7 @@ def test_read_the_form_in_each_language(client, engine):
     form = r.json()
     assert form["status"] == "open" and form["language"] == "nb" and form["draft"] is None
     assert form["respondents"] == ["patient", "proxy"]
-    assert form["time_point"] == {"id": "m3", "title": "3 måneder etter"}
+    assert form["time_point"] == {"id": "m12", "title": "12 måneder etter"}
     assert [i["id"] for i in form["instruments"]] == ["eq5d-5l", "rand36"]
     eq = form["instruments"][0]
     assert eq["wording"] == "ours" and eq["version"] == "1.0"

@@ -80,6 +80,16 @@ def test_binomial_funnel_limits_bracket_the_binomial_quantiles_and_approach_the_
     assert (low[0], high[0]) == pytest.approx((0.7 - half, 0.7 + half), abs=5e-5)
 
 
+def test_binomial_quantiles_equal_scipy_and_the_limits_at_the_ends():
+    rng = np.random.default_rng(20251203)
+    n, p = rng.integers(1, 5000, 500).astype(float), rng.uniform(0.001, 0.999, 500)
+    for q in (0.001, 0.025, 0.975, 0.999):
+        assert np.array_equal(stats._binomial_quantile(q, n, p), sps.binom.ppf(q, n, p))  # scipy.stats.binom.ppf
+    assert [list(x) for x in stats.binomial_limits(0.0, [10, 50], 0.95)] == [[0.0, 0.0], [0.0, 0.0]]
+    assert [list(x) for x in stats.binomial_limits(1.0, [10], 0.998)] == [[1.0], [1.0]]
+    assert all(math.isnan(x[0]) for x in stats.binomial_limits(float("nan"), [10], 0.95))
+
+
 def test_normal_funnel_limits_and_status():
     low, high = stats.normal_limits(10.0, 4.0, [16], 0.998)
     half = sps.norm.ppf(0.999) * 4.0 / 4

@@ -98,9 +98,10 @@ def test_duplicate_ids_unknown_registry_and_reference_problems(tmp_path):
 
 def test_reference_file_rows_are_checked(tmp_path):
     path = tmp_path / "ref.csv"
-    path.write_text("unit,year,count\ns1,2023,4\nzz,2023,1\ns1,2023,x\ns1,2023,3\nh1,2023,9\n")
+    path.write_text("unit,year,count\ns1,2023,4\nzz,2023,1\ns1,2023,x\ns1,2023,3\nh1,2023,9\ns1,2024,-1\n")
     rows, problems = loader.read_reference(path, loader.UnitTree.of(REGISTRY))
     assert "ref.csv, data row 2, column unit: no unit 'zz' in the registry" in problems
     assert any("data row 3: year and count must be whole numbers" in p for p in problems)
     assert any("data row 4: unit s1 has a second row for 2023" in p for p in problems)
-    assert any("s1 and the unit above it, h1, both have counts for 2023" in p for p in problems)
+    assert "ref.csv, data row 6, column count: -1 is below zero" in problems
+    assert len(problems) == 4 and len(rows) == 4  # h1 beside s1: each unit's own patients
