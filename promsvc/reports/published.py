@@ -103,13 +103,18 @@ class Index:
         return periods[-1] if periods else None
 
     def report_period(self) -> str | None:
-        """What a report is about by default: the newest single year in which at least half of
-        the indicators have a published national value (12-month results counted by answer
-        year reach a year further than the rest), else the newest year with the most."""
+        """What a report is about by default, as an annual report is: the newest year that has
+        ended by the data date (the newest at all when none has) in which at least half of the
+        indicators have a published national value (12-month results counted by answer year
+        reach a year further than the rest), else the newest year with the most."""
+        data_until = self.publication.results.data_until
+        ended = {r.period for r in self.publication.results.results
+                 if "-" not in r.period and (int(r.period) < data_until.year or data_until.strftime("%m-%d") == "12-31")}
         shown: dict[str, int] = defaultdict(int)
         for r in self.publication.results.results:
             if r.unit == NATIONAL and "-" not in r.period and not r.suppressed and r.value is not None:
-                shown[r.period] += 1
+                if r.period in ended or not ended:
+                    shown[r.period] += 1
         if not shown:
             years = {p for ind in self.definitions for p in self.periods(ind)}
             return max(years) if years else None
