@@ -25,6 +25,7 @@ from importlib import resources
 import msgspec
 import numpy as np
 import polars as pl
+import yaml
 
 from promsvc.indicators import engine, loader
 from promsvc.indicators.frame import attribute_column, score_column, time_point_column
@@ -60,9 +61,14 @@ def registry_with_60_hospitals():
 
 
 def indicators(registry):
+    """The demo's indicators for `registry`; the coverage indicator only where its reference
+    counts name the registry's units (the demo's own)."""
     where = resources.files("promsvc.registries")
     with resources.as_file(where.joinpath("demo.indicators.yaml")) as path:
-        return loader.decode(path.read_bytes(), "demo.indicators.yaml", {"demo": registry}, path.parent)
+        data = yaml.safe_load(path.read_bytes())
+        if "fjord-sentral" not in registry.unit_ids():
+            data["indicators"] = [i for i in data["indicators"] if "reference" not in i]
+        return loader.decode(yaml.safe_dump(data).encode(), "demo.indicators.yaml", {"demo": registry}, path.parent)
 
 
 def frame(registry, needs, n: int, seed: int = 1) -> pl.DataFrame:
@@ -123,13 +129,18 @@ def _units(units):
         yield from _units(u.children)
 
 
-def best(repeat: int, fn):
+CPU: dict[str, float] = {}  # the process's CPU seconds of each best run: on a shared machine, wall time waits too
+
+
+def best(repeat: int, fn, name: str = ""):
     times, out = [], None
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
+        times.append((time.perf_counter() - t, time.process_time() - c))
+    wall, cpu = min(times)
+    CPU[name] = cpu
+    return wall, out
 
 
 def main() -> None:
@@ -145,24 +156,26 @@ def main() -> None:
     now = dt.datetime(2026, 6, 2, tzinfo=dt.UTC)
     options = engine.Options(as_of=AS_OF, computed_at=now)
 
-    t_compute, results = best(args.repeat, lambda: engine.compute(frames, iset, registry, options))
-    t_publish, pub = best(args.repeat, lambda: publish.compute(frames, iset, registry, as_of=AS_OF, now=now))
+    t_compute, results = best(args.repeat, lambda: engine.compute(frames, iset, registry, options), "compute")
+    t_publish, pub = best(args.repeat, lambda: publish.compute(frames, iset, registry, as_of=AS_OF, now=now), "publish")
     ix = Index(pub, registry)
-    t_report, pdf = best(args.repeat, lambda: documents.registry_report(ix, "nb"))
-    t_unit, unit_pdf = best(args.repeat, lambda: documents.unit_report(ix, "hospital-07", "nb"))
+    t_report, pdf = best(args.repeat, lambda: documents.registry_report(ix, "nb"), "report")
+    t_unit, unit_pdf = best(args.repeat, lambda: documents.unit_report(ix, "hospital-07", "nb"), "unit")
     t_page, html = best(args.repeat, lambda: pages.render("results.html", **pages.page(
-        ix, lang="nb", query="", period=None, unit=None, published="bench")))
+        ix, lang="nb", query="", period=None, unit=None, published="bench")), "page")
     size = len(publication._encoder.encode(pub))
 
     cells = len(results.results)
     print(f"registry: 60 hospitals, {len(iset.indicators)} indicators, {args.episodes:,} episodes over {YEARS} years; "
           f"{cells:,} result cells; publication {size / 1e6:.1f} MB; best of {args.repeat}")
-    print(f"  compute indicators (baseline)  {t_compute:6.2f} s")
-    print(f"  + score summaries (publish)    {t_publish:6.2f} s")
-    print(f"  registry report PDF            {t_report:6.2f} s   {pdf.count(b'/Type /Page') - pdf.count(b'/Type /Pages')} pages, "
-          f"{len(pdf) / 1e6:.1f} MB   ({t_report / t_compute:.1f} × compute; target < 10 s)")
-    print(f"  unit report PDF                {t_unit:6.2f} s   {len(unit_pdf) / 1e3:.0f} kB")
-    print(f"  registry result page           {t_page:6.2f} s   {len(html) / 1e3:.0f} kB HTML")
+    print("                                  wall    CPU")
+    print(f"  compute indicators (baseline)  {t_compute:6.2f} {CPU['compute']:6.2f} s")
+    print(f"  + score summaries (publish)    {t_publish:6.2f} {CPU['publish']:6.2f} s")
+    print(f"  registry report PDF            {t_report:6.2f} {CPU['report']:6.2f} s   "
+          f"{pdf.count(b'/Type /Page') - pdf.count(b'/Type /Pages')} pages, {len(pdf) / 1e6:.1f} MB   "
+          f"({t_report / t_compute:.1f} × compute; target < 10 s)")
+    print(f"  unit report PDF                {t_unit:6.2f} {CPU['unit']:6.2f} s   {len(unit_pdf) / 1e3:.0f} kB")
+    print(f"  registry result page           {t_page:6.2f} {CPU['page']:6.2f} s   {len(html) / 1e3:.0f} kB HTML")
 
 
 if __name__ == "__main__":

@@ -352,13 +352,18 @@ def unit_bars(ix: Index, indicator: str, period: str, w: Words, *, level: str | 
     )
 
 
-def pages_of(chart: UnitBars, rows: int) -> list[UnitBars]:
-    """A chart of many units as several of at most `rows` units each (the same scale, bands and
-    national line), for pages of paper; the table stays whole on the first."""
-    if len(chart.rows) <= rows:
+def pages_of(chart: Chart, rows: int) -> list[Chart]:
+    """A chart of many units as several of at most `rows` bars each (the same scale, bands and
+    national line), for pages of paper; other kinds stay whole."""
+    if isinstance(chart, UnitBars):
+        field, items, per = "rows", chart.rows, rows
+    elif isinstance(chart, Grouped):
+        field, items, per = "groups", chart.groups, max(1, rows // max(1, len(chart.series)))
+    else:
         return [chart]
-    parts = [chart.rows[i:i + rows] for i in range(0, len(chart.rows), rows)]
-    return [msgspec.structs.replace(chart, rows=part) for part in parts]
+    if len(items) <= per:
+        return [chart]
+    return [msgspec.structs.replace(chart, **{field: items[i:i + per]}) for i in range(0, len(items), per)]
 
 
 def funnel(ix: Index, indicator: str, period: str, w: Words, *, level: str | None = None) -> Funnel | None:

@@ -92,7 +92,7 @@ class _Builder:
         several pages), and its table under it."""
         if chart is None:
             return
-        parts = charts.pages_of(chart, ROWS_PER_PAGE) if isinstance(chart, charts.UnitBars) else [chart]
+        parts = charts.pages_of(chart, ROWS_PER_PAGE)
         for i, part in enumerate(parts):
             title = chart.title if i == 0 else f"{chart.title} ({i + 1}/{len(parts)})"
             self.story.append(KeepTogether([
