@@ -127,10 +127,13 @@ def _routers(settings: Settings) -> list[Any]:
     from promsvc.indicators.controllers import IndicatorController
     from promsvc.scoring_api.controllers import score
 
+    from promsvc.reports import controllers as reports
+
     handlers: list[Any] = [
         Router(
             path=API_PREFIX,
-            route_handlers=[EpisodeController, ExportController, IndicatorController, AuditController, score, *delivery_api()],
+            route_handlers=[EpisodeController, ExportController, IndicatorController, AuditController, score, *delivery_api(),
+                            *reports.api_handlers],
             # Patient-level data must not linger in caches between the service and the client.
             response_headers=[ResponseHeader(name="Cache-Control", value="no-store")],
         ),
@@ -139,6 +142,7 @@ def _routers(settings: Settings) -> list[Any]:
         patient = importlib.import_module("promsvc.patient.controllers")
         handlers.extend(getattr(patient, "routes", []))
     handlers.extend(delivery_pages())  # /code: a letter's short code
+    handlers.extend(reports.routes)  # /results pages and /open data: public aggregates (docs/reports.md)
     if settings.bench_routes:
         from promsvc.scoring_api.controllers import bench_routes
 

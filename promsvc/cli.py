@@ -122,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     from promsvc.commands import cohort as cohort_command
 
     cohort_command.add_parser(commands)  # promsvc cohort
+
+    from promsvc.commands import report as report_command
+    from promsvc.commands import results as results_command
+
+    report_command.add_parser(commands)  # promsvc report REGISTRY -o FILE.pdf
+    results_command.add_parser(commands)  # promsvc results publish|list
     return parser
 
 
@@ -172,6 +178,7 @@ def _is_user_error(error: Exception) -> bool:
         ("promsvc.commands", "CommandError"),
         ("promsvc.registries.loader", "RegistryError"),
         ("promsvc.settings", "SettingsError"),
+        ("promsvc.reports.fonts", "FontMissing"),
     ]
     return any(
         (module := sys.modules.get(name)) is not None and isinstance(error, getattr(module, cls))

@@ -300,3 +300,18 @@ class Message(SQLModel, table=True):
     link_id: int | None = Field(default=None, foreign_key="invitation_link.id")
     batch_id: str | None = Field(default=None, foreign_key="letter_batch.id")
     created_at: dt.datetime = _time(default_factory=utcnow)
+
+
+class PublicationRow(SQLModel, table=True):
+    """One published set of a registry's results (promsvc.reports.publication): the engine's
+    results with the definitions that produced them and aggregate score summaries, as msgspec
+    JSON. Result pages and open data serve the newest row; `etag` is the SHA-256 of `content`."""
+
+    __tablename__ = "publication"
+    __table_args__ = (sa.Index("ix_publication_registry_published", "registry_id", "published_at"),)
+    id: str = Field(default_factory=new_id, primary_key=True)
+    registry_id: str
+    published_at: dt.datetime = _time(default_factory=utcnow)
+    period: str  # the newest year it holds, what reports are about by default
+    etag: str
+    content: bytes = Field(sa_type=sa.LargeBinary)

@@ -15,6 +15,9 @@ demo registry (`promsvc cohort`: COHORT_EPISODES episodes over five years up to 
 seed COHORT_SEED); later runs find it and leave it. The coverage reference counts shipped with
 the demo (promsvc/registries/demo.coverage.csv) are those of this cohort.
 
+Results (docs/reports.md): last, the demo registry's indicators are computed and published, so
+that /results/demo and /open/demo/indicators.csv show them.
+
 Delivery (docs/delivery.md): the registry `minutes` (promsvc/delivery/demo) is loaded too, unless
 PROMSVC_REGISTRIES_DIR names another directory, and three synthetic patients are enrolled in it
 (the same ones all day), whose invitations and reminders fall due minutes apart. Unless
@@ -149,6 +152,7 @@ def run(host: str, port: int, *, serve: bool = True) -> int:
     try:
         setup(env)
         delivery(env, sink)
+        publish_results(env)  # last: after every episode of the demo is in the database
         if serve:
             print(f"Serving on http://{host}:{port} (Ctrl-C to stop)", file=sys.stderr)
             return _serve(host, port)
@@ -156,6 +160,21 @@ def run(host: str, port: int, *, serve: bool = True) -> int:
     finally:
         if sink is not None:
             sink.stop()
+
+
+def publish_results(env, out=None) -> None:
+    """Publish the demo registry's indicator results (docs/reports.md) and say where to see them."""
+    from promsvc.commands.results import publish
+
+    out = out or sys.stdout
+    settings = Settings.from_mapping(env)
+    _, pub = publish(settings, loader.load_all(settings), "demo")
+    cells = pub.results.results
+    base = settings.base_url
+    print(f"Results published: {len(cells)} cells of {len(pub.definitions)} indicators "
+          f"({sum(r.suppressed for r in cells)} suppressed as too small)", file=out)
+    print(f"  result pages: {base}/results/demo   open data: {base}/open/demo/indicators.csv", file=out)
+    print("  the annual report as PDF: .venv/bin/promsvc report demo -o demo.pdf\n", file=out)
 
 
 def start_mail(env: dict[str, str], directory: str | Path = MAIL_DIR, out=None):
