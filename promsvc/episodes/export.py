@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 import instruments
-from promsvc import audit, db
+from promsvc import audit, db, numbers
 from promsvc.errors import NotFound
 from promsvc.models import Episode, Invitation, Response, Score, Status
 from promsvc.registries.schema import Registry
@@ -172,5 +172,5 @@ def _cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return repr(round(value, 6)) if value == value else ""
+        return repr(numbers.clean(value)) if value == value else ""
     return str(value)

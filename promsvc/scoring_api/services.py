@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 import instruments
+from promsvc import numbers
 from promsvc.errors import FieldError, Invalid
 from promsvc.registries.loader import value_set_field
 from promsvc.scoring_api.schemas import ProvenanceOut, ScoreIn, ScoreOut, ValueSetOut
@@ -94,7 +95,7 @@ def _columns(ins, responses: list[dict[str, Any]]) -> tuple[dict[str, np.ndarray
 
 def _json_value(value: Any) -> float | str | None:
     if isinstance(value, float):
-        return None if math.isnan(value) else value
+        return None if math.isnan(value) else numbers.clean(value)
     if isinstance(value, str):
         return value or None
     return value

@@ -65,8 +65,20 @@ CASES = [
     Case("long-row", "id;MO;SC;UA;PD;AD\n1;1;1;1;1;1\n2;1;1;1;1;1;x\n1;1;1;1;1;1;x\n",
          ["data row 2 has 7 cells but the header has 6", "(1 more row(s) like it)"]),
     Case("blank-line-in-the-middle", EQ5D + "1,1,1,1,1\n\n1,1,1,1,1\n", ["data row 2 is a blank line"]),
+    Case("blank-line-with-crlf", "MO;SC;UA;PD;AD\r\n1;1;1;1;1\r\n\r\n1;1;1;1;1\r\n", ["data row 2 is a blank line"]),
+    Case("first-row-short", EQ5D + "1,1,1,1\n1,1,1,1,1\n", ["data row 1 has 4 cells but the header has 5"]),
+    Case("short-and-long-rows", EQ5D + "1,1,1,1\n1,1,1,1,1,1\n",
+         ["data row 1 has 4 cells but the header has 5", "(1 more row(s) like it)"]),
+    # quoted cells hold separators and line breaks that are no cell boundaries
+    Case("short-row-among-quoted-separators", 'id,note,MO,SC,UA,PD,AD\n1,"a,b",1,1,1,1,1\n2,"c,d",1,1,1,1\n',
+         ["data row 2 has 6 cells but the header has 7"]),
+    Case("long-row-among-quoted-separators", 'id,note,MO,SC,UA,PD,AD\n1,"a,b",1,1,1,1,1\n2,"c",1,1,1,1,1,9\n',
+         ["data row 2 has 8 cells but the header has 7"]),
+    Case("short-row-with-a-line-break-in-a-cell", 'id;note;MO;SC;UA;PD;AD\r\n1;"x\r\ny;z";1;1;1;1\r\n',
+         ["data row 1 has 6 cells but the header has 7"]),
     Case("quote-never-closed", 'id,MO,SC,UA,PD,AD\n1,1,1,1,1,1\n5" tall,1,1,1,1,1\n"ok",1,1,1,1,1\n',
          ["data row 2 has a quote", "never closed"]),
+    Case("quote-never-closed-in-the-header", 'id,"MO,SC,UA,PD,AD\n1,1,1,1,1,1\n', ["the header has a quote", "never closed"]),
     Case("not-utf8", "id,MO,SC,UA,PD,AD\nÅse,1,1,1,1,1\n".encode("latin-1"),
          ["in.csv is not UTF-8 text (line 2", "CSV UTF-8"]),
     Case("score-column-already-there", "MO,SC,UA,PD,AD,index\n1,1,1,1,1,0.5\n",
@@ -136,8 +148,8 @@ def test_the_engine_catching_a_bad_code_in_a_later_chunk_names_the_row_in_the_fi
     # The command checks every cell before scoring; should the engine still refuse a code
     # (its rules are the authority), the message must name the row in the file, not in the chunk.
     monkeypatch.setattr(scorecsv, "CHUNK_ROWS", 10)
-    def unchecked(ins, table):
-        return scorecsv._as_numbers(table, [i.id for i in ins.items if i.id in table.header])
+    def unchecked(ins, table, cells):
+        return scorecsv._as_numbers(cells.select(i.id for i in ins.items if i.id in table.header))
 
     monkeypatch.setattr(scorecsv, "_numeric_answers", unchecked)
     path = csv_file(EQ5D + "1,2,3,4,5\n" * 25 + "1,9,3,4,5\n" + "1,9,3,4,5\n")
