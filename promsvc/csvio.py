@@ -7,10 +7,10 @@ same text; it quotes a cell only where it must (one holding the separator, a quo
 break), so a cell quoted without need in the input comes out without its quotes.
 
 polars refuses a row with more cells than the header without saying which row, and fills a row
-with fewer cells with nulls without a word (it has no option to refuse one). So `cells` counts:
-every separator in the file either separates two cells or sits inside a quoted cell, whose
-text polars has read; when a file has more or fewer of the first kind than its rows need, the
-row at fault is found by walking the records (`_records`) — on that error path only.
+with fewer cells with nulls without a word (it has no option to refuse one). So `read` counts:
+every separator in the file either separates two cells or is text in a quoted cell, which
+polars has read; when the first kind are more or fewer than the rows need, the row at fault
+is found by walking the records (`_records`), on that error path only.
 """
 
 from __future__ import annotations
@@ -43,84 +43,32 @@ class Dialect:
 
 @dataclass(frozen=True, eq=False)
 class Table:
-    """A CSV file read whole and checked up to its header; `cells` parses the rows."""
+    """A CSV file read whole: its bytes, dialect, header and cells."""
 
     name: str
     data: bytes
     dialect: Dialect
     header: list[str]
-    detected: bool  # the separator was found from the header, not given
-    end: int  # where the records end in `data`: trailing blank lines are not rows
-    blank_lines_at_end: int
+    cells: pl.DataFrame  # every data row: text (null = an empty cell), or numbers (see `read`)
 
-    def cells(self, numbers: Sequence[str] = ()) -> pl.DataFrame:
-        """Every data row, every column as text (null = an empty cell), except the columns in
-        `numbers`: numbers where every cell of them is one (whole numbers that fit as Int16,
-        else Float64), else also text.
+    @property
+    def rows(self) -> int:
+        return self.cells.height
 
-        Raises CsvError naming the first row with more or fewer cells than the header.
-        """
-        text = dict.fromkeys(self.header, pl.String)
-        for kind in (pl.Int16, pl.Float64, pl.String):
-            try:
-                frame = self._parse(text | dict.fromkeys(numbers, kind))
-                break
-            except pl.exceptions.PolarsError as e:
-                failure = e  # a cell that is no such number, or a row polars cannot split
-        else:
-            raise self._row_error() or CsvError(f"{self.name} cannot be read as CSV: {str(failure).splitlines()[0]}")
-        frame = frame.head(frame.height - self.blank_lines_at_end)
-        if self._separators_between_cells(frame) != (frame.height + 1) * (len(self.header) - 1):
-            raise self._row_error() or CsvError(f"{self.name}: a row has more or fewer cells than the header")
-        return frame
-
-    def text(self, column: str) -> pl.Series:
-        """One column's cells as written (for messages that quote a cell)."""
-        return self._parse(dict.fromkeys(self.header, pl.String), columns=[column])[column]
-
-    def _parse(self, schema: dict, columns: list[str] | None = None) -> pl.DataFrame:
-        return pl.read_csv(
-            self.data, has_header=True, schema=schema, columns=columns, separator=self.dialect.separator,
-            quote_char='"', raise_if_empty=False,
-        )
-
-    def _separators_between_cells(self, frame: pl.DataFrame) -> int:
-        sep = self.dialect.separator
-        count = self.data.count(sep.encode(), 0, self.end)
-        if b'"' in self.data:  # only a quoted cell can hold the separator
-            count -= sum(name.count(sep) for name in self.header)
-            count -= sum(frame.select(pl.col(pl.String).str.count_matches(sep, literal=True).sum()).row(0))
-        return count
-
-    def _row_error(self) -> CsvError | None:
-        """The error for the first row with more or fewer cells than the header, if there is one."""
-        width, sep = len(self.header), self.dialect.separator
-        wrong = [(row, cells, line) for row, cells, line in _records(self._body(), sep) if row and cells != width]
-        if not wrong:
-            return None
-        row, cells, line = wrong[0]
-        if not line.strip():
-            what = "is a blank line; remove it"
-        else:
-            what = (
-                f"has {cells} cells but the header has {width}; "
-                f"check for a missing or extra {sep!r}, or a text cell with {sep!r} that is not in quotes"
-            )
-        more = f" ({len(wrong) - 1} more row(s) like it)" if len(wrong) > 1 else ""
-        other = ";" if sep == "," else ","
-        guessed = f" (the header says the separator is {sep!r}; if it is {other!r}, give --sep '{other}')" if self.detected else ""
-        return CsvError(f"{self.name}: data row {row} {what}{more}{guessed}")
-
-    def _body(self) -> str:
-        return self.data[len(BOM) if self.dialect.bom else 0 : self.end].decode("utf-8")
+    def columns(self, names: list[str]) -> pl.DataFrame:
+        """Some columns' cells as written, as text (for messages that quote a cell)."""
+        return _parse(self.data, self.dialect.separator, dict.fromkeys(self.header, pl.String), columns=names)
 
 
-def read(path: str | Path, separator: str | None = None) -> Table:
-    """Read a whole CSV file and its header. `separator` None means: detect `,` or `;` from the
-    header line.
+def read(path: str | Path, separator: str | None = None, numbers: Sequence[str] = ()) -> Table:
+    """Read a whole CSV file. `separator` None means: detect `,` or `;` from the header line.
+
+    Every column is read as text, except the columns named in `numbers`: as numbers where every
+    cell of such a column is one (whole numbers that fit as Int16, else Float64; null for an
+    empty cell), else as text too.
 
     Raises CsvError for an unreadable or empty file, a file that is not UTF-8, duplicate column
-    names, or an unclosed quote.
+    names, an unclosed quote, or a row with more or fewer cells than the header.
     """
     name = str(path)
     try:
@@ -147,21 +95,43 @@ def read(path: str | Path, separator: str | None = None) -> Table:
             f"{name}: {where} has a quote (\") that is never closed; a cell that contains \" "
             'must be in quotes with the " doubled, e.g. "5"" tall"'
         )
-    names = pl.read_csv(first_line.removesuffix(b"\r"), has_header=False, infer_schema=False, separator=sep, quote_char='"')
+    names = pl.read_csv(first_line.removesuffix(b"\r"), has_header=False, infer_schema=False, separator=sep)
     header = [cell or "" for cell in names.row(0)]
     _check_unique(header, name)
+
+    text = dict.fromkeys(header, pl.String)
+    asked = [n for n in numbers if n in text]
+    failure: Exception | None = None
+    for kind in (pl.Int16, pl.Float64, pl.String):
+        try:
+            cells = _parse(data, sep, text | dict.fromkeys(asked, kind))
+            break
+        except pl.exceptions.PolarsError as e:
+            failure = e  # a cell that is no such number, or a row polars cannot split
+    else:
+        raise _wrong_rows(name, data[start:end].decode("utf-8"), header, sep, separator is None, failure)
+    cells = cells.head(cells.height - max(data.count(b"\n", end) - 1, 0))  # polars read blank lines at the end
+    # Every separator either separates two cells or is text in a quoted cell (which polars
+    # has read): count the first kind.
+    between = data.count(sep.encode(), start, end)
+    if b'"' in data:
+        between -= sum(h.count(sep) for h in header)
+        between -= sum(cells.select(pl.col(pl.String).str.count_matches(sep, literal=True).sum()).row(0))
+    if between != (cells.height + 1) * (len(header) - 1):
+        raise _wrong_rows(name, data[start:end].decode("utf-8"), header, sep, separator is None)
     eol = "\r\n" if first_line.endswith(b"\r") else "\n"
-    blank_lines = max(data.count(b"\n", end) - 1, 0)  # polars reads each as a row of nulls
-    return Table(name, data, Dialect(sep, bom, eol), header, separator is None, end, blank_lines)
+    return Table(name, data, Dialect(sep, bom, eol), header, cells)
 
 
-def write(frame: pl.DataFrame, dialect: Dialect, output: str | Path | None, *, stdout, float_precision: int | None) -> None:
-    """Write `frame` in `dialect`: to `output`, or to `stdout` when output is None (without the
-    byte-order mark, which belongs at the start of a file).
+def write(table: Table, columns: pl.DataFrame, output: str | Path | None, *, stdout, float_precision: int | None) -> None:
+    """Write the rows of `table` with `columns` put in: a column named like one of the table's
+    takes its place, the others are appended. To `output`, or to `stdout` when output is None
+    (without the byte-order mark, which belongs at the start of a file).
 
     A file is written whole or not at all: to a temporary file beside it, flushed to disk, then
     renamed over the target, so a reader never sees half a file and an error leaves no file.
     """
+    frame, dialect = table.cells.with_columns(columns.get_columns()), table.dialect
 
     def write_to(f, bom: bool) -> None:
         frame.write_csv(
@@ -203,6 +173,31 @@ def write(frame: pl.DataFrame, dialect: Dialect, output: str | Path | None, *, s
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _parse(data: bytes, sep: str, schema: dict, columns: list[str] | None = None) -> pl.DataFrame:
+    return pl.read_csv(data, has_header=True, schema=schema, columns=columns, separator=sep, quote_char='"',
+                       raise_if_empty=False)
+
+
+def _wrong_rows(name: str, text: str, header: list[str], sep: str, detected: bool, failure=None) -> CsvError:
+    """The error for the first row with more or fewer cells than the header."""
+    width = len(header)
+    wrong = [(row, cells, line) for row, cells, line in _records(text, sep) if row and cells != width]
+    if not wrong:  # polars refused the file for a reason of its own
+        return CsvError(f"{name} cannot be read as CSV: {str(failure).splitlines()[0]}")
+    row, cells, line = wrong[0]
+    if not line.strip():
+        what = "is a blank line; remove it"
+    else:
+        what = (
+            f"has {cells} cells but the header has {width}; "
+            f"check for a missing or extra {sep!r}, or a text cell with {sep!r} that is not in quotes"
+        )
+    more = f" ({len(wrong) - 1} more row(s) like it)" if len(wrong) > 1 else ""
+    other = ";" if sep == "," else ","
+    guessed = f" (the header says the separator is {sep!r}; if it is {other!r}, give --sep '{other}')" if detected else ""
+    return CsvError(f"{name}: data row {row} {what}{more}{guessed}")
 
 
 def _records(text: str, sep: str) -> Iterator[tuple[int, int, str]]:

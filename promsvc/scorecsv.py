@@ -55,18 +55,18 @@ def run(request: Request, *, stdout: TextIO, stderr: TextIO) -> None:
     chosen = engine.choose_scoring(ins, request.scoring)
     engine.choose_value_set(ins, chosen, request.method, request.country)
 
-    table = csvio.read(request.input, request.separator)
-    cells = table.cells([item.id for item in ins.items if item.id in table.header])
+    table = csvio.read(request.input, request.separator, numbers=[item.id for item in ins.items])
     _check_columns(ins, chosen, table.header, request.input)
-    answers = _numeric_answers(ins, table, cells)
+    answers = _numeric_answers(ins, table)
 
     scores, provenance = _score_in_chunks(ins, request, answers, table, stderr)
     names = output_columns(ins, chosen.id)
-    out = cells.with_columns(_as_written(answers[name]) for name in answers.columns).hstack(
-        [column.alias(names[score_id]) for score_id, column in scores.items()]
-    )
-    csvio.write(out, table.dialect, request.output, stdout=stdout, float_precision=request.round)
-    print(f"promsvc: {_describe(provenance, cells.height, request)}", file=stderr)
+    columns = pl.DataFrame([
+        *(_as_written(answers[item_id]) for item_id in answers.columns),
+        *(column.alias(names[score_id]) for score_id, column in scores.items()),
+    ])
+    csvio.write(table, columns, request.output, stdout=stdout, float_precision=request.round)
+    print(f"promsvc: {_describe(provenance, table.rows, request)}", file=stderr)
 
 
 def find_instrument(instrument_id: str) -> Instrument:
@@ -130,14 +130,14 @@ def _check_columns(ins: Instrument, chosen, columns: list[str], name: str) -> No
         )
 
 
-def _numeric_answers(ins: Instrument, table: csvio.Table, cells: pl.DataFrame) -> pl.DataFrame:
+def _numeric_answers(ins: Instrument, table: csvio.Table) -> pl.DataFrame:
     """The item columns as numbers (null = no answer), every cell checked against its item's codes.
 
     All columns are checked over the whole file before any scoring, so the message names the
     first bad cell of the file (top to bottom, then left to right) and how many more there are.
     """
     items = [item for item in ins.items if item.id in table.header]
-    numbers = _as_numbers(cells.select(item.id for item in items))
+    numbers = _as_numbers(table, [i.id for i in items])
     # null: no answer; NaN: a cell that is not a number; anything else must be one of the codes
     bad = numbers.select(
         (pl.col(i.id).is_not_null() & ~pl.col(i.id).is_in(_codes(ins.codes_of(i), numbers.schema[i.id])))
@@ -152,7 +152,8 @@ def _numeric_answers(ins: Instrument, table: csvio.Table, cells: pl.DataFrame) -
                 first = (row, count, item.id)
     if first is not None:
         row, count, item_id = first
-        raise _answer_error(ins, item_id, row, table.text(item_id)[row], count, table.name)
+        found = table.columns([item_id])[item_id][row]
+        raise _answer_error(ins, item_id, row, found, count, table.name)
     return numbers
 
 
@@ -161,7 +162,7 @@ def _codes(codes: list[int], dtype) -> list:
     return [float(c) for c in codes] if dtype == pl.Float64 else codes
 
 
-def _as_numbers(items: pl.DataFrame) -> pl.DataFrame:
+def _as_numbers(table: csvio.Table, names: list[str]) -> pl.DataFrame:
     """Item cells as numbers: null for an empty cell, NaN for a cell that is not a number.
 
     Spaces around a number are allowed. Text such as "NaN" is not a number here: letting it
@@ -171,8 +172,8 @@ def _as_numbers(items: pl.DataFrame) -> pl.DataFrame:
     # those of any kind of number as Float64 (1.00 from a statistics package; NaN parses, and
     # is refused as no code); the rest are text, looked at cell by cell (spaces, "x", "1,5").
     converted = []
-    for name, dtype in items.schema.items():
-        if dtype != pl.String:
+    for name in names:
+        if table.cells.schema[name] != pl.String:
             converted.append(pl.col(name))
             continue
         cell = pl.col(name).str.strip_chars()
@@ -180,7 +181,7 @@ def _as_numbers(items: pl.DataFrame) -> pl.DataFrame:
         converted.append(
             pl.when(cell.str.len_bytes() > 0).then(number.fill_null(float("nan"))).otherwise(None).alias(name)
         )
-    return items.select(converted)
+    return table.cells.select(converted)
 
 
 def _as_written(answers: pl.Series) -> pl.Series:
@@ -215,7 +216,7 @@ def _with_message(error: Exception, message: str) -> Exception:
 def _score_in_chunks(ins, request: Request, answers: pl.DataFrame, table: csvio.Table, stderr: TextIO):
     """Every score as the column it is written as (numbers cleaned, or rounded as asked), and
     the provenance. Chunks are scored WORKERS at a time, and taken in order."""
-    rows = answers.height
+    rows = table.rows
     show = rows >= PROGRESS_ROWS and _is_terminal(stderr)
 
     def score(start: int):
@@ -238,7 +239,8 @@ def _score_in_chunks(ins, request: Request, answers: pl.DataFrame, table: csvio.
                 e, row = result, start + result.row
                 column = answers[e.item].cast(pl.Float64)
                 count = int((column.is_not_null() & ~column.is_in(_codes(ins.codes_of(ins.item(e.item)), pl.Float64))).sum())
-                raise _answer_error(ins, e.item, row, table.text(e.item)[row], max(count, 1), table.name) from None
+                found = table.columns([e.item])[e.item][row]
+                raise _answer_error(ins, e.item, row, found, max(count, 1), table.name) from None
             written, provenance = result
             for score_id, values in written.items():
                 parts.setdefault(score_id, []).append(values)

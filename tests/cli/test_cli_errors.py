@@ -148,8 +148,8 @@ def test_the_engine_catching_a_bad_code_in_a_later_chunk_names_the_row_in_the_fi
     # The command checks every cell before scoring; should the engine still refuse a code
     # (its rules are the authority), the message must name the row in the file, not in the chunk.
     monkeypatch.setattr(scorecsv, "CHUNK_ROWS", 10)
-    def unchecked(ins, table, cells):
-        return scorecsv._as_numbers(cells.select(i.id for i in ins.items if i.id in table.header))
+    def unchecked(ins, table):
+        return scorecsv._as_numbers(table, [i.id for i in ins.items if i.id in table.header])
 
     monkeypatch.setattr(scorecsv, "_numeric_answers", unchecked)
     path = csv_file(EQ5D + "1,2,3,4,5\n" * 25 + "1,9,3,4,5\n" + "1,9,3,4,5\n")
