@@ -43,13 +43,15 @@ class Dialect:
 
 @dataclass(frozen=True, eq=False)
 class Table:
-    """A CSV file read whole: its bytes, dialect, header and cells."""
+    """A CSV file read whole: its dialect, header and cells."""
 
     name: str
-    data: bytes
     dialect: Dialect
     header: list[str]
     cells: pl.DataFrame  # every data row: text (null = an empty cell), or numbers (see `read`)
+    # The bytes, kept only when the file cannot be read again (a pipe): the bytes of a large
+    # file would take memory the scoring needs, for a message that is rarely written.
+    data: bytes | None = None
 
     @property
     def rows(self) -> int:
@@ -57,7 +59,8 @@ class Table:
 
     def columns(self, names: list[str]) -> pl.DataFrame:
         """Some columns' cells as written, as text (for messages that quote a cell)."""
-        return _parse(self.data, self.dialect.separator, dict.fromkeys(self.header, pl.String), columns=names)
+        source = self.name if self.data is None else self.data
+        return _parse(source, self.dialect.separator, dict.fromkeys(self.header, pl.String), columns=names)
 
 
 def read(path: str | Path, separator: str | None = None, numbers: Sequence[str] = ()) -> Table:
@@ -95,7 +98,10 @@ def read(path: str | Path, separator: str | None = None, numbers: Sequence[str] 
             f"{name}: {where} has a quote (\") that is never closed; a cell that contains \" "
             'must be in quotes with the " doubled, e.g. "5"" tall"'
         )
-    names = pl.read_csv(first_line.removesuffix(b"\r"), has_header=False, infer_schema=False, separator=sep)
+    try:
+        names = pl.read_csv(first_line.removesuffix(b"\r"), has_header=False, infer_schema=False, separator=sep)
+    except pl.exceptions.PolarsError as e:  # e.g. a quoted name with a line break in it
+        raise CsvError(f"{name}: the header line cannot be read as CSV ({str(e).splitlines()[0]})") from None
     header = [cell or "" for cell in names.row(0)]
     _check_unique(header, name)
 
@@ -120,7 +126,7 @@ def read(path: str | Path, separator: str | None = None, numbers: Sequence[str] 
     if between != (cells.height + 1) * (len(header) - 1):
         raise _wrong_rows(name, data[start:end].decode("utf-8"), header, sep, separator is None)
     eol = "\r\n" if first_line.endswith(b"\r") else "\n"
-    return Table(name, data, Dialect(sep, bom, eol), header, cells)
+    return Table(name, Dialect(sep, bom, eol), header, cells, data=None if Path(path).is_file() else data)
 
 
 def write(table: Table, columns: pl.DataFrame, output: str | Path | None, *, stdout, float_precision: int | None) -> None:
@@ -175,8 +181,8 @@ def write(table: Table, columns: pl.DataFrame, output: str | Path | None, *, std
 # ---------------------------------------------------------------------------------------------
 
 
-def _parse(data: bytes, sep: str, schema: dict, columns: list[str] | None = None) -> pl.DataFrame:
-    return pl.read_csv(data, has_header=True, schema=schema, columns=columns, separator=sep, quote_char='"',
+def _parse(source: bytes | str, sep: str, schema: dict, columns: list[str] | None = None) -> pl.DataFrame:
+    return pl.read_csv(source, has_header=True, schema=schema, columns=columns, separator=sep, quote_char='"', glob=False,
                        raise_if_empty=False)
 
 
@@ -184,8 +190,9 @@ def _wrong_rows(name: str, text: str, header: list[str], sep: str, detected: boo
     """The error for the first row with more or fewer cells than the header."""
     width = len(header)
     wrong = [(row, cells, line) for row, cells, line in _records(text, sep) if row and cells != width]
-    if not wrong:  # polars refused the file for a reason of its own
-        return CsvError(f"{name} cannot be read as CSV: {str(failure).splitlines()[0]}")
+    if not wrong:  # polars read the file otherwise: a quote in the middle of a cell, perhaps
+        why = str(failure).splitlines()[0] if failure else "a row has more or fewer cells than the header"
+        return CsvError(f"{name} cannot be read as CSV: {why}; check the quotes (\")")
     row, cells, line = wrong[0]
     if not line.strip():
         what = "is a blank line; remove it"

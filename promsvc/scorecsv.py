@@ -232,7 +232,8 @@ def _score_in_chunks(ins, request: Request, answers: pl.DataFrame, table: csvio.
 
     parts: dict[str, list[np.ndarray]] = {}
     provenance = None
-    with ThreadPoolExecutor(WORKERS) as pool:
+    pool = ThreadPoolExecutor(WORKERS)
+    try:
         for start, result in pool.map(score, range(0, max(rows, 1), CHUNK_ROWS)):
             if isinstance(result, AnswerError):
                 # the checks above should have caught it; keep the message about the whole file
@@ -247,9 +248,11 @@ def _score_in_chunks(ins, request: Request, answers: pl.DataFrame, table: csvio.
             if show:
                 done = min(start + CHUNK_ROWS, rows)
                 print(f"\rpromsvc: scored {done:,} of {rows:,} rows", end="", file=stderr, flush=True)
+    finally:
+        pool.shutdown(cancel_futures=True)  # after an error, the chunks not yet begun are not scored
     if show:
         print(file=stderr)
-    return {score_id: _score_series(score_id, values) for score_id, values in parts.items()}, provenance
+    return {score_id: _score_series(score_id, parts.pop(score_id)) for score_id in list(parts)}, provenance
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -267,7 +270,7 @@ def _written(values: np.ndarray, decimals: int | None) -> np.ndarray:
 def _score_series(name: str, parts: list[np.ndarray]) -> pl.Series:
     values = np.concatenate(parts)
     if values.dtype.kind == "f":
-        return pl.Series(name, values, dtype=pl.Float64).fill_nan(None)
+        return pl.Series(name, values, dtype=pl.Float64, nan_to_null=True)
     # band scores: labels, with "" for no score → an empty cell
     series = pl.Series(name, values.tolist() if values.dtype == object else values, dtype=pl.String)
     return series.replace("", None)

@@ -6,6 +6,8 @@ Every case runs both in-process and as a real subprocess (`any_promsvc`).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass, field
 
 import pytest
@@ -29,6 +31,8 @@ class Case:
 CASES = [
     Case("code-outside-options", EQ5D + "1,1,1,1,1\n1,1,1,1,1\n1,7,1,1,1\n",
          ["in.csv: data row 3, column SC: found '7', allowed one of 1, 2, 3, 4, 5, or empty for no answer"]),
+    Case("file-name-that-looks-like-a-pattern", EQ5D + "1,1,1,1,1\n1,7,1,1,1\n",
+         ["week[1]*.csv: data row 2, column SC: found '7'"], input_name="week[1]*.csv"),
     Case("not-a-number", EQ5D + "x,1,1,1,1\n",
          ["data row 1, column MO: found 'x', allowed one of 1, 2, 3, 4, 5, or empty for no answer"]),
     Case("decimal-code", EQ5D + "1,1,1,1,1\n1,1,2.5,1,1\n", ["data row 2, column UA: found '2.5'"]),
@@ -105,6 +109,18 @@ def test_bad_input_exits_2_with_one_message_and_no_output(any_promsvc, tmp_path,
         assert part in ran.err, (part, ran.err)
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name != case.input_name] == []  # no temporary file either
+
+
+def test_a_bad_cell_in_answers_from_a_pipe_is_quoted_as_written(csv_file):
+    # A pipe cannot be read twice: its bytes are kept for the message.
+    done = subprocess.run([sys.executable, "-m", "promsvc", "score", "eq5d-5l", "/dev/stdin"],
+                          input=(EQ5D + "1,1,1,1,1\n1, 7,1,1,1\n").encode(), capture_output=True, timeout=120)
+
+    assert done.returncode == 2
+    assert done.stderr.decode() == (
+        "promsvc: error: /dev/stdin: data row 2, column SC: found ' 7', allowed one of 1, 2, 3, 4, 5, "
+        "or empty for no answer\n"
+    )
 
 
 def test_a_directory_as_input(any_promsvc, tmp_path):
