@@ -59,7 +59,9 @@ def run(request: Request, *, stdout: TextIO, stderr: TextIO) -> None:
     _check_columns(ins, chosen, table.header, request.input)
     answers = _numeric_answers(ins, table)
 
-    scores, provenance = _score_in_chunks(ins, request, answers, table, stderr)
+    # the engine gets the items its scoring reads (every item present was checked above)
+    needed = answers.select(i for i in engine.required_items(chosen) if i in answers.columns)
+    scores, provenance = _score_in_chunks(ins, request, needed, table, stderr)
     names = output_columns(ins, chosen.id)
     columns = pl.DataFrame([
         *(_as_written(answers[item_id]) for item_id in answers.columns),
