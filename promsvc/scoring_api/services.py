@@ -46,6 +46,8 @@ def score(request: ScoreIn) -> ScoreOut:
     n = len(request.responses)
     rows: list[dict[str, float | str | None]] = [{} for _ in range(n)]
     for score_id, values in result.scores.items():
+        if values.dtype.kind == "f":
+            values = numbers.clean(values)  # numbers leave to 12 significant digits
         for i, value in enumerate(values.tolist()):
             rows[i][score_id] = _json_value(value)
     p = result.provenance
@@ -95,7 +97,7 @@ def _columns(ins, responses: list[dict[str, Any]]) -> tuple[dict[str, np.ndarray
 
 def _json_value(value: Any) -> float | str | None:
     if isinstance(value, float):
-        return None if math.isnan(value) else numbers.clean(value)
+        return None if math.isnan(value) else value
     if isinstance(value, str):
         return value or None
     return value
