@@ -212,7 +212,7 @@ def end_to_end(rows: int, baseline_rows: int | None, repeat: int, rng, folder: P
           f"in turn with the baseline polars reading and writing the same file (best, and the range);\n"
           f"then Python's csv module + the reference scorer on {shown}, once\n")
     out = [["file", "run", "rows", "wall best", "wall range", "× polars", "peak RSS", "target (1 M rows)"]]
-    for label, instrument_id, scoring_id in [CASES[0], CASES[1]]:
+    for _, instrument_id, scoring_id in [CASES[0], CASES[1]]:
         ins = instruments.get(instrument_id)
         source = folder / f"{instrument_id}.csv"
         write_csv(random_answers(ins, rows, rng), source)

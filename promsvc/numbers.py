@@ -14,7 +14,6 @@ printed as `0.13692` by each of them.
 
 from __future__ import annotations
 
-import math
 from typing import overload
 
 import numpy as np
