@@ -23,17 +23,14 @@ _EXACT = 22  # 10**k is a double exactly for 0 <= k <= 22
 _POWERS = np.array([10.0**k for k in range(_EXACT + 1)])
 
 
-def _decimal_exponent(power_of_two: int) -> int:
-    """floor(log10(2**n)), exactly (2**n for n >= 1 is never a power of ten)."""
-    return len(str(2**power_of_two)) - 1 if power_of_two >= 0 else -len(str(2**-power_of_two))
-
-
 # Over the 2048 values of a double's exponent field: the decimal exponent of the smallest
-# double with that field, and the power of ten from which a double with that field has one
-# more. Zero, subnormals (field 0), infinities and NaN (field 2047) get exponents far out of
-# range, so they are done one by one.
-_FIRST = np.array([_decimal_exponent(b - 1023) if 0 < b < 2047 else (-400 if b == 0 else 400) for b in range(2048)])
-_NEXT = np.array([float(f"1e{e + 1}") if abs(e) < 400 else np.inf for e in _FIRST.tolist()])
+# double with that field (floor(n · log10 2) for 2**n, which is never within 1e-4 of a whole
+# number for n != 0, so the float product floors right), and the power of ten from which a
+# double with that field has one more. Zero, subnormals (field 0), infinities and NaN (field
+# 2047) get exponents far out of range, so they are done one by one.
+_FIRST = np.floor(np.arange(-1023, 1025) * np.log10(2)).astype(np.int64)
+_FIRST[0], _FIRST[-1] = -400, 400
+_NEXT = np.array([float(f"1e{e + 1}") for e in _FIRST.tolist()])
 
 
 @overload

@@ -71,3 +71,12 @@ def test_decimals_round_halves_away_from_zero_and_never_give_minus_zero(value, d
 def test_decimals_keep_nan():
     assert math.isnan(clean(float("nan"), 2))
     assert np.isnan(clean(np.array([np.nan, 1.0]), 2)).tolist() == [True, False]
+
+
+def test_the_table_of_decimal_exponents_is_exact():
+    from promsvc.numbers import _FIRST
+
+    def exact(n: int) -> int:  # floor(log10(2**n)) from the digits of 2**n
+        return len(str(2**n)) - 1 if n >= 0 else -len(str(2**-n))
+
+    assert [int(e) for e in _FIRST[1:-1]] == [exact(field - 1023) for field in range(1, 2047)]
