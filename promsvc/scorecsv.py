@@ -22,8 +22,8 @@ from promsvc import csvio, numbers
 from scoring import engine
 from scoring.errors import AnswerError, MissingItems, UnknownName
 
-# Rows scored at a time: few enough that a chunk's arrays stay in the processor's caches and
-# take little memory; WORKERS chunks at a time, because numpy lets go of the GIL as it works.
+# Rows scored at a time, few enough that a chunk's arrays take little memory; WORKERS chunks at
+# a time, because numpy lets go of the GIL while it works (two cores on the bench machine).
 CHUNK_ROWS = 50_000
 WORKERS = 2
 # Below this, scoring takes well under a second and a progress line would only flicker.
