@@ -76,6 +76,14 @@ def test_twelve_significant_digits_by_default_and_rounding_on_request(promsvc, c
     assert "rounded to 3 decimal(s)" in rounded.err
 
 
+def test_a_score_that_is_zero_on_paper_is_written_0(promsvc, csv_file):
+    # Denmark's decrements for 52235 add up to 1; the arithmetic leaves 1.1e-16
+    ran = promsvc("score", "eq5d-5l", csv_file("MO,SC,UA,PD,AD\n5,2,2,3,5\n"), "--country", "Denmark")
+
+    assert ran.status == 0, ran.err
+    assert index_of(ran.out) == ["0.0"]
+
+
 def test_other_countries_and_methods(promsvc, csv_file):
     path = csv_file("MO,SC,UA,PD,AD\n5,5,5,5,5\n1,2,3,4,5\n")
 

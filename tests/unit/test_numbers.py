@@ -1,7 +1,8 @@
 """promsvc.numbers.clean: how a number leaves the service.
 
-The rule is `float(f"{value:.12g}")` (12 significant digits, shortest form); an array is done
-with whole-array arithmetic, which must give exactly the same floats for every double.
+The rule is `float(f"{value:.12g}")` (12 significant digits, shortest form), with at most 12
+decimals (`float(f"{value:.12f}")` below 0.1); an array is done with whole-array arithmetic,
+which must give exactly the same floats for every double.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from promsvc.numbers import clean
 
 
 def one_by_one(values: np.ndarray) -> np.ndarray:
-    return np.array([float(f"{v:.12g}") + 0.0 for v in values.tolist()])
+    return np.array([float(f"{v:.12g}") if abs(v) >= 0.1 else float(f"{v:.12f}") + 0.0 for v in values.tolist()])
 
 
 def assert_same_floats(got: np.ndarray, want: np.ndarray) -> None:
@@ -32,6 +33,9 @@ def test_the_noise_of_a_computed_score_is_gone():
     assert repr(clean(0.13692000000000004)) == "0.13692"  # EQ-5D-5L 12345, Norway
     assert repr(clean(140 / 3)) == "46.6666666667"  # RAND-36 energy, (40 + 60 + 40) / 3
     assert repr(clean(1 - 0.03116 - 0.056743 - 0.303025)) == "0.609072"
+    # EQ-5D-5L 52235 on the Danish value set: decrements that add up to 1
+    assert repr(clean(1.1102230246251565e-16)) == "0.0"
+    assert repr(clean(0.000123456789012345)) == "0.000123456789"  # 12 decimals
     assert [repr(clean(v)) for v in (1.0, 100.0, 0.0, -0.0, -0.4529999999999999)] == ["1.0", "100.0", "0.0", "0.0", "-0.453"]
 
 
@@ -51,6 +55,7 @@ def test_an_array_gives_the_floats_of_the_rule_where_arithmetic_is_most_likely_t
         (rng.integers(0, 10**12, 20_000) + 0.5) / 1e13,  # ties at the 12th digit
         powers, np.nextafter(powers, 0), np.nextafter(powers, np.inf), -powers,
         [2.0**-18, 9.9999999999995, 9.99999999999949, 5e-324, 1.7976931348623157e308, np.nan, np.inf, -np.inf],
+        [np.nextafter(0.1, 0), 0.1, np.nextafter(0.1, 1), -0.1, 1.1e-16, -4e-13, 5e-13, 6e-13, -0.0, 0.0],  # 12 decimals
     ])
     assert_same_floats(clean(values), one_by_one(values))
 
