@@ -67,8 +67,8 @@ def read(path: str | Path, separator: str | None = None, numbers: Sequence[str] 
     """Read a whole CSV file. `separator` None means: detect `,` or `;` from the header line.
 
     Every column is read as text, except the columns named in `numbers`: as numbers where every
-    cell of such a column is one (whole numbers that fit as Int16, else Float64; null for an
-    empty cell), else as text too.
+    cell of those columns is one (the smallest of UInt8, Int16 and Float64 that holds them all;
+    null for an empty cell), else as text too.
 
     Raises CsvError for an unreadable or empty file, a file that is not UTF-8, duplicate column
     names, an unclosed quote, or a row with more or fewer cells than the header.
@@ -108,7 +108,7 @@ def read(path: str | Path, separator: str | None = None, numbers: Sequence[str] 
     text = dict.fromkeys(header, pl.String)
     asked = [n for n in numbers if n in text]
     failure: Exception | None = None
-    for kind in (pl.Int16, pl.Float64, pl.String):
+    for kind in (pl.UInt8, pl.Int16, pl.Float64, pl.String):  # codes are most often 0 to 255
         try:
             cells = _parse(data, sep, text | dict.fromkeys(asked, kind))
             break

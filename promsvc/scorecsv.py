@@ -170,9 +170,9 @@ def _as_numbers(table: csvio.Table, names: list[str]) -> pl.DataFrame:
     Spaces around a number are allowed. Text such as "NaN" is not a number here: letting it
     through would turn it silently into a missing answer.
     """
-    # csvio has read columns of whole numbers as such (quick and small: 2 bytes a cell), and
-    # those of any kind of number as Float64 (1.00 from a statistics package; NaN parses, and
-    # is refused as no code); the rest are text, looked at cell by cell (spaces, "x", "1,5").
+    # csvio has read columns of whole numbers as such (quick and small: a byte or two a cell),
+    # and those of any kind of number as Float64 (1.00 from a statistics package; NaN parses,
+    # and is refused as no code); the rest are text, looked at cell by cell (spaces, "x", "1,5").
     converted = []
     for name in names:
         if table.cells.schema[name] != pl.String:
@@ -188,7 +188,7 @@ def _as_numbers(table: csvio.Table, names: list[str]) -> pl.DataFrame:
 
 def _as_written(answers: pl.Series) -> pl.Series:
     """Checked item cells as they are written out: the code each holds (" 1 ", "01", "1.0" and
-    "+1" as 1; keeping their text would cost 16 bytes a cell where a code takes 2)."""
+    "+1" as 1; keeping their text would cost 16 bytes a cell where a code takes 1 or 2)."""
     if answers.dtype == pl.Float64 and (answers.drop_nulls() % 1 == 0).all():
         return answers.cast(pl.Int64)
     return answers

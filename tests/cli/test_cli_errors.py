@@ -38,6 +38,9 @@ CASES = [
     Case("decimal-code", EQ5D + "1,1,1,1,1\n1,1,2.5,1,1\n", ["data row 2, column UA: found '2.5'"]),
     Case("nan-text-is-not-missing", EQ5D + "1,1,1,NaN,1\n", ["data row 1, column PD: found 'NaN'"]),
     Case("too-large-for-any-code", EQ5D + "1,1,1,1,40000\n", ["data row 1, column AD: found '40000'"]),
+    # cells that are whole numbers, but not of 0 to 255 (how most codes are read)
+    Case("code-beyond-a-byte", "MO,SC,UA,PD,AD,VAS\n1,1,1,1,1,300\n", ["data row 1, column VAS: found '300'"]),
+    Case("negative-code", EQ5D + "1,1,-1,1,1\n", ["data row 1, column UA: found '-1'"]),
     Case("decimal-comma", EQ5D + '1,1,1,1,"1,0"\n', ["data row 1, column AD: found '1,0'"]),
     Case("vas-out-of-range", "MO,SC,UA,PD,AD,VAS\n1,1,1,1,1,101\n",
          ["data row 1, column VAS: found '101', allowed a whole number from 0 to 100, or empty for no answer"]),
