@@ -98,12 +98,7 @@ def read(path: str | Path, separator: str | None = None, numbers: Sequence[str] 
             f"{name}: {where} has a quote (\") that is never closed; a cell that contains \" "
             'must be in quotes with the " doubled, e.g. "5"" tall"'
         )
-    try:
-        names = pl.read_csv(first_line.removesuffix(b"\r"), has_header=False, infer_schema=False, separator=sep)
-    except pl.exceptions.PolarsError as e:  # e.g. a quoted name with a line break in it
-        raise CsvError(f"{name}: the header line cannot be read as CSV ({str(e).splitlines()[0]})") from None
-    header = [cell or "" for cell in names.row(0)]
-    _check_unique(header, name)
+    header = _header(first_line, sep, name)
 
     text = dict.fromkeys(header, pl.String)
     asked = [n for n in numbers if n in text]
@@ -127,6 +122,27 @@ def read(path: str | Path, separator: str | None = None, numbers: Sequence[str] 
         raise _wrong_rows(name, data[start:end].decode("utf-8"), header, sep, separator is None)
     eol = "\r\n" if first_line.endswith(b"\r") else "\n"
     return Table(name, Dialect(sep, bom, eol), header, cells, data=None if Path(path).is_file() else data)
+
+
+def read_header(path: str | Path) -> tuple[list[str], str, bool]:
+    """The column names, the separator (`,` or `;`, detected) and whether there is a byte-order
+    mark, from the header line alone: for files too large to read whole."""
+    name = str(path)
+    try:
+        with open(path, "rb") as f:
+            line = f.readline(1 << 20)
+    except OSError as e:
+        raise CsvError(f"cannot read {name}: {e.strerror or e}") from None
+    bom = line.startswith(BOM)
+    line = line[len(BOM):] if bom else line
+    if not line.strip():
+        raise CsvError(f"{name} is empty: the first line must name the columns")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CsvError(f"{name}: the header is not UTF-8 text; save the file as UTF-8") from None
+    sep = _detect_separator(text, name)
+    return _header(line.rstrip(b"\r\n"), sep, name), sep, bom
 
 
 def write(table: Table, columns: pl.DataFrame, output: str | Path | None, *, stdout, float_precision: int | None) -> None:
@@ -179,6 +195,18 @@ def write(table: Table, columns: pl.DataFrame, output: str | Path | None, *, std
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _header(line: bytes, sep: str, name: str) -> list[str]:
+    """The column names in the header line (its own line end left out or not), each once."""
+    try:
+        names = pl.read_csv(line.removesuffix(b"\n").removesuffix(b"\r"), has_header=False, infer_schema=False,
+                            separator=sep)
+    except pl.exceptions.PolarsError as e:  # e.g. a quoted name with a line break in it
+        raise CsvError(f"{name}: the header line cannot be read as CSV ({str(e).splitlines()[0]})") from None
+    header = [cell or "" for cell in names.row(0)]
+    _check_unique(header, name)
+    return header
 
 
 def _parse(source: bytes | str, sep: str, schema: dict, columns: list[str] | None = None) -> pl.DataFrame:
