@@ -36,11 +36,13 @@ added (EQ-5D: index; RAND-36: pf rp bp gh vt sf re mh, and pcs mcs with --scorin
 The header names the columns. Item columns are named by item id (EQ-5D: MO SC UA PD AD VAS;
 RAND-36: q1 … q36) and hold the codes as printed on the form; an empty cell is a missing
 answer, scored by the scoring's own rule (an EQ-5D state with a missing dimension gets an empty
-index). Every row is written out exactly as it came in, byte for byte (pseudonym, dates,
-hospital and the answers themselves), with the score cells appended. Columns may be separated
-by ',' or ';' (detected from the header line); the output uses the same, and keeps a UTF-8
-byte-order mark (which Excel needs) and CRLF line ends if the input has them.
-Scores are written at full precision unless --round is given; "no score" is an empty cell.
+index). Every row is written out with the values it came with (pseudonym, dates, hospital as
+text, exactly; item cells as the codes they hold, " 01 " as 1), and the score cells appended;
+a cell is in quotes only where it needs them. Columns may be separated by ',' or ';' (detected
+from the header line); the output uses the same, and keeps a UTF-8 byte-order mark (which Excel
+needs) and CRLF line ends if the input has them. Scores are written to 12 significant digits
+and at most 12 decimals (0.13692, not 0.13692000000000004) unless --round is given; "no score"
+is an empty cell.
 A score named like an item (nrs-pain's pain) goes in a column <name>_score.
 
 Any bad cell (a code the item does not have, text that is not a number) stops the run with
@@ -74,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--method", metavar="M", help="EQ-5D value set method: VT, TTO, VAS, IVP, or CW (5L answers, 3L value set), RCW_VH / RCW_EQ (3L answers, 5L value set); default: VT for 5L, TTO for 3L, IVP for Y")
     score.add_argument("--scoring", metavar="S", help="which scoring of the instrument, e.g. rand (default) or sf36v1 for rand36")
     score.add_argument("-o", "--output", metavar="OUTPUT.csv", help="write here (replaced only when every row scored); default: standard output")
-    score.add_argument("--round", metavar="N", type=_decimals, help="round scores to N decimals (halves away from zero, as Excel and SPSS); default: full precision")
+    score.add_argument("--round", metavar="N", type=_decimals, help="round scores to N decimals (halves away from zero, as Excel and SPSS); default: 12 significant digits, at most 12 decimals")
     score.add_argument("--sep", metavar="SEP", type=_separator, help="column separator of INPUT: ',' or ';' (or the words comma, semicolon); default: detected from the header line")
     score.set_defaults(run=_score)
 

@@ -1,81 +1,77 @@
-"""Read and write the CSV files of `promsvc score`: one response per row.
+"""Read and write the CSV files of `promsvc score`: one response per row, read and written by polars.
 
 Registries send files saved from spreadsheets and statistics packages: separated by `,` or by
 `;` (what a Norwegian Excel writes), sometimes with a UTF-8 byte-order mark, sometimes with
-CRLF line ends. Every cell must come out exactly as it went in ("007" stays "007", a quoted
-cell stays quoted), so the output is each input record as it was, byte for byte, with the score
-cells appended; only the item columns are parsed, as numbers.
+CRLF line ends. The output keeps all three. polars reads every cell and writes it back with the
+same text; it quotes a cell only where it must (one holding the separator, a quote or a line
+break), so a cell quoted without need in the input comes out without its quotes.
 
-Before anything is parsed, one pass over the bytes finds the records (a newline inside a quoted
-cell does not end one) and checks that each has as many cells as the header: polars would fill
-a short row with nulls without a word.
+polars refuses a row with more cells than the header without saying which row, and fills a row
+with fewer cells with nulls without a word (it has no option to refuse one). So `read` counts:
+every separator in the file either separates two cells or is text in a quoted cell, which
+polars has read; when the first kind are more or fewer than the rows need, the row at fault
+is found by walking the records (`_records`), on that error path only.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 BOM = b"\xef\xbb\xbf"
 SEPARATORS = (",", ";")
-# A file with quoted cells is scanned in blocks of this many bytes, so that the positions of
-# its separators never fill memory at once.
-_BLOCK = 1 << 24
 
 
 class CsvError(Exception):
     """A file that cannot be read or written as asked; the message says what, where, and how to fix it."""
 
 
-@dataclass(frozen=True, eq=False)
-class Table:
-    """A checked CSV file: its bytes, dialect and header; cells are parsed only when asked for."""
+@dataclass(frozen=True)
+class Dialect:
+    """How a file is written: kept from input to output."""
 
-    name: str
-    data: bytes
     separator: str
     bom: bool
     line_terminator: str
+
+
+@dataclass(frozen=True, eq=False)
+class Table:
+    """A CSV file read whole: its dialect, header and cells."""
+
+    name: str
+    dialect: Dialect
     header: list[str]
-    header_line: str  # the header as written, without its line end
-    rows: int  # data rows (records after the header)
-    spans: np.ndarray  # (rows, 2): where each data record starts and ends in `data`
-    one_line_records: bool  # no quoted cell holds a line break
+    cells: pl.DataFrame  # every data row: text (null = an empty cell), or numbers (see `read`)
+    # The bytes, kept only when the file cannot be read again (a pipe): the bytes of a large
+    # file would take memory the scoring needs, for a message that is rarely written.
+    data: bytes | None = None
 
-    def columns(self, names: list[str], dtype: type[pl.DataType] = pl.String) -> pl.DataFrame:
-        """Some columns of every data row, as strings (an empty cell is null) or as numbers of
-        `dtype` (polars raises ComputeError at a cell that is not such a number)."""
-        return pl.read_csv(
-            self.data, separator=self.separator, columns=names, n_rows=self.rows, infer_schema=False,
-            schema_overrides={n: dtype for n in names}, raise_if_empty=False, quote_char='"',
-        )
+    @property
+    def rows(self) -> int:
+        return self.cells.height
 
-    def records(self) -> pl.Series:
-        """Each data record as it is in the file, without its line end."""
-        if self.one_line_records and b"\0" not in self.data:
-            # Every line is a record: let polars split the lines (no separator, no quoting).
-            lines = pl.read_csv(
-                self.data, has_header=False, separator="\0", quote_char=None, n_rows=self.rows + 1,
-                schema={"record": pl.String}, raise_if_empty=False,
-            )["record"]
-            if len(lines) == self.rows + 1:
-                return lines.slice(1).fill_null("")
-        text = [self.data[a:b].decode("utf-8").removesuffix("\r") for a, b in self.spans.tolist()]
-        return pl.Series("record", text, dtype=pl.String)
+    def columns(self, names: list[str]) -> pl.DataFrame:
+        """Some columns' cells as written, as text (for messages that quote a cell)."""
+        source = self.name if self.data is None else self.data
+        return _parse(source, self.dialect.separator, dict.fromkeys(self.header, pl.String), columns=names)
 
 
-def read(path: str | Path, separator: str | None = None) -> Table:
+def read(path: str | Path, separator: str | None = None, numbers: Sequence[str] = ()) -> Table:
     """Read a whole CSV file. `separator` None means: detect `,` or `;` from the header line.
 
+    Every column is read as text, except the columns named in `numbers`: as numbers where every
+    cell of those columns is one (the smallest of UInt8, Int16 and Float64 that holds them all;
+    null for an empty cell), else as text too.
+
     Raises CsvError for an unreadable or empty file, a file that is not UTF-8, duplicate column
-    names, a row with more or fewer cells than the header, or an unclosed quote.
+    names, an unclosed quote, or a row with more or fewer cells than the header.
     """
     name = str(path)
     try:
@@ -92,45 +88,40 @@ def read(path: str | Path, separator: str | None = None) -> Table:
     if _blank(data, start, end):
         raise CsvError(f"{name} is empty: the first line must name the columns (the item ids, e.g. MO,SC,UA,PD,AD)")
     _check_utf8(data, name)
-
-    body = np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start)
-    quotes, ends = _line_ends(body)
-    header_bytes = body[: ends[0] if ends.size else len(body)].tobytes()
-    sep = separator or _detect_separator(header_bytes, name)
-    if quotes.size % 2:
-        row = _unclosed_quote(body, ord(sep), quotes, ends)
+    newline = data.find(b"\n", start, end)
+    first_line = data[start : newline if newline >= 0 else end]
+    sep = separator or _detect_separator(first_line.decode("utf-8"), name)
+    if b'"' in data and data.count(b'"', start, end) % 2:
+        row = _unclosed_quote(data[start:end].decode("utf-8"), sep)
         where = f"data row {row}" if row else "the header"
         raise CsvError(
             f"{name}: {where} has a quote (\") that is never closed; a cell that contains \" "
             'must be in quotes with the " doubled, e.g. "5"" tall"'
         )
-    header = _header_names(header_bytes, sep)
-    _check_unique(header, name)
-    lengths = _fields_per_row(body, ord(sep), quotes, ends)
-    starts = np.concatenate([[0], ends + 1])
-    rows = len(lengths) - 1  # the first record is the header
-    wrong = np.flatnonzero(lengths[1:] != len(header))
-    if wrong.size:
-        row = int(wrong[0]) + 1
-        line = body[starts[row] : starts[row + 1] if row + 1 < len(starts) else len(body)].tobytes()
-        if not line.strip():
-            what = "is a blank line; remove it"
-        else:
-            what = (
-                f"has {lengths[row]} cells but the header has {len(header)}; "
-                f"check for a missing or extra {sep!r}, or a text cell with {sep!r} that is not in quotes"
-            )
-        more = f" ({wrong.size - 1} more row(s) like it)" if wrong.size > 1 else ""
-        other = ";" if sep == "," else ","
-        guessed = f" (the header says the separator is {sep!r}; if it is {other!r}, give --sep '{other}')" if separator is None else ""
-        raise CsvError(f"{name}: data row {row} {what}{more}{guessed}")
+    header = _header(first_line, sep, name)
 
-    one_line = data.count(b"\n", start, end) == len(ends)
-    bounds = np.concatenate([ends, [len(body)]]) + start
-    spans = np.column_stack([bounds[:-1] + 1, bounds[1:]])
-    header_line = header_bytes.decode("utf-8").removesuffix("\r")
-    eol = "\r\n" if header_bytes.endswith(b"\r") else "\n"
-    return Table(name, data, sep, bom, eol, header, header_line, rows, spans, one_line)
+    text = dict.fromkeys(header, pl.String)
+    asked = [n for n in numbers if n in text]
+    failure: Exception | None = None
+    for kind in (pl.UInt8, pl.Int16, pl.Float64, pl.String):  # codes are most often 0 to 255
+        try:
+            cells = _parse(data, sep, text | dict.fromkeys(asked, kind))
+            break
+        except pl.exceptions.PolarsError as e:
+            failure = e  # a cell that is no such number, or a row polars cannot split
+    else:
+        raise _wrong_rows(name, data[start:end].decode("utf-8"), header, sep, separator is None, failure)
+    cells = cells.head(cells.height - max(data.count(b"\n", end) - 1, 0))  # polars read blank lines at the end
+    # Every separator either separates two cells or is text in a quoted cell (which polars
+    # has read): count the first kind.
+    between = data.count(sep.encode(), start, end)
+    if b'"' in data:
+        between -= sum(h.count(sep) for h in header)
+        between -= sum(cells.select(pl.col(pl.String).str.count_matches(sep, literal=True).sum()).row(0))
+    if between != (cells.height + 1) * (len(header) - 1):
+        raise _wrong_rows(name, data[start:end].decode("utf-8"), header, sep, separator is None)
+    eol = "\r\n" if first_line.endswith(b"\r") else "\n"
+    return Table(name, Dialect(sep, bom, eol), header, cells, data=None if Path(path).is_file() else data)
 
 
 def read_header(path: str | Path) -> tuple[list[str], str, bool]:
@@ -147,40 +138,34 @@ def read_header(path: str | Path) -> tuple[list[str], str, bool]:
     if not line.strip():
         raise CsvError(f"{name} is empty: the first line must name the columns")
     try:
-        line.decode("utf-8")
+        text = line.decode("utf-8")
     except UnicodeDecodeError:
         raise CsvError(f"{name}: the header is not UTF-8 text; save the file as UTF-8") from None
-    raw = line.rstrip(b"\r\n")
-    sep = _detect_separator(raw, name)
-    header = _header_names(raw, sep)
-    _check_unique(header, name)
-    return header, sep, bom
+    sep = _detect_separator(text, name)
+    return _header(line.rstrip(b"\r\n"), sep, name), sep, bom
 
 
-def write(table: Table, scores: pl.DataFrame, output: str | Path | None, *, stdout, float_precision: int | None) -> None:
-    """Write every record of `table` as it came, with the `scores` columns appended: to
-    `output`, or to `stdout` when output is None. Score names and cells need no quotes
-    (names are ids; cells are numbers or band ids).
+def write(table: Table, columns: pl.DataFrame, output: str | Path | None, *, stdout, float_precision: int | None) -> None:
+    """Write the rows of `table` with `columns` put in: a column named like one of the table's
+    takes its place, the others are appended. To `output`, or to `stdout` when output is None
+    (without the byte-order mark, which belongs at the start of a file).
 
     A file is written whole or not at all: to a temporary file beside it, flushed to disk, then
     renamed over the target, so a reader never sees half a file and an error leaves no file.
     """
-    sep, eol = table.separator, table.line_terminator
-    head = sep.join([table.header_line, *scores.columns]) + eol
-    body = pl.DataFrame([table.records(), *scores.get_columns()])
+    frame, dialect = table.cells.with_columns(columns.get_columns()), table.dialect
 
-    def write_to(f) -> None:
-        f.write(head.encode("utf-8"))
-        body.write_csv(
-            f, include_header=False, separator=sep, line_terminator=eol, quote_style="never",
-            float_precision=float_precision,
+    def write_to(f, bom: bool) -> None:
+        frame.write_csv(
+            f, include_bom=bom, separator=dialect.separator, line_terminator=dialect.line_terminator,
+            quote_char='"', quote_style="necessary", float_precision=float_precision,
         )
 
     if output is None:
         # Into memory first: polars reports a closed pipe (`promsvc score … | head`) as a bare
         # OSError, Python's own write as BrokenPipeError, which the command handles quietly.
         out = io.BytesIO()
-        write_to(out)
+        write_to(out, bom=False)
         buffer = getattr(stdout, "buffer", None)
         if buffer is None:
             stdout.write(out.getvalue().decode("utf-8"))
@@ -196,9 +181,7 @@ def write(table: Table, scores: pl.DataFrame, output: str | Path | None, *, stdo
         raise CsvError(f"cannot write {output}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "wb") as f:
-            if table.bom:
-                f.write(BOM)  # Excel needs it to read UTF-8
-            write_to(f)
+            write_to(f, bom=dialect.bom)  # Excel needs the BOM to read UTF-8
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, _mode_for(target))
@@ -212,6 +195,81 @@ def write(table: Table, scores: pl.DataFrame, output: str | Path | None, *, stdo
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _header(line: bytes, sep: str, name: str) -> list[str]:
+    """The column names in the header line (its own line end left out or not), each once."""
+    try:
+        names = pl.read_csv(line.removesuffix(b"\n").removesuffix(b"\r"), has_header=False, infer_schema=False,
+                            separator=sep)
+    except pl.exceptions.PolarsError as e:  # e.g. a quoted name with a line break in it
+        raise CsvError(f"{name}: the header line cannot be read as CSV ({str(e).splitlines()[0]})") from None
+    header = [cell or "" for cell in names.row(0)]
+    _check_unique(header, name)
+    return header
+
+
+def _parse(source: bytes | str, sep: str, schema: dict, columns: list[str] | None = None) -> pl.DataFrame:
+    return pl.read_csv(source, has_header=True, schema=schema, columns=columns, separator=sep, quote_char='"', glob=False,
+                       raise_if_empty=False)
+
+
+def _wrong_rows(name: str, text: str, header: list[str], sep: str, detected: bool, failure=None) -> CsvError:
+    """The error for the first row with more or fewer cells than the header."""
+    width = len(header)
+    wrong = [(row, cells, line) for row, cells, line in _records(text, sep) if row and cells != width]
+    if not wrong:  # polars read the file otherwise: a quote in the middle of a cell, perhaps
+        why = str(failure).splitlines()[0] if failure else "a row has more or fewer cells than the header"
+        return CsvError(f"{name} cannot be read as CSV: {why}; check the quotes (\")")
+    row, cells, line = wrong[0]
+    if not line.strip():
+        what = "is a blank line; remove it"
+    else:
+        what = (
+            f"has {cells} cells but the header has {width}; "
+            f"check for a missing or extra {sep!r}, or a text cell with {sep!r} that is not in quotes"
+        )
+    more = f" ({len(wrong) - 1} more row(s) like it)" if len(wrong) > 1 else ""
+    other = ";" if sep == "," else ","
+    guessed = f" (the header says the separator is {sep!r}; if it is {other!r}, give --sep '{other}')" if detected else ""
+    return CsvError(f"{name}: data row {row} {what}{more}{guessed}")
+
+
+def _records(text: str, sep: str) -> Iterator[tuple[int, int, str]]:
+    """(record number, cells, first line) of each record, the header being record 0, by the rule
+    polars reads by: a quote opens or closes a quoted cell, in which separators and line breaks
+    are text. Slow (a loop over lines), so only for naming the row of an error."""
+    record, cells, first, quoted = 0, 1, None, False
+    for line in text.split("\n"):
+        first = line if first is None else first
+        for n, part in enumerate(line.split('"')):
+            quoted = quoted != (n > 0)  # every quote after the first part toggles
+            if not quoted:
+                cells += part.count(sep)
+        if not quoted:
+            yield record, cells, first.removesuffix("\r")
+            record, cells, first = record + 1, 1, None
+
+
+def _unclosed_quote(text: str, sep: str) -> int:
+    """The record (0 = the header) of the quote most likely to be the stray one.
+
+    Pairing quotes in order goes wrong at a quote that opens in the middle of a cell (not after
+    a separator, a line break or another quote), as in `5" tall`; without one, the quote opened
+    last is the one that is never closed.
+    """
+    record, quoted, opened = 0, False, 0
+    for line in text.split("\n"):
+        parts = line.split('"')
+        for before in parts[:-1]:  # the text before each quote, back to the one before it
+            quoted = not quoted
+            if quoted:
+                if before and not before.endswith(sep):
+                    return record
+                opened = record
+        if not quoted:
+            record += 1
+    return opened
 
 
 def _blank(data: bytes, start: int, end: int) -> bool:
@@ -236,40 +294,13 @@ def _check_utf8(data: bytes, name: str) -> None:
         ) from None
 
 
-def _line_ends(body: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the quotes, and of the newlines that end a record (not those in a quoted cell).
-
-    RFC 4180 doubles a quote inside a quoted cell, so a byte is inside a quoted cell exactly
-    when an odd number of quotes come before it: position arithmetic, no loop over the bytes.
-    """
-    quotes = np.flatnonzero(body == ord('"'))
-    ends = np.flatnonzero(body == ord("\n"))
-    if quotes.size:
-        ends = ends[_outside(quotes, ends)]
-    return quotes, ends
-
-
-def _outside(quotes: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    return np.searchsorted(quotes, positions, side="right") % 2 == 0
-
-
-def _detect_separator(header: bytes, name: str) -> str:
-    text = header.decode("utf-8")
-    counts = {sep: _count_outside_quotes(text, sep) for sep in SEPARATORS}
+def _detect_separator(header: str, name: str) -> str:
+    counts = {sep: sum(part.count(sep) for part in header.split('"')[::2]) for sep in SEPARATORS}
     if counts[","] == counts[";"]:
         if counts[","] == 0:
             return ","  # one column: the separator does not matter
         raise CsvError(f"{name}: the header has as many ',' as ';'; say which separates the columns with --sep")
     return max(counts, key=counts.get)
-
-
-def _count_outside_quotes(text: str, sep: str) -> int:
-    return sum(part.count(sep) for part in text.split('"')[::2])
-
-
-def _header_names(header: bytes, sep: str) -> list[str]:
-    text = header.decode("utf-8").removesuffix("\r")
-    return next(csv.reader([text], delimiter=sep, quotechar='"', strict=False), [""])
 
 
 def _check_unique(header: list[str], name: str) -> None:
@@ -281,39 +312,6 @@ def _check_unique(header: list[str], name: str) -> None:
                 "give every column its own name"
             )
         seen[column] = n
-
-
-def _fields_per_row(body: np.ndarray, sep: int, quotes: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The number of cells in each record (header first); separators in quoted cells do not count."""
-    if not quotes.size:
-        # No quoted cells: count the separators of each record in one pass over the bytes.
-        starts = np.concatenate([[0], ends + 1])
-        return np.add.reduceat((body == sep).view(np.uint8), starts, dtype=np.int32) + 1
-    # separators before each record's end, counted block by block to bound the memory used
-    before_end = np.empty(len(ends), dtype=np.int64)
-    seen = 0
-    for offset in range(0, len(body), _BLOCK):
-        seps = offset + np.flatnonzero(body[offset : offset + _BLOCK] == sep)
-        seps = seps[_outside(quotes, seps)]
-        lo, hi = np.searchsorted(ends, [offset, offset + _BLOCK])
-        before_end[lo:hi] = seen + np.searchsorted(seps, ends[lo:hi])
-        seen += len(seps)
-    # the last record has no newline of its own (trailing newlines were cut off)
-    return np.diff(np.concatenate([[0], before_end, [seen]])) + 1
-
-
-def _unclosed_quote(body: np.ndarray, sep: int, quotes: np.ndarray, ends: np.ndarray) -> int:
-    """The record (0 = header) of the quote most likely to be the stray one.
-
-    Counting quotes pairs every quote with the next; a pair that opens in the middle of a cell
-    (not after a separator or a line end) is where the pairing went wrong, as in `5" tall`.
-    Without such a pair, the quote opened last is the one that is never closed.
-    """
-    openers = quotes[::2]
-    before = np.where(openers > 0, body[np.maximum(openers - 1, 0)], ord("\n"))
-    mid_cell = np.flatnonzero((before != sep) & (before != ord("\n")) & (before != ord("\r")))
-    culprit = openers[mid_cell[0]] if mid_cell.size else openers[-1]
-    return int(np.searchsorted(ends, culprit))
 
 
 def _mode_for(target: Path) -> int:

@@ -3,11 +3,12 @@
 The file is read whole and its rows checked (csvio), every item cell is parsed and checked
 before anything is scored, the rows are scored in chunks (so a long run can show progress), and
 the output is written only when every row has been scored: a bad cell in the last row leaves no
-output file.
+output file. Item cells are written as the codes they hold; every other cell as it came.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from typing import TextIO
@@ -17,13 +18,16 @@ import polars as pl
 
 from instruments import Instrument, catalogue, load
 from instruments.schema import InstrumentId
-from promsvc import csvio
+from promsvc import csvio, numbers
 from scoring import engine
 from scoring.errors import AnswerError, MissingItems, UnknownName
 
-CHUNK_ROWS = 200_000
+# Rows scored at a time, few enough that a chunk's arrays take little memory; WORKERS chunks at
+# a time, because numpy lets go of the GIL while it works (two cores on the bench machine).
+CHUNK_ROWS = 50_000
+WORKERS = 2
 # Below this, scoring takes well under a second and a progress line would only flicker.
-PROGRESS_ROWS = 2 * CHUNK_ROWS
+PROGRESS_ROWS = 400_000
 
 
 @dataclass(frozen=True)
@@ -51,13 +55,18 @@ def run(request: Request, *, stdout: TextIO, stderr: TextIO) -> None:
     chosen = engine.choose_scoring(ins, request.scoring)
     engine.choose_value_set(ins, chosen, request.method, request.country)
 
-    table = csvio.read(request.input, request.separator)
+    table = csvio.read(request.input, request.separator, numbers=[item.id for item in ins.items])
     _check_columns(ins, chosen, table.header, request.input)
     answers = _numeric_answers(ins, table)
 
-    scores, provenance = _score_in_chunks(ins, request, answers, table, stderr)
+    # the engine gets the items its scoring reads (every item present was checked above)
+    needed = answers.select(i for i in engine.required_items(chosen) if i in answers.columns)
+    scores, provenance = _score_in_chunks(ins, request, needed, table, stderr)
     names = output_columns(ins, chosen.id)
-    columns = pl.DataFrame([_score_series(names[i], values, request.round) for i, values in scores.items()])
+    columns = pl.DataFrame([
+        *(_as_written(answers[item_id]) for item_id in answers.columns),
+        *(column.alias(names[score_id]) for score_id, column in scores.items()),
+    ])
     csvio.write(table, columns, request.output, stdout=stdout, float_precision=request.round)
     print(f"promsvc: {_describe(provenance, table.rows, request)}", file=stderr)
 
@@ -160,24 +169,28 @@ def _as_numbers(table: csvio.Table, names: list[str]) -> pl.DataFrame:
     Spaces around a number are allowed. Text such as "NaN" is not a number here: letting it
     through would turn it silently into a missing answer.
     """
-    # Quick and small first: codes are whole numbers, and polars parses them itself, 2 bytes a
-    # cell. It refuses the columns at the first cell that is not a whole number; then as
-    # numbers of any kind (1.00 from a statistics package; NaN parses, and is refused below as
-    # no code); then as text, looked at cell by cell (spaces, "x", "1,5").
-    for dtype in (pl.Int16, pl.Float64):
-        try:
-            return table.columns(names, dtype)
-        except pl.exceptions.ComputeError:
-            pass
-    text = table.columns(names)
+    # csvio has read columns of whole numbers as such (quick and small: a byte or two a cell),
+    # and those of any kind of number as Float64 (1.00 from a statistics package; NaN parses,
+    # and is refused as no code); the rest are text, looked at cell by cell (spaces, "x", "1,5").
     converted = []
     for name in names:
+        if table.cells.schema[name] != pl.String:
+            converted.append(pl.col(name))
+            continue
         cell = pl.col(name).str.strip_chars()
         number = cell.cast(pl.Float64, strict=False)
         converted.append(
             pl.when(cell.str.len_bytes() > 0).then(number.fill_null(float("nan"))).otherwise(None).alias(name)
         )
-    return text.select(converted)
+    return table.cells.select(converted)
+
+
+def _as_written(answers: pl.Series) -> pl.Series:
+    """Checked item cells as they are written out: the code each holds (" 1 ", "01", "1.0" and
+    "+1" as 1; keeping their text would cost 16 bytes a cell where a code takes 1 or 2)."""
+    if answers.dtype == pl.Float64 and (answers.drop_nulls() % 1 == 0).all():
+        return answers.cast(pl.Int64)
+    return answers
 
 
 def _chunk(numbers: pl.DataFrame, start: int, rows: int) -> dict[str, np.ndarray]:
@@ -201,31 +214,46 @@ def _with_message(error: Exception, message: str) -> Exception:
 # Scoring
 
 
-def _score_in_chunks(ins, request: Request, answers, table: csvio.Table, stderr: TextIO):
+def _score_in_chunks(ins, request: Request, answers: pl.DataFrame, table: csvio.Table, stderr: TextIO):
+    """Every score as the column it is written as (numbers cleaned, or rounded as asked), and
+    the provenance. Chunks are scored WORKERS at a time, and taken in order."""
     rows = table.rows
     show = rows >= PROGRESS_ROWS and _is_terminal(stderr)
+
+    def score(start: int):
+        try:
+            result = engine.score(
+                ins, _chunk(answers, start, CHUNK_ROWS), scoring=request.scoring, method=request.method,
+                country=request.country,
+            )
+        except AnswerError as e:
+            return start, e
+        written = {score_id: _written(values, request.round) for score_id, values in result.scores.items()}
+        return start, (written, result.provenance)
+
     parts: dict[str, list[np.ndarray]] = {}
     provenance = None
-    for start in range(0, max(rows, 1), CHUNK_ROWS):
-        chunk = _chunk(answers, start, CHUNK_ROWS)
-        try:
-            result = engine.score(ins, chunk, scoring=request.scoring, method=request.method, country=request.country)
-        except AnswerError as e:
-            # the checks above should have caught it; keep the message about the whole file
-            row = start + e.row
-            column = answers[e.item].cast(pl.Float64)
-            count = int((column.is_not_null() & ~column.is_in(_codes(ins.codes_of(ins.item(e.item)), pl.Float64))).sum())
-            found = table.columns([e.item])[e.item][row]
-            raise _answer_error(ins, e.item, row, found, max(count, 1), table.name) from None
-        for score_id, values in result.scores.items():
-            parts.setdefault(score_id, []).append(values)
-        provenance = result.provenance
-        if show:
-            done = min(start + CHUNK_ROWS, rows)
-            print(f"\rpromsvc: scored {done:,} of {rows:,} rows", end="", file=stderr, flush=True)
+    pool = ThreadPoolExecutor(WORKERS)
+    try:
+        for start, result in pool.map(score, range(0, max(rows, 1), CHUNK_ROWS)):
+            if isinstance(result, AnswerError):
+                # the checks above should have caught it; keep the message about the whole file
+                e, row = result, start + result.row
+                column = answers[e.item].cast(pl.Float64)
+                count = int((column.is_not_null() & ~column.is_in(_codes(ins.codes_of(ins.item(e.item)), pl.Float64))).sum())
+                found = table.columns([e.item])[e.item][row]
+                raise _answer_error(ins, e.item, row, found, max(count, 1), table.name) from None
+            written, provenance = result
+            for score_id, values in written.items():
+                parts.setdefault(score_id, []).append(values)
+            if show:
+                done = min(start + CHUNK_ROWS, rows)
+                print(f"\rpromsvc: scored {done:,} of {rows:,} rows", end="", file=stderr, flush=True)
+    finally:
+        pool.shutdown(cancel_futures=True)  # after an error, the chunks not yet begun are not scored
     if show:
         print(file=stderr)
-    return {score_id: np.concatenate(values) for score_id, values in parts.items()}, provenance
+    return {score_id: _score_series(score_id, parts.pop(score_id)) for score_id in list(parts)}, provenance
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -235,13 +263,15 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
-def _score_series(name: str, values: np.ndarray, decimals: int | None) -> pl.Series:
+def _written(values: np.ndarray, decimals: int | None) -> np.ndarray:
+    """Scores as they leave: numbers to 12 significant digits or `decimals` decimals; bands as they are."""
+    return numbers.clean(values, decimals) if values.dtype.kind == "f" else values
+
+
+def _score_series(name: str, parts: list[np.ndarray]) -> pl.Series:
+    values = np.concatenate(parts)
     if values.dtype.kind == "f":
-        if decimals is not None:
-            rounded = pl.Series(values).round(decimals, mode="half_away_from_zero").to_numpy()
-            # -0.0004 rounds to -0.0, which would be written "-0.000"
-            values = np.where(rounded == 0, 0.0, rounded)
-        return pl.Series(name, values, dtype=pl.Float64).fill_nan(None)
+        return pl.Series(name, values, dtype=pl.Float64, nan_to_null=True)
     # band scores: labels, with "" for no score → an empty cell
     series = pl.Series(name, values.tolist() if values.dtype == object else values, dtype=pl.String)
     return series.replace("", None)

@@ -24,6 +24,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from promsvc import numbers
 from promsvc.episodes.export import ATTRIBUTE_PREFIX, export_columns
 from promsvc.episodes import synthetic
 from promsvc.episodes.synthetic import Chunk
@@ -52,7 +53,7 @@ def write_csv(registry: Registry, chunks: Iterable[Chunk], output: str | Path, c
             f.write(text.getvalue().encode("utf-8"))
             for chunk in chunks:
                 counts.append(synthetic.episode_counts(chunk))
-                table = _export_rows(chunk, header, names)
+                table = numbers.clean_frame(_export_rows(chunk, header, names))  # as the export writes scores
                 table.write_csv(f, include_header=False, datetime_format=EXPORT_TIME, date_format="%Y-%m-%d")
                 rows += table.height
             f.flush()

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 import instruments
-from promsvc import audit, db
+from promsvc import audit, db, numbers
 from promsvc.episodes import attributes
 from promsvc.errors import NotFound
 from promsvc.models import Episode, Invitation, Response, Score, Status
@@ -198,6 +198,6 @@ def _time(value: dt.datetime | None) -> str:
 def _cell(value: object) -> str:
     if value is None:
         return ""
-    if isinstance(value, float):  # at full precision (shortest round trip): rounding is for display only
-        return repr(value) if value == value else ""
+    if isinstance(value, float):
+        return repr(numbers.clean(value)) if value == value else ""
     return str(value)

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from promsvc import numbers
 from promsvc.episodes.attributes import Values
 from promsvc.models import Status
 
@@ -110,6 +111,10 @@ class ScoreOut(msgspec.Struct, kw_only=True):
     value_set: str | None
     values: dict[str, Any]
     computed_at: dt.datetime
+
+    def __post_init__(self) -> None:
+        # numbers leave as promsvc.numbers writes them; the stored values keep full precision
+        self.values = {k: numbers.clean(v) if isinstance(v, float) else v for k, v in self.values.items()}
 
 
 class ResponseOut(msgspec.Struct, kw_only=True):

@@ -25,6 +25,7 @@ import io
 import polars as pl
 from sqlalchemy.engine import Engine
 
+from promsvc import numbers
 from promsvc.indicators import frame as F
 from promsvc.registries.schema import Registry
 
@@ -47,7 +48,8 @@ def read(engine: Engine, registry: Registry, needs: F.Needs) -> pl.DataFrame:
         if plan.time_points:
             long.append(_times(fetch(_time_point_query(sql, plan, params))))
         for (instrument, scoring_id), refs in _score_groups(plan).items():
-            long.append(fetch(_score_query(sql, plan, params, instrument, scoring_id, refs)))
+            # as the export writes them (promsvc.numbers), so that a CSV export gives the same frame
+            long.append(numbers.clean_frame(fetch(_score_query(sql, plan, params, instrument, scoring_id, refs))))
     return F.assemble(plan, episodes, long)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 import instruments
+from promsvc import numbers
 from promsvc.errors import FieldError, Invalid
 from promsvc.registries.loader import value_set_field
 from promsvc.scoring_api.schemas import ProvenanceOut, ScoreIn, ScoreOut, ValueSetOut
@@ -45,6 +46,8 @@ def score(request: ScoreIn) -> ScoreOut:
     n = len(request.responses)
     rows: list[dict[str, float | str | None]] = [{} for _ in range(n)]
     for score_id, values in result.scores.items():
+        if values.dtype.kind == "f":
+            values = numbers.clean(values)  # numbers leave to 12 significant digits
         for i, value in enumerate(values.tolist()):
             rows[i][score_id] = _json_value(value)
     p = result.provenance

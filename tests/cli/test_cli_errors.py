@@ -6,6 +6,8 @@ Every case runs both in-process and as a real subprocess (`any_promsvc`).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass, field
 
 import pytest
@@ -29,11 +31,16 @@ class Case:
 CASES = [
     Case("code-outside-options", EQ5D + "1,1,1,1,1\n1,1,1,1,1\n1,7,1,1,1\n",
          ["in.csv: data row 3, column SC: found '7', allowed one of 1, 2, 3, 4, 5, or empty for no answer"]),
+    Case("file-name-that-looks-like-a-pattern", EQ5D + "1,1,1,1,1\n1,7,1,1,1\n",
+         ["week[1]*.csv: data row 2, column SC: found '7'"], input_name="week[1]*.csv"),
     Case("not-a-number", EQ5D + "x,1,1,1,1\n",
          ["data row 1, column MO: found 'x', allowed one of 1, 2, 3, 4, 5, or empty for no answer"]),
     Case("decimal-code", EQ5D + "1,1,1,1,1\n1,1,2.5,1,1\n", ["data row 2, column UA: found '2.5'"]),
     Case("nan-text-is-not-missing", EQ5D + "1,1,1,NaN,1\n", ["data row 1, column PD: found 'NaN'"]),
     Case("too-large-for-any-code", EQ5D + "1,1,1,1,40000\n", ["data row 1, column AD: found '40000'"]),
+    # cells that are whole numbers, but not of 0 to 255 (how most codes are read)
+    Case("code-beyond-a-byte", "MO,SC,UA,PD,AD,VAS\n1,1,1,1,1,300\n", ["data row 1, column VAS: found '300'"]),
+    Case("negative-code", EQ5D + "1,1,-1,1,1\n", ["data row 1, column UA: found '-1'"]),
     Case("decimal-comma", EQ5D + '1,1,1,1,"1,0"\n', ["data row 1, column AD: found '1,0'"]),
     Case("vas-out-of-range", "MO,SC,UA,PD,AD,VAS\n1,1,1,1,1,101\n",
          ["data row 1, column VAS: found '101', allowed a whole number from 0 to 100, or empty for no answer"]),
@@ -65,8 +72,20 @@ CASES = [
     Case("long-row", "id;MO;SC;UA;PD;AD\n1;1;1;1;1;1\n2;1;1;1;1;1;x\n1;1;1;1;1;1;x\n",
          ["data row 2 has 7 cells but the header has 6", "(1 more row(s) like it)"]),
     Case("blank-line-in-the-middle", EQ5D + "1,1,1,1,1\n\n1,1,1,1,1\n", ["data row 2 is a blank line"]),
+    Case("blank-line-with-crlf", "MO;SC;UA;PD;AD\r\n1;1;1;1;1\r\n\r\n1;1;1;1;1\r\n", ["data row 2 is a blank line"]),
+    Case("first-row-short", EQ5D + "1,1,1,1\n1,1,1,1,1\n", ["data row 1 has 4 cells but the header has 5"]),
+    Case("short-and-long-rows", EQ5D + "1,1,1,1\n1,1,1,1,1,1\n",
+         ["data row 1 has 4 cells but the header has 5", "(1 more row(s) like it)"]),
+    # quoted cells hold separators and line breaks that are no cell boundaries
+    Case("short-row-among-quoted-separators", 'id,note,MO,SC,UA,PD,AD\n1,"a,b",1,1,1,1,1\n2,"c,d",1,1,1,1\n',
+         ["data row 2 has 6 cells but the header has 7"]),
+    Case("long-row-among-quoted-separators", 'id,note,MO,SC,UA,PD,AD\n1,"a,b",1,1,1,1,1\n2,"c",1,1,1,1,1,9\n',
+         ["data row 2 has 8 cells but the header has 7"]),
+    Case("short-row-with-a-line-break-in-a-cell", 'id;note;MO;SC;UA;PD;AD\r\n1;"x\r\ny;z";1;1;1;1\r\n',
+         ["data row 1 has 6 cells but the header has 7"]),
     Case("quote-never-closed", 'id,MO,SC,UA,PD,AD\n1,1,1,1,1,1\n5" tall,1,1,1,1,1\n"ok",1,1,1,1,1\n',
          ["data row 2 has a quote", "never closed"]),
+    Case("quote-never-closed-in-the-header", 'id,"MO,SC,UA,PD,AD\n1,1,1,1,1,1\n', ["the header has a quote", "never closed"]),
     Case("not-utf8", "id,MO,SC,UA,PD,AD\nÅse,1,1,1,1,1\n".encode("latin-1"),
          ["in.csv is not UTF-8 text (line 2", "CSV UTF-8"]),
     Case("score-column-already-there", "MO,SC,UA,PD,AD,index\n1,1,1,1,1,0.5\n",
@@ -93,6 +112,18 @@ def test_bad_input_exits_2_with_one_message_and_no_output(any_promsvc, tmp_path,
         assert part in ran.err, (part, ran.err)
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name != case.input_name] == []  # no temporary file either
+
+
+def test_a_bad_cell_in_answers_from_a_pipe_is_quoted_as_written(csv_file):
+    # A pipe cannot be read twice: its bytes are kept for the message.
+    done = subprocess.run([sys.executable, "-m", "promsvc", "score", "eq5d-5l", "/dev/stdin"],
+                          input=(EQ5D + "1,1,1,1,1\n1, 7,1,1,1\n").encode(), capture_output=True, timeout=120)
+
+    assert done.returncode == 2
+    assert done.stderr.decode() == (
+        "promsvc: error: /dev/stdin: data row 2, column SC: found ' 7', allowed one of 1, 2, 3, 4, 5, "
+        "or empty for no answer\n"
+    )
 
 
 def test_a_directory_as_input(any_promsvc, tmp_path):

@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 from service_helpers import bearer
 
 import scoring
-from promsvc import cli
+from promsvc import cli, numbers
 from promsvc.commands import demo as demo_command
 from promsvc.episodes import synthetic
 from promsvc.episodes.export import export_csv
@@ -87,6 +87,7 @@ def test_the_scores_are_the_scoring_engines(written):
     answers = rows.select(**items).to_dict(as_series=False)
     expected = scoring.score("eq5d-5l", {k: np.array(v, dtype=float) for k, v in answers.items()},
                              method="VT", country="Norway").scores["index"]
+    expected = numbers.clean(expected)  # as every way out writes a score
     got = rows["eq5d-5l.index"].cast(pl.Float64).to_numpy()
     assert np.array_equal(np.isnan(expected), np.isnan(got)) and np.allclose(expected, got, equal_nan=True, rtol=0, atol=0)
     assert np.nanmean(expected) > 0
