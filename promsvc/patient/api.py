@@ -25,6 +25,7 @@ from promsvc.patient.schemas import DraftIn, DraftOut, FormOut, InstrumentOut, I
 from promsvc.patient.texts import LANGUAGES, language
 from promsvc.registries.schema import Registry
 from promsvc.responses import services as responses
+from instruments.answers import TEXT_LIMIT
 from promsvc.responses.validation import validate
 from promsvc.responses.writer import Arrival
 from promsvc.settings import Settings
@@ -62,8 +63,9 @@ def _form_out(settings: Settings, link: links.Link, lang: str) -> FormOut:
             options = [
                 OptionOut(code=o.code, label=wording.option(item, o.code), unanswered=o.unanswered)
                 for o in ins.options_of(item)
-            ] if item.kind == "choice" else None
-            items.append(ItemOut(id=item.id, kind=item.kind, text=wording.item(item), options=options, min=item.min, max=item.max, when=item.when))
+            ] if item.kind in ("choice", "multi") else None
+            items.append(ItemOut(id=item.id, kind=item.kind, text=wording.item(item), options=options, min=item.min, max=item.max,
+                                 max_length=(item.max_length or TEXT_LIMIT) if item.kind == "text" else None, when=item.when))
         overlay = links.overlays_for(settings.overlays_dir).get(link.registry.id, ins)
         out.append(InstrumentOut(
             id=ins.id, version=ins.version, title=wording.title, wording="overlay" if overlay else "ours",

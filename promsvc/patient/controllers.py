@@ -39,6 +39,8 @@ from promsvc.settings import Settings
 log = logging.getLogger("promsvc.patient")
 
 Form = URLEncodedBody[dict[str, str]]
+# A section's fields: the checkboxes of a multi item send one value per ticked option.
+SectionForm = URLEncodedBody[dict[str, str | list[str]]]
 Registries = dict[str, Registry]
 
 
@@ -141,15 +143,15 @@ class PatientPages(Controller):
         return _section_page(page, number, link.answers.get(link.instruments[number - 1].id, {}))
 
     @post("/s/{number:int}", sync_to_thread=True, status_code=303)
-    def save_section(self, token: FromPath[str], number: FromPath[int], request: Request, data: Form, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
+    def save_section(self, token: FromPath[str], number: FromPath[int], request: Request, data: SectionForm, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
         link = _open(db_session, registries, token)
         _check_csrf(request, data, settings, link)
         _section_number(link, number)
         if _needs_declaration(link):
             return _redirect(f"/q/{token}")
-        action = data.get("action", "next")
+        action = forms.one_value(data, "action") or "next"
         chosen = action.removeprefix("lang-") if action.startswith("lang-") else None
-        page = _Page(request, settings, link, token, language(chosen or data.get("lang"), _lang(request, link)))
+        page = _Page(request, settings, link, token, language(chosen or forms.one_value(data, "lang"), _lang(request, link)))
         instrument = link.instruments[number - 1]
         wording = links.wordings(link, settings.overlays_dir, page.lang)[number - 1]
         answers, entered, found = forms.parse_section(instrument, data, wording, page.t)

@@ -92,10 +92,11 @@ def _scoring(instrument: Instrument, scoring_id: str | None) -> Scoring:
 # Answers
 
 
-def answer(instrument: Instrument, row: Row, item_id: str) -> int | None:
-    """The code of an item that counts as an answer; None when missing or an `unanswered` option."""
+def answer(instrument: Instrument, row: Row, item_id: str):
+    """The answer of an item that counts as one; None when missing, an `unanswered` option, or
+    a multi-select item with nothing ticked. A multi item's answer is the list of ticked codes."""
     code = row.get(item_id)
-    if code is None:
+    if code is None or code == []:
         return None
     item = instrument.item(item_id)
     if item.kind == "choice":
@@ -114,6 +115,8 @@ def holds(instrument: Instrument, condition: Condition, row: Row) -> bool:
         is_answered = answer(instrument, row, condition.item) is not None
         return is_answered == condition.answered
     stored = row.get(condition.item)
+    if isinstance(stored, list):  # multi-select: any ticked code among them
+        return any(code in condition.in_ for code in stored)
     return stored is not None and stored in condition.in_
 
 

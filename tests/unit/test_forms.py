@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import instruments
+from instruments.answers import is_asked
 from instruments.schema import Overlay, OverlayItem, OverlayLanguage
 from promsvc.patient import forms, pages
 from promsvc.patient.texts import LANGUAGES, TEXTS, Texts, language, placeholders
@@ -259,7 +260,7 @@ def test_validate_refuses_answers_that_are_not_objects(eq5d):
     ({"smoke": 2}, {"smoke": True, "perday": False, "why": False, "either": True}),
 ])
 def test_conditions(when_ins, answers, asked):
-    assert {i.id: validation.is_asked(i, answers) for i in when_ins.items} == asked
+    assert {i.id: is_asked(when_ins, i, answers) for i in when_ins.items} == asked
 
 
 # ---------------------------------------------------------------- CSRF token

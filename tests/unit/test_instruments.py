@@ -155,7 +155,7 @@ def test_the_valid_base_definition_decodes_and_its_example_passes():
         pytest.param(
             "  - {id: b, kind: choice, options: three, label: {nb: B, nn: B, en: B}}",
             "  - {id: b, kind: integer, min: low, max: 3, label: {nb: B, nn: B, en: B}}",
-            "x.yaml: at $.items[1].min: Expected `int | null`, got `str`",
+            "x.yaml: at $.items[1].min: Expected `int | float | null`, got `str`",
             id="wrong type",
         ),
         pytest.param(
