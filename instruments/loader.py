@@ -96,6 +96,10 @@ class Catalogue(Mapping[str, Instrument]):
         self._versions: dict[str, dict[str, Instrument]] = {}
         self._files: dict[tuple[str, str], str] = {}
 
+    # one catalogue is one set of loaded files: compared by identity, so that it can be a key
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
     def add(self, ins: Instrument, file: str) -> None:
         """Add a definition read from `file`; DefinitionError if its id and version are taken."""
         key = (ins.id, ins.version)

@@ -10,7 +10,8 @@ read (`promsvc.admin`), delivery's operations view, episode flags and code entry
 `routes` of `promsvc.patient.controllers`.
 
 Application state (`request.app.state` / `state` in handlers): `settings`, `engine`,
-`registries` (id → `promsvc.registries.schema.Registry`).
+`registries` (`promsvc.registries.loader.Registries`: id → Registry, and `.instruments`, the
+one catalogue of instruments: the shipped ones and those of `PROMSVC_INSTRUMENTS_DIR`).
 Dependencies every handler can ask for: `db_session` (see promsvc.db), `caller` (the API key's
 `promsvc.security.Caller`; raises 401), `settings`, `registries`.
 """
@@ -38,7 +39,7 @@ import promsvc
 from promsvc import db, errors, security
 from promsvc.patient.services import prepare_arrivals
 from promsvc.registries import loader
-from promsvc.registries.schema import Registry
+from promsvc.registries.loader import Registries
 from promsvc.responses.writer import Writer
 from promsvc.settings import Settings
 
@@ -146,7 +147,7 @@ def _provide_settings(state: State) -> Settings:
     return state.settings
 
 
-def _provide_registries(state: State) -> dict[str, Registry]:
+def _provide_registries(state: State) -> Registries:
     return state.registries
 
 

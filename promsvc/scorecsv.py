@@ -15,7 +15,7 @@ from typing import TextIO
 import numpy as np
 import polars as pl
 
-from instruments import Instrument, catalogue, load
+from instruments import Instrument, catalogue, is_file_name, load
 from instruments.schema import InstrumentId
 from promsvc import csvio
 from scoring import engine
@@ -63,10 +63,13 @@ def run(request: Request, *, stdout: TextIO, stderr: TextIO) -> None:
 
 
 def find_instrument(instrument_id: str) -> Instrument:
-    """A shipped instrument, read from its own file when it is named after the id.
+    """A shipped instrument, read from its own file when it is named after the id; or the
+    definition file named by a path (`promsvc score my-odi.yaml …`).
 
     Reading one file instead of the whole catalogue keeps `promsvc score` quick to start.
     """
+    if is_file_name(instrument_id):
+        return load(instrument_id)
     if _valid_id(instrument_id):
         entry = resources.files("instruments") / "definitions" / f"{instrument_id}.yaml"
         if entry.is_file():

@@ -5,27 +5,31 @@ from __future__ import annotations
 import os
 import sys
 
+from instruments import DefinitionError
 from promsvc.registries import loader
 from promsvc.settings import Settings
 
 
 def check(files: list[str], env=None, out=None) -> int:
+    """Check registry files (default: those the service would load) against the instruments the
+    service would load (shipped, and PROMSVC_INSTRUMENTS_DIR's); 0 when all pass, else 2."""
     out = out or sys.stdout
-    if not files:
-        settings = Settings.from_mapping(os.environ if env is None else env)
-        try:
+    settings = Settings.from_mapping(os.environ if env is None else env)
+    try:
+        if not files:
             registries = loader.load_all(settings)
-        except loader.RegistryError as e:
-            for p in e.problems:
-                print(f"{e.file}: {p}", file=out)
-            return 2
-        for registry in registries.values():
-            print(f"ok {registry.id}: {len(registry.unit_ids())} units, {len(registry.protocols)} protocol(s)", file=out)
-        return 0
+            for registry in registries.values():
+                print(f"ok {registry.id}: {len(registry.unit_ids())} units, {len(registry.protocols)} protocol(s)", file=out)
+            return 0
+        catalogue = loader.instrument_catalogue(settings)
+    except (loader.RegistryError, DefinitionError) as e:
+        for p in e.problems:
+            print(f"{e.file}: {p}", file=out)
+        return 2
     bad = False
     for path in files:
         try:
-            registry = loader.load(path)
+            registry = loader.load(path, catalogue)
         except loader.RegistryError as e:
             bad = True
             for p in e.problems:

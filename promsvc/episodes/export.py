@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 import instruments
+from instruments import Catalogue, Instrument
 from promsvc import audit, db
 from promsvc.errors import NotFound
 from promsvc.models import Episode, Invitation, Response, Score, Status
@@ -43,24 +44,30 @@ class Column(msgspec.Struct, frozen=True):
     scoring: str | None = None  # for scores: the scoring that produced it
 
 
-def export_columns(registry: Registry, protocol_id: str | None = None) -> tuple[list[str], list[Column]]:
+def export_columns(registry: Registry, protocol_id: str | None = None,
+                   catalogue: Catalogue | None = None) -> tuple[list[str], list[Column]]:
     """The header, and the answer and score columns after the fixed ones.
 
     Answers are `instrument.item`. Scores of the first scoring the registry lists for an
     instrument are `instrument.score`; those of further scorings `instrument.scoring.score`.
+    Definitions come from `catalogue` (the service's, `Registries.instruments`; default: the
+    shipped instruments), in the version each protocol asks.
     """
+    catalogue = catalogue or instruments.catalogue()
     protocols = [p for p in registry.protocols if protocol_id in (None, p.id)]
     order: dict[str, list[str]] = {}
+    asked: dict[str, Instrument] = {}
     for protocol in protocols:
         for tp in protocol.time_points:
             for instrument_id in tp.instruments:
                 use = protocol.instrument_use(instrument_id)
-                scorings = list(use.scorings) or [instruments.get(instrument_id).scoring().id]
+                ins = asked.setdefault(instrument_id, catalogue.find(instrument_id, use.version))
+                scorings = list(use.scorings) or [ins.scoring().id]
                 known = order.setdefault(instrument_id, [])
                 known.extend(s for s in scorings if s not in known)
     columns: list[Column] = []
     for instrument_id, scorings in order.items():
-        ins = instruments.get(instrument_id)
+        ins = asked[instrument_id]
         columns += [Column(f"{instrument_id}.{item.id}", instrument_id, "item", item.id) for item in ins.items]
         for n, scoring_id in enumerate(scorings):
             scoring = ins.scoring(scoring_id)
@@ -85,11 +92,11 @@ def start_export(session: Session, caller: Caller, registry: Registry, protocol_
 
 
 def export_csv(engine: Engine, registry: Registry, protocol_id: str | None = None,
-               chunk: int = EXPORT_CHUNK) -> Iterator[str]:
+               chunk: int = EXPORT_CHUNK, catalogue: Catalogue | None = None) -> Iterator[str]:
     """The CSV text of the export, piece by piece: the header, then the rows of `chunk`
     episodes at a time (in enrolment order). It reads with a session of its own, because the
     response is sent after the request's session has closed."""
-    header, columns = export_columns(registry, protocol_id)
+    header, columns = export_columns(registry, protocol_id, catalogue)
     yield _csv([header])
     done = 0
     try:

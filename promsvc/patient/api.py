@@ -66,7 +66,7 @@ def _form_out(settings: Settings, link: links.Link, lang: str) -> FormOut:
             ] if item.kind in ("choice", "multi") else None
             items.append(ItemOut(id=item.id, kind=item.kind, text=wording.item(item), options=options, min=item.min, max=item.max,
                                  max_length=(item.max_length or TEXT_LIMIT) if item.kind == "text" else None, when=item.when))
-        overlay = links.overlays_for(settings.overlays_dir).get(link.registry.id, ins)
+        overlay = links.overlays_for(settings.overlays_dir, link.catalogue).get(link.registry.id, ins)
         out.append(InstrumentOut(
             id=ins.id, version=ins.version, title=wording.title, wording="overlay" if overlay else "ours",
             instructions=wording.instructions, items=items,

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 import instruments
-from instruments import Instrument
+from instruments import Catalogue, Instrument
 from instruments.schema import Overlay
 from promsvc.delivery import links as delivery_links
 from promsvc.models import Draft, Episode, Invitation, Status
@@ -63,6 +63,7 @@ class Link:
     time_point: TimePoint
     instruments: list[Instrument]
     draft: Draft | None
+    catalogue: Catalogue | None = None  # the service's instruments (their overlays are checked against it)
 
     @property
     def proxy_allowed(self) -> bool:
@@ -210,8 +211,9 @@ def _checked(registries: Mapping[str, Registry], invitation: Invitation, episode
         registry=registry,
         protocol=protocol,
         time_point=time_point,
-        instruments=[instruments.get(i) for i in time_point.instruments],
+        instruments=[registries.instrument(protocol, i) for i in time_point.instruments],
         draft=draft,
+        catalogue=registries.instruments,
     )
 
 
@@ -300,22 +302,23 @@ class Overlays:
     """The licensed wording that registries supply: ``{overlays_dir}/{registry id}/*.yaml``.
 
     Each file is an overlay (docs/instruments.md) for one instrument version; it is checked
-    against the shipped definition when read. A registry without a directory, or an
-    instrument without a file, is shown with our short labels.
+    against that version's definition in `catalogue` (default: the shipped instruments) when
+    read. A registry without a directory, or an instrument without a file, is shown with our
+    short labels.
     """
 
-    def __init__(self, directory: str | Path | None):
+    def __init__(self, directory: str | Path | None, catalogue: Catalogue | None = None):
         self._found: dict[tuple[str, str, str], Overlay] = {}
         if not directory:
             return
         root = Path(directory)
         if not root.is_dir():
             raise instruments.DefinitionError(str(root), ["PROMSVC_OVERLAYS_DIR names no directory; create it or correct the setting"])
-        catalogue = instruments.catalogue()
+        catalogue = catalogue or instruments.catalogue()
         for registry_dir in sorted(p for p in root.iterdir() if p.is_dir()):
             for path in sorted(registry_dir.glob("*.y*ml")):
                 overlay = _peek(path)
-                instrument = catalogue.get(overlay.instrument)
+                instrument = catalogue.version(overlay.instrument, overlay.version) or catalogue.get(overlay.instrument)
                 if instrument is None:
                     raise instruments.DefinitionError(str(path), [f"at $.instrument: no instrument {overlay.instrument!r}"])
                 checked, _missing = instruments.load_overlay(path, instrument)
@@ -341,16 +344,16 @@ def _peek(path: Path) -> Overlay:
 
 
 @functools.cache
-def overlays_for(directory: str) -> Overlays:
-    """The overlays of a directory, read once per process."""
-    return Overlays(directory)
+def overlays_for(directory: str, catalogue: Catalogue | None = None) -> Overlays:
+    """The overlays of a directory, read once per process (and catalogue)."""
+    return Overlays(directory, catalogue)
 
 
 def wordings(link: Link, overlays_dir: str, lang: str):
     """The words of each instrument of a link in `lang`: the registry's overlay, else ours."""
     from promsvc.patient.forms import Wording
 
-    overlays = overlays_for(overlays_dir)
+    overlays = overlays_for(overlays_dir, link.catalogue)
     return [Wording(i, lang, overlays.get(link.registry.id, i)) for i in link.instruments]
 
 
