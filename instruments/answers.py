@@ -126,10 +126,12 @@ def accepts(ins: Instrument, item: Item, value: Any) -> bool:
     return type(value) is int and value in codes  # not bool, a subclass of int
 
 
-def stored(item: Item, value: Any) -> Any:
-    """An accepted answer as it is stored: blank text is no answer."""
+def stored(ins: Instrument, item: Item, value: Any) -> Any:
+    """An accepted answer as it is stored: blank text is no answer, ticked codes in form order."""
     if item.kind == "text" and isinstance(value, str) and not value.strip():
         return None
+    if item.kind == "multi" and value is not None:
+        return [code for code in ins.codes_of(item) if code in value]
     return value
 
 
@@ -138,7 +140,7 @@ def describe_allowed(ins: Instrument, item: Item) -> str:
     if item.kind == "choice":
         return f"one of {', '.join(map(str, ins.codes_of(item)))}, or empty for no answer"
     if item.kind == "multi":
-        return f"one or more of {', '.join(map(str, ins.codes_of(item)))} (each once), or empty for no answer"
+        return f"one or more of {', '.join(map(str, ins.codes_of(item)))}, or empty for no answer"
     if item.kind == "decimal":
         return f"a number from {_number(item.min)} to {_number(item.max)}, or empty for no answer"
     if item.kind == "text":

@@ -69,7 +69,7 @@ def validate(
                 quoted = _shown(shown(item, value))  # never free text: it may name a person
                 found.append(AnswerProblem(f"{at}.{item_id}", quoted, allowed, f"{ins_id} {item_id}: {quoted!r} is not an answer it accepts"))
             else:
-                codes[item_id] = stored(item, value)
+                codes[item_id] = stored(ins, item, value)
         if conditions:
             for item in ins.items:
                 if codes.get(item.id) is not None and not is_asked(ins, item, codes):

@@ -1,0 +1,109 @@
+"""A registry's own instruments (PROMSVC_INSTRUMENTS_DIR), end to end through the service.
+
+The registry `own` (tests/integration/own_registries/) asks `local-followup`, which is not
+shipped: two versions of it are read from tests/integration/own_instruments/. A patient answers
+it through the form API (every item kind: choice with an "unanswered" option, multi-select,
+decimal, free text), and the stored response and scores name the version that produced them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+from sqlmodel import select
+
+from patient_fixtures import fetch, make_link
+from promsvc.app import create_app
+from promsvc.models import Response, Score
+from service_helpers import bearer
+
+HERE = Path(__file__).parent
+OWN_INSTRUMENTS = HERE / "own_instruments"
+OWN_REGISTRIES = HERE / "own_registries"
+
+
+@pytest.fixture
+def own_client(make_settings, engine):
+    settings = make_settings(registries_dir=str(OWN_REGISTRIES), instruments_dir=str(OWN_INSTRUMENTS),
+                             demo_registry=False, log_level="DEBUG")
+    with TestClient(create_app(settings), base_url="http://testserver.local") as client:
+        yield client
+
+
+def _link(engine, protocol: str) -> tuple[str, str]:
+    return make_link(engine, registry="own", protocol=protocol, time_point="m12", unit="own-hospital")
+
+
+def test_a_registry_asks_its_own_instrument_and_the_stored_scores_name_its_version(own_client, engine, caplog):
+    token, invitation_id = _link(engine, "followup")
+
+    form = own_client.get(f"/api/v1/forms/{token}").json()
+    assert [(i["id"], i["version"]) for i in form["instruments"]] == [("local-followup", "2"), ("nrs-pain", "1.0")]
+    items = {item["id"]: item for item in form["instruments"][0]["items"]}
+    assert items["help"]["kind"] == "multi" and [o["code"] for o in items["help"]["options"]] == [1, 2, 3]
+    assert (items["weight"]["kind"], items["weight"]["min"], items["weight"]["max"]) == ("decimal", 30, 250)
+    assert (items["comment"]["kind"], items["comment"]["max_length"]) == ("text", 300)
+
+    secret = "Doktor Hansen ringte meg 12. mai"
+    with caplog.at_level(logging.DEBUG):
+        submitted = own_client.post(f"/api/v1/forms/{token}/submit", json={"answers": {
+            "local-followup": {"change": 2, "help": [3, 1], "weight": 82.5, "comment": secret},
+            "nrs-pain": {"pain": 4},
+        }})
+    assert submitted.status_code == 201, submitted.text
+    assert secret not in caplog.text  # free text is stored, never logged
+
+    responses = {r.instrument_id: r for r in fetch(engine, lambda s: s.exec(
+        select(Response).where(Response.invitation_id == invitation_id)).all())}
+    own = responses["local-followup"]
+    assert own.instrument_version == "2"
+    assert own.answers == {"change": 2, "help": [1, 3], "weight": 82.5, "comment": secret}  # ticks in form order
+    (score,) = fetch(engine, lambda s: s.exec(select(Score).where(Score.response_id == own.id)).all())
+    assert (score.instrument_id, score.instrument_version, score.scoring, score.scoring_version) == (
+        "local-followup", "2", "main", "2.0")
+    assert score.values == {"improved": 1.0, "kinds_of_help": 2.0, "weight": 82.5, "weight_band": "above_80"}
+    assert responses["nrs-pain"].instrument_version == "1.0"
+
+
+def test_a_protocol_may_ask_an_older_version(own_client, engine):
+    token, invitation_id = _link(engine, "pinned")
+
+    form = own_client.get(f"/api/v1/forms/{token}").json()
+    assert [(i["id"], i["version"]) for i in form["instruments"]] == [("local-followup", "1")]
+    submitted = own_client.post(f"/api/v1/forms/{token}/submit", json={"answers": {"local-followup": {"change": 1}}})
+    assert submitted.status_code == 201, submitted.text
+    (score,) = fetch(engine, lambda s: s.exec(select(Score).where(Score.instrument_id == "local-followup")).all())
+    assert (score.instrument_version, score.scoring_version, score.values) == ("1", "1.0", {"improved": 1.0})
+
+
+def test_answers_that_do_not_fit_are_refused_without_quoting_free_text(own_client, engine):
+    token, _ = _link(engine, "followup")
+    long_text = "privat " * 60
+
+    refused = own_client.post(f"/api/v1/forms/{token}/submit", json={"answers": {
+        "local-followup": {"change": 2, "help": [4], "weight": 20, "comment": long_text},
+    }})
+
+    assert refused.status_code == 422
+    problems = {e["path"]: e for e in refused.json()["errors"]}
+    assert set(problems) == {"$.answers.local-followup.help", "$.answers.local-followup.weight",
+                             "$.answers.local-followup.comment"}
+    assert problems["$.answers.local-followup.weight"]["allowed"] == "a number from 30 to 250, or empty for no answer"
+    assert "privat" not in refused.text and problems["$.answers.local-followup.comment"]["found"] == "text of 420 characters"
+
+
+def test_the_scoring_api_scores_an_instrument_of_the_directory_in_any_loaded_version(own_client, make_key):
+    key = make_key("analyst")
+    newest = own_client.post("/api/v1/score", headers=bearer(key), json={
+        "instrument": "local-followup", "responses": [{"change": 1, "help": [2], "weight": 70}]})
+    old = own_client.post("/api/v1/score", headers=bearer(key), json={
+        "instrument": "local-followup", "version": "1", "responses": [{"change": 1}]})
+
+    assert newest.status_code == 200, newest.text
+    assert newest.json()["provenance"]["instrument_version"] == "2"
+    assert newest.json()["scores"] == [{"improved": 1.0, "kinds_of_help": 1.0, "weight": 70.0, "weight_band": "up_to_80"}]
+    assert old.status_code == 200, old.text
+    assert (old.json()["provenance"]["instrument_version"], old.json()["scores"]) == ("1", [{"improved": 1.0}])
