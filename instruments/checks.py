@@ -91,17 +91,21 @@ def _item_problems(ins: Instrument, item: Item, at: str) -> list[str]:
             out.append(f"at {at}.options: a multi item's options cannot be `unanswered` (no ticks is no answer)")
         return out
     if item.options is not None:
-        return [f"at {at}: a {kind} item takes no `options`"]
+        return [f"at {at}: {_a(kind)} item takes no `options`"]
     if kind == "text":
         if item.min is not None or item.max is not None:
             return [f"at {at}: a text item takes `max_length`, not `min`/`max`"]
         return []
     if item.min is None or item.max is None or item.min > item.max:
         whole = "whole numbers" if kind != "decimal" else "numbers"
-        return [f"at {at}: a {kind} item needs {whole} `min` ≤ `max`"]
+        return [f"at {at}: {_a(kind)} item needs {whole} `min` ≤ `max`"]
     if kind != "decimal" and not (isinstance(item.min, int) and isinstance(item.max, int)):
-        return [f"at {at}: a {kind} item needs whole numbers `min` and `max` (a `decimal` item takes any number)"]
+        return [f"at {at}: {_a(kind)} item needs whole numbers `min` and `max` (a `decimal` item takes any number)"]
     return []
+
+
+def _a(word: str) -> str:
+    return ("an " if word[0] in "aeiou" else "a ") + word
 
 
 def _option_problems(options, at: str) -> list[str]:
@@ -229,7 +233,7 @@ def _recode_problems(ins: Instrument, scoring: Scoring, scale: RecodeMean | Sum,
         rat = f"{at}.recode" if isinstance(scale.recode, str) else f"{at}.recode.{item_id}"
         item = items[item_id]
         if item.kind not in CODED:
-            out.append(f"at {rat}: {item_id} is a {item.kind} item; its answer is its value and cannot be recoded")
+            out.append(f"at {rat}: {item_id} is {_a(item.kind)} item; its answer is its value and cannot be recoded")
             continue
         needed = [c for c in ins.codes_of(item) if c not in ins.unanswered_codes(item)]
         tables = spec if isinstance(spec, list) else [spec]
