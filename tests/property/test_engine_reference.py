@@ -27,8 +27,11 @@ from instruments.schema import Instrument, RecodeMean, ValueSetIndex
 from reference import reference_score
 
 MAX_ROWS = 50
-# Examples per instrument and scoring: with nine shipped definitions the file runs in 12–20 s
-# (most of it drawing RAND-36's 36 columns). Raise it for a long local run.
+# Answers drawn per example at most (rows x items): wide instruments (KOOS, 42 items) get fewer
+# rows, each row being scored on its own by the reference anyway.
+MAX_CELLS = 600
+# Examples per instrument and scoring (most of the time goes into drawing the answers of wide
+# instruments: RAND-36, KOOS, HOOS). Raise it for a long local run.
 EXAMPLES = 50
 
 # ---------------------------------------------------------------------------------------------
@@ -485,20 +488,14 @@ def value_set_choice(draw, instrument: Instrument, scoring_id: str):
 def responses(draw, instrument: Instrument, max_rows: int = MAX_ROWS) -> list[dict[str, int | None]]:
     """Rows of answers to every item: each column is complete, sparse, half missing or empty,
     and some rows are blank throughout."""
-    rows = draw(st.integers(1, max_rows))
+    rows = draw(st.integers(1, max(5, min(max_rows, MAX_CELLS // len(instrument.items)))))
     columns: dict[str, list] = {}
     for item in instrument.items:
         how = draw(st.sampled_from(["complete", "half", "sparse", "empty"]))
         if how == "empty":
             columns[item.id] = [None] * rows
             continue
-        answer = _answers_to(instrument, item)
-        cell = {
-            "complete": answer,
-            "half": st.none() | answer,
-            "sparse": st.one_of(st.none(), st.none(), st.none(), st.none(), answer),
-        }[how]
-        columns[item.id] = draw(st.lists(cell, min_size=rows, max_size=rows))
+        columns[item.id] = draw(st.lists(_cells(instrument, item.id, how), min_size=rows, max_size=rows))
     blank = draw(st.sets(st.integers(0, rows - 1), max_size=max(1, rows // 5)))
     return [
         {i: (None if n in blank else column[n]) for i, column in columns.items()}
@@ -506,17 +503,31 @@ def responses(draw, instrument: Instrument, max_rows: int = MAX_ROWS) -> list[di
     ]
 
 
-def _answers_to(instrument: Instrument, item):
-    """Stored answers of one item: its codes; numbers in range (decimal); lists of ticked
-    codes in form order (multi); text."""
+def _answers_to(instrument: Instrument, item_id: str) -> tuple:
+    """The stored answers an item can have: its codes; numbers in its range, the bounds included
+    (decimal); the ticked codes in form order, every combination (multi); text."""
+    item = instrument.item(item_id)
     if item.kind == "decimal":
-        return st.sampled_from([item.min, item.max]) | st.floats(item.min, item.max)
+        return tuple(item.min + (item.max - item.min) * k / 16 for k in range(17))
     if item.kind == "text":
-        return st.text(max_size=5)
+        return ("", "a", "fri tekst")
     codes = instrument.codes_of(item)
     if item.kind == "multi":
-        return st.lists(st.sampled_from(codes), min_size=1, unique=True).map(lambda t: [c for c in codes if c in t])
-    return st.sampled_from(codes)
+        return tuple([c for k, c in enumerate(codes) if mask >> k & 1] for mask in range(1, 2 ** len(codes)))
+    return tuple(codes)
+
+
+_CELLS: dict[tuple[str, str, str, str], st.SearchStrategy] = {}
+
+
+def _cells(instrument: Instrument, item_id: str, how: str) -> st.SearchStrategy:
+    """The strategy of one cell: one sampled_from, built once (drawing dominates the run time)."""
+    key = (instrument.id, instrument.version, item_id, how)
+    if key not in _CELLS:
+        answers = list(_answers_to(instrument, item_id))
+        missing = {"complete": 0, "half": len(answers), "sparse": 4 * len(answers)}[how]
+        _CELLS[key] = st.sampled_from([None] * missing + answers)
+    return _CELLS[key]
 
 
 def as_columns(instrument: Instrument, rows: list[dict], form: str) -> dict:
