@@ -15,9 +15,9 @@ import pytest
 from litestar.testing import TestClient
 from sqlmodel import select
 
-from patient_fixtures import fetch, make_link
+from patient_fixtures import csrf, fetch, make_link, parse
 from promsvc.app import create_app
-from promsvc.models import Response, Score
+from promsvc.models import Draft, Response, Score
 from service_helpers import bearer
 
 HERE = Path(__file__).parent
@@ -107,3 +107,26 @@ def test_the_scoring_api_scores_an_instrument_of_the_directory_in_any_loaded_ver
     assert newest.json()["scores"] == [{"improved": 1.0, "kinds_of_help": 1.0, "weight": 70.0, "weight_band": "up_to_80"}]
     assert old.status_code == 200, old.text
     assert (old.json()["provenance"]["instrument_version"], old.json()["scores"]) == ("1", [{"improved": 1.0}])
+
+
+def test_the_patient_pages_ask_every_item_kind_and_store_the_answers(own_client, engine):
+    token, invitation_id = _link(engine, "followup")
+    q = f"/q/{token}"
+    page = own_client.get(f"{q}/s/1")
+    assert page.status_code == 200, page.text
+    inputs = {(i.get("name"), i.get("type"), i.get("value")) for i in parse(page.text).inputs}
+    assert {("answer-help", "checkbox", "1"), ("answer-help", "checkbox", "3"), ("answer-change", "radio", "9")} <= inputs
+    assert 'inputmode="decimal"' in page.text and '<textarea class="text-input"' in page.text and 'maxlength="300"' in page.text
+
+    fields = {"csrf_token": csrf(page.text), "answer-change": "2", "answer-help": ["1", "3"],
+              "answer-weight": "300", "answer-comment": "Bedre enn før", "action": "next"}
+    wrong = own_client.post(f"{q}/s/1", data=fields, follow_redirects=False)
+    assert wrong.status_code == 422  # the weight is outside 30-250; the ticks are kept
+    kept = {(i.get("name"), i.get("value")) for i in parse(wrong.text).inputs if "checked" in i}
+    assert kept == {("answer-change", "2"), ("answer-help", "1"), ("answer-help", "3")}
+
+    saved = own_client.post(f"{q}/s/1", data={**fields, "csrf_token": csrf(wrong.text), "answer-weight": "82,5"},
+                            follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    draft = fetch(engine, lambda s: s.exec(select(Draft).where(Draft.invitation_id == invitation_id)).one())
+    assert draft.answers["local-followup"] == {"change": 2, "help": [1, 3], "weight": 82.5, "comment": "Bedre enn før"}
