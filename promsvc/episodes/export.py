@@ -178,6 +178,8 @@ def _time(value: dt.datetime | None) -> str:
 def _cell(value: object) -> str:
     if value is None:
         return ""
+    if isinstance(value, list):  # a multi-select answer: its codes as `promsvc score` reads them
+        return " ".join(map(str, value))
     if isinstance(value, float):
         return repr(round(value, 6)) if value == value else ""
     return str(value)

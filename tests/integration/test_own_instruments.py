@@ -8,16 +8,19 @@ decimal, free text), and the stored response and scores name the version that pr
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from patient_fixtures import csrf, fetch, make_link, parse
 from promsvc.app import create_app
 from promsvc.models import Draft, Response, Score
+from promsvc.responses.recompute import recompute
 from service_helpers import bearer
 
 HERE = Path(__file__).parent
@@ -130,3 +133,21 @@ def test_the_patient_pages_ask_every_item_kind_and_store_the_answers(own_client,
     assert saved.status_code == 303, saved.text
     draft = fetch(engine, lambda s: s.exec(select(Draft).where(Draft.invitation_id == invitation_id)).one())
     assert draft.answers["local-followup"] == {"change": 2, "help": [1, 3], "weight": 82.5, "comment": "Bedre enn før"}
+
+
+def test_each_stored_response_is_rescored_with_its_own_version_and_exported(own_client, engine, make_key):
+    answers = {"local-followup": {"change": 2, "help": [1, 3], "weight": 82.5, "comment": "fint"}}
+    for protocol, given in (("followup", answers), ("pinned", {"local-followup": {"change": 1}})):
+        token, _ = _link(engine, protocol)
+        assert own_client.post(f"/api/v1/forms/{token}/submit", json={"answers": given}).status_code == 201
+
+    registries = own_client.app.state.registries
+    with Session(engine, expire_on_commit=False) as s:
+        report = recompute(s, registries)
+    assert (report.examined, report.written, dict(report.skipped)) == (3, 0, {})  # nrs-pain too; nothing differs
+    assert report.scorings[("local-followup", "main")].unchanged == 2  # version 2 and version 1, each with its own
+
+    export = own_client.get("/api/v1/registries/own/export.csv", headers=bearer(make_key("registry", "own")))
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    followup = next(r for r in rows if r["protocol"] == "followup")
+    assert (followup["local-followup.help"], followup["local-followup.weight"], followup["local-followup.comment"]) == ("1 3", "82.5", "fint")
