@@ -113,17 +113,17 @@ def accepts(ins: Instrument, item: Item, value: Any) -> bool:
     if value is None:
         return True
     kind = item.kind
+    if item.id in ins.whole_codes:
+        return type(value) is int and value in ins.whole_codes[item.id]  # not bool, a subclass of int
     if kind == "text":
         return isinstance(value, str) and len(value) <= (item.max_length or TEXT_LIMIT)
     if kind == "decimal":
         return (type(value) is int or type(value) is float) and math.isfinite(value) and item.min <= value <= item.max
-    codes = ins.code_set(item)
-    if kind == "multi":
-        return (
-            isinstance(value, list) and bool(value) and len(set(value)) == len(value)
-            and all(type(c) is int and c in codes for c in value)
-        )
-    return type(value) is int and value in codes  # not bool, a subclass of int
+    codes = ins.code_set(item)  # a multi item
+    return (
+        isinstance(value, list) and bool(value) and len(set(value)) == len(value)
+        and all(type(c) is int and c in codes for c in value)
+    )
 
 
 def stored(ins: Instrument, item: Item, value: Any) -> Any:

@@ -343,6 +343,11 @@ class Instrument(_Strict, kw_only=True, dict=True):
     def _code_sets(self) -> dict[str, frozenset[int]]:
         return {i.id: frozenset(self.codes_of(i)) for i in self.items}
 
+    @functools.cached_property
+    def whole_codes(self) -> dict[str, frozenset[int]]:
+        """Item id → its codes, for the items whose answer is one code (choice, integer, vas)."""
+        return {i.id: self._code_sets[i.id] for i in self.items if i.kind in ("choice", "integer", "vas")}
+
     def unanswered_codes(self, item: Item) -> frozenset[int]:
         """Codes of the item's options marked `unanswered`: stored, but no answer."""
         return self._unanswered[item.id]

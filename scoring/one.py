@@ -57,9 +57,11 @@ class _Plan:
         value_set = choose_value_set(ins, chosen, method, country)
         self.ins, self.scoring = ins, chosen
         self.needed = required_items(chosen)
-        # the items whose answers are read (text never is), each with a quick check of the
-        # usual answer; anything else is read by the engine's own rules
-        self.quick = {i.id: _quick(ins, i) for i in ins.items if i.kind != "text"}
+        # The items whose answers are read (text never is). A whole-number code of a coded item
+        # passes as it is; other answers get a quick check of the usual form (decimal, multi);
+        # anything else is read by the engine's own rules (scoring.coding), or refused by them.
+        self.codes = {i.id: ins.code_set(i) for i in ins.items if i.kind in ("choice", "integer", "vas")}
+        self.quick = {i.id: _quick(ins, i) for i in ins.items if i.kind in ("decimal", "multi")}
         self.steps: list[tuple[str, Step]] = []
         for scale in chosen.scales:
             if isinstance(scale, ValueSetIndex):
@@ -89,6 +91,13 @@ class _Plan:
         if absent:
             raise MissingItems(self.ins.id, self.scoring.id, absent)
         read: dict[str, Any] | None = None
+        for item_id, codes in self.codes.items():
+            value = answers.get(item_id)
+            if value is None or (type(value) is int and value in codes):  # not bool, a subclass of int
+                continue
+            if read is None:
+                read = dict(answers)
+            read[item_id] = one_answer(self.ins, self.ins.item(item_id), value)
         for item_id, quick in self.quick.items():
             value = answers.get(item_id)
             if value is None:
@@ -106,8 +115,8 @@ _SLOW = object()
 
 
 def _quick(ins: Instrument, item) -> Callable[[Any], Any]:
-    """The usual answer of an item, read without numpy: the value itself when it can be used
-    as it is, another value to use, or _SLOW (let `scoring.coding` read it, or refuse it)."""
+    """The usual answer of a decimal or multi item, read without numpy: the value itself when it
+    can be used as it is, another value to use, or _SLOW (let `scoring.coding` read it)."""
     if item.kind == "decimal":
         low, high = item.min, item.max
 
@@ -127,8 +136,7 @@ def _quick(ins: Instrument, item) -> Callable[[Any], Any]:
             return tuple(c for c in form_order if c in v)
 
         return ticks
-    codes = ins.code_set(item)
-    return lambda v: v if type(v) is int and v in codes else _SLOW
+    raise ValueError(f"{item.id}: no quick reading of a {item.kind} item")
 
 
 def _table(ins: Instrument, item_id: str, values: Mapping[int, float | None] | None) -> dict[int, float]:
@@ -194,22 +202,35 @@ def _answered_sum(values: list[Callable[[Answers], float]], answers: Answers) ->
     return total, count
 
 
+def _linear(transform) -> Callable[[float], float] | None:
+    """`Linear.apply` for one float, as a closure (a method call per score costs more than the
+    arithmetic); the same operations in the same order, so the engine's numbers to the bit."""
+    if transform is None:
+        return None
+    if transform.min is not None:
+        low, span = transform.min, transform.max - transform.min
+        return lambda x: (x - low) / span * 100.0
+    multiply = 1.0 if transform.multiply is None else transform.multiply
+    add = 0.0 if transform.add is None else transform.add
+    return lambda x: x * multiply + add
+
+
 def _recode_mean(scale: RecodeMean, values: list) -> Step:
-    least, transform = scale.min_answered, scale.transform
+    least, transform = scale.min_answered, _linear(scale.transform)
 
     def mean(answers: Answers, _scores: dict) -> float:
         total, count = _answered_sum(values, answers)
         if count < least:  # at least 1 (instruments.schema)
             return NAN
         m = total / count
-        return m if transform is None else transform.apply(m)
+        return m if transform is None else transform(m)
 
     return mean
 
 
 def _sum(scale: Sum, values: list) -> Step:
     need = len(values) if scale.min_answered is None else scale.min_answered
-    n, prorate, constant, transform = len(values), scale.prorate, scale.constant, scale.transform
+    n, prorate, constant, transform = len(values), scale.prorate, scale.constant, _linear(scale.transform)
 
     def total_of(answers: Answers, _scores: dict) -> float:
         total, count = _answered_sum(values, answers)
@@ -218,7 +239,7 @@ def _sum(scale: Sum, values: list) -> Step:
         if prorate:
             total = total * n / count
         total = total + constant
-        return total if transform is None else transform.apply(total)
+        return total if transform is None else transform(total)
 
     return total_of
 

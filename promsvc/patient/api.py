@@ -17,6 +17,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from instruments.answers import TEXT_LIMIT
 from promsvc import audit, db, errors
 from promsvc.deps import DbSession, RegistriesDep, SettingsDep
 from promsvc.patient import pages
@@ -25,7 +26,6 @@ from promsvc.patient.schemas import DraftIn, DraftOut, FormOut, InstrumentOut, I
 from promsvc.patient.texts import LANGUAGES, language
 from promsvc.registries.schema import Registry
 from promsvc.responses import services as responses
-from instruments.answers import TEXT_LIMIT
 from promsvc.responses.validation import validate
 from promsvc.responses.writer import Arrival
 from promsvc.settings import Settings

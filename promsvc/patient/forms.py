@@ -227,8 +227,8 @@ def _read(instrument: Instrument, item: Item, raw: str) -> tuple[Any, str | None
 def _decimal(text: str) -> float | None:
     # a comma or a point before the decimals (Norwegian writes 72,5); digits in ASCII only
     text = text.replace(",", ".", 1)
-    body = text.lstrip("+-")
-    if not body or not body.isascii() or not body.replace(".", "", 1).isdigit() or len(body) > 12:
+    body = text[1:] if text[:1] in ("+", "-") else text
+    if not body.isascii() or not body.replace(".", "", 1).isdigit() or len(body) > 12:
         return None
     number = float(text)
     return number if math.isfinite(number) else None

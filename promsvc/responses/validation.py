@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from instruments import Instrument
-from instruments.answers import accepts, describe_allowed, is_asked, shown, stored
+from instruments.answers import accepts, describe_allowed, shown, stored
 
 Answers = dict[str, dict[str, Any]]
 
@@ -57,11 +57,13 @@ def validate(
         if not isinstance(given, Mapping):
             found.append(AnswerProblem(at, _shown(given), "an object of item ids", f"answers to {ins_id} must be an object"))
             continue
-        items = ins.items_by_id
+        items, whole = ins.items_by_id, ins.whole_codes
         codes: dict[str, Any] = {}
         for item_id, value in given.items():
             item = items.get(item_id)
-            if item is None:
+            if item is not None and (value is None or (type(value) is int and value in whole.get(item_id, ()))):
+                codes[item_id] = value  # the usual answer, as `accepts` would judge it: one code
+            elif item is None:
                 allowed = ", ".join(items)
                 found.append(AnswerProblem(f"{at}.{item_id}", item_id, f"one of {allowed}", f"{ins_id} has no item {item_id!r}"))
             elif not accepts(ins, item, value):
@@ -71,11 +73,11 @@ def validate(
             else:
                 codes[item_id] = stored(ins, item, value)
         if conditions:
-            for item in ins.items:
-                if codes.get(item.id) is not None and not is_asked(ins, item, codes):
+            for item_id, when in ins.asked_when.items():  # the conditional items, in form order
+                if codes.get(item_id) is not None and not when.holds(codes):
                     found.append(AnswerProblem(
-                        f"{at}.{item.id}", codes[item.id], "no answer: the item's condition is not met",
-                        f"{ins_id} {item.id} is not asked with these answers, so it must be left out",
+                        f"{at}.{item_id}", _shown(codes[item_id]), "no answer: the item's condition is not met",
+                        f"{ins_id} {item_id} is not asked with these answers, so it must be left out",
                     ))
         clean[ins_id] = codes
     return clean, found

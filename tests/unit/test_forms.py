@@ -363,6 +363,7 @@ def test_parse_of_nothing_ticked_or_typed_is_no_answer(kinds):
     ("answer-help", ["1", "3"], "Choose one of the answers for “Help”"),
     ("answer-weight", "29,9", "Enter a number from 30 to 250.5 for “Weight”, or leave it empty"),
     ("answer-weight", "1e3", "Enter a number from 30 to 250.5 for “Weight”, or leave it empty"),
+    ("answer-weight", "+-50", "Enter a number from 30 to 250.5 for “Weight”, or leave it empty"),
     ("answer-note", "x" * 11, "The answer to “Note” can be at most 10 characters long"),
 ])
 def test_parse_refuses_what_the_item_does_not_take(kinds, field, given, message):
