@@ -60,7 +60,7 @@ class _Plan:
         # The items whose answers are read (text never is). A whole-number code of a coded item
         # passes as it is; other answers get a quick check of the usual form (decimal, multi);
         # anything else is read by the engine's own rules (scoring.coding), or refused by them.
-        self.codes = {i.id: ins.code_set(i) for i in ins.items if i.kind in ("choice", "integer", "vas")}
+        self.codes = ins.whole_codes
         self.quick = {i.id: _quick(ins, i) for i in ins.items if i.kind in ("decimal", "multi")}
         self.steps: list[tuple[str, Step]] = []
         for scale in chosen.scales:
