@@ -76,22 +76,10 @@ def compile_condition(ins: Instrument, cond: Condition) -> Test:
     return Test("item", cond.item, skipped, True)
 
 
-def answered(ins: Instrument, item: Item, value: Any) -> bool:
-    """Whether a stored answer counts as an answer (not missing, not an `unanswered` option)."""
-    if value is None or (isinstance(value, (list, tuple, str)) and not value):
-        return False
-    return value not in ins.unanswered_codes(item) if item.kind == "choice" else True
-
-
 def is_asked(ins: Instrument, item: Item, answers: Mapping[str, Any]) -> bool:
     """Whether an item is asked, given the answers to the items before it."""
     test = ins.asked_when.get(item.id)
     return test is None or test.holds(answers)
-
-
-def skipped(ins: Instrument, answers: Mapping[str, Any]) -> list[Item]:
-    """The items that are asked but have no answer, in form order."""
-    return [i for i in ins.items if is_asked(ins, i, answers) and answers.get(i.id) is None]
 
 
 def without_unasked(ins: Instrument, answers: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Decoding rejects unknown keys and wrong types with the exact path (``at $.items[3].options``).
 Rules that span several fields (references between items, scales and tables) are checked by
-`instruments.loader.problems`, which reports every problem with its path, not just the first.
+`instruments.checks.problems`, which reports every problem with its path, not just the first.
 
 The words used here are those of GLOSSARY.md: instrument, item, option, scale, summary score,
 scoring, value set, example.
@@ -19,7 +19,7 @@ from msgspec import Meta
 Languages = ("nb", "nn", "en")
 Language = Literal["nb", "nn", "en"]
 
-# The spelling of ids is checked by `instruments.loader.problems`, not with Meta(pattern=…):
+# The spelling of ids is checked by `instruments.checks.problems`, not with Meta(pattern=…):
 # msgspec (0.19–0.22 on CPython 3.11) can crash at interpreter exit when a pattern constraint
 # sits in these recursive types (msgspec issue #717).
 INSTRUMENT_ID = r"[a-z][a-z0-9-]*"
