@@ -29,7 +29,7 @@ from reference import reference_score
 MAX_ROWS = 50
 # Answers drawn per example at most (rows x items): wide instruments (KOOS, 42 items) get fewer
 # rows, each row being scored on its own by the reference anyway.
-MAX_CELLS = 600
+MAX_CELLS = 300
 # Examples per instrument and scoring (most of the time goes into drawing the answers of wide
 # instruments: RAND-36, KOOS, HOOS). Raise it for a long local run.
 EXAMPLES = 50
