@@ -1,9 +1,13 @@
-"""Questionnaires declared as data: the strict file format, the shipped definitions and the loader."""
+"""Questionnaires declared as data: the strict file format, the shipped definitions, the loader,
+and what an answer is (`instruments.answers`: accepted values, conditions)."""
 
-from instruments.loader import DefinitionError, catalogue, decode, get, load, load_overlay, problems
+from instruments.checks import problems
+from instruments.loader import (
+    Catalogue, DefinitionError, catalogue, decode, find, get, is_file_name, load, load_overlay,
+)
 from instruments.schema import Instrument, Item, Overlay, Scoring
 
 __all__ = [
-    "DefinitionError", "Instrument", "Item", "Overlay", "Scoring",
-    "catalogue", "decode", "get", "load", "load_overlay", "problems",
+    "Catalogue", "DefinitionError", "Instrument", "Item", "Overlay", "Scoring",
+    "catalogue", "decode", "find", "get", "is_file_name", "load", "load_overlay", "problems",
 ]

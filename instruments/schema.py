@@ -2,7 +2,7 @@
 
 Decoding rejects unknown keys and wrong types with the exact path (``at $.items[3].options``).
 Rules that span several fields (references between items, scales and tables) are checked by
-`instruments.loader.problems`, which reports every problem with its path, not just the first.
+`instruments.checks.problems`, which reports every problem with its path, not just the first.
 
 The words used here are those of GLOSSARY.md: instrument, item, option, scale, summary score,
 scoring, value set, example.
@@ -10,6 +10,7 @@ scoring, value set, example.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Literal
 
 import msgspec
@@ -18,7 +19,7 @@ from msgspec import Meta
 Languages = ("nb", "nn", "en")
 Language = Literal["nb", "nn", "en"]
 
-# The spelling of ids is checked by `instruments.loader.problems`, not with Meta(pattern=…):
+# The spelling of ids is checked by `instruments.checks.problems`, not with Meta(pattern=…):
 # msgspec (0.19–0.22 on CPython 3.11) can crash at interpreter exit when a pattern constraint
 # sits in these recursive types (msgspec issue #717).
 INSTRUMENT_ID = r"[a-z][a-z0-9-]*"
@@ -67,16 +68,29 @@ class Condition(_Strict, kw_only=True):
     all: list[Condition] | None = None
 
 
+ItemKind = Literal["choice", "multi", "integer", "decimal", "vas", "text"]
+KINDS: tuple[str, ...] = ItemKind.__args__
+# Kinds whose answers are codes: a finite list of whole numbers (`Instrument.codes_of`).
+CODED = frozenset({"choice", "multi", "integer", "vas"})
+
+
 class Item(_Strict, kw_only=True):
-    """A question. `choice` items take one of `options` (inline, or the name of an option set);
-    `integer` and `vas` items take a whole number from `min` to `max`."""
+    """A question.
+
+    `choice` takes one of `options` (inline, or the name of an option set); `multi` takes one
+    or more of them (tick all that apply; stored as a list of codes, and no option of a multi
+    item may be `unanswered`); `integer` and `vas` take a whole number from `min` to `max`;
+    `decimal` takes any number from `min` to `max`; `text` takes free text of at most
+    `max_length` characters, which is stored but never scored, and never written to a log.
+    """
 
     id: Name
-    kind: Literal["choice", "integer", "vas"]
+    kind: ItemKind
     label: Text
     options: list[Option] | Name | None = None
-    min: int | None = None
-    max: int | None = None
+    min: int | float | None = None
+    max: int | float | None = None
+    max_length: Annotated[int, Meta(ge=1, le=10_000)] | None = None
     when: Condition | None = None
 
 
@@ -93,10 +107,24 @@ Recode = Name | dict[Code, float | None] | list[ConditionalRecode]
 
 
 class Linear(_Strict, kw_only=True):
-    """Rescale linearly so that `min` becomes 0 and `max` becomes 100."""
+    """A linear transform of a scale's value, in one of two forms.
 
-    min: float
-    max: float
+    ``{min, max}``: rescale so that `min` becomes 0 and `max` becomes 100, as
+    ``(x - min) / (max - min) * 100``; with `min` above `max` the scale is reversed (KOOS:
+    ``{min: 4, max: 0}`` gives ``100 - mean * 100 / 4``). ``{multiply, add}``: ``x * multiply
+    + add`` (NDI as a percentage: ``{multiply: 2}``).
+    """
+
+    min: float | None = None
+    max: float | None = None
+    multiply: float | None = None
+    add: float | None = None
+
+    def apply(self, x):
+        """The transformed value (a float or a numpy array: the same arithmetic for both)."""
+        if self.multiply is None and self.add is None:
+            return (x - self.min) / (self.max - self.min) * 100.0
+        return x * (1.0 if self.multiply is None else self.multiply) + (0.0 if self.add is None else self.add)
 
 
 class RecodeMean(_Strict, kw_only=True, tag="recode_mean", tag_field="kernel"):
@@ -118,7 +146,8 @@ class Sum(_Strict, kw_only=True, tag="sum", tag_field="kernel"):
     """`constant` plus the sum of the recoded items (codes as they are when no recode).
 
     Scored when at least `min_answered` items are answered (default: all). With `prorate`,
-    a sum with missing items is scaled up to the full number of items.
+    a sum with missing items is scaled up to the full number of items. `transform`, if
+    given, applies last, to the sum with its constant.
     """
 
     id: Name
@@ -128,6 +157,7 @@ class Sum(_Strict, kw_only=True, tag="sum", tag_field="kernel"):
     constant: float = 0.0
     min_answered: Annotated[int, Meta(ge=1)] | None = None
     prorate: bool = False
+    transform: Linear | None = None
 
 
 class ValueSetIndex(_Strict, kw_only=True, tag="valueset_index", tag_field="kernel"):
@@ -145,7 +175,19 @@ class ValueSetIndex(_Strict, kw_only=True, tag="valueset_index", tag_field="kern
     default_country: str | None = None
 
 
-Scale = RecodeMean | Sum | ValueSetIndex
+class PatternLookup(_Strict, kw_only=True, tag="lookup", tag_field="kernel"):
+    """The value of a response pattern in a table: the codes of `items`, in that order and
+    separated by single spaces, are the key (``"2 1 3": 0.81``). No score when an item has
+    no answer or the pattern is not in the table."""
+
+    id: Name
+    label: Text
+    items: Annotated[list[Name], Meta(min_length=1)]
+    table: dict[str, float]
+
+
+Scale = RecodeMean | Sum | ValueSetIndex | PatternLookup
+SCALE_KERNELS = ("recode_mean", "sum", "valueset_index", "lookup")
 
 
 class Input(_Strict, kw_only=True):
@@ -168,13 +210,23 @@ class WeightedSum(_Strict, kw_only=True, tag="weighted_sum", tag_field="kernel")
 
 
 class Band(_Strict, kw_only=True):
+    """A band and its lower bound: closed with `min` (the score is ≥ min) or open with
+    `above` (the score is > above). Its upper bound is the next band's lower bound."""
+
     id: Name
     label: Text
-    min: float
+    min: float | None = None
+    above: float | None = None
+
+    @property
+    def bound(self) -> tuple[float, bool]:
+        """(value, open): bands are ordered by this, a closed bound before an open one."""
+        return (self.min, False) if self.above is None else (self.above, True)
 
 
 class Bands(_Strict, kw_only=True, tag="bands", tag_field="kernel"):
-    """The band (category) a score falls in: the last band whose `min` is ≤ the score."""
+    """The band (category) a score falls in: the last band whose lower bound admits the score
+    (``score >= min`` or ``score > above``); none when the score is below every band."""
 
     id: Name
     label: Text
@@ -182,7 +234,28 @@ class Bands(_Strict, kw_only=True, tag="bands", tag_field="kernel"):
     bands: list[Band]
 
 
-Summary = WeightedSum | Bands
+class MeanOf(_Strict, kw_only=True, tag="mean", tag_field="kernel"):
+    """The mean of the `inputs` that have a score, when at least `min_scored` of them have
+    one (default: all). KOOS4: the mean of four subscales."""
+
+    id: Name
+    label: Text
+    inputs: Annotated[list[Name], Meta(min_length=1)]
+    min_scored: Annotated[int, Meta(ge=1)] | None = None
+
+
+class ScoreLookup(_Strict, kw_only=True, tag="lookup", tag_field="kernel"):
+    """A score looked up in a table by the value of `input` (a raw sum → its interval score,
+    T-score or standard error). No score when the input has none or its value is not a key."""
+
+    id: Name
+    label: Text
+    input: Name
+    table: dict[float, float]
+
+
+Summary = WeightedSum | Bands | MeanOf | ScoreLookup
+SUMMARY_KERNELS = ("weighted_sum", "bands", "mean", "lookup")
 
 
 class Scoring(_Strict, kw_only=True):
@@ -220,12 +293,16 @@ class Example(_Strict, kw_only=True):
     scoring: Name | None = None
     method: str | None = None
     country: str | None = None
-    answers: dict[Name, int | None]
+    answers: dict[Name, int | float | list[int] | str | None]
     expect: dict[Name, float | str | None]
     precision: Annotated[int, Meta(ge=0, le=12)] = 3
 
 
-class Instrument(_Strict, kw_only=True):
+class Instrument(_Strict, kw_only=True, dict=True):
+    """One instrument in one version. Lookups derived from the definition (items by id, codes,
+    compiled conditions) are built on first use and kept with the object (`dict=True` gives
+    the frozen struct a place for them)."""
+
     id: InstrumentId
     version: str
     kind: Literal["prom", "prem"]
@@ -238,19 +315,56 @@ class Instrument(_Strict, kw_only=True):
     examples: list[Example] = []
 
     def item(self, item_id: str) -> Item:
-        return next(i for i in self.items if i.id == item_id)
+        return self.items_by_id[item_id]
+
+    @functools.cached_property
+    def items_by_id(self) -> dict[str, Item]:
+        return {i.id: i for i in self.items}
 
     def options_of(self, item: Item) -> list[Option]:
-        """The options of a choice item, with option-set names resolved."""
+        """The options of a choice or multi item, with option-set names resolved."""
         if isinstance(item.options, str):
             return self.option_sets.get(item.options, [])  # an unknown set is a reported problem
         return item.options or []
 
     def codes_of(self, item: Item) -> list[int]:
-        """Every code an item accepts, in form order."""
-        if item.kind == "choice":
+        """Every code an item accepts, in form order; none for `decimal` and `text` items."""
+        if item.kind in ("choice", "multi"):
             return [o.code for o in self.options_of(item)]
-        return list(range(item.min, item.max + 1))
+        if item.kind in ("integer", "vas"):
+            return list(range(int(item.min), int(item.max) + 1))
+        return []
+
+    def code_set(self, item: Item) -> frozenset[int]:
+        """`codes_of` as a set, built once per item."""
+        return self._code_sets[item.id]
+
+    @functools.cached_property
+    def _code_sets(self) -> dict[str, frozenset[int]]:
+        return {i.id: frozenset(self.codes_of(i)) for i in self.items}
+
+    @functools.cached_property
+    def whole_codes(self) -> dict[str, frozenset[int]]:
+        """Item id → its codes, for the items whose answer is one code (choice, integer, vas)."""
+        return {i.id: self._code_sets[i.id] for i in self.items if i.kind in ("choice", "integer", "vas")}
+
+    def unanswered_codes(self, item: Item) -> frozenset[int]:
+        """Codes of the item's options marked `unanswered`: stored, but no answer."""
+        return self._unanswered[item.id]
+
+    @functools.cached_property
+    def _unanswered(self) -> dict[str, frozenset[int]]:
+        return {
+            i.id: frozenset(o.code for o in self.options_of(i) if o.unanswered) if i.kind == "choice" else frozenset()
+            for i in self.items
+        }
+
+    @functools.cached_property
+    def asked_when(self) -> dict:
+        """Item id → the compiled `when` (instruments.answers.Test) of each conditional item."""
+        from instruments.answers import compile_condition
+
+        return {i.id: compile_condition(self, i.when) for i in self.items if i.when is not None}
 
     def scoring(self, scoring_id: str | None = None) -> Scoring:
         if scoring_id is None:

@@ -10,8 +10,10 @@ read (`promsvc.admin`), delivery's operations view, episode flags and code entry
 `routes` of `promsvc.patient.controllers`.
 
 Application state (`request.app.state` / `state` in handlers): `settings`, `engine`,
-`registries` (id → `promsvc.registries.schema.Registry`), `indicators` (registry id →
-`promsvc.indicators.loader.IndicatorSet`, for registries with an indicator file).
+`registries` (`promsvc.registries.loader.Registries`: id → Registry, and `.instruments`, the
+one catalogue of instruments: the shipped ones and those of `PROMSVC_INSTRUMENTS_DIR`),
+`indicators` (registry id → `promsvc.indicators.loader.IndicatorSet`, for registries with an
+indicator file).
 Dependencies every handler can ask for: `db_session` (see promsvc.db), `caller` (the API key's
 `promsvc.security.Caller`; raises 401), `settings`, `registries`.
 """
@@ -40,7 +42,7 @@ from promsvc import db, errors, security
 from promsvc.indicators import loader as indicator_loader
 from promsvc.patient.services import prepare_arrivals
 from promsvc.registries import loader
-from promsvc.registries.schema import Registry
+from promsvc.registries.loader import Registries
 from promsvc.responses.writer import Writer
 from promsvc.settings import Settings
 
@@ -154,7 +156,7 @@ def _provide_settings(state: State) -> Settings:
     return state.settings
 
 
-def _provide_registries(state: State) -> dict[str, Registry]:
+def _provide_registries(state: State) -> Registries:
     return state.registries
 
 

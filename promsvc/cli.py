@@ -23,6 +23,7 @@ examples:
   promsvc score eq5d-5l responses.csv --country England         another country's value set
   promsvc score eq5d-5l responses.csv --method CW --country UK  5L answers on the UK 3L value set (crosswalk)
   promsvc score rand36 rand.csv --scoring sf36v1 --round 1      SF-36 v1 scales with PCS and MCS
+  promsvc score my-instrument.yaml answers.csv                  an instrument of your own, from its file
   promsvc instruments list                                      what can be scored
   promsvc instruments show rand36 --lang nb                     items, codes and scorings of one instrument
   promsvc valuesets list --version EQ-5D-5L                     the EQ-5D-5L value sets
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=SCORE_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    score.add_argument("instrument", metavar="INSTRUMENT", help="instrument id, e.g. eq5d-5l, eq5d-3l, rand36 (see `promsvc instruments list`)")
+    score.add_argument("instrument", metavar="INSTRUMENT", help="instrument id, e.g. eq5d-5l, eq5d-3l, rand36 (see `promsvc instruments list`), or the path of a definition file (FILE.yaml)")
     score.add_argument("input", metavar="INPUT.csv", help="the responses: a header line, then one response per row")
     score.add_argument("--country", metavar="C", help="EQ-5D value set country, e.g. Norway, England, Denmark (default: the instrument's; see `promsvc valuesets list`)")
     score.add_argument("--method", metavar="M", help="EQ-5D value set method: VT, TTO, VAS, IVP, or CW (5L answers, 3L value set), RCW_VH / RCW_EQ (3L answers, 5L value set); default: VT for 5L, TTO for 3L, IVP for Y")
@@ -84,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = instruments.add_subparsers(dest="action", metavar="ACTION", required=True)
     sub.add_parser("list", help="the instruments promsvc can score").set_defaults(run=_instruments_list)
     show = sub.add_parser("show", help="one instrument's items with their codes, its scorings, licence and citation")
-    show.add_argument("id", metavar="ID", help="instrument id, e.g. rand36")
+    show.add_argument("id", metavar="ID", help="instrument id, e.g. rand36, or the path of a definition file")
     show.add_argument("--lang", choices=("nb", "nn", "en"), default="en", help="language of the labels (default: en)")
     show.set_defaults(run=_instruments_show)
     check = sub.add_parser(

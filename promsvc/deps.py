@@ -11,11 +11,11 @@ from __future__ import annotations
 from litestar.di import NamedDependency
 from sqlmodel import Session
 
-from promsvc.registries.schema import Registry
+from promsvc.registries.loader import Registries
 from promsvc.security import Caller
 from promsvc.settings import Settings
 
 DbSession = NamedDependency[Session]
 CallerDep = NamedDependency[Caller]
 SettingsDep = NamedDependency[Settings]
-RegistriesDep = NamedDependency[dict[str, Registry]]
+RegistriesDep = NamedDependency[Registries]  # with `.instruments`, the catalogue they ask

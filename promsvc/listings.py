@@ -12,8 +12,11 @@ from typing import TextIO
 
 import msgspec
 
-from instruments import DefinitionError, Instrument, catalogue, load, load_overlay
-from instruments.schema import Bands, Condition, RecodeMean, Sum, ValueSetIndex, WeightedSum
+from instruments import DefinitionError, Instrument, catalogue, is_file_name, load, load_overlay
+from instruments.answers import describe_allowed
+from instruments.schema import (
+    Bands, Condition, MeanOf, PatternLookup, RecodeMean, ScoreLookup, Sum, ValueSetIndex, WeightedSum,
+)
 
 
 class UsageError(Exception):
@@ -41,10 +44,14 @@ def list_instruments(out: TextIO) -> None:
 
 
 def show_instrument(instrument_id: str, lang: str, out: TextIO) -> None:
+    """One instrument (a shipped id, or the path of a definition file) for people to read."""
     known = catalogue()
-    if instrument_id not in known:
+    if is_file_name(instrument_id):
+        ins = load(instrument_id)
+    elif instrument_id not in known:
         raise UsageError(f"unknown instrument {instrument_id!r}; instruments: {', '.join(sorted(known))}")
-    ins = known[instrument_id]
+    else:
+        ins = known[instrument_id]
     say = lambda text="": print(text, file=out)  # noqa: E731
     say(f"{ins.id} {ins.version} ({ins.kind.upper()}): {getattr(ins.title, lang)}")
     say(f"citation: {ins.citation}")
@@ -56,12 +63,15 @@ def show_instrument(instrument_id: str, lang: str, out: TextIO) -> None:
     for item in ins.items:
         asked = f"  [asked when {_condition(item.when)}]" if item.when else ""
         say(f"  {item.id}: {getattr(item.label, lang)}{asked}")
-        if item.kind == "choice":
+        if item.kind in ("choice", "multi"):
+            if item.kind == "multi":
+                say("      one or more of (a list of codes, or codes separated by spaces):")
             for option in ins.options_of(item):
                 missing = "  (counts as no answer)" if option.unanswered else ""
                 say(f"      {option.code} = {getattr(option.label, lang)}{missing}")
         else:
-            say(f"      a whole number from {item.min} to {item.max}")
+            say(f"      {describe_allowed(ins, item).removesuffix(', or empty for no answer')}"
+                + ("; stored, never scored" if item.kind == "text" else ""))
     for scoring in ins.scorings:
         say()
         default = ", the default" if scoring.default else ""
@@ -86,9 +96,7 @@ def _kernel(score) -> str:
         )
     if isinstance(score, RecodeMean):
         text = f"mean of the answered items {' '.join(score.items)}{_recoded(score)}, when at least {score.min_answered} answered"
-        if score.transform:
-            text += f"; rescaled so that {score.transform.min:g} → 0 and {score.transform.max:g} → 100"
-        return text
+        return text + _transform(score.transform)
     if isinstance(score, Sum):
         need = "all" if score.min_answered is None else f"at least {score.min_answered}"
         text = f"sum of the items {' '.join(score.items)}{_recoded(score)}, when {need} answered"
@@ -96,7 +104,14 @@ def _kernel(score) -> str:
             text += ", scaled up to all items"
         if score.constant:
             text += f", plus {score.constant:g}"
-        return text
+        return text + _transform(score.transform)
+    if isinstance(score, PatternLookup):
+        return f"looked up by the pattern of {' '.join(score.items)} in a table of {len(score.table)} pattern(s)"
+    if isinstance(score, ScoreLookup):
+        return f"looked up by the value of {score.input} in a table of {len(score.table)} value(s)"
+    if isinstance(score, MeanOf):
+        need = "all" if score.min_scored is None else f"at least {score.min_scored}"
+        return f"mean of {' '.join(score.inputs)}, when {need} have a score"
     if isinstance(score, WeightedSum):
         parts = "".join(
             f"{(' − ' if n else '−') if i.weight < 0 else ' + ' if n else ''}{abs(i.weight)}·({i.scale} − {i.mean})/{i.sd}"
@@ -104,9 +119,18 @@ def _kernel(score) -> str:
         )
         return f"{score.constant:g} + {score.multiplier:g} × ({parts}); needs every input"
     if isinstance(score, Bands):
-        bands = ", ".join(f"{b.id} from {b.min:g}" for b in score.bands)
+        bands = ", ".join(f"{b.id} from {b.min:g}" if b.above is None else f"{b.id} above {b.above:g}" for b in score.bands)
         return f"band of {score.input}: {bands}"
     return type(score).__name__
+
+
+def _transform(transform) -> str:
+    if transform is None:
+        return ""
+    if transform.min is not None:
+        return f"; rescaled so that {transform.min:g} → 0 and {transform.max:g} → 100"
+    multiply = 1.0 if transform.multiply is None else transform.multiply
+    return f"; then × {multiply:g} + {0.0 if transform.add is None else transform.add:g}"
 
 
 def _recoded(scale: RecodeMean | Sum) -> str:
@@ -167,14 +191,15 @@ def check(files: list[str], overlays: list[str], out: TextIO) -> bool:
     """
     named = [(f, Path(f)) for f in files] if files or overlays else shipped_files()
     passed = True
-    loaded: dict[str, tuple[str, Instrument]] = {}
+    loaded: dict[tuple[str, str], tuple[str, Instrument]] = {}
     for name, path in named:
         problems, ins = _check_definition(path)
         if ins is not None:
-            if ins.id in loaded:
-                problems.append(f"at $.id: instrument id {ins.id!r} is also defined in {loaded[ins.id][0]}")
+            key = (ins.id, ins.version)
+            if key in loaded:
+                problems.append(f"at $.version: {ins.id} version {ins.version} is also defined in {loaded[key][0]}")
             else:
-                loaded[ins.id] = (name, ins)
+                loaded[key] = (name, ins)
         if problems:
             passed = False
             for problem in problems:
@@ -204,7 +229,7 @@ class _OverlayHead(msgspec.Struct):
     version: str
 
 
-def _check_overlay(name: str, given: dict[str, Instrument], out: TextIO) -> bool:
+def _check_overlay(name: str, given: dict[tuple[str, str], Instrument], out: TextIO) -> bool:
     try:
         head = msgspec.yaml.decode(Path(name).read_bytes(), type=_OverlayHead)
     except OSError as e:
@@ -213,9 +238,10 @@ def _check_overlay(name: str, given: dict[str, Instrument], out: TextIO) -> bool
     except msgspec.MsgspecError as e:
         print(f"{name}: not an overlay ({e})", file=out)
         return False
-    ins = given.get(head.instrument) or catalogue().get(head.instrument)
+    same_id = [i for (instrument_id, _), i in given.items() if instrument_id == head.instrument]
+    ins = given.get((head.instrument, head.version)) or next(iter(same_id), None) or catalogue().get(head.instrument)
     if ins is None:
-        known = ", ".join(sorted(set(given) | set(catalogue())))
+        known = ", ".join(sorted({i for i, _ in given} | set(catalogue())))
         print(f"{name}: at $.instrument: no instrument {head.instrument!r}; instruments: {known}", file=out)
         return False
     try:

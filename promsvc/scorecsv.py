@@ -16,10 +16,11 @@ from typing import TextIO
 import numpy as np
 import polars as pl
 
-from instruments import Instrument, catalogue, load
+from instruments import Instrument, catalogue, is_file_name, load
 from instruments.schema import InstrumentId
 from promsvc import csvio, numbers
 from scoring import engine
+from scoring.coding import code_column
 from scoring.errors import AnswerError, MissingItems, UnknownName
 
 # Rows scored at a time, few enough that a chunk's arrays take little memory; WORKERS chunks at
@@ -72,10 +73,13 @@ def run(request: Request, *, stdout: TextIO, stderr: TextIO) -> None:
 
 
 def find_instrument(instrument_id: str) -> Instrument:
-    """A shipped instrument, read from its own file when it is named after the id.
+    """A shipped instrument, read from its own file when it is named after the id; or the
+    definition file named by a path (`promsvc score my-odi.yaml …`).
 
     Reading one file instead of the whole catalogue keeps `promsvc score` quick to start.
     """
+    if is_file_name(instrument_id):
+        return load(instrument_id)
     if _valid_id(instrument_id):
         entry = resources.files("instruments") / "definitions" / f"{instrument_id}.yaml"
         if entry.is_file():
@@ -137,11 +141,16 @@ def _numeric_answers(ins: Instrument, table: csvio.Table) -> pl.DataFrame:
     All columns are checked over the whole file before any scoring, so the message names the
     first bad cell of the file (top to bottom, then left to right) and how many more there are.
     """
-    items = [item for item in ins.items if item.id in table.header]
-    numbers = _as_numbers(table, [i.id for i in items])
+    # text items are never scored; multi-select cells ("1 3") are read by the engine's own rules
+    items = [item for item in ins.items if item.id in table.header and item.kind not in ("text", "multi")]
+    numbers = _as_numbers(table, [i.id for i in items]) if items else pl.DataFrame()
     # null: no answer; NaN: a cell that is not a number; anything else must be one of the codes
+    # (a decimal item: a number in its range)
     bad = numbers.select(
-        (pl.col(i.id).is_not_null() & ~pl.col(i.id).is_in(_codes(ins.codes_of(i), numbers.schema[i.id])))
+        (pl.col(i.id).is_not_null() & ~(
+            pl.col(i.id).is_between(i.min, i.max) if i.kind == "decimal"
+            else pl.col(i.id).is_in(_codes(ins.codes_of(i), numbers.schema[i.id]))
+        )).alias(i.id)
         for i in items
     )
     first: tuple[int, int, str] | None = None  # row, bad-cell count and item of the first bad cell
@@ -151,11 +160,21 @@ def _numeric_answers(ins: Instrument, table: csvio.Table) -> pl.DataFrame:
             row = bad[item.id].arg_max()
             if first is None or row < first[0]:
                 first = (row, count, item.id)
+    for item in ins.items:
+        if item.kind == "multi" and item.id in table.header:
+            try:
+                code_column(ins, item, table.columns([item.id])[item.id].to_list())
+            except AnswerError as e:
+                if first is None or e.row < first[0]:
+                    first = (e.row, e.more + 1, item.id)
     if first is not None:
         row, count, item_id = first
         found = table.columns([item_id])[item_id][row]
         raise _answer_error(ins, item_id, row, found, count, table.name)
-    return numbers
+    multi = [i.id for i in ins.items if i.kind == "multi" and i.id in table.header]
+    if not multi:
+        return numbers
+    return pl.concat([numbers, table.columns(multi)], how="horizontal") if items else table.columns(multi)
 
 
 def _codes(codes: list[int], dtype) -> list:
@@ -193,10 +212,13 @@ def _as_written(answers: pl.Series) -> pl.Series:
     return answers
 
 
-def _chunk(numbers: pl.DataFrame, start: int, rows: int) -> dict[str, np.ndarray]:
-    """Rows start … start+rows as the engine takes them: float codes, NaN = no answer."""
-    part = numbers.slice(start, rows).select(pl.all().cast(pl.Float64).fill_null(np.nan))
-    return {name: part[name].to_numpy() for name in part.columns}
+def _chunk(numbers: pl.DataFrame, start: int, rows: int) -> dict[str, np.ndarray | list]:
+    """Rows start … start+rows as the engine takes them: float codes, NaN = no answer (the text
+    of multi-select cells as it is)."""
+    part = numbers.slice(start, rows)
+    text = [name for name, dtype in part.schema.items() if dtype == pl.String]
+    numeric = part.drop(text).select(pl.all().cast(pl.Float64).fill_null(np.nan))
+    return {**{name: numeric[name].to_numpy() for name in numeric.columns}, **{name: part[name].to_list() for name in text}}
 
 
 def _answer_error(ins: Instrument, item_id: str, row: int, found, count: int, name: str) -> AnswerError:

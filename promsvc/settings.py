@@ -45,6 +45,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         "Directory of extra registry configuration files (`*.yaml`), loaded and checked at start-up "
         "beside the shipped ones. Empty: none."
     ))] = ""
+    instruments_dir: Annotated[str, Meta(description=(
+        "Directory of registries' own instrument definitions (`*.yaml`, docs/instruments.md), loaded and checked "
+        "at start-up beside the shipped ones (their examples are run); registry files may ask them. An id may "
+        "repeat a shipped one only with a new version. Empty: the shipped instruments only."
+    ))] = ""
     overlays_dir: Annotated[str, Meta(description=(
         "Directory of licensed instrument wording supplied by registries: `{overlays_dir}/{registry id}/*.yaml`, "
         "one overlay per instrument version (docs/instruments.md). Empty: our short labels only."

@@ -1,29 +1,40 @@
 """Score answers with an instrument's scoring: a few generic, vectorised kernels driven by data.
 
 Answers are columns: a mapping from item id to a 1-D array of codes, where NaN (or None) is a
-missing answer. Every function here is pure: arrays and definitions in, arrays out.
+missing answer (`scoring.coding` says what a cell may hold). Every function here is pure:
+arrays and definitions in, arrays out.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 import numpy as np
 
-from instruments import Instrument, Item
-from instruments import get as get_instrument
+from instruments import Instrument, find
+from instruments.answers import Test, compile_condition, describe_allowed
 from instruments.schema import (
     Bands,
     Condition,
+    MeanOf,
+    PatternLookup,
     RecodeMean,
     Scoring,
+    ScoreLookup,
     Sum,
     ValueSetIndex,
     WeightedSum,
 )
-from scoring.errors import AnswerError, MissingItems, ScoringError, UnknownName
+from scoring.coding import Coded, code_answers, per_definition
+from scoring.errors import ScoringError, UnknownName
+
+__all__ = [
+    "Provenance", "Result", "choose_scoring", "choose_value_set", "code_answers", "describe_allowed",
+    "pattern_key", "per_definition", "required_items", "score",
+]
 
 
 class Provenance(msgspec.Struct, frozen=True, kw_only=True):
@@ -44,17 +55,8 @@ class Result(msgspec.Struct, frozen=True):
     provenance: Provenance
 
 
-class Coded(msgspec.Struct, frozen=True):
-    """One item's answers: `codes` as floats (NaN = missing) and `pos`, the position of each
-    code in the item's lookup tables (0 = missing, then one slot per code from the lowest)."""
-
-    codes: np.ndarray
-    pos: np.ndarray
-    lowest: int
-
-
 def score(
-    instrument: Instrument | str,
+    instrument: Instrument | str | os.PathLike,
     answers: Mapping[str, Any],
     *,
     scoring: str | None = None,
@@ -63,25 +65,28 @@ def score(
 ) -> Result:
     """Score every row of `answers` (item id → column of codes) with one scoring.
 
+    `instrument` is a definition, the id of a shipped one, or the path of a definition file.
     `scoring` defaults to the instrument's default scoring; `method` and `country` choose the
     EQ-5D value set (defaults come from the instrument). Columns that are not items are ignored.
     Raises ScoringError subclasses: UnknownName, MissingItems, AnswerError.
     """
-    ins = get_instrument(instrument) if isinstance(instrument, str) else instrument
+    ins = find(instrument)
     chosen = choose_scoring(ins, scoring)
     value_set = choose_value_set(ins, chosen, method, country)
     coded = code_answers(ins, answers, needed=required_items(chosen), scoring_id=chosen.id)
-    rows = _row_count(coded)
+    rows = len(next(iter(coded.values())).codes) if coded else 0
 
     scores: dict[str, np.ndarray] = {}
     for scale in chosen.scales:
         if isinstance(scale, ValueSetIndex):
             scores[scale.id] = _valueset_index(scale, coded, value_set)
+        elif isinstance(scale, PatternLookup):
+            scores[scale.id] = _pattern_lookup(ins, scale, coded, rows)
         else:
             values = [_recoded(ins, chosen, scale, item_id, coded) for item_id in scale.items]
             scores[scale.id] = _recode_mean(scale, values, rows) if isinstance(scale, RecodeMean) else _sum(scale, values, rows)
     for summary in chosen.summaries:
-        scores[summary.id] = _weighted_sum(summary, scores, rows) if isinstance(summary, WeightedSum) else _bands(summary, scores)
+        scores[summary.id] = _SUMMARIES[type(summary)](summary, scores, rows)
 
     provenance = Provenance(
         instrument=ins.id,
@@ -138,143 +143,26 @@ def _condition_items(cond: Condition) -> list[str]:
     return [i for part in (cond.any or cond.all or []) for i in _condition_items(part)]
 
 
-# ---------------------------------------------------------------------------------------------
-# Answers in: validation and coding
-
-
-def describe_allowed(ins: Instrument, item: Item) -> str:
-    """How a message names the answers an item accepts."""
-    if item.kind == "choice":
-        return f"one of {', '.join(map(str, ins.codes_of(item)))}, or empty for no answer"
-    return f"a whole number from {item.min} to {item.max}, or empty for no answer"
-
-
-def code_answers(ins: Instrument, answers: Mapping[str, Any], *, needed: list[str], scoring_id: str) -> dict[str, Coded]:
-    """Check and code every item column present in `answers`; `needed` items must be present."""
-    columns = list(answers.columns) if hasattr(answers, "columns") else list(answers.keys())
-    absent = [i for i in needed if i not in columns]
-    if absent:
-        raise MissingItems(ins.id, scoring_id, absent)
-    coded = {}
-    for item in ins.items:
-        if item.id in columns:
-            coded[item.id] = code_column(ins, item, answers[item.id])
-    lengths = {len(c.codes) for c in coded.values()}
-    if len(lengths) > 1:
-        raise ScoringError(f"answer columns differ in length: {sorted(lengths)}; give one value per row in every column")
-    return coded
-
-
-def code_column(ins: Instrument, item: Item, column: Any) -> Coded:
-    codes = _as_floats(ins, item, column)
-    lowest, highest, is_code = per_definition(ins, ("codes", item.id), lambda: _code_slots(ins, item))
-    # NaN compares false, so missing answers fall out of range without a warning
-    in_range = (codes >= lowest) & (codes <= highest)
-    pos = np.where(in_range, codes - (lowest - 1), 0).astype(np.intp)
-    bad = ~np.isnan(codes) & ~(in_range & (codes == np.floor(codes)) & is_code[pos])
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise AnswerError(item.id, int(rows[0]), _as_given(column, rows[0]), describe_allowed(ins, item), more=len(rows) - 1)
-    return Coded(codes, pos, lowest)
-
-
-def _code_slots(ins: Instrument, item: Item) -> tuple[int, int, np.ndarray]:
-    """Lowest and highest code, and which slots of `Coded.pos` are codes (slot 0, missing, is)."""
-    allowed = ins.codes_of(item)
-    lowest, highest = min(allowed), max(allowed)
-    is_code = np.zeros(highest - lowest + 2, dtype=bool)
-    is_code[0] = True
-    is_code[np.array(allowed) - lowest + 1] = True
-    return lowest, highest, is_code
-
-
-# Tables derived from a definition are built once per definition object. Definitions are
-# frozen, so a table stays right for as long as the object it was built from lives; the entry
-# keeps that object, which makes its id() a safe key.
-_TABLES: dict[tuple, tuple[Instrument, Any]] = {}
-
-
-def per_definition(ins: Instrument, key: tuple, build):
-    hit = _TABLES.get((id(ins), *key))
-    if hit is not None and hit[0] is ins:
-        return hit[1]
-    if len(_TABLES) > 20_000:  # many throwaway definitions (tests): start afresh
-        _TABLES.clear()
-    value = build()
-    _TABLES[(id(ins), *key)] = (ins, value)
-    return value
-
-
-def _as_floats(ins: Instrument, item: Item, column: Any) -> np.ndarray:
-    if hasattr(column, "to_numpy"):  # pandas and polars columns
-        column = column.to_numpy()
-    if isinstance(column, np.ndarray) and column.dtype.kind in "iuf":
-        if column.ndim != 1:
-            raise ScoringError(f"column {item.id}: give a 1-D column of answers, not shape {column.shape}")
-        return column.astype(np.float64, copy=False)
-    # Anything else (lists, object or string arrays, booleans) goes value by value, so that
-    # np.asarray cannot quietly turn True into the code 1.
-    values = np.asarray(column, dtype=object)
-    if values.ndim != 1:
-        raise ScoringError(f"column {item.id}: give a 1-D column of answers, not shape {values.shape}")
-    out = np.empty(len(values), dtype=np.float64)
-    bad: list[int] = []
-    for row, value in enumerate(values.tolist()):
-        out[row] = _one_float(value)
-        if out[row] != out[row] and value is not None and not _blank(value):
-            bad.append(row)
-    if bad:
-        raise AnswerError(item.id, bad[0], values[bad[0]], describe_allowed(ins, item), more=len(bad) - 1)
-    return out
-
-
-def _blank(value: Any) -> bool:
-    return (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and value != value)
-
-
-def _one_float(value: Any) -> float:
-    """A number from one cell; NaN for a missing answer and for what is not a number (the
-    caller tells the two apart)."""
-    if isinstance(value, bool) or value is None:
-        return np.nan
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return float(value)
-    if isinstance(value, str) and value.strip():
-        try:
-            return float(value)
-        except ValueError:
-            return np.nan
-    return np.nan
-
-
-def _as_given(column: Any, row: int) -> Any:
-    """The answer at `row` as the caller gave it, for messages (3.0 shows as 3, "inf" as 'inf')."""
-    if hasattr(column, "to_numpy"):
-        column = column.to_numpy()
-    value = np.asarray(column, dtype=object)[row]
-    if isinstance(value, np.generic):
-        value = value.item()
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-def _row_count(coded: dict[str, Coded]) -> int:
-    return len(next(iter(coded.values())).codes) if coded else 0
+def pattern_key(codes) -> str:
+    """The key of a response pattern in a lookup table: the codes separated by single spaces."""
+    return " ".join(str(c) for c in codes)
 
 
 # ---------------------------------------------------------------------------------------------
-# Kernels
+# Items: values and conditions
 
 
-def _lookup_table(ins: Instrument, item: Item, coded: Coded, values: Mapping[int, float | None] | None) -> np.ndarray:
+def _lookup_table(ins: Instrument, item_id: str, coded: Coded, values: Mapping[int, float | None] | None) -> np.ndarray:
     """The value of each slot of `coded.pos`; NaN for missing, unanswered options and codes
     without a value. No `values` means the code itself is the value."""
-    return per_definition(ins, ("values", item.id, id(values)), lambda: _build_lookup(ins, item, coded, values))
+    return per_definition(ins, ("values", item_id, id(values)), lambda: _build_lookup(ins, item_id, coded, values))
 
 
-def _build_lookup(ins: Instrument, item: Item, coded: Coded, values: Mapping[int, float | None] | None) -> np.ndarray:
+def _build_lookup(ins: Instrument, item_id: str, coded: Coded, values: Mapping[int, float | None] | None) -> np.ndarray:
+    item = ins.item(item_id)
     codes = ins.codes_of(item)
     table = np.full(max(codes) - coded.lowest + 2, np.nan)
-    skip = {o.code for o in ins.options_of(item) if o.unanswered} if item.kind == "choice" else set()
+    skip = ins.unanswered_codes(item)
     for code in codes:
         value = code if values is None else values.get(code)
         if code not in skip and value is not None:
@@ -282,31 +170,53 @@ def _build_lookup(ins: Instrument, item: Item, coded: Coded, values: Mapping[int
     return table
 
 
+def _item_values(ins: Instrument, item_id: str, answers: Coded, values: Mapping[int, float | None] | None) -> np.ndarray:
+    """One item's value per row under one table (None: the code, for a multi item 1 per tick)."""
+    kind = ins.item(item_id).kind
+    if kind == "decimal":
+        return answers.codes
+    if kind == "multi":
+        # the values of the ticked options, added in form order
+        ticks = np.nan_to_num(answers.codes).astype(np.int64)
+        total = np.zeros(len(ticks))
+        for k, code in enumerate(ins.codes_of(ins.item(item_id))):
+            total += np.where((ticks >> k) & 1 == 1, 1.0 if values is None else values[code], 0.0)
+        return np.where(ticks == 0, np.nan, total)
+    return _lookup_table(ins, item_id, answers, values)[answers.pos]
+
+
 def _recoded(ins: Instrument, scoring: Scoring, scale: RecodeMean | Sum, item_id: str, coded: dict[str, Coded]) -> np.ndarray:
-    item, answers = ins.item(item_id), coded[item_id]
+    answers = coded[item_id]
     spec = scale.recode if isinstance(scale.recode, (str, type(None))) else scale.recode.get(item_id)
     if not isinstance(spec, list):
         table = scoring.recode_tables[spec] if isinstance(spec, str) else spec
-        return _lookup_table(ins, item, answers, table)[answers.pos]
+        return _item_values(ins, item_id, answers, table)
     # conditional recodes: the first whose condition holds wins; none holds → missing
-    conditions = [_holds(ins, part.when, coded) for part in spec]
-    choices = [_lookup_table(ins, item, answers, part.values)[answers.pos] for part in spec]
+    conditions = [_holds(ins, per_definition(ins, ("test", id(part.when)), lambda: compile_condition(ins, part.when)), coded)
+                  for part in spec]
+    choices = [_item_values(ins, item_id, answers, part.values) for part in spec]
     return np.select(conditions, choices, default=np.nan)
 
 
-def _holds(ins: Instrument, cond: Condition, coded: dict[str, Coded]) -> np.ndarray:
-    if cond.any is not None:
-        return np.logical_or.reduce([_holds(ins, c, coded) for c in cond.any])
-    if cond.all is not None:
-        return np.logical_and.reduce([_holds(ins, c, coded) for c in cond.all])
-    codes = coded[cond.item].codes
-    if cond.answered is not None:
-        # an option such as "not applicable" is stored but counts as no answer
-        item = ins.item(cond.item)
-        skipped = [o.code for o in ins.options_of(item) if o.unanswered] if item.kind == "choice" else []
-        answered = ~np.isnan(codes) & ~np.isin(codes, skipped)
-        return answered == cond.answered
-    return np.isin(codes, cond.in_)
+def _holds(ins: Instrument, test: Test, coded: dict[str, Coded]) -> np.ndarray:
+    """Where a condition holds, row by row: the leaves of `instruments.answers.Test` over columns."""
+    if test.op == "any":
+        return np.logical_or.reduce([_holds(ins, part, coded) for part in test.parts])
+    if test.op == "all":
+        return np.logical_and.reduce([_holds(ins, part, coded) for part in test.parts])
+    codes = coded[test.item].codes
+    missing = np.isnan(codes)
+    if ins.item(test.item).kind == "multi":
+        ticks = np.nan_to_num(codes).astype(np.int64)
+        wanted = ~0 if test.codes is None else sum(1 << k for k, c in enumerate(ins.codes_of(ins.item(test.item))) if c in test.codes)
+        hit = (ticks & wanted) != 0
+    else:
+        hit = ~missing if test.codes is None else np.isin(codes, sorted(test.codes))
+    return hit | (missing & test.if_missing)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scale kernels
 
 
 def _answered_sum(values: list[np.ndarray], rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -323,10 +233,7 @@ def _recode_mean(scale: RecodeMean, values: list[np.ndarray], rows: int) -> np.n
     total, count = _answered_sum(values, rows)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count >= scale.min_answered, total / count, np.nan)
-    if scale.transform is not None:
-        lo, hi = scale.transform.min, scale.transform.max
-        mean = (mean - lo) / (hi - lo) * 100.0
-    return mean
+    return mean if scale.transform is None else scale.transform.apply(mean)
 
 
 def _sum(scale: Sum, values: list[np.ndarray], rows: int) -> np.ndarray:
@@ -335,7 +242,8 @@ def _sum(scale: Sum, values: list[np.ndarray], rows: int) -> np.ndarray:
     if scale.prorate:
         with np.errstate(invalid="ignore", divide="ignore"):
             total = total * len(values) / count
-    return np.where(count >= need, total + scale.constant, np.nan)
+    total = np.where(count >= need, total + scale.constant, np.nan)
+    return total if scale.transform is None else scale.transform.apply(total)
 
 
 def _valueset_index(scale: ValueSetIndex, coded: dict[str, Coded], value_set) -> np.ndarray:
@@ -348,14 +256,66 @@ def _valueset_index(scale: ValueSetIndex, coded: dict[str, Coded], value_set) ->
     return value_set.table[position]
 
 
+def _pattern_lookup(ins: Instrument, scale: PatternLookup, coded: dict[str, Coded], rows: int) -> np.ndarray:
+    # A dense table with one cell per pattern of slots (slot 0: no answer, whose cells are NaN),
+    # numbered like a number whose digits are the items' slots.
+    table, radix = per_definition(ins, ("pattern", id(scale)), lambda: _pattern_table(ins, scale))
+    position = np.zeros(rows, dtype=np.intp)
+    for item_id, base in zip(scale.items, radix):
+        position = position * base + coded[item_id].pos
+    return table[position]
+
+
+def _pattern_table(ins: Instrument, scale: PatternLookup) -> tuple[np.ndarray, list[int]]:
+    items = [ins.item(i) for i in scale.items]
+    lowest = [min(ins.codes_of(i)) for i in items]
+    radix = [max(ins.codes_of(i)) - low + 2 for i, low in zip(items, lowest)]
+    table = np.full(int(np.prod(radix)), np.nan)
+    for key, value in scale.table.items():
+        codes = [int(c) for c in key.split(" ")]
+        if any(c in ins.unanswered_codes(i) for c, i in zip(codes, items)):
+            continue  # counts as no answer
+        position = 0
+        for code, low, base in zip(codes, lowest, radix):
+            position = position * base + (code - low + 1)
+        table[position] = value
+    return table, radix
+
+
+# ---------------------------------------------------------------------------------------------
+# Summary kernels
+
+
 def _weighted_sum(summary: WeightedSum, scores: dict[str, np.ndarray], rows: int) -> np.ndarray:
     total = sum((i.weight * (scores[i.scale] - i.mean) / i.sd for i in summary.inputs), np.zeros(rows))
     return summary.constant + summary.multiplier * total
 
 
-def _bands(summary: Bands, scores: dict[str, np.ndarray]) -> np.ndarray:
+def _bands(summary: Bands, scores: dict[str, np.ndarray], rows: int) -> np.ndarray:
     value = scores[summary.input]
-    mins = np.array([b.min for b in summary.bands])
     labels = np.array([""] + [b.id for b in summary.bands], dtype=object)
-    which = np.searchsorted(mins, np.nan_to_num(value, nan=-np.inf), side="right")
-    return labels[np.where(np.isnan(value), 0, which)]
+    # bands are in increasing order of their lower bounds, so those that admit a score come
+    # first; their number is the band (NaN is admitted by none: no band)
+    which = np.zeros(len(value), dtype=np.intp)
+    for band in summary.bands:
+        bound, open_ = band.bound
+        which += (value > bound) if open_ else (value >= bound)
+    return labels[which]
+
+
+def _mean_of(summary: MeanOf, scores: dict[str, np.ndarray], rows: int) -> np.ndarray:
+    total, count = _answered_sum([scores[i] for i in summary.inputs], rows)
+    need = len(summary.inputs) if summary.min_scored is None else summary.min_scored
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count >= need, total / count, np.nan)
+
+
+def _score_lookup(summary: ScoreLookup, scores: dict[str, np.ndarray], rows: int) -> np.ndarray:
+    keys = np.array(sorted(summary.table), dtype=np.float64)
+    values = np.array([summary.table[k] for k in sorted(summary.table)], dtype=np.float64)
+    value = scores[summary.input]
+    at = np.minimum(np.searchsorted(keys, value), len(keys) - 1)
+    return np.where(keys[at] == value, values[at], np.nan)  # NaN equals no key
+
+
+_SUMMARIES = {WeightedSum: _weighted_sum, Bands: _bands, MeanOf: _mean_of, ScoreLookup: _score_lookup}

@@ -6,11 +6,15 @@ from __future__ import annotations
 import os
 import sys
 
+from instruments import DefinitionError
 from promsvc.registries import loader
 from promsvc.settings import Settings
 
 
 def check(files: list[str], env=None, out=None) -> int:
+    """Check registry files (default: those the service would load) against the instruments the
+    service would load (shipped, and PROMSVC_INSTRUMENTS_DIR's) and the overlays of
+    PROMSVC_OVERLAYS_DIR; 0 when all pass, else 2."""
     out = out or sys.stdout
     settings = Settings.from_mapping(os.environ if env is None else env)
     try:
@@ -19,17 +23,18 @@ def check(files: list[str], env=None, out=None) -> int:
             for registry in registries.values():
                 print(f"ok {registry.id}: {len(registry.unit_ids())} units, {len(registry.protocols)} protocol(s)", file=out)
             return 0
+        catalogue = loader.instrument_catalogue(settings)
         bad = False
         for path in files:
-            problems = loader.check_files([path], settings.overlays_dir)
+            problems = loader.check_files([path], settings.overlays_dir, catalogue)
             if problems:
                 bad = True
                 print("\n".join(problems), file=out)
                 continue
-            registry = loader.load(path)
+            registry = loader.load(path, catalogue)
             print(f"ok {path}: registry {registry.id}, {len(registry.unit_ids())} units, {len(registry.protocols)} protocol(s)", file=out)
         return 2 if bad else 0
-    except loader.RegistryError as e:
+    except (loader.RegistryError, DefinitionError) as e:
         for p in e.problems:
             print(f"{e.file}: {p}", file=out)
         return 2

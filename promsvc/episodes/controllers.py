@@ -88,7 +88,7 @@ class ExportController(Controller):
                protocol: Annotated[str | None, QueryParameter(description="Only episodes of this protocol.")] = None) -> Stream:
         reg = services.registry_for(db_session, caller, registries, registry, "responses.export", services.EXPORT_ROLES)
         start_export(db_session, caller, reg, protocol)
-        return Stream(export_csv(request.app.state.engine, reg, protocol), media_type="text/csv; charset=utf-8",
+        return Stream(export_csv(request.app.state.engine, reg, protocol, catalogue=registries.instruments), media_type="text/csv; charset=utf-8",
                       headers={"Content-Disposition": f'attachment; filename="{reg.id}-export.csv"'})
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 import instruments
+from instruments import Catalogue, Instrument
 from promsvc import audit, db, numbers
 from promsvc.episodes import attributes
 from promsvc.errors import NotFound
@@ -46,9 +47,27 @@ class Column(msgspec.Struct, frozen=True):
     scoring: str | None = None  # for scores: the scoring that produced it
 
 
-def exported_scorings(registry: Registry, protocol_id: str | None = None) -> dict[str, list[str]]:
+def asked_instruments(registry: Registry, protocol_id: str | None = None,
+                      catalogue: Catalogue | None = None) -> dict[str, Instrument]:
+    """Instrument id → the definition the registry's protocols ask (the version a protocol
+    names, else the newest), from `catalogue` (the service's, `Registries.instruments`; default:
+    the shipped instruments)."""
+    catalogue = catalogue or instruments.catalogue()
+    asked: dict[str, Instrument] = {}
+    for protocol in registry.protocols:
+        if protocol_id not in (None, protocol.id):
+            continue
+        for tp in protocol.time_points:
+            for instrument_id in tp.instruments:
+                asked.setdefault(instrument_id, catalogue.find(instrument_id, protocol.instrument_use(instrument_id).version))
+    return asked
+
+
+def exported_scorings(registry: Registry, protocol_id: str | None = None,
+                      catalogue: Catalogue | None = None) -> dict[str, list[str]]:
     """Instrument id → the scorings whose scores are exported, in the order the registry's
     protocols list them (the first is an instrument's "first scoring in the registry")."""
+    asked = asked_instruments(registry, protocol_id, catalogue)
     order: dict[str, list[str]] = {}
     for protocol in registry.protocols:
         if protocol_id not in (None, protocol.id):
@@ -56,17 +75,18 @@ def exported_scorings(registry: Registry, protocol_id: str | None = None) -> dic
         for tp in protocol.time_points:
             for instrument_id in tp.instruments:
                 use = protocol.instrument_use(instrument_id)
-                scorings = list(use.scorings) or [instruments.get(instrument_id).scoring().id]
+                scorings = list(use.scorings) or [asked[instrument_id].scoring().id]
                 known = order.setdefault(instrument_id, [])
                 known.extend(s for s in scorings if s not in known)
     return order
 
 
-def score_column(instrument_id: str, scoring_id: str, score_id: str, first: bool) -> str:
+def score_column(instrument_id: str, scoring_id: str, score_id: str, first: bool,
+                 catalogue: Catalogue | None = None) -> str:
     """A score's column: `instrument.score` for the first scoring, `instrument.scoring.score` for
     the others; a score named like an item is `…score_score` (Instrument.score_column)."""
     prefix = f"{instrument_id}." if first else f"{instrument_id}.{scoring_id}."
-    return prefix + instruments.get(instrument_id).score_column(score_id)
+    return prefix + (catalogue or instruments.catalogue())[instrument_id].score_column(score_id)
 
 
 def attribute_ids(registry: Registry, protocol_id: str | None = None) -> list[str]:
@@ -75,18 +95,23 @@ def attribute_ids(registry: Registry, protocol_id: str | None = None) -> list[st
     return list(dict.fromkeys(ids))
 
 
-def export_columns(registry: Registry, protocol_id: str | None = None) -> tuple[list[str], list[Column]]:
+def export_columns(registry: Registry, protocol_id: str | None = None,
+                   catalogue: Catalogue | None = None) -> tuple[list[str], list[Column]]:
     """The header, and the columns after the fixed ones: the episode's attributes (`attr.id`,
     before the time point's columns), then answers (`instrument.item`) and scores (`score_column`).
+    Definitions come from `catalogue` (default: the shipped instruments), in the version each
+    protocol asks.
     """
+    asked = asked_instruments(registry, protocol_id, catalogue)
     columns = [Column(ATTRIBUTE_PREFIX + a, "", "attribute", a) for a in attribute_ids(registry, protocol_id)]
-    for instrument_id, scorings in exported_scorings(registry, protocol_id).items():
-        ins = instruments.get(instrument_id)
+    for instrument_id, scorings in exported_scorings(registry, protocol_id, catalogue).items():
+        ins = asked[instrument_id]
         columns += [Column(f"{instrument_id}.{item.id}", instrument_id, "item", item.id) for item in ins.items]
         for n, scoring_id in enumerate(scorings):
             scoring = ins.scoring(scoring_id)
+            prefix = f"{instrument_id}." if n == 0 else f"{instrument_id}.{scoring_id}."  # as score_column
             columns += [
-                Column(score_column(instrument_id, scoring_id, score_id, n == 0), instrument_id, "score", score_id, scoring_id)
+                Column(prefix + ins.score_column(score_id), instrument_id, "score", score_id, scoring_id)
                 for score_id in [s.id for s in scoring.scales] + [s.id for s in scoring.summaries]
             ]
     names = [c.name for c in columns]
@@ -107,11 +132,11 @@ def start_export(session: Session, caller: Caller, registry: Registry, protocol_
 
 
 def export_csv(engine: Engine, registry: Registry, protocol_id: str | None = None,
-               chunk: int = EXPORT_CHUNK) -> Iterator[str]:
+               chunk: int = EXPORT_CHUNK, catalogue: Catalogue | None = None) -> Iterator[str]:
     """The CSV text of the export, piece by piece: the header, then the rows of `chunk`
     episodes at a time (in enrolment order). It reads with a session of its own, because the
     response is sent after the request's session has closed."""
-    header, columns = export_columns(registry, protocol_id)
+    header, columns = export_columns(registry, protocol_id, catalogue)
     yield _csv([header])
     done = 0
     try:
@@ -198,6 +223,8 @@ def _time(value: dt.datetime | None) -> str:
 def _cell(value: object) -> str:
     if value is None:
         return ""
+    if isinstance(value, list):  # a multi-select answer: its codes as `promsvc score` reads them
+        return " ".join(map(str, value))
     if isinstance(value, float):
         return repr(numbers.clean(value)) if value == value else ""
     return str(value)

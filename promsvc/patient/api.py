@@ -17,6 +17,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from instruments.answers import TEXT_LIMIT
 from promsvc import audit, db, errors
 from promsvc.deps import DbSession, RegistriesDep, SettingsDep
 from promsvc.patient import pages
@@ -74,9 +75,10 @@ def _form_out(settings: Settings, link: links.Link, lang: str) -> FormOut:
             options = [
                 OptionOut(code=o.code, label=wording.option(item, o.code), unanswered=o.unanswered)
                 for o in ins.options_of(item)
-            ] if item.kind == "choice" else None
-            items.append(ItemOut(id=item.id, kind=item.kind, text=wording.item(item), options=options, min=item.min, max=item.max, when=item.when))
-        overlay = overlays_for(settings.overlays_dir).get(link.registry.id, ins)
+            ] if item.kind in ("choice", "multi") else None
+            items.append(ItemOut(id=item.id, kind=item.kind, text=wording.item(item), options=options, min=item.min, max=item.max,
+                                 max_length=(item.max_length or TEXT_LIMIT) if item.kind == "text" else None, when=item.when))
+        overlay = overlays_for(settings.overlays_dir, link.catalogue).get(link.registry.id, ins)
         out.append(InstrumentOut(
             id=ins.id, version=ins.version, title=wording.title, wording="overlay" if overlay else "ours",
             instructions=wording.instructions, items=items,

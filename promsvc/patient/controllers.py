@@ -39,6 +39,8 @@ from promsvc.responses import services as responses
 log = logging.getLogger("promsvc.patient")
 
 Form = URLEncodedBody[dict[str, str]]
+# A page's fields: the checkboxes of a multi item send one value per ticked option.
+PageForm = URLEncodedBody[dict[str, str | list[str]]]
 
 
 def _now() -> dt.datetime:
@@ -128,7 +130,7 @@ class PatientPages(Controller):
         return views.page_view(view, page, link.answers.get(page.instrument.id, {}))
 
     @post("/s/{number:int}", sync_to_thread=True, status_code=303)
-    def save_section(self, token: FromPath[str], number: FromPath[int], request: Request, data: Form, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
+    def save_section(self, token: FromPath[str], number: FromPath[int], request: Request, data: PageForm, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
         try:
             link = _open(request, db_session, settings, registries, token)
         except links.LinkGone as gone:
@@ -136,9 +138,9 @@ class PatientPages(Controller):
                 raise
             return _late(request, data, db_session, settings, registries, token, gone, number)
         _check_csrf(request, data, settings, link)
-        action = data.get("action", "next")
+        action = forms.one_value(data, "action") or "next"
         chosen = action.removeprefix("lang-") if action.startswith("lang-") else None
-        view = View(request, settings, link, token, chosen or data.get("lang"))
+        view = View(request, settings, link, token, chosen or forms.one_value(data, "lang"))
         page = view.page(number)
         if _needs_declaration(link):
             return redirect(view.base)

@@ -2,22 +2,26 @@
 and from posted form fields back to answers. No database, no HTTP.
 
 Pages hold an instrument or a section of one (promsvc.patient.paging). A choice item is a
-fieldset of radio buttons whose legend is the question; an integer or VAS item is a labelled
-text field with a numeric keyboard (``inputmode="numeric"``; a ``type="number"`` field changes
-its value on scroll and reads badly in screen readers). Field names are ``answer-{item}``; element ids are
-``field-{item}`` (the first radio of a group, so that an error summary link lands on it).
+fieldset of radio buttons whose legend is the question, a multi item the same with checkboxes;
+an integer or VAS item is a labelled text field with a numeric keyboard (``inputmode="numeric"``;
+a ``type="number"`` field changes its value on scroll and reads badly in screen readers), a
+decimal item the same with a decimal keyboard (a comma or a point may separate the decimals), a
+text item a text area. Field names are ``answer-{item}``; element ids are ``field-{item}`` (the
+first radio or checkbox of a group, so that an error summary link lands on it).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from instruments import Instrument, Item
+from instruments.answers import TEXT_LIMIT, is_asked, without_unasked
 from instruments.schema import Condition, Overlay
 from promsvc.patient.paging import Page, page_of_item
 from promsvc.patient.texts import Texts
-from promsvc.responses.validation import is_asked, without_unasked
 
 FIELD_PREFIX = "answer-"
 
@@ -72,9 +76,10 @@ class ItemView:
     hint: str | None = None
     error: str | None = None
     options: list[OptionView] = field(default_factory=list)
-    value: str = ""  # integer and VAS items: what the field shows
-    min: int | None = None
-    max: int | None = None
+    value: str = ""  # number and text items: what the field shows
+    min: int | float | None = None
+    max: int | float | None = None
+    max_length: int | None = None  # text items
 
 
 @dataclass(frozen=True)
@@ -89,9 +94,9 @@ def items_view(
     page: Page,
     wording: Wording,
     t: Texts,
-    answers: Mapping[str, int | None],
+    answers: Mapping[str, Any],
     *,
-    entered: Mapping[str, str] | None = None,
+    entered: Mapping[str, str | list[str]] | None = None,
     errors: Mapping[str, str] | None = None,
 ) -> list[ItemView]:
     """The items of one page with their current answers; `entered` (what was typed, on a page
@@ -109,19 +114,22 @@ def items_view(
             id=item.id, kind=item.kind, name=field_name(item.id), field_id=field_id(item.id),
             text=wording.item(item), number=number, error=errors.get(item.id),
         )
-        if item.kind == "choice":
+        if item.kind in ("choice", "multi"):
+            ticked = set(raw) if isinstance(raw, list) else {raw}
             options = [
                 OptionView(
                     code=o.code,
                     label=wording.option(item, o.code),
                     input_id=field_id(item.id) if k == 0 else f"{field_id(item.id)}-{o.code}",
-                    checked=raw == str(o.code),
+                    checked=str(o.code) in ticked,
                 )
                 for k, o in enumerate(instrument.options_of(item))
             ]
             views.append(ItemView(**common, hint=hint, options=options))
+        elif item.kind == "text":
+            views.append(ItemView(**common, hint=hint, value=raw, max_length=item.max_length or TEXT_LIMIT))
         else:
-            number_hint = t("number_hint", min=item.min, max=item.max)
+            number_hint = t("number_hint" if item.kind != "decimal" else "decimal_hint", min=_number(item.min), max=_number(item.max))
             views.append(ItemView(
                 **common, hint=f"{hint} {number_hint}" if hint else number_hint,
                 value=raw, min=item.min, max=item.max,
@@ -129,8 +137,18 @@ def items_view(
     return views
 
 
-def _raw(code: int | None) -> str:
-    return "" if code is None else str(code)
+def _raw(answer: Any) -> str | list[str]:
+    """A saved answer as the form shows it (a multi item: the ticked codes)."""
+    if answer is None:
+        return ""
+    if isinstance(answer, list):
+        return [str(code) for code in answer]
+    return _number(answer) if isinstance(answer, float) else str(answer)
+
+
+def _number(x: int | float) -> str:
+    """A number as a patient writes it: no ".0" on whole numbers."""
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
 def condition_hint(instrument: Instrument, wording: Wording, t: Texts, when: Condition) -> str:
@@ -152,8 +170,8 @@ def condition_hint(instrument: Instrument, wording: Wording, t: Texts, when: Con
 
 
 def parse_page(
-    page: Page, form: Mapping[str, str], wording: Wording, t: Texts, saved: Mapping[str, int | None]
-) -> tuple[dict[str, int | None], dict[str, str], list[FieldError]]:
+    page: Page, form: Mapping[str, str | list[str]], wording: Wording, t: Texts, saved: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str | list[str]], list[FieldError]]:
     """Read the posted fields of one page.
 
     Returns the answers to every item of the page's instrument: the page's fields over the
@@ -162,24 +180,65 @@ def parse_page(
     it again), and the problems found, in form order. An empty field is no answer, never an error.
     """
     instrument = page.instrument
-    answers: dict[str, int | None] = {i.id: saved.get(i.id) for i in instrument.items}
-    entered: dict[str, str] = {}
+    answers: dict[str, Any] = {i.id: saved.get(i.id) for i in instrument.items}
+    entered: dict[str, str | list[str]] = {}
     problems: list[FieldError] = []
     for item in page.items:
-        raw = (form.get(field_name(item.id)) or "").strip()
+        given = form.get(field_name(item.id))
+        if item.kind == "multi":
+            ticked = [v.strip() for v in (given if isinstance(given, list) else [given or ""]) if v.strip()]
+            entered[item.id] = ticked
+            codes = [_integer(v) for v in ticked]
+            if any(c not in instrument.code_set(item) for c in codes):
+                problems.append(FieldError(field_id(item.id), t("error_choice", label=_short(wording.item(item)))))
+                continue  # the saved answer stays
+            answers[item.id] = [c for c in instrument.codes_of(item) if c in codes] or None
+            continue
+        raw = (one_value(form, field_name(item.id)) or "").strip()
         entered[item.id] = raw
         if not raw:
             answers[item.id] = None
             continue
-        code = _integer(raw)
-        if code is None or code not in instrument.codes_of(item):
-            key = "error_choice" if item.kind == "choice" else "error_number"
-            message = t(key, label=_short(wording.item(item)), min=item.min, max=item.max)
-            problems.append(FieldError(field_id(item.id), message))
+        answer, error = _read(instrument, item, raw)
+        if error is not None:
+            label = _short(wording.item(item))
+            problems.append(FieldError(field_id(item.id), t(error, label=label, min=_number(item.min or 0),
+                                                             max=_number(item.max or 0), limit=item.max_length or TEXT_LIMIT)))
             continue  # the saved answer stays
-        answers[item.id] = code
+        answers[item.id] = answer
     kept = without_unasked(instrument, answers)
     return {i.id: kept.get(i.id) for i in instrument.items}, entered, problems
+
+
+def one_value(form: Mapping[str, str | list[str]], key: str) -> str | None:
+    """A field that has one value (the last, should a page send it twice)."""
+    value = form.get(key)
+    return value[-1] if isinstance(value, list) else value
+
+
+def _read(instrument: Instrument, item: Item, raw: str) -> tuple[Any, str | None]:
+    """One field's answer, or the key of the text that says what is wrong with it."""
+    if item.kind == "text":
+        return (raw, None) if len(raw) <= (item.max_length or TEXT_LIMIT) else (None, "error_text")
+    if item.kind == "decimal":
+        number = _decimal(raw)
+        if number is None or not item.min <= number <= item.max:
+            return None, "error_decimal"
+        return number, None
+    code = _integer(raw)
+    if code is None or code not in instrument.code_set(item):
+        return None, "error_choice" if item.kind == "choice" else "error_number"
+    return code, None
+
+
+def _decimal(text: str) -> float | None:
+    # a comma or a point before the decimals (Norwegian writes 72,5); digits in ASCII only
+    text = text.replace(",", ".", 1)
+    body = text[1:] if text[:1] in ("+", "-") else text
+    if not body.isascii() or not body.replace(".", "", 1).isdigit() or len(body) > 12:
+        return None
+    number = float(text)
+    return number if math.isfinite(number) else None
 
 
 def _integer(text: str) -> int | None:
@@ -216,7 +275,7 @@ class ReviewSection:
 def review_view(
     pages: list[Page],
     wordings: Mapping[str, Wording],
-    answers: Mapping[str, Mapping[str, int | None]],
+    answers: Mapping[str, Mapping[str, Any]],
     page_href,
 ) -> list[ReviewSection]:
     """Per instrument: how many asked items are answered, and links back to each skipped one
@@ -228,7 +287,7 @@ def review_view(
         ins = first.instrument
         wording = wordings[ins.id]
         given = answers.get(ins.id, {})
-        asked = [i for i in ins.items if is_asked(i, given)]
+        asked = [i for i in ins.items if is_asked(ins, i, given)]
         skipped = [i for i in asked if given.get(i.id) is None]
         out.append(ReviewSection(
             number=len(out) + 1,

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from instruments import Instrument, Item
-from promsvc.responses.validation import is_asked
+from instruments.answers import is_asked
 
 PAGE_ITEMS = 10  # the most items on one page (RAND-36's ten "limits you" items are one section)
 SHORT = 3  # a run of fewer items is merged with its neighbours
@@ -105,7 +105,7 @@ def asked(page_or_instrument: Page | Instrument, answers: Answers) -> list[Item]
     ins = page_or_instrument.instrument if isinstance(page_or_instrument, Page) else page_or_instrument
     items = page_or_instrument.items if isinstance(page_or_instrument, Page) else ins.items
     given = answers.get(ins.id, {})
-    return [i for i in items if is_asked(i, given)]
+    return [i for i in items if is_asked(ins, i, given)]
 
 
 def seen_items(answers: Answers, seen: Seen | None) -> dict[str, set[str]]:

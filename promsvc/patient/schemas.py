@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from instruments.schema import Condition
+from instruments.schema import Condition, ItemKind
 
 Language = Literal["nb", "nn", "en"]
 Respondent = Literal["patient", "proxy"]
@@ -29,12 +29,17 @@ class OptionOut(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ItemOut(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """An item: `choice` takes one option's code, `multi` a list of codes, `integer` and `vas`
+    a whole number and `decimal` any number from `min` to `max`, `text` a string of at most
+    `max_length` characters."""
+
     id: str
-    kind: Literal["choice", "integer", "vas"]
+    kind: ItemKind
     text: str
     options: list[OptionOut] | None = None
-    min: int | None = None
-    max: int | None = None
+    min: int | float | None = None
+    max: int | float | None = None
+    max_length: int | None = None
     when: Condition | None = None  # asked only when this holds (docs/instruments.md, conditions)
 
 
@@ -48,7 +53,7 @@ class InstrumentOut(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class DraftOut(msgspec.Struct, frozen=True, kw_only=True):
-    answers: dict[str, dict[str, int | None]]
+    answers: dict[str, dict[str, Any]]  # {instrument: {item: answer}}
     language: Language
     respondent: Respondent
     updated_at: dt.datetime

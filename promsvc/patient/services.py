@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 import instruments
-from instruments import Instrument
+from instruments import Catalogue, Instrument
 from promsvc.delivery import links as delivery_links
 from promsvc.models import Draft, Episode, Invitation, Status
 from promsvc.registries.overlays import overlays_for
@@ -65,6 +65,7 @@ class Link:
     time_point: TimePoint
     instruments: list[Instrument]
     draft: Draft | None
+    catalogue: Catalogue | None = None  # the service's instruments (their overlays are checked against it)
 
     @property
     def proxy_allowed(self) -> bool:
@@ -241,8 +242,9 @@ def _link(registries: Mapping[str, Registry], invitation: Invitation, episode: E
         registry=registry,
         protocol=protocol,
         time_point=time_point,
-        instruments=[instruments.get(i) for i in time_point.instruments],
+        instruments=[registries.instrument(protocol, i) for i in time_point.instruments],
         draft=draft,
+        catalogue=registries.instruments,
     )
 
 
@@ -337,7 +339,7 @@ def wordings(link: Link, overlays_dir: str, lang: str):
     """The words of each instrument of a link in `lang`: the registry's overlay, else ours."""
     from promsvc.patient.forms import Wording
 
-    overlays = overlays_for(overlays_dir)
+    overlays = overlays_for(overlays_dir, link.catalogue)
     return [Wording(i, lang, overlays.get(link.registry.id, i)) for i in link.instruments]
 
 

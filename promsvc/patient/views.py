@@ -15,7 +15,6 @@ from litestar import Request, Response
 from litestar.response import Redirect
 from sqlmodel import Session, select
 
-import instruments
 from promsvc import audit
 from promsvc.models import Invitation, Response as StoredResponse
 from promsvc.patient import forms, pages, paging
@@ -24,7 +23,7 @@ from promsvc.patient.texts import LANGUAGES, Texts, language
 from promsvc.registries.overlays import overlays_for
 from promsvc.registries.schema import Registry
 from promsvc.responses import services as responses
-from promsvc.responses.validation import is_asked
+from instruments.answers import is_asked
 from promsvc.settings import Settings
 
 
@@ -210,21 +209,28 @@ def copy_page(request: Request, db_session: Session, settings: Settings, registr
               invitation: Invitation, receipt: responses.Receipt) -> Response:
     """The answers as sent (no scores), to read or print; audited as a read of patient data."""
     rows, registry, t, switch, foot = _sent_view(request, db_session, registries, token, invitation)
-    overlays = overlays_for(settings.overlays_dir)
+    overlays = overlays_for(settings.overlays_dir, registries.instruments)
     order = {i: n for n, i in enumerate(receipt.instruments)}
     sections = []
     for row in sorted(rows, key=lambda r: order.get(r.instrument_id, 0)):
-        ins = instruments.catalogue().get(row.instrument_id)
-        if ins is None or ins.version != row.instrument_version:
-            continue  # an instrument version no longer shipped: nothing to word its answers with
+        ins = registries.instruments.version(row.instrument_id, row.instrument_version)
+        if ins is None:
+            continue  # an instrument version no longer loaded: nothing to word its answers with
         wording = forms.Wording(ins, t.lang, overlays.get(invitation.registry_id, ins) if registry else None)
         answers = dict(row.answers)
         items = []
         for number, item in enumerate(ins.items, start=1):
-            if not is_asked(item, answers):
+            if not is_asked(ins, item, answers):
                 continue
             code = answers.get(item.id)
-            shown = t("copy_unanswered") if code is None else wording.option(item, code) if item.kind == "choice" else str(code)
+            if code is None:
+                shown = t("copy_unanswered")
+            elif item.kind == "choice":
+                shown = wording.option(item, code)
+            elif item.kind == "multi":
+                shown = "; ".join(wording.option(item, c) for c in code)
+            else:
+                shown = str(code)
             items.append({"number": number, "text": wording.item(item), "answer": shown, "answered": code is not None})
         sections.append({"title": wording.title, "questions": items})
     audit.record(db_session, "patient", "patient", "response.copy", invitation.registry_id, invitation.episode_id, "ok")

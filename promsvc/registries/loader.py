@@ -1,4 +1,4 @@
-"""Load and check registry configuration files.
+"""Load and check registry configuration files, and the instruments they may ask.
 
 Decoding is strict (`promsvc.registries.schema`: unknown keys and wrong types are refused with
 their path); `problems` then checks what spans several fields and reports every problem found,
@@ -6,19 +6,25 @@ each as `at PATH: what is wrong; how to fix it`. The service refuses to start wh
 registry file has a problem, or asks a licensed instrument of patients without the registry's
 complete overlay in each of its languages (`promsvc.registries.overlays.licence_problems`);
 `promsvc registries check [FILE…]` runs the same checks.
+
+Instruments are looked up in one catalogue (`instrument_catalogue`): the shipped definitions
+and the registries' own from `PROMSVC_INSTRUMENTS_DIR`, checked as `promsvc instruments check`
+checks them (their examples are run). `load_all` returns the registries with that catalogue
+(`Registries.instruments`), and every part of the service asks it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
 import msgspec
 
 import instruments
+from instruments import Catalogue, DefinitionError, Instrument
 from instruments.loader import located
 from promsvc.registries.overlays import Overlays, licence_problems, overlays_for
 from promsvc.registries.schema import LEVELS, Protocol, Registry, Unit
@@ -38,8 +44,40 @@ class RegistryError(Exception):
         super().__init__("\n".join(f"{file}: {p}" for p in problems))
 
 
-def decode(data: bytes, file: str) -> Registry:
-    """Decode and check one registry file; RegistryError names the file and every path."""
+class Registries(dict[str, Registry]):
+    """Every registry the service serves, by id, and the catalogue of instruments they ask."""
+
+    def __init__(self, registries: Mapping[str, Registry], instruments: Catalogue):
+        super().__init__(registries)
+        self.instruments = instruments
+
+    def instrument(self, protocol: Protocol, instrument_id: str) -> Instrument:
+        """The definition a protocol asks: the version it names, else the newest loaded."""
+        return self.instruments.find(instrument_id, protocol.instrument_use(instrument_id).version)
+
+
+def instrument_catalogue(settings: Settings) -> Catalogue:
+    """The shipped instruments and those of `PROMSVC_INSTRUMENTS_DIR`, each checked and its
+    examples run; DefinitionError (naming the file and path) for the first bad file."""
+    shipped = instruments.catalogue()
+    if not settings.instruments_dir:
+        return shipped
+    found = shipped.with_directory(settings.instruments_dir, "PROMSVC_INSTRUMENTS_DIR")
+    from scoring.examples import failures
+
+    for instrument_id in found:
+        for version in found.versions(instrument_id):
+            ins = found.version(instrument_id, version)
+            if shipped.version(instrument_id, version) is None:
+                wrong = failures(ins)
+                if wrong:
+                    raise DefinitionError(found.file_of(ins), wrong)
+    return found
+
+
+def decode(data: bytes, file: str, catalogue: Catalogue | None = None) -> Registry:
+    """Decode and check one registry file against the instruments of `catalogue` (default: the
+    shipped ones); RegistryError names the file and every path."""
     try:
         registry = msgspec.yaml.decode(data, type=Registry)
     except msgspec.ValidationError as e:
@@ -47,7 +85,7 @@ def decode(data: bytes, file: str) -> Registry:
         raise RegistryError(file, [problem + _hint(problem)]) from None
     except msgspec.DecodeError as e:
         raise RegistryError(file, [f"not valid YAML: {e}"]) from None
-    found = problems(registry)
+    found = problems(registry, catalogue)
     if found:
         raise RegistryError(file, found)
     return registry
@@ -61,13 +99,13 @@ def _hint(text: str) -> str:
     return ""
 
 
-def load(path: str | Path) -> Registry:
+def load(path: str | Path, catalogue: Catalogue | None = None) -> Registry:
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as e:
         raise RegistryError(str(path), [f"cannot read the file: {e.strerror}"]) from None
-    return decode(data, str(path))
+    return decode(data, str(path), catalogue)
 
 
 def demo() -> Registry:
@@ -76,8 +114,10 @@ def demo() -> Registry:
     return decode(data, f"promsvc/registries/{DEMO_FILE}")
 
 
-def load_all(settings: Settings) -> dict[str, Registry]:
-    """Every registry the service serves, by id: the demo (if enabled) and `registries_dir/*.yaml`."""
+def load_all(settings: Settings) -> Registries:
+    """Every registry the service serves, by id: the demo (if enabled) and `registries_dir/*.yaml`,
+    checked against the instruments of `instrument_catalogue(settings)`."""
+    catalogue = instrument_catalogue(settings)
     found: dict[str, Registry] = {}
     where: dict[str, str] = {}
     sources: list[tuple[str, Registry]] = []
@@ -89,39 +129,41 @@ def load_all(settings: Settings) -> dict[str, Registry]:
                 "PROMSVC_REGISTRIES_DIR names no directory; create it or correct the setting"
             ])
         # `{id}.indicators.yaml` beside a registry file holds its indicators (promsvc.indicators.loader)
-        sources.extend((str(p), load(p)) for p in sorted(directory.glob("*.y*ml")) if not p.name.endswith(".indicators.yaml"))
-    overlays = _overlays(settings.overlays_dir)
+        sources.extend((str(p), load(p, catalogue)) for p in sorted(directory.glob("*.y*ml"))
+                       if not p.name.endswith(".indicators.yaml"))
+    overlays = _overlays(settings.overlays_dir, catalogue)
     for file, registry in sources:
         if registry.id in found:
             raise RegistryError(file, [
                 f"at $.id: registry id {registry.id!r} is already declared in {where[registry.id]}; "
                 "give each registry its own id (or switch off PROMSVC_DEMO_REGISTRY)"
             ])
-        wording = licence_problems(registry, overlays)
+        wording = licence_problems(registry, overlays, catalogue)
         if wording:
             raise RegistryError(file, wording)
         found[registry.id], where[registry.id] = registry, file
-    return found
+    return Registries(found, catalogue)
 
 
-def check_files(paths: Iterable[str | Path], overlays_dir: str = "") -> list[str]:
-    """Every problem of the given files, one line each (empty: all good); the licensed wording
-    they need is looked for in `overlays_dir` (the setting PROMSVC_OVERLAYS_DIR)."""
+def check_files(paths: Iterable[str | Path], overlays_dir: str = "", catalogue: Catalogue | None = None) -> list[str]:
+    """Every problem of the given files, one line each (empty: all good), against the instruments
+    of `catalogue` (default: the shipped ones); the licensed wording they need is looked for in
+    `overlays_dir` (the setting PROMSVC_OVERLAYS_DIR)."""
     out: list[str] = []
-    overlays = _overlays(overlays_dir)
+    overlays = _overlays(overlays_dir, catalogue)
     for path in paths:
         try:
-            registry = load(path)
+            registry = load(path, catalogue)
         except RegistryError as e:
             out.extend(f"{e.file}: {p}" for p in e.problems)
             continue
-        out.extend(f"{path}: {p}" for p in licence_problems(registry, overlays))
+        out.extend(f"{path}: {p}" for p in licence_problems(registry, overlays, catalogue))
     return out
 
 
-def _overlays(directory: str) -> Overlays:
+def _overlays(directory: str, catalogue: Catalogue | None) -> Overlays:
     try:
-        return overlays_for(directory)
+        return overlays_for(directory, catalogue)
     except instruments.DefinitionError as e:
         raise RegistryError(e.file, e.problems) from None
 
@@ -129,7 +171,7 @@ def _overlays(directory: str) -> Overlays:
 # ------------------------------------------------------------------ cross-field checks
 
 
-def problems(registry: Registry) -> list[str]:
+def problems(registry: Registry, catalogue: Catalogue | None = None) -> list[str]:
     """Every problem that spans several fields, each with its path and a hint."""
     out: list[str] = []
     out += _unit_problems(registry)
@@ -140,7 +182,7 @@ def problems(registry: Registry) -> list[str]:
         if protocol.id in seen:
             out.append(f"at {at}.id: protocol id {protocol.id!r} is used twice (also at {seen[protocol.id]}); give each protocol its own id")
         seen.setdefault(protocol.id, f"{at}.id")
-        out += _protocol_problems(protocol, at)
+        out += _protocol_problems(protocol, at, catalogue or instruments.catalogue())
     return out
 
 
@@ -204,9 +246,8 @@ def _repeats(values: list[str]) -> list[tuple[int, str]]:
     return out
 
 
-def _protocol_problems(protocol: Protocol, at: str) -> list[str]:
+def _protocol_problems(protocol: Protocol, at: str, known: Catalogue) -> list[str]:
     out: list[str] = []
-    known = instruments.catalogue()
     known_list = ", ".join(sorted(known))
     asked: set[str] = set()
     out += _used_twice([tp.id for tp in protocol.time_points], f"{at}.time_points", "time point")
@@ -232,7 +273,10 @@ def _protocol_problems(protocol: Protocol, at: str) -> list[str]:
             continue
         if use.instrument not in asked:
             out.append(f"at {here}.instrument: {use.instrument!r} is not asked at any time point of this protocol; add it to a time point or remove this entry")
-        ins = known[use.instrument]
+        if use.version is not None and known.version(use.instrument, use.version) is None:
+            out.append(f"at {here}.version: {use.instrument} has no version {use.version!r}; versions: {', '.join(known.versions(use.instrument))}")
+            continue
+        ins = known.find(use.instrument, use.version)
         scoring_ids = [s.id for s in ins.scorings]
         for s, scoring_id in enumerate(use.scorings):
             if scoring_id not in scoring_ids:

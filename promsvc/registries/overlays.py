@@ -2,8 +2,8 @@
 instrument version (docs/instruments.md), and the rule that a registry may not ask a licensed
 instrument of patients without it.
 
-Each file is checked against the shipped definition when the directory is read (once per
-process); an overlay for another version, or with items or codes the definition does not have,
+Each file is checked against its instrument version's definition in the service's catalogue
+(default: the shipped instruments) when the directory is read (once per process and catalogue); an overlay for another version, or with items or codes the definition does not have,
 stops that with a `DefinitionError`. What an overlay lacks (an item or option without wording
 in a language) is kept, so that `missing` can say whether it is complete.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import msgspec
 
 import instruments
-from instruments import Instrument
+from instruments import Catalogue, Instrument
 from instruments.schema import Overlay
 from promsvc.registries.schema import Registry
 
@@ -24,7 +24,7 @@ from promsvc.registries.schema import Registry
 class Overlays:
     """The overlays found under one directory, by (registry id, instrument id, version)."""
 
-    def __init__(self, directory: str | Path | None):
+    def __init__(self, directory: str | Path | None, catalogue: Catalogue | None = None):
         self._found: dict[tuple[str, str, str], Overlay] = {}
         self._missing: dict[tuple[str, str, str], list[str]] = {}
         if not directory:
@@ -32,11 +32,11 @@ class Overlays:
         root = Path(directory)
         if not root.is_dir():
             raise instruments.DefinitionError(str(root), ["PROMSVC_OVERLAYS_DIR names no directory; create it or correct the setting"])
-        catalogue = instruments.catalogue()
+        catalogue = catalogue or instruments.catalogue()
         for registry_dir in sorted(p for p in root.iterdir() if p.is_dir()):
             for path in sorted(registry_dir.glob("*.y*ml")):
                 overlay = _peek(path)
-                instrument = catalogue.get(overlay.instrument)
+                instrument = catalogue.version(overlay.instrument, overlay.version) or catalogue.get(overlay.instrument)
                 if instrument is None:
                     raise instruments.DefinitionError(str(path), [f"at $.instrument: no instrument {overlay.instrument!r}"])
                 checked, missing = instruments.load_overlay(path, instrument)
@@ -69,12 +69,12 @@ def _peek(path: Path) -> Overlay:
 
 
 @functools.cache
-def overlays_for(directory: str) -> Overlays:
-    """The overlays of a directory, read once per process."""
-    return Overlays(directory)
+def overlays_for(directory: str, catalogue: Catalogue | None = None) -> Overlays:
+    """The overlays of a directory, read once per process (and catalogue)."""
+    return Overlays(directory, catalogue)
 
 
-def licence_problems(registry: Registry, overlays: Overlays) -> list[str]:
+def licence_problems(registry: Registry, overlays: Overlays, catalogue: Catalogue | None = None) -> list[str]:
     """Every instrument whose licence requires the official wording (`licence.wording: overlay`)
     that a protocol of `registry` asks of patients without a complete overlay in each of the
     registry's languages. A demo registry (`demo: true`: synthetic patients) may show our
@@ -82,15 +82,16 @@ def licence_problems(registry: Registry, overlays: Overlays) -> list[str]:
     if registry.demo:
         return []
     out: list[str] = []
-    catalogue = instruments.catalogue()
-    seen: set[str] = set()
+    catalogue = catalogue or instruments.catalogue()
+    seen: set[tuple[str, str]] = set()
     for p, protocol in enumerate(registry.protocols):
         for t, time_point in enumerate(protocol.time_points):
             for i, instrument_id in enumerate(time_point.instruments):
-                instrument = catalogue.get(instrument_id)
-                if instrument is None or instrument.licence.wording != "overlay" or instrument_id in seen:
+                version = protocol.instrument_use(instrument_id).version
+                instrument = catalogue.version(instrument_id, version) if version else catalogue.get(instrument_id)
+                if instrument is None or instrument.licence.wording != "overlay" or (instrument.id, instrument.version) in seen:
                     continue
-                seen.add(instrument_id)
+                seen.add((instrument.id, instrument.version))
                 at = f"$.protocols[{p}].time_points[{t}].instruments[{i}]"
                 for lang in registry.languages:
                     lacking = overlays.missing(registry.id, instrument, lang)

@@ -37,10 +37,12 @@ class Unit(_Strict, kw_only=True):
 
 
 class InstrumentUse(_Strict, kw_only=True):
-    """How the registry scores one instrument: which scorings (default: the instrument's
-    default scoring) and, for EQ-5D, which value set (default: the instrument's default)."""
+    """How the registry asks and scores one instrument: which version (default: the newest
+    loaded), which scorings (default: the instrument's default scoring) and, for EQ-5D, which
+    value set (default: the instrument's default)."""
 
     instrument: InstrumentId
+    version: str | None = None
     scorings: list[Name] = []
     method: str | None = None
     country: str | None = None

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
-import instruments
 from instruments import Instrument
 from promsvc import audit
 from promsvc.models import Episode, Response, Score
+from promsvc.registries.loader import Registries
 from promsvc.registries.schema import InstrumentUse, Registry
 from promsvc.responses.services import Scored, score_batch, scorings_of, uses_value_set
 from scoring import engine as scoring_engine
@@ -107,7 +107,7 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
 
 
 def check_arguments(
-    registries: Mapping[str, Registry],
+    registries: Registries,
     *,
     registry: str | None,
     instrument: str | None,
@@ -122,7 +122,7 @@ def check_arguments(
         raise RecomputeError("--scoring, --method and --country need --instrument (they belong to one instrument)")
     if instrument is None:
         return
-    known = instruments.catalogue()
+    known = registries.instruments
     if instrument not in known:
         raise RecomputeError(f"--instrument: no instrument {instrument!r}; instruments: {', '.join(sorted(known))}")
     ins = known[instrument]
@@ -141,7 +141,7 @@ def check_arguments(
 
 def recompute(
     session: Session,
-    registries: Mapping[str, Registry],
+    registries: Registries,
     *,
     registry: str | None = None,
     instrument: str | None = None,
@@ -161,7 +161,7 @@ def recompute(
     check_arguments(registries, registry=registry, instrument=instrument, scoring=scoring, method=method, country=country)
     now = now or dt.datetime.now(dt.UTC)
     report = Report(dry_run=dry_run)
-    catalogue = instruments.catalogue()
+    catalogue = registries.instruments
     touched: set[str] = set()
     last_id = ""
     while True:
@@ -174,19 +174,21 @@ def recompute(
         if not rows:
             break
         last_id = rows[-1][0].id
-        groups: dict[tuple[str, str, str], list[Response]] = {}
+        # each response is scored with the definition of the version it was answered in
+        groups: dict[tuple[str, str, str, str], list[Response]] = {}
         for response, protocol_id in rows:
             report.examined += 1
-            ins = catalogue.get(response.instrument_id)
-            if ins is None:
+            ins = catalogue.version(response.instrument_id, response.instrument_version)
+            if response.instrument_id not in catalogue:
                 report.skipped[(response.instrument_id, response.instrument_version, "the instrument is not loaded")] += 1
-            elif ins.version != response.instrument_version:
-                report.skipped[(ins.id, response.instrument_version, f"the loaded definition is version {ins.version}")] += 1
+            elif ins is None:
+                loaded = ", ".join(catalogue.versions(response.instrument_id))
+                report.skipped[(response.instrument_id, response.instrument_version, f"the loaded definition is version {loaded}")] += 1
             else:
-                groups.setdefault((response.registry_id, protocol_id, ins.id), []).append(response)
+                groups.setdefault((response.registry_id, protocol_id, ins.id, ins.version), []).append(response)
         current = _current_scores(session, [r.id for group in groups.values() for r in group])
-        for (registry_id, protocol_id, ins_id), group in groups.items():
-            ins = catalogue[ins_id]
+        for (registry_id, protocol_id, ins_id, version), group in groups.items():
+            ins = catalogue.version(ins_id, version)
             use = _use(registries, registry_id, protocol_id, ins)
             for scoring_id in scorings_of(ins, use, scoring):
                 scored = score_batch(

@@ -101,9 +101,10 @@ def score_batch(
     `method` and `country` choose the EQ-5D value set and are used only by scorings that have
     one. "No score" (NaN, or an empty band) is stored as null.
     """
-    columns = {
-        item.id: np.array([np.nan if r.get(item.id) is None else float(r[item.id]) for r in rows], dtype=np.float64)
-        for item in instrument.items
+    columns = {  # numbers as floats (NaN: no answer); multi-select answers as their lists; text is never read
+        item.id: [r.get(item.id) for r in rows] if item.kind == "multi"
+        else np.array([np.nan if r.get(item.id) is None else float(r[item.id]) for r in rows], dtype=np.float64)
+        for item in instrument.items if item.kind != "text"
     }
     if not uses_value_set(instrument, scoring_id):
         method = country = None

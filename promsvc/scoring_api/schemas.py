@@ -15,7 +15,8 @@ class ScoreIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=T
     on the form; null or absent = no answer). Answers are read as any JSON value so that a
     wrong one is reported per item ($.responses[3].q7) with what was found and what is allowed."""
 
-    instrument: Annotated[str, Meta(description="Instrument id, e.g. rand36, eq5d-5l, sf12.")]
+    instrument: Annotated[str, Meta(description="Instrument id, e.g. rand36, eq5d-5l, sf12, or one of the service's own (PROMSVC_INSTRUMENTS_DIR).")]
+    version: Annotated[str | None, Meta(description="Instrument version (default: the newest the service has).")] = None
     scoring: Annotated[str | None, Meta(description="Scoring id (default: the instrument's default scoring).")] = None
     method: Annotated[str | None, Meta(description="EQ-5D value set method, e.g. VT, TTO, CW.")] = None
     country: Annotated[str | None, Meta(description="EQ-5D value set country, e.g. Norway.")] = None

@@ -7,25 +7,30 @@ from typing import Any
 
 import numpy as np
 
-import instruments
+from instruments import Catalogue
+from instruments.answers import accepts, describe_allowed, shown
 from promsvc import numbers
 from promsvc.errors import FieldError, Invalid
 from promsvc.registries.loader import value_set_field
 from promsvc.scoring_api.schemas import ProvenanceOut, ScoreIn, ScoreOut, ValueSetOut
 from scoring import engine
-from scoring.engine import describe_allowed
 from scoring.errors import ScoringError
 
 MAX_REPORTED = 50  # problems listed in one 422; more are counted
 
 
-def score(request: ScoreIn) -> ScoreOut:
-    """Scores of every response, or Invalid (422) naming every wrong field and answer."""
-    known = instruments.catalogue()
+def score(request: ScoreIn, known: Catalogue) -> ScoreOut:
+    """Scores of every response, or Invalid (422) naming every wrong field and answer.
+    `known`: the service's instruments (an id gives its newest version)."""
     ins = known.get(request.instrument)
     if ins is None:
         raise Invalid(f"unknown instrument {request.instrument!r}", where="$.instrument",
                       fix=f"use one of: {', '.join(sorted(known))}")
+    if request.version is not None:
+        ins = known.version(request.instrument, request.version)
+        if ins is None:
+            raise Invalid(f"{request.instrument} has no version {request.version!r}", where="$.version",
+                          fix=f"use one of: {', '.join(known.versions(request.instrument))}, or leave it out for the newest")
     try:
         chosen = engine.choose_scoring(ins, request.scoring)
     except ScoringError as e:
@@ -63,10 +68,13 @@ def score(request: ScoreIn) -> ScoreOut:
     )
 
 
-def _columns(ins, responses: list[dict[str, Any]]) -> tuple[dict[str, np.ndarray], list[FieldError], int]:
-    items = {item.id: item for item in ins.items}
-    allowed_codes = {item.id: set(ins.codes_of(item)) for item in ins.items}
-    columns = {item_id: np.full(len(responses), np.nan) for item_id in items}
+def _columns(ins, responses: list[dict[str, Any]]) -> tuple[dict[str, Any], list[FieldError], int]:
+    items = ins.items_by_id
+    # numbers in float arrays (NaN: no answer); a multi item's lists of codes as a list
+    columns: dict[str, Any] = {
+        item_id: [None] * len(responses) if item.kind == "multi" else np.full(len(responses), np.nan)
+        for item_id, item in items.items() if item.kind != "text"
+    }
     problems: list[FieldError] = []
     more = 0
 
@@ -85,13 +93,13 @@ def _columns(ins, responses: list[dict[str, Any]]) -> tuple[dict[str, np.ndarray
                 problem(FieldError(path, f"{ins.id} has no item {item_id!r}", found=item_id,
                                    allowed=f"items {', '.join(items)}"))
                 continue
-            if code is None:
-                continue
-            if isinstance(code, bool) or not isinstance(code, int) or code not in allowed_codes[item_id]:
-                problem(FieldError(path, f"{code!r} is not an answer to {item_id}", found=code,
+            if not accepts(ins, item, code):
+                found = shown(item, code)  # never free text: it may name a person
+                problem(FieldError(path, f"{found!r} is not an answer to {item_id}", found=found,
                                    allowed=describe_allowed(ins, item)))
                 continue
-            columns[item_id][row] = code
+            if code is not None and item_id in columns:
+                columns[item_id][row] = code
     return columns, problems, more
 
 

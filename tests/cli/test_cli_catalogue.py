@@ -136,14 +136,17 @@ def test_check_a_file_that_is_not_a_definition(promsvc, tmp_path):
     assert second.startswith(f"{tmp_path / 'missing.yaml'}: cannot read the file")
 
 
-def test_check_two_files_with_the_same_instrument_id(promsvc, tmp_path):
+def test_check_two_files_with_the_same_instrument_id_and_version(promsvc, tmp_path):
     (tmp_path / "a.yaml").write_text(NRS_PAIN, encoding="utf-8")
     (tmp_path / "b.yaml").write_text(NRS_PAIN, encoding="utf-8")
+    (tmp_path / "c.yaml").write_text(NRS_PAIN.replace('version: "1.0"', 'version: "1.1"', 1), encoding="utf-8")
 
-    ran = promsvc("instruments", "check", tmp_path / "a.yaml", tmp_path / "b.yaml")
+    ran = promsvc("instruments", "check", tmp_path / "a.yaml", tmp_path / "b.yaml", tmp_path / "c.yaml")
 
     assert ran.status == 2
-    assert f"{tmp_path / 'b.yaml'}: at $.id: instrument id 'nrs-pain' is also defined in {tmp_path / 'a.yaml'}" in ran.out
+    assert f"{tmp_path / 'b.yaml'}: at $.version: nrs-pain version 1.0 is also defined in {tmp_path / 'a.yaml'}" in ran.out
+    # a new version is a new file
+    assert f"{tmp_path / 'c.yaml'}: ok (nrs-pain 1.1, 2 example(s) pass)" in ran.out
 
 
 def overlay(languages: dict[str, str], item: str = "pain") -> str:

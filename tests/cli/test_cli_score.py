@@ -381,3 +381,41 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(csv_file):
 
     assert child.returncode == 1
     assert "Traceback" not in err and "Exception ignored" not in err
+
+
+# ---------------------------------------------------------------------------------------------
+# A definition file instead of an id (a registry's own instrument)
+
+OWN = os.path.join(os.path.dirname(__file__), "..", "integration", "own_instruments", "local-followup-2.yaml")
+
+
+def test_a_definition_file_is_scored_by_its_path_with_every_item_kind(promsvc_process, csv_file):
+    # multi-select cells hold the ticked codes separated by spaces; free text passes through unread;
+    # item cells are written as the value they hold (README: a decimal 80 comes out as 80.0)
+    path = csv_file("id;change;help;weight;comment\na;1;1 3;80;fint, takk\nb;9;;80.5;\nc;2;2;;\n")
+
+    ran = promsvc_process("score", OWN, path)
+
+    assert ran.status == 0, ran.err
+    assert rows(ran.out, ";") == [
+        ["id", "change", "help", "weight", "comment", "improved", "kinds_of_help", "weight_score", "weight_band"],
+        ["a", "1", "1 3", "80.0", "fint, takk", "1.0", "2.0", "80.0", "up_to_80"],
+        ["b", "9", "", "80.5", "", "", "", "80.5", "above_80"],
+        ["c", "2", "2", "", "", "1.0", "1.0", "", ""],
+    ]
+    assert "scored with local-followup 2, scoring main 2.0" in ran.err
+
+
+@pytest.mark.parametrize(("cell", "column", "allowed"), [
+    ("1 4", "help", "one or more of 1, 2, 3, or empty for no answer"),
+    ("250.5", "weight", "a number from 30 to 250, or empty for no answer"),
+    ("80,5", "weight", "a number from 30 to 250, or empty for no answer"),
+])
+def test_a_bad_cell_of_a_new_item_kind_names_row_column_and_what_is_allowed(promsvc, csv_file, cell, column, allowed):
+    cells = {"help": "1", "weight": "80"} | {column: cell}
+    path = csv_file(f"change;help;weight\n1;1;80\n2;{cells['help']};{cells['weight']}\n")
+
+    ran = promsvc("score", OWN, path)
+
+    assert ran.status == 2 and ran.out == ""
+    assert ran.err == f"promsvc: error: {path}: data row 2, column {column}: found '{cell}', allowed {allowed}\n"

@@ -29,6 +29,7 @@ def make_link(
     expires_in: dt.timedelta = dt.timedelta(days=30),
     status: Status = Status.open,
     proxy: bool | None = None,
+    unit: str | None = None,
 ) -> tuple[str, str]:
     """A new episode with one open invitation and its link token: (token, invitation id).
     `proxy` (default: when the registry is `demo`, whose protocol allows proxies) is the
@@ -39,7 +40,7 @@ def make_link(
             registry_id=registry,
             external_id=external_id or f"ext-{token[:10]}",
             pseudonym=f"pseudo-{token[:10]}",
-            unit_id="fjord-sentral" if registry == "demo" else "other-hospital",
+            unit_id=unit or ("fjord-sentral" if registry == "demo" else "other-hospital"),
             protocol_id=protocol,
             event_date=dt.date.today(),
             language=language,

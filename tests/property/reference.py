@@ -16,16 +16,27 @@ Meanings taken from the schema:
 - Conditions: ``{item, in}`` holds when the stored code is one of `in` (the codes are named
   explicitly, so an `unanswered` code can be named too); ``{item, answered}`` asks whether the
   item has an answer that counts (an `unanswered` option does not); ``any`` / ``all`` combine.
+- Item kinds: a `decimal` answer is its own value (never recoded); a `multi` answer is the
+  list of ticked codes, worth the sum of their values in the table (1 each without a table),
+  and an empty list is no answer; `text` items are never read.
+- Transforms: ``{min, max}`` gives ``(x - min) / (max - min) * 100``; ``{multiply, add}``
+  gives ``x * multiply + add`` (a missing one: 1 and 0).
 - recode_mean: the mean of the answered items when at least `min_answered` are answered,
-  then ``(mean - min) / (max - min) * 100`` with a transform.
+  then the transform.
 - sum: `constant` plus the sum of the answered items when at least `min_answered` (default:
-  all) are answered; with `prorate` the sum is scaled up by items / answered.
+  all) are answered; with `prorate` the sum is scaled up by items / answered; then the
+  transform.
 - valueset_index: the index of the five-digit state under the value set, given here as a
   callable ``index(state) -> float | None``; no state (a dimension missing) gives no index.
+- lookup (scale): the table's value for the codes of the items joined by spaces; none when an
+  item has no answer or the pattern is not in the table.
 - weighted_sum: ``constant + multiplier * sum(weight * (x - mean) / sd)``; no score when any
   input has none.
-- bands: the id of the last band whose `min` is at most the value; none when the value is
-  missing or below every band.
+- mean (summary): the mean of the inputs that have a score, when at least `min_scored`
+  (default: all) do.
+- lookup (summary): the table's value for the input's value; none when there is none.
+- bands: the id of the last band whose lower bound the value passes (``value >= min``, or
+  ``value > above``); none when the value is missing or below every band.
 """
 
 from __future__ import annotations
@@ -37,8 +48,11 @@ from instruments.schema import (
     Bands,
     Condition,
     Instrument,
+    MeanOf,
+    PatternLookup,
     RecodeMean,
     Scoring,
+    ScoreLookup,
     Sum,
     ValueSetIndex,
     WeightedSum,
@@ -69,6 +83,8 @@ def reference_score(
             scores[scale.id] = _sum(instrument, chosen, scale, row)
         elif isinstance(scale, ValueSetIndex):
             scores[scale.id] = _valueset_index(instrument, scale, row, index)
+        elif isinstance(scale, PatternLookup):
+            scores[scale.id] = _pattern(instrument, scale, row)
         else:
             raise TypeError(f"the reference does not know the kernel of {scale!r}")
     for summary in chosen.summaries:
@@ -76,6 +92,11 @@ def reference_score(
             scores[summary.id] = _weighted_sum(summary, scores)
         elif isinstance(summary, Bands):
             scores[summary.id] = _band(summary, scores)
+        elif isinstance(summary, MeanOf):
+            scores[summary.id] = _mean_of(summary, scores)
+        elif isinstance(summary, ScoreLookup):
+            value = scores[summary.input]
+            scores[summary.id] = None if value is None else summary.table.get(value)
         else:
             raise TypeError(f"the reference does not know the kernel of {summary!r}")
     return scores
@@ -92,10 +113,11 @@ def _scoring(instrument: Instrument, scoring_id: str | None) -> Scoring:
 # Answers
 
 
-def answer(instrument: Instrument, row: Row, item_id: str) -> int | None:
-    """The code of an item that counts as an answer; None when missing or an `unanswered` option."""
+def answer(instrument: Instrument, row: Row, item_id: str):
+    """The answer of an item that counts as one; None when missing, an `unanswered` option, or
+    a multi-select item with nothing ticked. A multi item's answer is the list of ticked codes."""
     code = row.get(item_id)
-    if code is None:
+    if code is None or code == []:
         return None
     item = instrument.item(item_id)
     if item.kind == "choice":
@@ -114,6 +136,8 @@ def holds(instrument: Instrument, condition: Condition, row: Row) -> bool:
         is_answered = answer(instrument, row, condition.item) is not None
         return is_answered == condition.answered
     stored = row.get(condition.item)
+    if isinstance(stored, list):  # multi-select: any ticked code among them
+        return any(code in condition.in_ for code in stored)
     return stored is not None and stored in condition.in_
 
 
@@ -148,10 +172,23 @@ def item_value(instrument: Instrument, scoring: Scoring, scale: RecodeMean | Sum
     else:
         table = _table(scoring, spec)
 
+    kind = instrument.item(item_id).kind
+    if kind == "multi":
+        return float(sum(1.0 if table is None else table[c] for c in code))
     if table is None:
         return float(code)
     value = table.get(code)
     return None if value is None else float(value)
+
+
+def _transformed(transform, x: float) -> float:
+    if transform is None:
+        return x
+    if transform.min is not None:
+        return (x - transform.min) / (transform.max - transform.min) * 100.0
+    multiply = 1.0 if transform.multiply is None else transform.multiply
+    add = 0.0 if transform.add is None else transform.add
+    return x * multiply + add
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,11 +208,7 @@ def _recode_mean(instrument: Instrument, scoring: Scoring, scale: RecodeMean, ro
     values = _answered_values(instrument, scoring, scale, row)
     if len(values) < scale.min_answered:
         return None
-    mean = statistics.fmean(values)
-    if scale.transform is not None:
-        low, high = scale.transform.min, scale.transform.max
-        mean = (mean - low) / (high - low) * 100.0
-    return mean
+    return _transformed(scale.transform, statistics.fmean(values))
 
 
 def _sum(instrument: Instrument, scoring: Scoring, scale: Sum, row: Row) -> float | None:
@@ -188,7 +221,22 @@ def _sum(instrument: Instrument, scoring: Scoring, scale: Sum, row: Row) -> floa
         total += value
     if scale.prorate:
         total = total * len(scale.items) / len(values)
-    return scale.constant + total
+    return _transformed(scale.transform, scale.constant + total)
+
+
+def _pattern(instrument: Instrument, scale: PatternLookup, row: Row) -> float | None:
+    codes = [answer(instrument, row, item_id) for item_id in scale.items]
+    if None in codes:
+        return None
+    return scale.table.get(" ".join(str(c) for c in codes))
+
+
+def _mean_of(summary: MeanOf, scores: dict) -> float | None:
+    present = [scores[i] for i in summary.inputs if scores[i] is not None]
+    needed = len(summary.inputs) if summary.min_scored is None else summary.min_scored
+    if len(present) < needed:
+        return None
+    return statistics.fmean(present)
 
 
 def _valueset_index(instrument: Instrument, scale: ValueSetIndex, row: Row, index: Index | None) -> float | None:
@@ -219,6 +267,6 @@ def _band(summary: Bands, scores: dict) -> str | None:
         return None
     found = None
     for band in summary.bands:
-        if band.min <= value:
+        if (band.min is not None and value >= band.min) or (band.above is not None and value > band.above):
             found = band.id
     return found

@@ -27,8 +27,11 @@ from instruments.schema import Instrument, RecodeMean, ValueSetIndex
 from reference import reference_score
 
 MAX_ROWS = 50
-# Examples per instrument and scoring: with nine shipped definitions the file runs in 12–20 s
-# (most of it drawing RAND-36's 36 columns). Raise it for a long local run.
+# Answers drawn per example at most (rows x items): wide instruments (KOOS, 42 items) get fewer
+# rows, each row being scored on its own by the reference anyway.
+MAX_CELLS = 300
+# Examples per instrument and scoring (most of the time goes into drawing the answers of wide
+# instruments: RAND-36, KOOS, HOOS). Raise it for a long local run.
 EXAMPLES = 50
 
 # ---------------------------------------------------------------------------------------------
@@ -324,7 +327,101 @@ INDEX = _definition("syn-index", """
                     {id: full, label: LABEL, min: 1}]
 """)
 
-SYNTHETIC = [KERNELS, CONDITIONS, UNANSWERED_CONDITION, INDEX]
+# Item kinds multi, decimal and text; lookups (score → score, pattern → score), the mean of
+# available scores, bands with open and closed bounds, and both forms of linear transform.
+NEWER = _definition("syn-newer", """
+    option_sets:
+      five: [{code: 1, label: LABEL}, {code: 2, label: LABEL}, {code: 3, label: LABEL},
+             {code: 4, label: LABEL}, {code: 5, label: LABEL}]
+    items:
+      - {id: a1, kind: choice, label: LABEL, options: five}
+      - {id: a2, kind: choice, label: LABEL, options: five}
+      - id: na
+        kind: choice
+        label: LABEL
+        options: [{code: 0, label: LABEL}, {code: 1, label: LABEL}, {code: 9, label: LABEL, unanswered: true}]
+      - id: m1
+        kind: multi
+        label: LABEL
+        options: [{code: 1, label: LABEL}, {code: 2, label: LABEL}, {code: 4, label: LABEL}, {code: 7, label: LABEL}]
+      - {id: d1, kind: decimal, label: LABEL, min: -2.5, max: 10.25}
+      - {id: d2, kind: decimal, label: LABEL, min: 0, max: 1}
+      - {id: n1, kind: integer, label: LABEL, min: 0, max: 4}
+      - {id: t1, kind: text, label: LABEL, max_length: 20}
+    scorings:
+      - id: lookups
+        version: "1"
+        default: true
+        title: LABEL
+        source: synthetic
+        scales:
+          - {kernel: sum, id: raw, label: LABEL, items: [a1, a2]}
+          - {kernel: sum, id: raw_any, label: LABEL, items: [a1, a2, n1], min_answered: 1}
+          - kernel: lookup
+            id: pattern
+            label: LABEL
+            items: [a1, na]
+            table: {"1 0": 0.5, "1 1": 0.25, "2 0": -1, "5 1": 3.75, "3 9": 99}
+          - {kernel: recode_mean, id: m_dec, label: LABEL, items: [d1, d2, n1], min_answered: 2}
+        summaries:
+          - kernel: lookup
+            id: t_score
+            label: LABEL
+            input: raw
+            table: {2: 20.5, 3: 30.25, 4: 41, 5: 44.5, 6: 50, 7: 55.5, 8: 61.25, 9: 70, 10: 80.75}
+          - kernel: lookup
+            id: partial
+            label: LABEL
+            input: m_dec
+            table: {0: 1, 1: 2, 0.5: 4, -2.5: 7, 2: 8, 10.25: 100}
+          - {kernel: mean, id: mean_all, label: LABEL, inputs: [raw, pattern, m_dec]}
+          - {kernel: mean, id: mean_two, label: LABEL, inputs: [t_score, pattern, m_dec, partial], min_scored: 2}
+          - kernel: bands
+            id: band
+            label: LABEL
+            input: raw_any
+            bands: [{id: zero, label: LABEL, min: 0}, {id: low, label: LABEL, above: 0},
+                    {id: mid, label: LABEL, min: 5}, {id: high, label: LABEL, above: 9}]
+          - kernel: bands
+            id: band_dec
+            label: LABEL
+            input: m_dec
+            bands: [{id: neg, label: LABEL, above: -3}, {id: pos, label: LABEL, above: 0}]
+      - id: transforms
+        version: "1"
+        title: LABEL
+        source: synthetic
+        scales:
+          - {kernel: recode_mean, id: pct, label: LABEL, items: [a1, a2], transform: {multiply: 20}}
+          - {kernel: recode_mean, id: shifted, label: LABEL, items: [a1, d1], transform: {multiply: -1.5, add: 7}}
+          - {kernel: recode_mean, id: added, label: LABEL, items: [n1], transform: {add: -2}}
+          - {kernel: sum, id: rev, label: LABEL, items: [a1, a2], transform: {min: 10, max: 2}}
+          - {kernel: sum, id: pro, label: LABEL, items: [a1, a2, n1], prorate: true, min_answered: 2,
+             constant: 1, transform: {multiply: 2, add: 0.5}}
+          - {kernel: sum, id: ticks, label: LABEL, items: [m1], min_answered: 1}
+          - kernel: sum
+            id: ticked
+            label: LABEL
+            items: [m1, a1]
+            min_answered: 1
+            recode:
+              m1: {1: 0.5, 2: -1, 4: 2.25, 7: 10}
+          - kernel: recode_mean
+            id: cond_multi
+            label: LABEL
+            items: [m1, a2]
+            recode:
+              m1:
+                - when: {item: m1, in: [7]}
+                  values: {1: 1, 2: 1, 4: 1, 7: 5}
+                - when: {item: na, answered: true}
+                  values: {1: 2, 2: 3, 4: 4, 7: 6}
+              a2:
+                - when: {any: [{item: m1, in: [1, 2]}, {item: d1, answered: false}]}
+                  values: {1: 10, 2: 20, 3: 30, 4: 40, 5: 50}
+""")
+
+SYNTHETIC = [KERNELS, CONDITIONS, UNANSWERED_CONDITION, INDEX, NEWER]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,20 +488,14 @@ def value_set_choice(draw, instrument: Instrument, scoring_id: str):
 def responses(draw, instrument: Instrument, max_rows: int = MAX_ROWS) -> list[dict[str, int | None]]:
     """Rows of answers to every item: each column is complete, sparse, half missing or empty,
     and some rows are blank throughout."""
-    rows = draw(st.integers(1, max_rows))
-    columns: dict[str, list[int | None]] = {}
+    rows = draw(st.integers(1, max(5, min(max_rows, MAX_CELLS // len(instrument.items)))))
+    columns: dict[str, list] = {}
     for item in instrument.items:
-        codes = instrument.codes_of(item)
         how = draw(st.sampled_from(["complete", "half", "sparse", "empty"]))
         if how == "empty":
             columns[item.id] = [None] * rows
             continue
-        cell = {
-            "complete": codes,
-            "half": [None] * len(codes) + codes,
-            "sparse": [None] * (4 * len(codes)) + codes,
-        }[how]
-        columns[item.id] = draw(st.lists(st.sampled_from(cell), min_size=rows, max_size=rows))
+        columns[item.id] = draw(st.lists(_cells(instrument, item.id, how), min_size=rows, max_size=rows))
     blank = draw(st.sets(st.integers(0, rows - 1), max_size=max(1, rows // 5)))
     return [
         {i: (None if n in blank else column[n]) for i, column in columns.items()}
@@ -412,11 +503,43 @@ def responses(draw, instrument: Instrument, max_rows: int = MAX_ROWS) -> list[di
     ]
 
 
+def _answers_to(instrument: Instrument, item_id: str) -> tuple:
+    """The stored answers an item can have: its codes; numbers in its range, the bounds included
+    (decimal); the ticked codes in form order, every combination (multi); text."""
+    item = instrument.item(item_id)
+    if item.kind == "decimal":
+        return tuple(item.min + (item.max - item.min) * k / 16 for k in range(17))
+    if item.kind == "text":
+        return ("", "a", "fri tekst")
+    codes = instrument.codes_of(item)
+    if item.kind == "multi":
+        return tuple([c for k, c in enumerate(codes) if mask >> k & 1] for mask in range(1, 2 ** len(codes)))
+    return tuple(codes)
+
+
+_CELLS: dict[tuple[str, str, str, str], st.SearchStrategy] = {}
+
+
+def _cells(instrument: Instrument, item_id: str, how: str) -> st.SearchStrategy:
+    """The strategy of one cell: one sampled_from, built once (drawing dominates the run time)."""
+    key = (instrument.id, instrument.version, item_id, how)
+    if key not in _CELLS:
+        answers = list(_answers_to(instrument, item_id))
+        missing = {"complete": 0, "half": len(answers), "sparse": 4 * len(answers)}[how]
+        _CELLS[key] = st.sampled_from([None] * missing + answers)
+    return _CELLS[key]
+
+
 def as_columns(instrument: Instrument, rows: list[dict], form: str) -> dict:
-    """The rows as the engine takes them: lists with None, or float arrays with NaN."""
+    """The rows as the engine takes them: lists with None, or float arrays with NaN (lists
+    for multi and text items, which have no numeric form)."""
     columns = {item.id: [row[item.id] for row in rows] for item in instrument.items}
     if form == "arrays":
-        return {k: np.array([np.nan if v is None else v for v in col], dtype=float) for k, col in columns.items()}
+        return {
+            item.id: columns[item.id] if item.kind in ("multi", "text")
+            else np.array([np.nan if v is None else v for v in columns[item.id]], dtype=float)
+            for item in instrument.items
+        }
     return columns
 
 
@@ -489,11 +612,16 @@ def test_one_response_equals_the_engine(instrument: Instrument, scoring_id: str,
             assert same(value, result.scores[key][n]), f"row {n} {row}: {key}: one {value!r}, engine {result.scores[key][n]!r}"
 
 
+def _rescaled(scale) -> bool:
+    """A mean rescaled with `{min, max}` (a custom `{multiply, add}` may leave 0–100)."""
+    return isinstance(scale, RecodeMean) and scale.transform is not None and scale.transform.min is not None
+
+
 TRANSFORMED = [
     _param(ins, s.id)
     for ins in ALL
     for s in ins.scorings
-    if any(isinstance(scale, RecodeMean) and scale.transform is not None for scale in s.scales)
+    if any(_rescaled(scale) for scale in s.scales)
 ]
 
 
@@ -506,7 +634,7 @@ def test_transformed_scales_stay_within_0_to_100(instrument: Instrument, scoring
     result = scoring.score(instrument, as_columns(instrument, rows, "lists"), scoring=scoring_id,
                            method=method, country=country)
     for scale in instrument.scoring(scoring_id).scales:
-        if isinstance(scale, RecodeMean) and scale.transform is not None:
+        if _rescaled(scale):
             values = result.scores[scale.id]
             scored = values[~np.isnan(values)]
             assert ((scored >= -1e-9) & (scored <= 100 + 1e-9)).all(), f"{scale.id}: {scored.tolist()}"

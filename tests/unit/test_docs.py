@@ -32,3 +32,14 @@ def test_imports_point_inward():
             text = path.read_text(encoding="utf-8")
             for name in forbidden:
                 assert not re.search(rf"^\s*(from|import) {name}\b", text, re.M), f"{path} imports {name}"
+
+
+def test_the_worked_example_of_the_instruments_guide_decodes_and_its_examples_pass():
+    import instruments
+    from scoring.examples import failures
+
+    guide = (ROOT / "docs" / "instruments.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- worked-example -->\n```yaml\n(.*?)```", guide, re.S).group(1)
+    ins = instruments.decode(block.encode(), "docs/instruments.md (worked example)")
+    assert [i.kind for i in ins.items] == ["choice", "choice", "choice", "integer", "multi", "decimal", "text"]
+    assert failures(ins) == []

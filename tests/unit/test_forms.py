@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import instruments
+from instruments.answers import is_asked
 from instruments.schema import Overlay, OverlayItem, OverlayLanguage
 from promsvc.patient import forms, pages, paging
 from promsvc.patient.texts import LANGUAGES, TEXTS, Texts, language, placeholders
@@ -295,7 +296,7 @@ def test_validate_refuses_answers_that_are_not_objects(eq5d):
     ({"smoke": 2}, {"smoke": True, "perday": False, "why": False, "either": True}),
 ])
 def test_conditions(when_ins, answers, asked):
-    assert {i.id: validation.is_asked(i, answers) for i in when_ins.items} == asked
+    assert {i.id: is_asked(when_ins, i, answers) for i in when_ins.items} == asked
 
 
 # ---------------------------------------------------------------- CSRF token
@@ -345,3 +346,80 @@ def test_the_stylesheet_colours_have_enough_contrast():
     assert _contrast(colours["text"], colours["notice"]) >= 4.5
     assert _contrast(colours["border"], white) >= 3  # option outlines (WCAG 1.4.11)
     assert _contrast(colours["text"], colours["focus"]) >= 3  # the focus ring against its edge
+
+
+# ---------------------------------------------------------------- multi-select, decimal and text items
+
+KINDS_YAML = b"""
+id: test-kinds
+version: "1.0"
+kind: prom
+title: {nb: Test, nn: Test, en: Test}
+citation: none
+licence: {holder: us, terms: free, wording: ours}
+items:
+  - id: help
+    kind: multi
+    label: {nb: Hjelp, nn: Hjelp, en: Help}
+    options: [{code: 1, label: {nb: A, nn: A, en: A}}, {code: 2, label: {nb: B, nn: B, en: B}},
+              {code: 4, label: {nb: C, nn: C, en: C}}]
+  - {id: weight, kind: decimal, min: 30, max: 250.5, label: {nb: Vekt, nn: Vekt, en: Weight}}
+  - {id: note, kind: text, max_length: 10, label: {nb: Merknad, nn: Merknad, en: Note}}
+scorings:
+  - id: s
+    version: "1"
+    default: true
+    title: {nb: S, nn: S, en: S}
+    source: test
+    scales:
+      - {kernel: sum, id: ticks, label: {nb: T, nn: T, en: T}, items: [help], min_answered: 1}
+"""
+
+
+@pytest.fixture(scope="module")
+def kinds():
+    return instruments.decode(KINDS_YAML, "test-kinds.yaml")
+
+
+def test_parse_reads_ticks_in_form_order_a_decimal_comma_and_text(kinds):
+    t = Texts("nb")
+    answers, entered, problems = forms.parse_page(
+        _page(kinds), {"answer-help": ["4", "1"], "answer-weight": " 72,5 ", "answer-note": "  hei  "}, forms.Wording(kinds, "nb"), t, {})
+    assert problems == []
+    assert answers == {"help": [1, 4], "weight": 72.5, "note": "hei"}
+    assert entered["help"] == ["4", "1"]
+
+
+def test_parse_of_nothing_ticked_or_typed_is_no_answer(kinds):
+    answers, _, problems = forms.parse_page(_page(kinds), {"answer-weight": ""}, forms.Wording(kinds, "en"), Texts("en"), {})
+    assert problems == [] and answers == {"help": None, "weight": None, "note": None}
+
+
+@pytest.mark.parametrize(("field", "given", "message"), [
+    ("answer-help", ["1", "3"], "Choose one of the answers for “Help”"),
+    ("answer-weight", "29,9", "Enter a number from 30 to 250.5 for “Weight”, or leave it empty"),
+    ("answer-weight", "1e3", "Enter a number from 30 to 250.5 for “Weight”, or leave it empty"),
+    ("answer-weight", "+-50", "Enter a number from 30 to 250.5 for “Weight”, or leave it empty"),
+    ("answer-note", "x" * 11, "The answer to “Note” can be at most 10 characters long"),
+])
+def test_parse_refuses_what_the_item_does_not_take(kinds, field, given, message):
+    _, _, problems = forms.parse_page(_page(kinds), {field: given}, forms.Wording(kinds, "en"), Texts("en"), {})
+    assert [p.message for p in problems] == [message]
+
+
+def test_items_view_shows_checkboxes_ticked_and_a_decimal_hint(kinds):
+    views = {v.id: v for v in forms.items_view(_page(kinds), forms.Wording(kinds, "en"), Texts("en"),
+                                               {"help": [2, 4], "weight": 80.0, "note": "x"})}
+    assert [(o.code, o.checked) for o in views["help"].options] == [(1, False), (2, True), (4, True)]
+    assert views["weight"].value == "80" and views["weight"].hint == "Enter a number from 30 to 250.5. You may use a decimal comma."
+    assert (views["note"].value, views["note"].max_length) == ("x", 10)
+
+
+def test_validate_stores_ticks_in_form_order_and_blank_text_as_no_answer(kinds):
+    clean, problems = validation.validate([kinds], {"test-kinds": {"help": [4, 1], "weight": 31, "note": "  "}})
+    assert problems == [] and clean == {"test-kinds": {"help": [1, 4], "weight": 31, "note": None}}
+    _, problems = validation.validate([kinds], {"test-kinds": {"help": [1, 1], "weight": True, "note": "x" * 11}})
+    assert [(p.path, p.found) for p in problems] == [
+        ("$.answers.test-kinds.help", [1, 1]), ("$.answers.test-kinds.weight", True),
+        ("$.answers.test-kinds.note", "text of 11 characters"),
+    ]

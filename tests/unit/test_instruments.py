@@ -155,7 +155,7 @@ def test_the_valid_base_definition_decodes_and_its_example_passes():
         pytest.param(
             "  - {id: b, kind: choice, options: three, label: {nb: B, nn: B, en: B}}",
             "  - {id: b, kind: integer, min: low, max: 3, label: {nb: B, nn: B, en: B}}",
-            "x.yaml: at $.items[1].min: Expected `int | null`, got `str`",
+            "x.yaml: at $.items[1].min: Expected `int | float | null`, got `str`",
             id="wrong type",
         ),
         pytest.param(
@@ -297,3 +297,101 @@ scorings:
         "at $.scorings[0].summaries[1].inputs: a weighted sum needs at least one input",
         "at $.scorings[0].summaries[2]: 'band' is a band (text), not a number to compute with",
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernels, item kinds and bounds: what a definition may not say
+
+
+def test_an_unknown_kernel_lists_the_valid_ones():
+    text = _message(_broken("      - kernel: sum", "      - kernel: summ"))
+    assert text == ("x.yaml: at $.scorings[0].scales[0].kernel: unknown kernel 'summ'; "
+                    "the kernels of scales are recode_mean, sum, valueset_index, lookup")
+    text = _message(_broken("      - kernel: bands", "      - kernel: band"))
+    assert "the kernels of summaries are weighted_sum, bands, mean, lookup" in text
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        pytest.param(
+            "          - {id: high, min: 4, label: {nb: H, nn: H, en: H}}",
+            "          - {id: high, min: 4, above: 4, label: {nb: H, nn: H, en: H}}",
+            "at $.scorings[0].summaries[0].bands[1]: give a band exactly one lower bound: `min` (≥) or `above` (>)",
+            id="band with two bounds",
+        ),
+        pytest.param(
+            "          - {id: low, min: 0, label: {nb: L, nn: L, en: L}}",
+            "          - {id: low, above: 4, label: {nb: L, nn: L, en: L}}",
+            "at $.scorings[0].summaries[0].bands: give bands in increasing order of their lower bound (`min: x` before `above: x`)",
+            id="open bound before the closed one at the same value",
+        ),
+        pytest.param(
+            "        recode: flip\n",
+            "        recode: flip\n        transform: {min: 2, max: 2}\n",
+            "at $.scorings[0].scales[0].transform: `min` and `max` must differ",
+            id="empty rescale",
+        ),
+        pytest.param(
+            "        recode: flip\n",
+            "        recode: flip\n        transform: {min: 2, max: 6, multiply: 3}\n",
+            "at $.scorings[0].scales[0].transform: give either `min` and `max` (rescale to 0–100) or `multiply` and/or `add`",
+            id="two forms of transform",
+        ),
+        pytest.param(
+            "    summaries:\n",
+            "    summaries:\n      - {kernel: lookup, id: t, label: {nb: T, nn: T, en: T}, input: total, table: {2: 10, 3: 20, 4: 30, 5: 40}}\n",
+            "at $.scorings[0].summaries[0].table: no value for 1 total(s) of total that answers can give: 6",
+            id="lookup table that misses a raw score",
+        ),
+        pytest.param(
+            "    summaries:\n",
+            "    summaries:\n      - {kernel: mean, id: m, label: {nb: M, nn: M, en: M}, inputs: [total], min_scored: 2}\n",
+            "at $.scorings[0].summaries[0].min_scored: 2 is more than the 1 inputs",
+            id="mean needing more inputs than it has",
+        ),
+        pytest.param(
+            "    scales:\n",
+            "    scales:\n      - {kernel: lookup, id: p, label: {nb: P, nn: P, en: P}, items: [a, b], table: {'1 2': 1, '1': 2, '1 7': 3}}\n",
+            "at $.scorings[0].scales[0].table.'1': a key is 2 code(s) separated by single spaces, in the order of `items`",
+            id="pattern key of the wrong length",
+        ),
+        pytest.param(
+            "  - {id: a, kind: choice, options: three, label: {nb: A, nn: A, en: A}}",
+            "  - {id: a, kind: multi, label: {nb: A, nn: A, en: A}, options: [{code: 1, label: {nb: a, nn: a, en: a}},"
+            " {code: 9, label: {nb: n, nn: n, en: n}, unanswered: true}]}",
+            "at $.items[0].options: a multi item's options cannot be `unanswered` (no ticks is no answer)",
+            id="multi item with an unanswered option",
+        ),
+        pytest.param(
+            "  - {id: b, kind: choice, options: three, label: {nb: B, nn: B, en: B}}",
+            "  - {id: b, kind: decimal, min: 1.5, max: 0.5, label: {nb: B, nn: B, en: B}}",
+            "at $.items[1]: a decimal item needs numbers `min` ≤ `max`",
+            id="decimal item with its range upside down",
+        ),
+        pytest.param(
+            "  - {id: b, kind: choice, options: three, label: {nb: B, nn: B, en: B}}",
+            "  - {id: b, kind: integer, min: 0.5, max: 3, label: {nb: B, nn: B, en: B}}",
+            "at $.items[1]: an integer item needs whole numbers `min` and `max` (a `decimal` item takes any number)",
+            id="integer item with a decimal bound",
+        ),
+        pytest.param(
+            "  - {id: b, kind: choice, options: three, label: {nb: B, nn: B, en: B}}",
+            "  - {id: b, kind: decimal, min: 0, max: 3, label: {nb: B, nn: B, en: B}}\n"
+            "  - {id: c, kind: choice, options: three, label: {nb: C, nn: C, en: C}, when: {item: b, in: [1]}}",
+            "at $.items[2].when.in: b is a decimal item; a condition can only ask whether it is `answered`",
+            id="condition naming values of a decimal item",
+        ),
+    ],
+)
+def test_a_broken_use_of_a_kernel_or_item_kind_is_named_with_its_path(old, new, expected):
+    assert f"x.yaml: {expected}" in _message(_broken(old, new)).splitlines()
+
+
+def test_a_text_item_is_stored_but_may_not_be_scored():
+    with_text = _broken("  - {id: b, kind: choice, options: three, label: {nb: B, nn: B, en: B}}",
+                        "  - {id: b, kind: choice, options: three, label: {nb: B, nn: B, en: B}}\n"
+                        "  - {id: note, kind: text, label: {nb: N, nn: N, en: N}}")
+    assert _decode(with_text).item("note").kind == "text"
+    scored = with_text.replace("        items: [a, b]\n        recode: flip", "        items: [a, b, note]\n        recode: {a: flip, b: flip}")
+    assert "x.yaml: at $.scorings[0].scales[0].items: note is a text item, which is never scored" in _message(scored).splitlines()

@@ -19,21 +19,23 @@ def test_a_response_gives_the_engines_numbers_and_provenance():
     assert provenance == result.provenance and provenance.value_set.country == "Norway"
 
 
-def test_no_answer_gives_no_score():
-    scores, _ = scoring.score_one("eq5d-5l", dict(STATE, AD=None), country="Norway")
-    assert math.isnan(scores["index"])
-
-
-@pytest.mark.parametrize("bad", [6, 0, True, "3", 2.5, float("nan")])
+@pytest.mark.parametrize("bad", [6, 0, True, "6", 2.5, "x", float("inf")])
 def test_a_code_the_item_does_not_have_is_refused_with_the_item_and_what_is_allowed(bad):
     with pytest.raises(scoring.AnswerError) as e:
         scoring.score_one("eq5d-5l", dict(STATE, PD=bad), country="Norway")
     assert "PD" in str(e.value) and "one of 1, 2, 3, 4, 5" in str(e.value)
 
 
-def test_a_whole_float_counts_as_its_code():
-    assert scoring.score_one("eq5d-5l", dict(STATE, PD=4.0), country="Norway")[0] == \
+@pytest.mark.parametrize("given", [4.0, "4", " 4 ", "4.0"])
+def test_a_code_given_as_a_whole_float_or_as_text_counts_as_its_code(given):
+    # as in the engine (tests/property/test_answers_agree.py checks the whole contract)
+    assert scoring.score_one("eq5d-5l", dict(STATE, PD=given), country="Norway")[0] == \
         scoring.score_one("eq5d-5l", STATE, country="Norway")[0]
+
+
+@pytest.mark.parametrize("blank", [None, float("nan"), "", "  "])
+def test_blank_answers_are_no_answer(blank):
+    assert math.isnan(scoring.score_one("eq5d-5l", dict(STATE, PD=blank), country="Norway")[0]["index"])
 
 
 def test_an_item_the_scoring_needs_must_be_given_even_if_empty():
