@@ -11,7 +11,7 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import bearer
+from service_helpers import bearer
 from delivery_fixtures import (  # noqa: F401  (fixtures)
     DAY, NOW, REGISTRIES, enrol, gateway, invitation, make_delivery, messages, set_status, smtp, tokens,
 )
