@@ -27,7 +27,7 @@ import time
 from typing import Any
 
 from litestar import Litestar, Router
-from litestar.datastructures import ResponseHeader, State
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
@@ -35,7 +35,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 import promsvc
-from promsvc import db, errors, security
+from promsvc import db, edge, errors, security
 from promsvc.patient.services import prepare_arrivals
 from promsvc.registries import loader
 from promsvc.registries.schema import Registry
@@ -89,7 +89,8 @@ def create_app(settings: Settings) -> Litestar:
             "registries": Provide(_provide_registries, sync_to_thread=False),
         },
         exception_handlers={Exception: errors.problem_response},
-        middleware=[access_log],
+        middleware=[access_log, edge.guard],  # edge: what no handler may see (NUL, depth, ranges, forms)
+        before_send=[edge.security_headers(settings)],
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
         openapi_config=OpenAPIConfig(
@@ -127,9 +128,7 @@ def _routers(settings: Settings) -> list[Any]:
         Router(
             path=API_PREFIX,
             route_handlers=[EpisodeController, ExportController, AuditController, score, *delivery_api()],
-            # Patient-level data must not linger in caches between the service and the client.
-            response_headers=[ResponseHeader(name="Cache-Control", value="no-store")],
-        ),
+        ),  # Cache-Control: no-store on every response under /api/ (promsvc.edge.security_headers)
     ]
     if importlib.util.find_spec("promsvc.patient") and importlib.util.find_spec("promsvc.patient.controllers"):
         patient = importlib.import_module("promsvc.patient.controllers")

@@ -110,6 +110,10 @@ class Gone(PromsvcError):
     status, slug, title = 410, "gone", "Gone"
 
 
+class UnsupportedMediaType(PromsvcError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
 _MSGSPEC_AT = re.compile(r"^(?P<text>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
 
 

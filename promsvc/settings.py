@@ -75,6 +75,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         "Serve the benchmark-only route `POST /bench/parse` (parses a submission body, stores "
         "nothing). Off in production."
     ))] = False
+    hsts_max_age: Annotated[int, Meta(ge=0, le=63072000, description=(
+        "Seconds of `Strict-Transport-Security` sent with every response when `base_url` is https "
+        "(browsers then use only HTTPS for the service that long). 0: not sent."
+    ))] = 31536000
     debug: Annotated[bool, Meta(description=(
         "Litestar debug mode: tracebacks in 500 responses. Never in production."
     ))] = False
