@@ -273,6 +273,9 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("invitation_id", "kind", "number"),
         sa.Index("ix_message_status_next_attempt_at", "status", "next_attempt_at"),
+        # The few rows a dispatcher holds: what the recovery looks through after a crash.
+        sa.Index("ix_message_claimed_until", "claimed_until", sqlite_where=sa.text("claimed_by IS NOT NULL"),
+                 postgresql_where=sa.text("claimed_by IS NOT NULL")),
     )
     id: str = Field(default_factory=new_id, primary_key=True)
     invitation_id: str = Field(foreign_key="invitation.id")
@@ -293,3 +296,14 @@ class Message(SQLModel, table=True):
     link_id: int | None = Field(default=None, foreign_key="invitation_link.id")
     batch_id: str | None = Field(default=None, foreign_key="letter_batch.id")
     created_at: dt.datetime = _time(default_factory=utcnow)
+
+
+class FailedTry(SQLModel, table=True):
+    """A wrong letter code (or a forged post of the code page) from one client: the rate limit
+    of the code page, shared by every worker and instance (promsvc.delivery.ratelimit)."""
+
+    __tablename__ = "failed_try"
+    __table_args__ = (sa.Index("ix_failed_try_client_at", "client", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    client: str  # a keyed hash of the client's address, never the address itself
+    at: dt.datetime = _time(index=True)

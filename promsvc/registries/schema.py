@@ -74,6 +74,19 @@ class Reminders(_Strict, kw_only=True):
     max: Annotated[int, Meta(ge=0, le=5)] = 1
 
 
+Unconfirmed = Literal["resend", "hold"]
+
+
+class WhenUnconfirmed(_Strict, kw_only=True):
+    """What happens to a message whose send was cut between its final dot and the server's reply
+    (the dispatcher or the connection died): nobody knows whether it arrived. `resend`: send it
+    again, accepting a possible duplicate. `hold`: keep it as `unconfirmed` until staff decide
+    (`promsvc outbox unconfirmed`). docs/delivery.md."""
+
+    invitation: Unconfirmed = "resend"
+    reminder: Unconfirmed = "resend"
+
+
 class Protocol(_Strict, kw_only=True):
     id: Name
     title: Text
@@ -83,6 +96,7 @@ class Protocol(_Strict, kw_only=True):
     channels: Annotated[list[Channel], Meta(min_length=1)]  # in order of preference
     respondents: Annotated[list[Respondent], Meta(min_length=1)] = msgspec.field(default_factory=lambda: ["patient"])
     reminders: Reminders | None = None
+    unconfirmed: WhenUnconfirmed = WhenUnconfirmed()
     attributes: list[Attribute] = []  # episode attributes the registry's indicators need
 
     def time_point(self, time_point_id: str) -> TimePoint | None:
