@@ -241,7 +241,7 @@ def dispatch(d: Delivery, now: dt.datetime | None = None, *, max_batches: int | 
     sending: Batch | None = None
     with ThreadPoolExecutor(max_workers=2 * d.workers, thread_name_prefix="dispatch") as pool:
         try:
-            while max_batches is None or batches < max_batches:
+            while (max_batches is None or batches < max_batches) and not d.stopping.is_set():
                 at = now or utcnow()
                 if not d.config.window.contains(at):
                     report.add("window closed")
@@ -414,6 +414,8 @@ def _send_email(d: Delivery, conn: sa.Connection, marks: sa.Connection | None, i
     assert d.config.smtp is not None
     with SmtpChannel(d.config.smtp) as smtp:
         for n, item in enumerate(items):
+            if _stopping(d, items[n:], now, outcomes):
+                return
             try:
                 text = _render(d, item, "email")
             except HealthInformation as e:
@@ -445,6 +447,8 @@ def _send_sms(d: Delivery, conn: sa.Connection, marks: sa.Connection | None, ite
     assert d.config.sms is not None
     with SmsChannel(d.config.sms) as gateway:
         for n, item in enumerate(items):
+            if _stopping(d, items[n:], now, outcomes):
+                return
             try:
                 text = _render(d, item, "sms")
             except HealthInformation as e:
@@ -470,6 +474,16 @@ def _put_back(d: Delivery, items: list[Item], now: dt.datetime, outcomes: Outcom
     at = d.config.window.next_open(now + d.config.backoff.base)
     for item in items:
         outcomes.release(item, at)
+
+
+def _stopping(d: Delivery, rest: list[Item], now: dt.datetime, outcomes: Outcomes) -> bool:
+    """When the dispatcher is stopping: give `rest` back unchanged (due as before), for the next one."""
+    if not d.stopping.is_set():
+        return False
+    for item in rest:
+        outcomes._message(item, next_attempt_at=item.next_attempt_at)
+    outcomes.report.add("given back (stopping)", len(rest))
+    return True
 
 
 # --------------------------------------------------------------------------------- letters

@@ -261,3 +261,27 @@ def test_two_dispatchers_at_once_report_what_each_did_not_what_the_table_holds(m
     assert total["sent email"] == 200, reports
     assert len({m.message_id for m in smtp.snapshot()}) == 200 == len(smtp.snapshot())
     assert {messages(engine, i)[0].status.value for i in ids} == {"sent"}
+
+
+def test_sigterm_lets_the_message_in_flight_finish_and_gives_the_rest_back(database_url, engine):
+    from sqlmodel import Session, select
+
+    from promsvc.models import Message
+
+    now = dt.datetime.now(dt.UTC)
+    ids = [enrol(engine, due_at=now - dt.timedelta(minutes=1)) for _ in range(30)]
+    with SmtpSink(delay=0.05) as sink:
+        dispatcher = _dispatcher(database_url, sink.port, dispatch_workers="2", dispatch_lease="600")
+        try:
+            assert _wait(lambda: len(sink.messages) >= 4, 60)
+            dispatcher.send_signal(signal.SIGTERM)
+            assert dispatcher.wait(30) == 0, dispatcher.stderr.read().decode()
+        finally:
+            if dispatcher.poll() is None:
+                dispatcher.kill()
+        received = Counter(m.message_id for m in sink.snapshot())
+    statuses = _first_statuses(engine, ids)
+    assert set(received.values()) == {1} and statuses["sent"] == len(received), (statuses, len(received))
+    assert statuses["queued"] == 30 - len(received) > 0, statuses  # stopped in the middle …
+    with Session(engine) as s:  # … and gave the rest back at once, not after its lease
+        assert all(m.claimed_by is None for m in s.exec(select(Message)).all())
