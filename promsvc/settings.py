@@ -79,6 +79,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         "Seconds of `Strict-Transport-Security` sent with every response when `base_url` is https "
         "(browsers then use only HTTPS for the service that long). 0: not sent."
     ))] = 31536000
+    trusted_proxies: Annotated[str, Meta(description=(
+        "Addresses or networks (comma-separated, e.g. `10.0.0.5,10.1.0.0/16`) of the reverse proxies or load "
+        "balancers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed. Empty: none; the client's address "
+        "is the connection's peer (what the code page's rate limit counts by)."
+    ))] = ""
+    header_timeout: Annotated[int, Meta(ge=1, le=300, description=(
+        "Seconds a client may take to send a request's headers (from connecting, or from the end of the previous "
+        "response); a slower one is disconnected."
+    ))] = 10
+    shutdown_timeout: Annotated[int, Meta(ge=1, le=3600, description=(
+        "Seconds `promsvc serve` waits on SIGTERM for requests under way to finish before it closes their "
+        "connections."
+    ))] = 30
     debug: Annotated[bool, Meta(description=(
         "Litestar debug mode: tracebacks in 500 responses. Never in production."
     ))] = False

@@ -44,6 +44,8 @@ def run(host: str, port: int, workers: int) -> int:
 def _config(host: str, port: int):
     import uvicorn
 
+    from promsvc.server import uvicorn_options
+
     return uvicorn.Config(
         "promsvc.app:app_from_environment",
         factory=True,
@@ -52,6 +54,7 @@ def _config(host: str, port: int):
         access_log=False,
         log_level="info",
         server_header=False,
+        **uvicorn_options(Settings.from_mapping(os.environ)),  # proxies trusted, header timeout
     )
 
 

@@ -275,11 +275,11 @@ def test_promsvc_demo_mails_the_minutes_registry_to_its_own_sink_once_through_re
 
 
 def test_the_code_page_refuses_an_address_after_ten_wrong_codes_until_they_run_out(app, client, engine):
-    from promsvc.delivery.controllers import FailedTries
+    from promsvc.delivery.ratelimit import FailedTries
 
     code = _letter_code(engine)
-    clock = [1000.0]
-    app.state["code_tries"] = FailedTries(limit=10, window=600.0, clock=lambda: clock[0])
+    clock = [NOW]
+    app.state["code_tries"] = FailedTries(engine, "secret", limit=10, window=600.0, clock=lambda: clock[0])
     try:
         page = client.get("/code")
 
@@ -288,17 +288,36 @@ def test_the_code_page_refuses_an_address_after_ten_wrong_codes_until_they_run_o
             return client.post("/code", data={"code": typed, "nonce": nonce}, follow_redirects=False)
 
         for n in range(10):
-            clock[0] += 1
+            clock[0] += dt.timedelta(seconds=1)
             page = post(f"AAAA-BBBB-CC{n:02d}")
             assert page.status_code == 404
         refused = post(links.format_code(code))
         assert refused.status_code == 429 and "For mange feil forsøk" in refused.text
-        assert refused.headers["retry-after"] == "591"  # the first wrong try leaves the window at 1601
-        clock[0] = 1601.5
+        assert refused.headers["retry-after"] == "591"  # the first wrong try leaves the window at +601 s
+        clock[0] = NOW + dt.timedelta(seconds=601.5)
         page = refused
         assert post(links.format_code(code)).status_code == 303
     finally:
         del app.state["code_tries"]
+
+
+def test_wrong_codes_count_across_workers_sharing_the_database(make_settings, engine):
+    from litestar.testing import TestClient
+
+    from promsvc.app import create_app
+
+    code = _letter_code(engine)
+    # Two workers (or instances): each its own application, one database and one secret key.
+    with TestClient(create_app(make_settings())) as a, TestClient(create_app(make_settings())) as b:
+        def post(client, typed: str):
+            page = client.get("/code")
+            nonce = page.text.split('name="nonce" value="')[1].split('"')[0]
+            return client.post("/code", data={"code": typed, "nonce": nonce}, follow_redirects=False)
+
+        for n in range(10):
+            assert post((a, b)[n % 2], f"AAAA-BBBB-CC{n:02d}").status_code == 404
+        assert post(a, links.format_code(code)).status_code == 429
+        assert post(b, links.format_code(code)).status_code == 429
 
 
 def test_the_status_shows_due_later_unconfirmed_and_failed_apart_and_says_when_nothing_is_left(engine, make_delivery,
