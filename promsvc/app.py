@@ -75,12 +75,16 @@ def create_app(settings: Settings) -> Litestar:
             app.state.scheduler.shutdown()
         engine.dispose()
 
+    from promsvc import ops
+
+    state_extra = {"metrics": ops.Metrics(engine)} if settings.metrics else {}
     return Litestar(
-        route_handlers=_routers(settings),
+        route_handlers=[*_routers(settings), ops.live, ops.ready, *([ops.metrics] if settings.metrics else [])],
         state=State({
             "settings": settings, "engine": engine, "registries": registries,
             # submissions with their answers, group-committed on the event loop (docs/service.md)
             "writer": Writer(engine, functools.partial(prepare_arrivals, registries)),
+            **state_extra,
         }),
         dependencies={
             "db_session": Provide(db.provide_session),
@@ -102,6 +106,7 @@ def create_app(settings: Settings) -> Litestar:
         ),
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]},
+            **({"formatters": {"standard": {"()": "promsvc.ops.JsonFormatter"}}} if settings.log_json else {}),
             loggers={
                 "promsvc": {"level": settings.log_level, "propagate": True},
                 "alembic": {"level": "WARNING", "propagate": True},
@@ -174,12 +179,11 @@ def access_log(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_wrapper)
         finally:
-            log.info(
-                "%s %s %d %.1fms",
-                scope.get("method", "-"),
-                scope.get("path_template") or "-",
-                status,
-                (time.perf_counter() - start) * 1000,
-            )
+            seconds = time.perf_counter() - start
+            route = scope.get("path_template") or "-"
+            log.info("%s %s %d %.1fms", scope.get("method", "-"), route, status, seconds * 1000)
+            metrics = scope["app"].state.get("metrics") if "app" in scope else None
+            if metrics is not None:
+                metrics.observe(scope.get("method", "-"), route, status, seconds)
 
     return middleware

@@ -92,6 +92,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         "Seconds `promsvc serve` waits on SIGTERM for requests under way to finish before it closes their "
         "connections."
     ))] = 30
+    log_json: Annotated[bool, Meta(description=(
+        "Write the log as one JSON object per line (time, level, logger, message), for a log collector."
+    ))] = False
+    metrics: Annotated[bool, Meta(description=(
+        "Serve Prometheus metrics at `/metrics` (requests, submissions, messages by status, age of the oldest due "
+        "message). Counts and times only; keep the path away from the public (docs/deploy.md)."
+    ))] = False
     debug: Annotated[bool, Meta(description=(
         "Litestar debug mode: tracebacks in 500 responses. Never in production."
     ))] = False

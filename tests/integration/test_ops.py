@@ -1,0 +1,47 @@
+"""Health checks, Prometheus metrics and JSON logs (issue 12, point 6)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from litestar.testing import TestClient
+
+from promsvc.app import create_app
+
+
+def test_live_and_ready(client):
+    assert client.get("/health/live").json()["status"] == "live"
+    r = client.get("/health/ready")
+    assert r.status_code == 200 and r.json()["status"] == "ready"
+
+
+def test_not_ready_when_the_database_is_not_migrated(settings, tmp_path):
+    import msgspec
+
+    settings = msgspec.structs.replace(settings, database_url=f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    with TestClient(create_app(settings)) as c:
+        r = c.get("/health/ready")
+        assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json")
+        assert "promsvc db upgrade" in r.json()["fix"]
+        assert c.get("/health/live").status_code == 200
+
+
+def test_metrics_count_requests_by_route_template_and_messages_by_status(make_settings):
+    with TestClient(create_app(make_settings(metrics=True))) as c:
+        c.get("/q/" + "A" * 43)
+        text = c.get("/metrics").text
+    assert 'promsvc_request_seconds_count{method="GET",route="/q/{token}",status="404"} 1.0' in text
+    assert "promsvc_queue_oldest_due_seconds" in text and "AAAA" not in text
+
+
+def test_metrics_are_off_unless_asked_for(client):
+    assert client.get("/metrics").status_code == 404
+
+
+def test_json_logs(make_settings, capfd):
+    with TestClient(create_app(make_settings(log_json=True))) as c:
+        c.get("/health/live")
+    logging.getLogger("promsvc.access").handlers  # the queue listener has flushed at shutdown
+    lines = [line for line in capfd.readouterr().err.splitlines() if '"logger": "promsvc.access"' in line]
+    assert lines and json.loads(lines[-1])["message"].startswith("GET /health/live 200")
