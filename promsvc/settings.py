@@ -7,7 +7,8 @@ Nothing is read or cached at import: tests build their own `Settings(...)` and p
 Every field is documented with `Meta(description=...)`; docs/service.md's table is generated
 from these descriptions (`promsvc.settings.markdown_table()`) and a test keeps the two equal.
 An environment variable is the field name in capitals with the prefix `PROMSVC_`
-(`database_url` ← `PROMSVC_DATABASE_URL`). Unknown `PROMSVC_*` variables are refused, so a
+(`database_url` ← `PROMSVC_DATABASE_URL`); `PROMSVC_<NAME>_FILE` reads the value from a file (a Docker
+or systemd secret). Unknown `PROMSVC_*` variables are refused, so a
 misspelt setting cannot be silently ignored (`PROMSVC_TEST_*` are left to the test suite).
 """
 
@@ -186,6 +187,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             if not key.startswith(PREFIX) or key.startswith(IGNORED_PREFIXES):
                 continue
             name = key[len(PREFIX):].lower()
+            if name.endswith("_file") and name.removesuffix("_file") in fields:
+                # PROMSVC_<SETTING>_FILE: the value is the content of that file (Docker and systemd secrets)
+                name, key, value = name.removesuffix("_file"), key.removesuffix("_FILE"), _read_secret(key, value)
             if name not in fields:
                 known = ", ".join(PREFIX + n.upper() for n in fields)
                 raise SettingsError(f"{key}: no such setting; known settings: {known}")
@@ -209,6 +213,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     def registry_dirs(self) -> list[Path]:
         return [Path(self.registries_dir)] if self.registries_dir else []
+
+
+def _read_secret(key: str, path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise SettingsError(f"{key}: cannot read {path!r} ({e.strerror})") from None
 
 
 def _parse(key: str, value: str, type_: Any) -> Any:
