@@ -59,6 +59,9 @@ def create_app(settings: Settings) -> Litestar:
     check_delivery(settings, registries)  # delivery settings and message templates, checked at start-up
 
     def on_startup(app: Litestar) -> None:
+        from promsvc.openapi import complete
+
+        complete(app)  # security scheme and problem responses in the served description
         if settings.migrate_on_start:
             from promsvc import migrations
 
