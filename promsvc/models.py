@@ -225,7 +225,7 @@ class MessageStatus(str, enum.Enum):
     queued = "queued"  # waiting for its time (next_attempt_at)
     sending = "sending"  # an attempt is under way: recorded before the message leaves
     sent = "sent"
-    unconfirmed = "unconfirmed"  # left in `sending` by a crash on a channel without idempotency: not repeated
+    unconfirmed = "unconfirmed"  # cut between the final dot and the reply; held for staff (protocol: hold)
     retrying = "retrying"  # a temporary failure; tried again at next_attempt_at
     failed = "failed"  # every channel failed
     skipped = "skipped"  # not sent, on purpose (skip_reason)
