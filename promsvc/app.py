@@ -30,12 +30,9 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging import LoggingConfig
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-import promsvc
-from promsvc import db, edge, errors, security
+from promsvc import db, edge, errors, openapi, security
 from promsvc.patient.services import prepare_arrivals
 from promsvc.registries import loader
 from promsvc.registries.schema import Registry
@@ -59,9 +56,8 @@ def create_app(settings: Settings) -> Litestar:
     check_delivery(settings, registries)  # delivery settings and message templates, checked at start-up
 
     def on_startup(app: Litestar) -> None:
-        from promsvc.openapi import complete
-
-        complete(app)  # security scheme and problem responses in the served description
+        openapi.complete(app)  # security scheme and problem responses in the served description
+        app.state.allow = edge.allowed_methods(app)  # the Allow header of OPTIONS answers
         if settings.migrate_on_start:
             from promsvc import migrations
 
@@ -100,13 +96,7 @@ def create_app(settings: Settings) -> Litestar:
         before_send=[edge.security_headers(settings)],
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
-        openapi_config=OpenAPIConfig(
-            title="promsvc",
-            version=getattr(promsvc, "__version__", "0.1.0"),
-            description="Collect and score patient-reported outcome and experience measures for quality registries.",
-            path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
-        ),
+        openapi_config=openapi.config(settings),  # /schema: the description, and Swagger UI served locally
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]},
             **({"formatters": {"standard": {"()": "promsvc.ops.JsonFormatter"}}} if settings.log_json else {}),

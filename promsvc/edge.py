@@ -31,6 +31,7 @@ from typing import Any
 import msgspec
 from litestar import Request
 from litestar.enums import RequestEncodingType
+from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from promsvc import errors
@@ -39,6 +40,7 @@ from promsvc.settings import Settings
 MAX_JSON_DEPTH = 32
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 MIN_DAY, MAX_DAY = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
+DAY_PATTERN = r"^(19|20|21)[0-9]{2}-"  # the years MIN_DAY … MAX_DAY, as the API description says them
 FORM = RequestEncodingType.URL_ENCODED.value
 
 # A JSON string escape of NUL, `\u0000`, preceded by an even number of backslashes (an odd
@@ -209,8 +211,20 @@ def security_headers(settings: Settings):
         headers = message.setdefault("headers", [])
         if hsts is not None:
             headers.append(hsts)
+        if scope.get("method") == "OPTIONS" and message["status"] == 204:
+            # Litestar's automatic OPTIONS answer lists the methods of the first handler registered at a
+            # path only (GET, OPTIONS where PUT is served too); the route itself knows them all.
+            methods = scope["app"].state.allow.get(scope.get("path_template", ""))
+            if methods is not None:
+                headers[:] = [(k, v) for k, v in headers if k.lower() != b"allow"] + [(b"allow", methods)]
         if scope.get("path", "").startswith("/api/") and not any(k.lower() == b"cache-control" for k, _ in headers):
             # Patient-level data and API keys' answers must not linger in caches, errors included.
             headers.append((b"cache-control", b"no-store"))
 
     return before_send
+
+
+def allowed_methods(app: Any) -> dict[str, bytes]:
+    """Each route's path template and its methods as an `Allow` value: `app.state.allow`, made at start-up."""
+    return {route.path_format: ", ".join(sorted(route.methods)).encode()
+            for route in app.routes if isinstance(route, HTTPRoute)}

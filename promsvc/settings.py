@@ -100,6 +100,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         "Serve Prometheus metrics at `/metrics` (requests, submissions, messages by status, age of the oldest due "
         "message). Counts and times only; keep the path away from the public (docs/deploy.md)."
     ))] = False
+    api_docs: Annotated[bool, Meta(description=(
+        "Serve the API documentation page (Swagger UI, from the installed package, with a Content-Security-Policy) at "
+        "`/schema/swagger`. 0: only the description itself, `/schema/openapi.json`."
+    ))] = True
     debug: Annotated[bool, Meta(description=(
         "Litestar debug mode: tracebacks in 500 responses. Never in production."
     ))] = False

@@ -48,3 +48,17 @@ def test_json_logs(make_settings):
     record = logging.LogRecord("promsvc.access", logging.INFO, __file__, 1, "GET %s %d", ("/health/live", 200), None)
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "GET /health/live 200" and line["logger"] == "promsvc.access" and line["level"] == "INFO"
+
+
+def test_the_api_docs_page_is_served_from_the_package_or_not_at_all(make_settings):
+    """The page's assets come from the service (tests/browser checks them in Chromium); PROMSVC_API_DOCS=0 turns
+    the page off and keeps the description."""
+    with TestClient(create_app(make_settings())) as c:
+        page = c.get("/schema/swagger")
+        assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+        assert "https://" not in page.text and "<script>" not in page.text  # no CDN, no inline script
+        assert c.get("/schema/assets/swagger-ui-bundle.js").headers["content-type"].startswith("text/javascript")
+        assert c.get("/schema/assets/index.html").status_code == 404  # only what the page uses
+    with TestClient(create_app(make_settings(api_docs=False))) as c:
+        assert c.get("/schema/swagger").status_code == 404
+        assert c.get("/schema/openapi.json").json()["info"]["title"] == "promsvc"
