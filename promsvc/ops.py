@@ -8,8 +8,10 @@ balancer and the container, Prometheus metrics (optional), and JSON log lines (o
                         with their duration; submissions stored; messages by status; the age of the oldest
                         due message. Counts and times only: never a path, token or patient detail.
 
-Metrics are kept per process (prometheus-client); with several workers, set PROMETHEUS_MULTIPROC_DIR
-(docs/deploy.md) so that one scrape sums them.
+Request and submission counts are kept per process (prometheus-client). `promsvc serve --workers N`
+runs the workers in prometheus-client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set up and
+removed by the server), so that a scrape shows the sum of all workers whichever answers it. The
+message counts are read from the database at each scrape, once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import time
 from typing import Any
 
@@ -59,14 +62,20 @@ class Metrics:
     """The service's Prometheus metrics (one registry per application)."""
 
     def __init__(self, engine):
-        from prometheus_client import CollectorRegistry, Counter, Histogram
+        from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 
-        self.engine = engine
-        self.registry = CollectorRegistry()
+        own = CollectorRegistry()
         self.requests = Histogram("promsvc_request_seconds", "HTTP requests by route template, method and status",
-                                  ["route", "method", "status"], registry=self.registry)
-        self.submissions = Counter("promsvc_submissions_total", "Questionnaire submissions stored",
-                                   registry=self.registry)
+                                  ["route", "method", "status"], registry=own)
+        self.submissions = Counter("promsvc_submissions_total", "Questionnaire submissions stored", registry=own)
+        # prometheus-client's own switch (read when it is imported): this process is one of several workers
+        # writing their counts to files there, and a scrape reads them all.
+        shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if shared:
+            self.registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(self.registry, path=shared)
+        else:
+            self.registry = own
         self.registry.register(_OutboxCollector(engine))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
