@@ -114,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     from promsvc.commands import outbox as outbox_command
 
     outbox_command.add_parser(commands)  # promsvc outbox status|dry-run|letters|demo, dispatch, smtp-sink
+
+    from promsvc.commands import retention as retention_command
+
+    retention_command.add_parser(commands)  # promsvc retention run
     return parser
 
 

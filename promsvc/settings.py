@@ -107,6 +107,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     debug: Annotated[bool, Meta(description=(
         "Litestar debug mode: tracebacks in 500 responses. Never in production."
     ))] = False
+    # ---- retention (promsvc.retention, docs/deploy.md)
+    retention_contact_days: Annotated[int, Meta(ge=0, le=3650, description=(
+        "Days contact details are kept after an episode's last invitation closed (answered, expired, failed); "
+        "then `promsvc retention run` deletes them. A registry's file may set its own (`retention.contact_days`)."
+    ))] = 30
+    retention_draft_days: Annotated[int, Meta(ge=0, le=3650, description=(
+        "Days a draft (saved, unsubmitted answers) is kept after its invitation closed; then `promsvc retention "
+        "run` deletes it. A registry's file may set its own (`retention.draft_days`)."
+    ))] = 7
     # ---- delivery (promsvc.delivery, docs/delivery.md)
     scheduler: Annotated[bool, Meta(description=(
         "Run the delivery scheduler inside the web server process (it ticks every `dispatch_interval`). "

@@ -108,12 +108,21 @@ class Protocol(_Strict, kw_only=True):
         return found or InstrumentUse(instrument=instrument_id)
 
 
+class Retention(_Strict, kw_only=True):
+    """Days this registry keeps contact details (after an episode's last invitation closed) and drafts
+    (after their invitation closed), for promsvc.retention; each one unset is the settings' default."""
+
+    contact_days: Annotated[int, Meta(ge=0, le=3650)] | None = None
+    draft_days: Annotated[int, Meta(ge=0, le=3650)] | None = None
+
+
 class Registry(_Strict, kw_only=True):
     id: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9-]*$")]
     name: Text
     sender: str  # how messages to patients name the sender, e.g. "Nasjonalt demoregister"
     units: Annotated[list[Unit], Meta(min_length=1)]
     protocols: Annotated[list[Protocol], Meta(min_length=1)]
+    retention: Retention | None = None
 
     def protocol(self, protocol_id: str) -> Protocol | None:
         return next((p for p in self.protocols if p.id == protocol_id), None)
