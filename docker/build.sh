@@ -6,12 +6,15 @@
 #   docker/build.sh wheel OUTDIR       build promsvc's wheel from the source tree into OUTDIR
 #   docker/build.sh install WHEELDIR PREFIX
 #                                      a virtual environment at PREFIX with the wheel installed (not
-#                                      editable); its dependencies from the package index, or, when
+#                                      editable) by this Python's pip (the environment gets no pip of
+#                                      its own); its dependencies from the package index, or, when
 #                                      PROMSVC_TEST_DEPS_FROM names a site-packages directory, from
 #                                      there (the test does so: no download)
-#   docker/build.sh check PREFIX       smoke test of an installed service: settings and registry
-#                                      files checked, a SQLite database migrated, `promsvc serve`
-#                                      answering /health/ready, then stopped with SIGTERM
+#   docker/build.sh check PREFIX       smoke test of an installed service: `promsvc serve` (which
+#                                      checks settings and registry files and migrates a new SQLite
+#                                      database first, then builds the app as every worker does)
+#                                      answering /health/ready, then stopped with SIGTERM; says where
+#                                      promsvc was imported from. (Several workers: test_serve.py.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,13 +25,13 @@ case "${1:-}" in
     ;;
   install)
     wheels="$2"; prefix="$3"
-    python3 -m venv "$prefix"
+    python3 -m venv --without-pip "$prefix"
     if [ -n "${PROMSVC_TEST_DEPS_FROM:-}" ]; then
       site=$("$prefix/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
       echo "$PROMSVC_TEST_DEPS_FROM" > "$site/promsvc-build-deps.pth"
-      "$prefix/bin/python" -m pip install --quiet --no-deps --no-index "$wheels"/promsvc-*.whl
+      python3 -m pip --python "$prefix/bin/python" install --quiet --no-deps --no-index "$wheels"/promsvc-*.whl
     else
-      "$prefix/bin/python" -m pip install --quiet --no-cache-dir "$wheels"/promsvc-*.whl
+      python3 -m pip --python "$prefix/bin/python" install --quiet --no-cache-dir "$wheels"/promsvc-*.whl
     fi
     ;;
   check)
@@ -37,14 +40,18 @@ case "${1:-}" in
     trap 'rm -rf "$work"' EXIT
     export PROMSVC_DATABASE_URL="sqlite:///$work/check.sqlite3"
     cd "$work"  # nothing from the source tree: only what the wheel installed
-    "$prefix/bin/promsvc" registries check
-    "$prefix/bin/promsvc" db upgrade
+    "$prefix/bin/python" -c 'import promsvc; print("build check: promsvc from", promsvc.__file__)'
     port=$("$prefix/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    "$prefix/bin/promsvc" serve --port "$port" --workers 2 >"$work/serve.log" 2>&1 &
+    "$prefix/bin/promsvc" serve --port "$port" >"$work/serve.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 120); do
       if "$prefix/bin/python" -c "import urllib.request, sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:$port/health/ready').status != 200)" 2>/dev/null; then
-        kill -TERM "$pid"; wait "$pid"; echo "build check: promsvc serve is ready and stopped cleanly"; exit 0
+        kill -TERM "$pid"; status=0; wait "$pid" || status=$?
+        # uvicorn re-raises SIGTERM once it has shut down: 143 (128 + 15) after a clean stop.
+        if [ "$status" -le 0 ] || { [ "$status" -eq 143 ] && grep -q "Application shutdown complete" "$work/serve.log"; }; then
+          echo "build check: promsvc serve is ready and stopped cleanly"; exit 0
+        fi
+        cat "$work/serve.log" >&2; echo "build check: promsvc serve did not stop cleanly ($status)" >&2; exit 1
       fi
       sleep 0.5
     done

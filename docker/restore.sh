@@ -9,7 +9,7 @@ dump="$1"; url="$2"
 createdb --maintenance-db="${url%/*}/postgres" "${url##*/}"
 pg_restore --no-owner --exit-on-error --dbname="$url" "$dump"
 export PROMSVC_DATABASE_URL="${url/postgresql:/postgresql+psycopg:}"
-promsvc db upgrade
+# The app applies newer migrations as it starts (PROMSVC_MIGRATE_ON_START), as `promsvc serve` does.
 python3 - <<'PY'
 import os
 from litestar.testing import TestClient
