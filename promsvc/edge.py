@@ -13,11 +13,13 @@ One place for the rules that hold for every input, so that no handler has to rem
 - a handler that reads a form accepts only `application/x-www-form-urlencoded` (415 otherwise).
 
 A refusal is a 4xx problem document (promsvc.errors) naming the place: `path`,
-`query parameter before`, `$.contacts[0].address`, `header Content-Type`.
+`query parameter before`, `$.contacts[0].address`, `header Content-Type`. The served API
+description states the same bounds (promsvc.openapi).
 
 `security_headers(settings)` is the app's `before_send` hook: `Cache-Control: no-store` on every
-response under /api/ (errors included: the router's 404 and 405 too), and
-`Strict-Transport-Security` when the service's public address is https.
+response under /api/ (errors included: the router's 404 and 405 too),
+`Strict-Transport-Security` when the service's public address is https, and an `Allow` header on
+OPTIONS answers that lists every method of the path (`allowed_methods`, made at start-up).
 """
 
 from __future__ import annotations

@@ -128,23 +128,29 @@ def test_an_sms_left_sending_is_repeated_with_its_reference_and_arrives_once(mak
     assert messages(engine, inv)[0].status.value == "sent"
 
 
-def test_two_dispatchers_at_once_send_each_message_exactly_once(make_delivery, smtp, engine):
-    ids = [enrol(engine) for _ in range(120)]
-    a = make_delivery(smtp, dispatch_batch=15)
-    b = make_delivery(smtp, dispatch_batch=15)
-    jobs.plan(a, NOW)
+def _at_once(job, a, b) -> dict:
+    """Run `job(delivery, NOW)` for both dispatchers in two threads started together; their reports."""
     reports = {}
     barrier = threading.Barrier(2)
 
     def run(name, d):
         barrier.wait()
-        reports[name] = jobs.dispatch(d, NOW)
+        reports[name] = job(d, NOW)
 
     threads = [threading.Thread(target=run, args=(n, d)) for n, d in (("a", a), ("b", b))]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
+        t.join(120)
+    return reports
+
+
+def test_two_dispatchers_at_once_send_each_message_exactly_once(make_delivery, smtp, engine):
+    ids = [enrol(engine) for _ in range(120)]
+    a = make_delivery(smtp, dispatch_batch=15)
+    b = make_delivery(smtp, dispatch_batch=15)
+    jobs.plan(a, NOW)
+    reports = _at_once(jobs.dispatch, a, b)
     received = Counter(m.message_id for m in smtp.snapshot())
     assert len(received) == 120 and set(received.values()) == {1}
     assert sum(r.counts["sent email"] for r in reports.values()) == 120
@@ -242,18 +248,7 @@ def test_two_dispatchers_at_once_report_what_each_did_not_what_the_table_holds(m
     ids = [enrol(engine) for _ in range(200)]
     a = make_delivery(smtp, dispatch_batch=20)
     b = make_delivery(smtp, dispatch_batch=20)
-    reports = {}
-    barrier = threading.Barrier(2)
-
-    def run(name, d):
-        barrier.wait()
-        reports[name] = jobs.tick(d, NOW)
-
-    threads = [threading.Thread(target=run, args=(n, d)) for n, d in (("a", a), ("b", b))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    reports = _at_once(jobs.tick, a, b)
     total = Counter()
     for report in reports.values():
         total.update(report.counts)

@@ -67,3 +67,19 @@ def test_the_api_as_described(case, app, database_kind, keys, real):
         # Valid requests name a real episode, so that they reach the services, not only the 404.
         case.path_parameters.update({k: v for k, v in real.items() if k in case.path_parameters})
     case.call_and_validate(app=app, headers=bearer(getattr(keys, next(ROLES))))
+
+
+def test_the_description_says_what_the_service_refuses(client):
+    """What schemathesis might not happen to try, read from the description itself."""
+    described = schema.raw_schema
+    components = described["components"]["schemas"]
+    assert all(components[name]["additionalProperties"] is False
+               for name in ("EnrolIn", "ContactIn", "WithdrawIn", "ScoreIn", "FlagsIn", "DraftIn", "SubmitIn"))
+    batch = described["paths"]["/api/v1/registries/{registry}/episodes/batch"]["post"]["requestBody"]
+    assert {k: v for k, v in batch["content"]["application/json"]["schema"].items() if "Items" in k} == {
+        "minItems": 1, "maxItems": 1000}
+    before = next(p for p in described["paths"]["/api/v1/audit"]["get"]["parameters"] if p["name"] == "before")
+    assert before["schema"]["oneOf"][0] == {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
+    flags = "/api/v1/registries/demo/episodes/X-1/delivery-flags"
+    assert client.options(flags).headers["allow"] == "GET, OPTIONS, PUT"  # Litestar alone said GET, OPTIONS
+    assert set(client.delete(flags).headers["allow"].split(", ")) == {"GET", "OPTIONS", "PUT"}
