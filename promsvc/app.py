@@ -10,7 +10,8 @@ read (`promsvc.admin`), delivery's operations view, episode flags and code entry
 `routes` of `promsvc.patient.controllers`.
 
 Application state (`request.app.state` / `state` in handlers): `settings`, `engine`,
-`registries` (id → `promsvc.registries.schema.Registry`).
+`registries` (id → `promsvc.registries.schema.Registry`), `writer`, `metrics` (PROMSVC_METRICS), and
+`allow` (each route's methods, for OPTIONS answers; made at start-up).
 Dependencies every handler can ask for: `db_session` (see promsvc.db), `caller` (the API key's
 `promsvc.security.Caller`; raises 401), `settings`, `registries`.
 """
