@@ -1,7 +1,7 @@
 """schemathesis against the served OpenAPI description (/schema/openapi.json): every operation, with
-keys of every role taking turns and real path values, on PostgreSQL (the stricter database). Every
-checks schemathesis runs by default judge every answer: no server error; statuses, media types, headers and
-bodies as described; schema-invalid requests refused; schema-valid ones accepted; methods the
+keys of every role taking turns and real path values, on PostgreSQL (the stricter database). The
+checks schemathesis runs by default judge every answer: no server error; statuses, media types,
+headers and bodies as described; schema-invalid requests refused; schema-valid ones accepted; methods the
 description does not list answered 405 with an `Allow` header, and OPTIONS listing exactly what is
 served (issue 12, points 1 and 5).
 
