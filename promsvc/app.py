@@ -13,7 +13,8 @@ Application state (`request.app.state` / `state` in handlers): `settings`, `engi
 `registries` (`promsvc.registries.loader.Registries`: id → Registry, and `.instruments`, the
 one catalogue of instruments: the shipped ones and those of `PROMSVC_INSTRUMENTS_DIR`),
 `indicators` (registry id → `promsvc.indicators.loader.IndicatorSet`, for registries with an
-indicator file).
+indicator file), `writer`, `metrics` (PROMSVC_METRICS), and `allow` (each route's methods, for
+OPTIONS answers; made at start-up).
 Dependencies every handler can ask for: `db_session` (see promsvc.db), `caller` (the API key's
 `promsvc.security.Caller`; raises 401), `settings`, `registries`.
 """
@@ -30,15 +31,12 @@ import time
 from typing import Any
 
 from litestar import Litestar, Router
-from litestar.datastructures import ResponseHeader, State
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging import LoggingConfig
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-import promsvc
-from promsvc import db, errors, security
+from promsvc import db, edge, errors, openapi, security
 from promsvc.indicators import loader as indicator_loader
 from promsvc.patient.services import prepare_arrivals
 from promsvc.registries import loader
@@ -64,6 +62,8 @@ def create_app(settings: Settings) -> Litestar:
     check_delivery(settings, registries)  # delivery settings and message templates, checked at start-up
 
     def on_startup(app: Litestar) -> None:
+        openapi.complete(app)  # security scheme and problem responses in the served description
+        app.state.allow = edge.allowed_methods(app)  # the Allow header of OPTIONS answers
         if settings.migrate_on_start:
             from promsvc import migrations
 
@@ -80,12 +80,16 @@ def create_app(settings: Settings) -> Litestar:
             app.state.scheduler.shutdown()
         engine.dispose()
 
+    from promsvc import ops
+
+    state_extra = {"metrics": ops.Metrics(engine)} if settings.metrics else {}
     return Litestar(
-        route_handlers=_routers(settings),
+        route_handlers=[*_routers(settings), ops.live, ops.ready, *([ops.metrics] if settings.metrics else [])],
         state=State({
             "settings": settings, "engine": engine, "registries": registries, "indicators": indicators,
             # submissions with their answers, group-committed on the event loop (docs/service.md)
             "writer": Writer(engine, functools.partial(prepare_arrivals, registries)),
+            **state_extra,
         }),
         dependencies={
             "db_session": Provide(db.provide_session),
@@ -94,18 +98,14 @@ def create_app(settings: Settings) -> Litestar:
             "registries": Provide(_provide_registries, sync_to_thread=False),
         },
         exception_handlers={Exception: errors.problem_response},
-        middleware=[access_log],
+        middleware=[access_log, edge.guard],  # edge: what no handler may see (NUL, depth, ranges, forms)
+        before_send=[edge.security_headers(settings)],
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
-        openapi_config=OpenAPIConfig(
-            title="promsvc",
-            version=getattr(promsvc, "__version__", "0.1.0"),
-            description="Collect and score patient-reported outcome and experience measures for quality registries.",
-            path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
-        ),
+        openapi_config=openapi.config(settings),  # /schema: the description, and Swagger UI served locally
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]},
+            **({"formatters": {"standard": {"()": "promsvc.ops.JsonFormatter"}}} if settings.log_json else {}),
             loggers={
                 "promsvc": {"level": settings.log_level, "propagate": True},
                 "alembic": {"level": "WARNING", "propagate": True},
@@ -136,9 +136,7 @@ def _routers(settings: Settings) -> list[Any]:
             path=API_PREFIX,
             route_handlers=[EpisodeController, ExportController, IndicatorController, AuditController, score, *delivery_api(),
                             *reports.api_handlers],
-            # Patient-level data must not linger in caches between the service and the client.
-            response_headers=[ResponseHeader(name="Cache-Control", value="no-store")],
-        ),
+        ),  # Cache-Control: no-store on every response under /api/ (promsvc.edge.security_headers)
     ]
     if importlib.util.find_spec("promsvc.patient") and importlib.util.find_spec("promsvc.patient.controllers"):
         patient = importlib.import_module("promsvc.patient.controllers")
@@ -185,12 +183,11 @@ def access_log(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_wrapper)
         finally:
-            log.info(
-                "%s %s %d %.1fms",
-                scope.get("method", "-"),
-                scope.get("path_template") or "-",
-                status,
-                (time.perf_counter() - start) * 1000,
-            )
+            seconds = time.perf_counter() - start
+            route = scope.get("path_template") or "-"
+            log.info("%s %s %d %.1fms", scope.get("method", "-"), route, status, seconds * 1000)
+            metrics = scope["app"].state.get("metrics") if "app" in scope else None
+            if metrics is not None:
+                metrics.observe(scope.get("method", "-"), route, status, seconds)
 
     return middleware

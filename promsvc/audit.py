@@ -5,7 +5,9 @@ committed together (or not at all). A refused or failed action is recorded with
 `refuse`, which rolls back the request's own work, commits the audit row alone and raises.
 
 Actions are `noun.verb`: episode.enrol, episode.read, episode.withdraw, link.issue,
-responses.export, response.submit, audit.read, indicators.read (definitions), indicators.results (aggregates). Outcomes: ok, denied, not_found, invalid, conflict.
+responses.export, response.submit, audit.read, indicators.read (definitions), indicators.results
+(aggregates); and, by `promsvc retention run` (actor `retention`), contacts.delete and draft.delete.
+Outcomes: ok, denied, not_found, invalid, conflict.
 Rows hold ids only (key id, registry id, episode id): never a pseudonym, answer or token.
 """
 

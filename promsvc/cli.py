@@ -131,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     report_command.add_parser(commands)  # promsvc report REGISTRY -o FILE.pdf
     results_command.add_parser(commands)  # promsvc results publish|list
+
+    from promsvc.commands import retention as retention_command
+
+    retention_command.add_parser(commands)  # promsvc retention run
     return parser
 
 

@@ -110,6 +110,14 @@ class Gone(PromsvcError):
     status, slug, title = 410, "gone", "Gone"
 
 
+class Unavailable(PromsvcError):
+    status, slug, title = 503, "unavailable", "Service unavailable"
+
+
+class UnsupportedMediaType(PromsvcError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
 _MSGSPEC_AT = re.compile(r"^(?P<text>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
 
 
@@ -189,13 +197,21 @@ def _litestar_validation(exc: ValidationException) -> dict[str, Any]:
     return body
 
 
+def problem_spec(description: str):
+    """An OpenAPI response of a problem document, for a handler's `responses`."""
+    from litestar.openapi.datastructures import ResponseSpec
+
+    return ResponseSpec(data_container=dict[str, Any], description=description, media_type=MEDIA_TYPE)
+
+
 def _response(body: dict[str, Any], status: int, headers: dict[str, str]) -> Response:
     return Response(content=body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
 _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
            405: "Method not allowed", 409: "Conflict", 410: "Gone", 413: "Content too large",
-           415: "Unsupported media type", 422: "Unprocessable content", 429: "Too many requests"}
+           415: "Unsupported media type", 422: "Unprocessable content", 429: "Too many requests",
+           503: "Service unavailable"}
 
 
 def _title(status: int) -> str:

@@ -232,7 +232,7 @@ class MessageStatus(str, enum.Enum):
     queued = "queued"  # waiting for its time (next_attempt_at)
     sending = "sending"  # an attempt is under way: recorded before the message leaves
     sent = "sent"
-    unconfirmed = "unconfirmed"  # left in `sending` by a crash on a channel without idempotency: not repeated
+    unconfirmed = "unconfirmed"  # cut between the final dot and the reply; held for staff (protocol: hold)
     retrying = "retrying"  # a temporary failure; tried again at next_attempt_at
     failed = "failed"  # every channel failed
     skipped = "skipped"  # not sent, on purpose (skip_reason)
@@ -280,6 +280,9 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("invitation_id", "kind", "number"),
         sa.Index("ix_message_status_next_attempt_at", "status", "next_attempt_at"),
+        # The few rows a dispatcher holds: what the recovery looks through after a crash.
+        sa.Index("ix_message_claimed_until", "claimed_until", sqlite_where=sa.text("claimed_by IS NOT NULL"),
+                 postgresql_where=sa.text("claimed_by IS NOT NULL")),
     )
     id: str = Field(default_factory=new_id, primary_key=True)
     invitation_id: str = Field(foreign_key="invitation.id")
@@ -315,3 +318,14 @@ class PublicationRow(SQLModel, table=True):
     period: str  # the newest year it holds, what reports are about by default
     etag: str
     content: bytes = Field(sa_type=sa.LargeBinary)
+
+
+class FailedTry(SQLModel, table=True):
+    """A wrong letter code (or a forged post of the code page) from one client: the rate limit
+    of the code page, shared by every worker and instance (promsvc.delivery.ratelimit)."""
+
+    __tablename__ = "failed_try"
+    __table_args__ = (sa.Index("ix_failed_try_client_at", "client", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    client: str  # a keyed hash of the client's address, never the address itself
+    at: dt.datetime = _time(index=True)

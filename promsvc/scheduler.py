@@ -73,6 +73,9 @@ class DeliveryScheduler:
         self._scheduler.start()
 
     def shutdown(self, wait: bool = True) -> None:
+        """Stop: the tick under way finishes its messages in flight and gives the rest back
+        (`Delivery.stopping`); with `wait`, return when it has."""
+        self.delivery.stopping.set()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
         self.delivery.close()

@@ -7,7 +7,8 @@ Nothing is read or cached at import: tests build their own `Settings(...)` and p
 Every field is documented with `Meta(description=...)`; docs/service.md's table is generated
 from these descriptions (`promsvc.settings.markdown_table()`) and a test keeps the two equal.
 An environment variable is the field name in capitals with the prefix `PROMSVC_`
-(`database_url` ← `PROMSVC_DATABASE_URL`). Unknown `PROMSVC_*` variables are refused, so a
+(`database_url` ← `PROMSVC_DATABASE_URL`); `PROMSVC_<NAME>_FILE` reads the value from a file (a Docker
+or systemd secret). Unknown `PROMSVC_*` variables are refused, so a
 misspelt setting cannot be silently ignored (`PROMSVC_TEST_*` are left to the test suite).
 """
 
@@ -80,9 +81,46 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         "Serve the benchmark-only route `POST /bench/parse` (parses a submission body, stores "
         "nothing). Off in production."
     ))] = False
+    hsts_max_age: Annotated[int, Meta(ge=0, le=63072000, description=(
+        "Seconds of `Strict-Transport-Security` sent with every response when `base_url` is https "
+        "(browsers then use only HTTPS for the service that long). 0: not sent."
+    ))] = 31536000
+    trusted_proxies: Annotated[str, Meta(description=(
+        "Addresses or networks (comma-separated, e.g. `10.0.0.5,10.1.0.0/16`) of the reverse proxies or load "
+        "balancers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed. Empty: none; the client's address "
+        "is the connection's peer (what the code page's rate limit counts by)."
+    ))] = ""
+    header_timeout: Annotated[int, Meta(ge=1, le=300, description=(
+        "Seconds a client may take to send a request's headers (from connecting, or from the end of the previous "
+        "response); a slower one is disconnected."
+    ))] = 10
+    shutdown_timeout: Annotated[int, Meta(ge=1, le=3600, description=(
+        "Seconds `promsvc serve` waits on SIGTERM for requests under way to finish before it closes their "
+        "connections."
+    ))] = 30
+    log_json: Annotated[bool, Meta(description=(
+        "Write the log as one JSON object per line (time, level, logger, message), for a log collector."
+    ))] = False
+    metrics: Annotated[bool, Meta(description=(
+        "Serve Prometheus metrics at `/metrics` (requests, submissions, messages by status, age of the oldest due "
+        "message). Counts and times only; keep the path away from the public (docs/deploy.md)."
+    ))] = False
+    api_docs: Annotated[bool, Meta(description=(
+        "Serve the API documentation page (Swagger UI, from the installed package, with a Content-Security-Policy) at "
+        "`/schema/swagger`. 0: only the description itself, `/schema/openapi.json`."
+    ))] = True
     debug: Annotated[bool, Meta(description=(
         "Litestar debug mode: tracebacks in 500 responses. Never in production."
     ))] = False
+    # ---- retention (promsvc.retention, docs/deploy.md)
+    retention_contact_days: Annotated[int, Meta(ge=0, le=3650, description=(
+        "Days contact details are kept after an episode's last invitation closed (answered, expired, failed); "
+        "then `promsvc retention run` deletes them. A registry's file may set its own (`retention.contact_days`)."
+    ))] = 30
+    retention_draft_days: Annotated[int, Meta(ge=0, le=3650, description=(
+        "Days a draft (saved, unsubmitted answers) is kept after its invitation closed; then `promsvc retention "
+        "run` deletes it. A registry's file may set its own (`retention.draft_days`)."
+    ))] = 7
     # ---- delivery (promsvc.delivery, docs/delivery.md)
     scheduler: Annotated[bool, Meta(description=(
         "Run the delivery scheduler inside the web server process (it ticks every `dispatch_interval`). "
@@ -167,6 +205,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             if not key.startswith(PREFIX) or key.startswith(IGNORED_PREFIXES):
                 continue
             name = key[len(PREFIX):].lower()
+            if name.endswith("_file") and name.removesuffix("_file") in fields:
+                # PROMSVC_<SETTING>_FILE: the value is the content of that file (Docker and systemd secrets)
+                name, key, value = name.removesuffix("_file"), key.removesuffix("_FILE"), _read_secret(key, value)
             if name not in fields:
                 known = ", ".join(PREFIX + n.upper() for n in fields)
                 raise SettingsError(f"{key}: no such setting; known settings: {known}")
@@ -190,6 +231,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     def registry_dirs(self) -> list[Path]:
         return [Path(self.registries_dir)] if self.registries_dir else []
+
+
+def _read_secret(key: str, path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise SettingsError(f"{key}: cannot read {path!r} ({e.strerror})") from None
 
 
 def _parse(key: str, value: str, type_: Any) -> Any:

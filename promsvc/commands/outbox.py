@@ -17,9 +17,10 @@ from promsvc.commands import CommandError
 DEMO_REGISTRIES = Path(__file__).parents[1] / "delivery" / "demo"
 
 STATUS_EPILOG = """\
-columns: queued (waiting for its time), sending (an attempt under way), sent, unconfirmed
-(a dispatcher stopped during the send; counted as delivered, not repeated), retrying (after a
-temporary failure), failed (every channel failed), skipped (on purpose; reasons listed below).
+columns: due (its time has come: the dispatcher takes it now), later (its time not yet come),
+sending (an attempt under way), sent, unconfirmed (cut between the final dot and the reply, held
+for staff by the protocol's choice: promsvc outbox unconfirmed), failed (every channel failed),
+skipped (on purpose; reasons listed below), retrying (after a temporary failure; also in due or later).
 Response rate = answered / invited, where invited = open + started + completed + expired."""
 
 
@@ -48,6 +49,10 @@ def add_parser(commands) -> None:
     letters.add_argument("--registry", metavar="R", help="only this registry")
     letters.add_argument("--keep", action="store_true", help="keep the PDFs in the database too")
     letters.set_defaults(run=run_letters)
+
+    from promsvc.commands import outbox_unconfirmed
+
+    outbox_unconfirmed.add_parser(sub)
 
     demo = sub.add_parser(
         "demo", help="a registry with time points minutes apart, e-mailed to a local SMTP server",
@@ -119,8 +124,18 @@ def run_status(args, environ=None, stdout=None) -> int:
 
 
 def print_status(status, out) -> None:
-    columns = ("queued", "sending", "sent", "unconfirmed", "retrying", "failed", "skipped")
+    columns = ("due", "later", "sending", "sent", "unconfirmed", "failed", "skipped", "retrying")
     print(f"Outbox at {status.at:%Y-%m-%d %H:%M:%S} UTC", file=out)
+    if status.nothing_left_to_send:
+        print("Nothing left to send.", file=out)
+    else:
+        nxt = f" (next at {status.next_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC)" if status.next_at else ""
+        print(f"Left to send: {status.due} due now, {status.later} later{nxt}"
+              + (f", {status.sending} being sent" if status.sending else ""), file=out)
+    if status.unconfirmed:
+        print(f"{status.unconfirmed} unconfirmed: held for staff (promsvc outbox unconfirmed)", file=out)
+    if status.failed:
+        print(f"{status.failed} failed on every channel (their invitations are `failed`)", file=out)
     print(f"{'registry':<14}{'channel':<9}" + "".join(f"{c:>12}" for c in columns), file=out)
     if not status.messages:
         print("  (no messages)", file=out)
@@ -240,11 +255,13 @@ def run_dispatch(args, environ=None, stdout=None) -> int:
             delivery.close()
         return 0
     scheduler = DeliveryScheduler(delivery, args.interval or settings.dispatch_interval, blocking=True)
-    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    # SIGTERM (docker stop, systemd): the messages in flight finish and are recorded, the rest is
+    # given back for the next dispatcher, then the process ends with status 0.
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=True))
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
-        pass
+        scheduler.shutdown(wait=True)
     finally:
         delivery.close()
     return 0

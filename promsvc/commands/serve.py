@@ -6,15 +6,22 @@ message), applies migrations once (so several workers do not race to migrate), a
 the environment what the workers must share: migrations off, and one secret key for signed
 cookies and CSRF tokens (made here when PROMSVC_SECRET_KEY is not set).
 
+With several workers and PROMSVC_METRICS=1, each worker writes its counts to files in a directory
+this process makes (PROMETHEUS_MULTIPROC_DIR, prometheus-client's multiprocess mode) and removes when
+it stops, so that a scrape of /metrics, whichever worker answers it, shows the sum of all workers.
+
 Uvicorn's access log is off: it would print request paths, and patient links carry their
 token in the path. The app logs method, route template, status and duration instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 
 from promsvc import migrations
 from promsvc.commands.database import shown
@@ -44,6 +51,8 @@ def run(host: str, port: int, workers: int) -> int:
 def _config(host: str, port: int):
     import uvicorn
 
+    from promsvc.server import uvicorn_options
+
     return uvicorn.Config(
         "promsvc.app:app_from_environment",
         factory=True,
@@ -52,6 +61,7 @@ def _config(host: str, port: int):
         access_log=False,
         log_level="info",
         server_header=False,
+        **uvicorn_options(Settings.from_mapping(os.environ)),  # proxies trusted, header timeout
     )
 
 
@@ -81,15 +91,41 @@ def serve(host: str, port: int, workers: int) -> int:
     (SO_REUSEPORT), so that the kernel shares connections out evenly: with one shared socket,
     the worker that wakes first accepts a whole burst of keep-alive connections, and one
     worker is busy while the other waits. A worker that dies is started again."""
-    import multiprocessing
-    import signal
-    import time
-
     import uvicorn
 
     if workers == 1:
         uvicorn.Server(_config(host, port)).run(sockets=[_listening_socket(host, port, reuse_port=False)])
         return 0
+    with _shared_metrics(Settings.from_mapping(os.environ).metrics) as metrics_dir:
+        return _supervise(host, port, workers, metrics_dir)
+
+
+@contextlib.contextmanager
+def _shared_metrics(enabled: bool):
+    """A fresh directory for the workers' metric files (prometheus-client reads PROMETHEUS_MULTIPROC_DIR
+    when a worker imports it), removed at the end; None when metrics are off."""
+    if not enabled:
+        yield None
+        return
+    path = tempfile.mkdtemp(prefix="promsvc-metrics-")
+    previous = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    print(f"promsvc: the workers' metrics are summed in {path}", file=sys.stderr)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        if previous is None:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        else:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = previous
+
+
+def _supervise(host: str, port: int, workers: int, metrics_dir: str | None) -> int:
+    import multiprocessing
+    import signal
+    import time
+
     spawn = multiprocessing.get_context("spawn")
     processes = [spawn.Process(target=_worker, args=(host, port)) for _ in range(workers)]
     started = {}
@@ -117,6 +153,10 @@ def serve(host: str, port: int, workers: int) -> int:
                     break
                 print(f"promsvc: worker {process.pid} stopped (exit {process.exitcode}); starting another",
                       file=sys.stderr)
+                if metrics_dir is not None:
+                    from prometheus_client import multiprocess
+
+                    multiprocess.mark_process_dead(process.pid, metrics_dir)
                 processes[n] = spawn.Process(target=_worker, args=(host, port))
                 processes[n].start()
                 started[processes[n]] = time.monotonic()

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import secrets
 import socket
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -104,6 +105,9 @@ class Delivery:
     engine: Engine
     workers: int = 1  # sending threads per batch, each with its own connections
     instance: str = field(default_factory=new_instance_id)
+    # Set to stop gracefully: each sending thread finishes the message in flight, records it and
+    # gives the rest of its share back at once; no new batch is claimed.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def from_settings(cls, settings: Settings, registries: Mapping[str, Registry]) -> Delivery:

@@ -16,9 +16,6 @@ import datetime as dt
 import html
 import math
 import secrets
-import threading
-import time
-from collections import deque
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
@@ -30,6 +27,7 @@ from promsvc.deps import CallerDep, DbSession, RegistriesDep
 from promsvc.delivery import links, services
 from promsvc.delivery.config import Delivery, DeliveryConfig
 from promsvc.delivery.messages import Templates
+from promsvc.delivery.ratelimit import FailedTries
 from promsvc.errors import Forbidden
 from promsvc.models import Role
 from promsvc.security import Caller, require
@@ -162,42 +160,10 @@ _TOO_MANY = ('<p role="alert"><strong>For mange feil forsøk. Vent litt og prøv
              '<span lang="en">Too many wrong tries. Wait a while and try again.</span></p>')
 
 
-class FailedTries:
-    """Wrong codes typed per client address in the last `window` seconds, in this process.
-
-    A code has 60 bits and cannot be guessed online anyway; the limit keeps a script from
-    trying at the rate of the server, and keeps such traffic out of the database. After
-    `limit` wrong tries in the window, the page refuses that address until the oldest falls out.
-    """
-
-    def __init__(self, limit: int = 10, window: float = 600.0, clock=time.monotonic):
-        self.limit, self.window, self.clock = limit, window, clock
-        self._tries: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def wait(self, address: str) -> float:
-        """Seconds until `address` may try again (0: now)."""
-        with self._lock:
-            tries = self._recent(address)
-            return 0.0 if len(tries) < self.limit else tries[0] + self.window - self.clock()
-
-    def failed(self, address: str) -> None:
-        with self._lock:
-            self._recent(address).append(self.clock())
-            if len(self._tries) > 10_000:  # forget addresses whose tries have all run out
-                for key in [k for k, t in self._tries.items() if not self._recent(k)]:
-                    del self._tries[key]
-
-    def _recent(self, address: str) -> deque[float]:
-        tries = self._tries.setdefault(address, deque())
-        while tries and tries[0] <= self.clock() - self.window:
-            tries.popleft()
-        return tries
-
-
 def failed_tries(state: State) -> FailedTries:
+    """The code page's rate limit, made once per application on its engine (promsvc.delivery.ratelimit)."""
     if "code_tries" not in state:
-        state["code_tries"] = FailedTries()
+        state["code_tries"] = FailedTries(state.engine, state.settings.secret_key)
     return state["code_tries"]
 
 
@@ -223,6 +189,7 @@ def code_open(request: Request, db_session: DbSession,
         return _page(request, _UNKNOWN, status=400)
     opened = links.open_code(db_session, str(data.get("code", ""))[:40], utcnow())
     if opened is None:
+        db_session.rollback()  # the lookup's transaction (SQLite: its write lock) ends before the try is counted
         tries.failed(address)
         return _page(request, _UNKNOWN, status=404)
     db_session.commit()

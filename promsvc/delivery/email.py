@@ -1,17 +1,15 @@
 """E-mail over SMTP, in two phases so that a crash can neither lose nor repeat a message.
 
 An SMTP server takes responsibility for a message when it receives the final `.` of the DATA
-phase. Everything before it (MAIL, RCPT, DATA, the text) can be abandoned by closing the
-connection: the server then discards the half-received message. So sending is split:
+phase (and answers). Everything before it (MAIL, RCPT, DATA, the text) can be abandoned by closing
+the connection: the server then discards the half-received message. The dispatcher records the
+attempt (`sending`, committed) before it calls:
 
     prepared = smtp.prepare(...)   # MAIL, RCPT, DATA, the text: nothing delivered yet
-    ... record the attempt in the database (status `sending`), commit ...
     smtp.finish(prepared)          # the final "." and the server's reply: the point of no return
 
-A crash before the commit leaves a message that was never delivered and is still `queued`:
-it is sent later. A crash after the commit leaves it `sending`: the server has it, or (only if
-the crash fell in the microseconds between the commit and writing the final dot) the server
-discarded it. See docs/delivery.md for what the dispatcher does with such rows.
+so a message is `sending` only until its reply, and a crash leaves at most the one in flight per
+connection of unknown fate. See docs/delivery.md for what the dispatcher does with such rows.
 
 One `SmtpChannel` keeps one connection open for a whole batch. Messages are plain-text UTF-8,
 quoted-printable, with a stable `Message-ID` made from the message row's id, so that a mail
@@ -34,11 +32,12 @@ from email.utils import format_datetime, formataddr
 from promsvc.delivery.channels import Ambiguous, ChannelDown, Permanent, Temporary
 
 # Deliberately strict: an address with anything unusual is refused rather than quoted.
-_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\Z")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 def valid_address(address: str) -> bool:
+    """Exactly one plain address (`\\Z`, not `$`, which would let a final line break through)."""
     return len(address) <= 254 and _ADDRESS.match(address) is not None
 
 

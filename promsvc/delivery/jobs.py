@@ -35,7 +35,7 @@ from promsvc.delivery.letters import Letter, render_batch
 from promsvc.delivery.messages import HealthInformation, last_day
 from promsvc.delivery.outbox import (
     CLAIMABLE, PENDING_INVITATION, E, I, Item, M, Outcomes, Report, change_invitation, claim, failure_chain, load,
-    mark_sending,
+    mark_sending, when_unconfirmed,
 )
 from promsvc.delivery.sms import SmsChannel
 from promsvc.delivery.timing import next_daily
@@ -83,13 +83,18 @@ def plan(d: Delivery, now: dt.datetime, chunk: int = 2000) -> Report:
                 conn.rollback()
                 break
             values = [v for row in rows for v in planned_rows(d, *row, now=now)]
+            # Another dispatcher may plan the same invitations at the same moment: count only the
+            # rows this one inserted, so that each reports what it did.
+            inserted = set(conn.execute(_insert_ignore(conn.dialect.name).returning(M.c.id), values).scalars())
+            conn.commit()
             for v in values:
+                if v["id"] not in inserted:
+                    continue
+                if v["kind"] == "invitation":
+                    report.add("planned invitations")
                 if v["status"] == "skipped":
                     report.add(f"planned skipped ({v['skip_reason']})")
-            conn.execute(_insert_ignore(conn.dialect.name), values)
-            conn.commit()
-            report.add("planned invitations", len(rows))
-            report.add("planned messages", len(values))
+            report.add("planned messages", len(inserted))
             if len(rows) < chunk:
                 break
     return report
@@ -160,36 +165,61 @@ def expire(d: Delivery, now: dt.datetime, chunk: int = 1000) -> Report:
 
 
 def recover(d: Delivery, now: dt.datetime) -> Report:
-    """Messages left `sending` by a dispatcher whose lease has run out (it died mid-send).
+    """The messages a dispatcher held when its lease ran out (it died), `sending` or `sent`.
 
-    On an idempotent channel (SMS: the gateway sends a reference once) the message is simply
-    tried again. On the others (e-mail) it may or may not have left, and sending again could
-    repeat it, so it becomes `unconfirmed` and is counted as delivered: with the two-phase
-    SMTP send (promsvc.delivery.email) a message is `sending` only once its text is with the
-    server and just the final dot is missing, so it was delivered unless the crash fell in the
-    microseconds between the commit and writing that dot."""
+    `sent`: the success was recorded, but not yet what follows from it (the invitation opened,
+    its channel, the claim given up): done now.
+
+    `sending`: the message was recorded before its final dot, and no outcome after it. Each
+    sending connection has at most one such message (the successes before it are recorded with
+    its `sending`), and nobody knows whether it arrived: the server may have taken it, or dropped
+    it when the connection broke before its reply. SMS is simply repeated (the gateway sends a
+    reference once). E-mail does what the protocol chose (`unconfirmed` in the registry file):
+    `resend` (the default) sends it again, accepting a possible duplicate; `hold` keeps it as
+    `unconfirmed` for staff to decide (`promsvc outbox unconfirmed`)."""
     report = Report()
     with d.engine.connect() as conn, conn.begin():
-        stuck = conn.execute(
-            sa.select(M.c.id, M.c.invitation_id, M.c.kind, M.c.channel)
-            .where(M.c.status == "sending", M.c.claimed_until < now)
-            .with_for_update(skip_locked=True)
+        held = conn.execute(
+            sa.select(M.c.id, M.c.invitation_id, M.c.registry_id, M.c.kind, M.c.channel, M.c.status, M.c.last_error,
+                      E.c.protocol_id)
+            .join(I, I.c.id == M.c.invitation_id).join(E, E.c.id == I.c.episode_id)
+            .where(M.c.claimed_by.is_not(None), M.c.claimed_until < now, unindexed(M.c.status).in_(("sending", "sent")))
+            .with_for_update(skip_locked=True, of=M)
         ).all()
-        for message_id, invitation_id, kind, channel in stuck:
-            if channel == "sms":
-                conn.execute(sa.update(M).where(M.c.id == message_id, M.c.status == "sending").values(
-                    status="retrying", next_attempt_at=now, claimed_by=None, claimed_until=None,
-                    last_error="sms: dispatcher stopped during the send; repeated with the same reference"))
+        for row in held:
+            unheld = dict(claimed_by=None, claimed_until=None)
+            where = sa.update(M).where(M.c.id == row.id, M.c.status == row.status)
+            if _value(row.status) == "sent":
+                conn.execute(where.values(**unheld))
+                _opened(conn, row.invitation_id, row.kind, row.channel, now, "")
+                report.add("recovered: sent, recorded")
+                continue
+            cut = "dispatcher stopped between the final dot and the reply"
+            if row.channel == "sms":
+                conn.execute(where.values(status="retrying", next_attempt_at=now, **unheld, last_error=failure_chain(
+                    row.last_error, "sms", f"{cut}; repeated with the same reference")))
                 report.add("recovered: retried (idempotent)")
+            elif when_unconfirmed(d, row.registry_id, row.protocol_id, row.kind) == "resend":
+                conn.execute(where.values(status="retrying", next_attempt_at=now, **unheld, last_error=failure_chain(
+                    row.last_error, row.channel, f"{cut}; sent again (possible duplicate)")))
+                report.add("recovered: sent again (possible duplicate)")
             else:
-                conn.execute(sa.update(M).where(M.c.id == message_id, M.c.status == "sending").values(
-                    status="unconfirmed", sent_at=now, claimed_by=None, claimed_until=None,
-                    last_error=f"{channel}: dispatcher stopped during the send; not repeated"))
-                if kind == "invitation":
-                    change_invitation(conn, invitation_id, ("planned",), "open", now,
-                                       f"invitation sent ({channel}, unconfirmed)")
-                report.add("recovered: unconfirmed")
+                conn.execute(where.values(status="unconfirmed", sent_at=now, **unheld, last_error=failure_chain(
+                    row.last_error, row.channel, f"{cut}; held for staff")))
+                _opened(conn, row.invitation_id, row.kind, row.channel, now, ", unconfirmed")
+                report.add("recovered: held for staff (unconfirmed)")
     return report
+
+
+def _opened(conn: sa.Connection, invitation_id: str, kind: str, channel: str, now: dt.datetime, note: str) -> None:
+    """What a message that (may have) reached the patient does to its invitation, as `Outcomes.flush`."""
+    conn.execute(sa.update(I).where(I.c.id == invitation_id).values(channel=channel))
+    if kind == "invitation":
+        change_invitation(conn, invitation_id, ("planned",), "open", now, f"invitation sent ({channel}{note})")
+
+
+def _value(status) -> str:
+    return status.value if hasattr(status, "value") else str(status)
 
 
 # -------------------------------------------------------------------------------- dispatch
@@ -211,7 +241,7 @@ def dispatch(d: Delivery, now: dt.datetime | None = None, *, max_batches: int | 
     sending: Batch | None = None
     with ThreadPoolExecutor(max_workers=2 * d.workers, thread_name_prefix="dispatch") as pool:
         try:
-            while max_batches is None or batches < max_batches:
+            while (max_batches is None or batches < max_batches) and not d.stopping.is_set():
                 at = now or utcnow()
                 if not d.config.window.contains(at):
                     report.add("window closed")
@@ -353,7 +383,7 @@ def _send(d: Delivery, channel: str, items: list[Item], now: dt.datetime) -> Rep
     return outcomes.report
 
 
-FLUSH_EVERY = 100  # successes written at least this often, so that a crash leaves few `unconfirmed`
+FLUSH_EVERY = 100  # invitations of the successes brought up to date at least this often
 
 
 def _mark(d: Delivery, conn: sa.Connection, marks: sa.Connection | None, item: Item, channel: str,
@@ -362,7 +392,8 @@ def _mark(d: Delivery, conn: sa.Connection, marks: sa.Connection | None, item: I
     if outcomes.pending or len(outcomes.done) >= FLUSH_EVERY:
         with conn.begin():
             outcomes.write(conn) if len(outcomes.done) < FLUSH_EVERY else outcomes.flush(conn)
-    return mark_sending(d, marks if marks is not None else conn, item, channel)
+    sent, outcomes.unrecorded = outcomes.unrecorded, []
+    return mark_sending(d, marks if marks is not None else conn, item, channel, sent, outcomes.now)
 
 
 def _link(d: Delivery, token: str) -> str:
@@ -383,28 +414,28 @@ def _send_email(d: Delivery, conn: sa.Connection, marks: sa.Connection | None, i
     assert d.config.smtp is not None
     with SmtpChannel(d.config.smtp) as smtp:
         for n, item in enumerate(items):
+            if _stopping(d, items[n:], now, outcomes):
+                return
             try:
                 text = _render(d, item, "email")
-                prepared = smtp.prepare(message_id=item.id, to=item.address,
-                                        from_name=d.templates.sender(item.registry_id), subject=text.subject or "",
-                                        body=text.body, now=now)
             except HealthInformation as e:
                 outcomes.give_up(item, _refused(item, "email", e))
                 continue
+            # Recorded (with the success before it) before anything of it goes out: so a message
+            # is `sending` only from here to its reply, and a crash leaves at most this one.
+            if not _mark(d, conn, marks, item, "email", outcomes):
+                outcomes.report.add("lost claim")  # another dispatcher took it over (our claim ran out)
+                continue
+            try:
+                prepared = smtp.prepare(message_id=item.id, to=item.address,
+                                        from_name=d.templates.sender(item.registry_id), subject=text.subject or "",
+                                        body=text.body, now=now)
+                smtp.finish(prepared)
             except ChannelDown as e:
                 outcomes.failed(item, "email", e)
                 _put_back(d, items[n + 1:], now, outcomes)
                 log.warning("e-mail channel down: %s", e.reason)
                 return
-            except DeliveryFailure as e:
-                outcomes.failed(item, "email", e)
-                continue
-            if not _mark(d, conn, marks, item, "email", outcomes):
-                smtp.abandon()  # another dispatcher took it over (our claim ran out): let it be
-                outcomes.report.add("lost claim")
-                continue
-            try:
-                smtp.finish(prepared)
             except DeliveryFailure as e:
                 outcomes.failed(item, "email", e)
                 continue
@@ -416,6 +447,8 @@ def _send_sms(d: Delivery, conn: sa.Connection, marks: sa.Connection | None, ite
     assert d.config.sms is not None
     with SmsChannel(d.config.sms) as gateway:
         for n, item in enumerate(items):
+            if _stopping(d, items[n:], now, outcomes):
+                return
             try:
                 text = _render(d, item, "sms")
             except HealthInformation as e:
@@ -441,6 +474,16 @@ def _put_back(d: Delivery, items: list[Item], now: dt.datetime, outcomes: Outcom
     at = d.config.window.next_open(now + d.config.backoff.base)
     for item in items:
         outcomes.release(item, at)
+
+
+def _stopping(d: Delivery, rest: list[Item], now: dt.datetime, outcomes: Outcomes) -> bool:
+    """When the dispatcher is stopping: give `rest` back unchanged (due as before), for the next one."""
+    if not d.stopping.is_set():
+        return False
+    for item in rest:
+        outcomes._message(item, next_attempt_at=item.next_attempt_at)
+    outcomes.report.add("given back (stopping)", len(rest))
+    return True
 
 
 # --------------------------------------------------------------------------------- letters

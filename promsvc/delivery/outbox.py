@@ -109,6 +109,7 @@ class Item:
     language: str
     next_attempt_at: dt.datetime
     facts: Facts
+    unconfirmed: str = "resend"  # the protocol's choice for this kind of message (when_unconfirmed)
     # filled in while sending
     link_id: int | None = None
     token: str | None = None
@@ -151,8 +152,17 @@ def load(d: Delivery, conn: sa.Connection, ids: list[str]) -> list[Item]:
             previous_status=prev[0] if prev else None, previous_sent_at=prev[1] if prev else None,
         )
         items.append(Item(r.id, r.invitation_id, r.registry_id, r.kind, r.number, r.channel, r.attempts,
-                          r.channel_attempts, r.last_error, r.expires_at, r.language, r.next_attempt_at, facts))
+                          r.channel_attempts, r.last_error, r.expires_at, r.language, r.next_attempt_at, facts,
+                          when_unconfirmed(d, r.registry_id, r.protocol_id, r.kind)))
     return items
+
+
+def when_unconfirmed(d: Delivery, registry_id: str, protocol_id: str, kind: str) -> str:
+    """`resend` or `hold`: what the protocol wants done with a message of `kind` whose send was cut
+    between its final dot and the reply (promsvc.registries.schema.WhenUnconfirmed)."""
+    registry = d.registries.get(registry_id)
+    protocol = registry.protocol(protocol_id) if registry is not None else None
+    return getattr(protocol.unconfirmed, kind, "resend") if protocol is not None else "resend"
 
 
 def _value(status) -> str:
@@ -186,6 +196,7 @@ class Outcomes:
         self.d, self.now, self.report = d, now, report
         self.pending: list[Callable[[sa.Connection], None]] = []
         self.done: list[tuple[Item, str, str, str | None]] = []  # item, status, channel, letter batch
+        self.unrecorded: list[str] = []  # successes whose `sent` goes with the next `sending` record
 
     def write(self, conn: sa.Connection) -> None:
         for change in self.pending:
@@ -195,6 +206,7 @@ class Outcomes:
     def flush(self, conn: sa.Connection) -> None:
         """Write everything: the pending changes and the successes (in a few statements)."""
         self.write(conn)
+        self.unrecorded.clear()
         if not self.done:
             return
         common = dict(sent_at=self.now, claimed_by=None, claimed_until=None)
@@ -260,6 +272,8 @@ class Outcomes:
     def sent(self, item: Item, channel: str, *, unconfirmed: bool = False, batch_id: str | None = None) -> None:
         status = "unconfirmed" if unconfirmed else "sent"
         self.done.append((item, status, channel, batch_id))
+        if item.marked and not unconfirmed:
+            self.unrecorded.append(item.id)
         self.report.add(f"{status} {channel}")
 
     def failed(self, item: Item, channel: str, failure: DeliveryFailure) -> None:
@@ -267,13 +281,18 @@ class Outcomes:
         attempts = item.attempts + (0 if item.marked else 1)
         channel_attempts = item.channel_attempts + (0 if item.marked else 1)
         history = failure_chain(item.last_error, channel, failure.reason)
+        # Ambiguous: the connection broke between the final dot and the reply. SMS repeats the
+        # same reference (the gateway sends it once); e-mail does what the protocol chose.
         retryable = isinstance(failure, (Temporary, ChannelDown)) or (
-            isinstance(failure, Ambiguous) and channel == "sms")
-        if isinstance(failure, Ambiguous) and channel != "sms":
+            isinstance(failure, Ambiguous) and (channel == "sms" or item.unconfirmed == "resend"))
+        if isinstance(failure, Ambiguous) and not retryable:
             self.sent(item, channel, unconfirmed=True)
+            history = failure_chain(item.last_error, channel, f"{failure.reason}; held for staff")
             self.pending.append(lambda conn: conn.execute(
                 sa.update(M).where(M.c.id == item.id).values(last_error=history)))
             return
+        if isinstance(failure, Ambiguous) and channel != "sms":
+            history = failure_chain(item.last_error, channel, f"{failure.reason}; sent again (possible duplicate)")
         if retryable:
             again = self.d.config.backoff.next_attempt(channel_attempts, self.now)
             if again is not None and again < item.expires_at:
@@ -318,20 +337,41 @@ _MARK = {
     "sqlite": _MARK_SQL.format(channel=":channel", link=":link", id=":id", by=":by"),
     "postgresql": _MARK_SQL.format(channel="%(channel)s", link="%(link)s", id="%(id)s", by="%(by)s"),
 }
+# The successes since the last record, written with it: `sent`, still claimed (the invitations
+# are brought up to date when the batch's outcomes are flushed, or by the recovery after a crash).
+_SENT_SQL = "UPDATE message SET status = 'sent', sent_at = {now} WHERE id {ids} AND claimed_by = {by} AND status = 'sending'"
+_MARK_AFTER_SENT = "WITH done AS ({sent}) {mark}".format(
+    sent=_SENT_SQL.format(now="%(now)s", ids="= ANY(%(done)s)", by="%(by)s"), mark=_MARK["postgresql"])
 
 
-def mark_sending(d: Delivery, conn: sa.Connection, item: Item, channel: str) -> bool:
+def mark_sending(d: Delivery, conn: sa.Connection, item: Item, channel: str, sent: list[str] = (),
+                 now: dt.datetime | None = None) -> bool:
     """Record the attempt before the message leaves, only if this dispatcher still holds the
-    claim: one UPDATE that commits by itself (`conn` must have no transaction open; on
-    PostgreSQL it is an AUTOCOMMIT connection, on SQLite the driver runs a lone statement in a
-    transaction of its own)."""
+    claim, together with the successes `sent` since the last record (sent at `now`): so that after
+    a crash at most the message between its final dot and the reply is `sending`. One commit
+    (`conn` must have no transaction open; on PostgreSQL it is an AUTOCOMMIT connection and this is
+    one statement; on SQLite one short transaction)."""
     assert not conn.in_transaction()
     raw = conn.connection.driver_connection
     params = {"channel": channel, "link": item.link_id, "id": item.id, "by": d.instance}
+    if sent:
+        params.update(done=list(sent), now=_bound_time(conn.dialect, now))
     if conn.dialect.name == "sqlite":  # waits for another writer in short steps
-        cursor = when_unlocked(raw, _MARK["sqlite"], params)
+        if sent:
+            when_unlocked(raw, "BEGIN IMMEDIATE").close()
+            try:
+                marks = ", ".join(f":d{n}" for n in range(len(sent)))
+                raw.execute(_SENT_SQL.format(now=":now", ids=f"IN ({marks})", by=":by"),
+                            {"now": params["now"], "by": d.instance, **{f"d{n}": i for n, i in enumerate(sent)}})
+                cursor = raw.execute(_MARK["sqlite"], params)
+                raw.execute("COMMIT")
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise
+        else:
+            cursor = when_unlocked(raw, _MARK["sqlite"], params)
     else:
-        cursor = raw.execute(_MARK["postgresql"], params)
+        cursor = raw.execute(_MARK_AFTER_SENT if sent else _MARK["postgresql"], params)
     done = cursor.rowcount == 1
     cursor.close()
     if done:
@@ -339,3 +379,9 @@ def mark_sending(d: Delivery, conn: sa.Connection, item: Item, channel: str) -> 
         item.attempts += 1
         item.channel_attempts += 1
     return done
+
+
+def _bound_time(dialect, value: dt.datetime):
+    """A time as the column stores it, for a statement sent to the driver directly."""
+    process = M.c.sent_at.type.bind_processor(dialect)
+    return process(value) if process is not None else value

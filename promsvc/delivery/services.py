@@ -27,6 +27,8 @@ INVITED = ("open", "started", "completed", "expired")  # reached the patient (or
 class ChannelCounts(msgspec.Struct, kw_only=True):
     registry: str
     channel: str  # "-" while no channel has been chosen yet
+    due: int = 0  # queued or retrying, and its time has come: the dispatcher takes it now
+    later: int = 0  # queued or retrying, its time not yet come
     queued: int = 0
     sending: int = 0
     sent: int = 0
@@ -58,6 +60,14 @@ class TimePointRate(msgspec.Struct, kw_only=True):
 
 class OutboxStatus(msgspec.Struct, kw_only=True):
     at: dt.datetime
+    # Totals over `messages`: what is left to send (due now, later; the next time), and what needs a look.
+    due: int
+    later: int
+    next_at: dt.datetime | None  # when the next of `later` falls due
+    sending: int
+    unconfirmed: int  # cut between the final dot and the reply, held for staff (`promsvc outbox unconfirmed`)
+    failed: int
+    nothing_left_to_send: bool  # nothing due, later or being sent
     messages: list[ChannelCounts]
     skipped: list[SkipCount]
     response_rates: list[TimePointRate]
@@ -74,6 +84,18 @@ def outbox_status(session: Session, registry: str | None, now: dt.datetime) -> O
         key = (reg, channel or "-")
         row = counts.setdefault(key, ChannelCounts(registry=reg, channel=channel or "-"))
         setattr(row, _value(status), getattr(row, _value(status)) + n)
+    next_at = None
+    # One parameter used twice, so that PostgreSQL sees the grouped expression as the same one.
+    come = M.c.next_attempt_at <= sa.bindparam("now", now, type_=M.c.next_attempt_at.type)
+    for reg, channel, is_due, n, first in session.execute(
+            sa.select(M.c.registry_id, M.c.channel, come, sa.func.count(), sa.func.min(M.c.next_attempt_at))
+            .where(M.c.status.in_(jobs.CLAIMABLE), *where_m).group_by(M.c.registry_id, M.c.channel, come)):
+        row = counts[(reg, channel or "-")]
+        if is_due:
+            row.due += n
+        else:
+            row.later += n
+            next_at = first if next_at is None else min(next_at, first)
     skipped = [
         SkipCount(registry=reg, reason=reason or "-", messages=n)
         for reg, reason, n in session.execute(
@@ -102,12 +124,47 @@ def outbox_status(session: Session, registry: str | None, now: dt.datetime) -> O
         sa.select(sa.func.count()).select_from(L).where(L.c.pdf.is_not(None),
                                                         *([L.c.registry_id == registry] if registry else []))
     ).scalar_one()
-    return OutboxStatus(at=now, messages=sorted(counts.values(), key=lambda c: (c.registry, c.channel)),
+    rows = sorted(counts.values(), key=lambda c: (c.registry, c.channel))
+    total = {k: sum(getattr(c, k) for c in rows) for k in ("due", "later", "sending", "unconfirmed", "failed")}
+    return OutboxStatus(at=now, **total, next_at=next_at,
+                        nothing_left_to_send=not (total["due"] or total["later"] or total["sending"]), messages=rows,
                         skipped=skipped, response_rates=response_rates, letter_batches_waiting=waiting)
 
 
 def _value(status) -> str:
     return status.value if hasattr(status, "value") else str(status)
+
+
+class HeldMessage(msgspec.Struct, kw_only=True):
+    id: str
+    invitation: str
+    registry: str
+    kind: str
+    number: int
+    channel: str
+    since: dt.datetime
+
+
+def held_messages(session: Session, registry: str | None) -> list[HeldMessage]:
+    """Messages held for staff (`unconfirmed`), oldest first."""
+    M = Message.__table__
+    rows = session.execute(
+        sa.select(M.c.id, M.c.invitation_id, M.c.registry_id, M.c.kind, M.c.number, M.c.channel, M.c.sent_at)
+        .where(M.c.status == "unconfirmed", *([M.c.registry_id == registry] if registry else []))
+        .order_by(M.c.sent_at)).all()
+    return [HeldMessage(id=r.id, invitation=r.invitation_id, registry=r.registry_id, kind=r.kind, number=r.number,
+                        channel=r.channel or "-", since=r.sent_at) for r in rows]
+
+
+def settle_held(session: Session, ids: list[str], *, resend: bool, now: dt.datetime) -> list[str]:
+    """Staff's decision on held messages: send again now (`resend`), or record as delivered.
+    Returns the ids settled (only messages still held)."""
+    M = Message.__table__
+    values = dict(status="retrying", next_attempt_at=now) if resend else dict(status="sent")
+    done = session.execute(sa.update(M).where(M.c.id.in_(ids), M.c.status == "unconfirmed").values(**values)
+                           .returning(M.c.id)).scalars().all()
+    session.commit()
+    return list(done)
 
 
 # ------------------------------------------------------------------------------- dry run

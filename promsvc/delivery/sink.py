@@ -72,15 +72,20 @@ class _Handler:
     async def handle_DATA(self, server, session, envelope):
         import asyncio
 
-        # Like a real mail server, the sink takes responsibility when the final dot arrives,
-        # before it answers; a client that dies now has still delivered the message.
+        # By default the sink takes responsibility when the final dot arrives, before it answers:
+        # a client that dies now has still delivered the message. With `keep_on_reply` it keeps
+        # the message only as it answers, so a client that hangs up during `delay` loses it
+        # (aiosmtpd cancels this coroutine when the connection drops), as some servers do.
         code = self.sink.data_reply(envelope) if self.sink.data_reply else None
         if code:
             return code
         received = Received(envelope.mail_from, tuple(envelope.rcpt_tos), bytes(envelope.content))
-        self.sink._keep(received)
+        if not self.sink.keep_on_reply:
+            self.sink._keep(received)
         if self.sink.delay:
             await asyncio.sleep(self.sink.delay)
+        if self.sink.keep_on_reply:
+            self.sink._keep(received)
         return "250 Message accepted"
 
 
@@ -92,6 +97,7 @@ class SmtpSink:
             assert len(sink.messages) == 1
 
     `delay` makes each message take that long after it is accepted (to land a kill mid-batch);
+    `keep_on_reply` keeps a message only when the reply is sent (a client gone before it: lost);
     `pipelining` advertises RFC 2920 PIPELINING, as production mail servers do;
     `rcpt_reply(address)` / `data_reply(envelope)` may return an SMTP reply such as
     "550 no such user" to refuse. `directory`: also write each message there as NNNNNN.eml (numbered
@@ -103,8 +109,9 @@ class SmtpSink:
                  rcpt_reply: Callable[[str], str | None] | None = None,
                  data_reply: Callable[[object], str | None] | None = None,
                  directory: str | Path | None = None, on_message: Callable[[Received], None] | None = None,
-                 pipelining: bool = False):
+                 pipelining: bool = False, keep_on_reply: bool = False):
         self.host, self.port = host, port or free_port(host)
+        self.keep_on_reply = keep_on_reply
         self.pipelining = pipelining
         self.delay = delay
         self.rcpt_reply, self.data_reply = rcpt_reply, data_reply

@@ -212,8 +212,26 @@ def _rows(session: Session, registry: Registry, columns: list[Column], ids: list
 
 def _csv(rows) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    csv.writer(buffer, lineterminator="\n").writerows([inert(cell) for cell in row] for row in rows)
     return buffer.getvalue()
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(cell: str) -> str:
+    """A text cell that a spreadsheet would run as a formula (it starts with = + - @, a tab or a
+    carriage return), with a `'` put before it, which the spreadsheet shows as text. A number
+    (a negative score) is left as it is."""
+    if not cell.startswith(_FORMULA_START):
+        return cell
+    try:
+        if cell == cell.strip():
+            float(cell)
+            return cell
+    except ValueError:
+        pass
+    return "'" + cell
 
 
 def _time(value: dt.datetime | None) -> str:

@@ -24,6 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from promsvc import audit
+from promsvc.delivery.email import valid_address
+from promsvc.edge import day_problem
 from promsvc.episodes import attributes
 from promsvc.episodes.schemas import (
     BatchEntryOut,
@@ -95,6 +97,8 @@ def problems(registry: Registry, payload: EnrolIn, at: str = "$") -> list[FieldE
     """What in one enrolment does not fit the registry's configuration, with JSON paths."""
     out: list[FieldError] = []
     units = registry.unit_ids()
+    if (why := day_problem(payload.event_date)) is not None:
+        out.append(FieldError(f"{at}.event_date", f"{why}; give the date of the event"))
     if payload.unit not in units:
         out.append(FieldError(f"{at}.unit", f"registry {registry.id} has no unit {payload.unit!r}; units: {', '.join(units)}"))
     protocol = registry.protocol(payload.protocol)
@@ -115,20 +119,21 @@ def problems(registry: Registry, payload: EnrolIn, at: str = "$") -> list[FieldE
 
 
 _ADDRESS_HINT = {
-    "email": "not an e-mail address; give one like name@example.no",
+    "email": "not one e-mail address; give exactly one, like name@example.no (no name, list or line break)",
     "sms": "not a phone number; give 8 to 15 digits, optionally with a leading + and spaces",
-    "letter": "give a postal address",
+    "letter": "give a postal address (lines of text)",
 }
 
 
 def _address_fits(channel: str, address: str) -> bool:
+    """The rules the channels themselves send by (promsvc.delivery.email and .sms), so that an
+    address is refused at enrolment rather than failing its invitation later."""
     if channel == "email":
-        local, at, domain = address.partition("@")
-        return bool(local and at and "." in domain and " " not in address)
+        return valid_address(address)
     if channel == "sms":
         digits = address.replace(" ", "")
         return digits.lstrip("+").isdigit() and 8 <= len(digits.lstrip("+")) <= 15 and "+" not in digits[1:]
-    return bool(address.strip())
+    return bool(address.strip()) and all(c.isprintable() or c == "\n" for c in address)
 
 
 def payload_hash(payload: EnrolIn) -> str:

@@ -77,6 +77,19 @@ class Reminders(_Strict, kw_only=True):
     max: Annotated[int, Meta(ge=0, le=5)] = 1
 
 
+Unconfirmed = Literal["resend", "hold"]
+
+
+class WhenUnconfirmed(_Strict, kw_only=True):
+    """What happens to a message whose send was cut between its final dot and the server's reply
+    (the dispatcher or the connection died): nobody knows whether it arrived. `resend`: send it
+    again, accepting a possible duplicate. `hold`: keep it as `unconfirmed` until staff decide
+    (`promsvc outbox unconfirmed`). docs/delivery.md."""
+
+    invitation: Unconfirmed = "resend"
+    reminder: Unconfirmed = "resend"
+
+
 class Protocol(_Strict, kw_only=True):
     id: Name
     title: Text
@@ -86,6 +99,7 @@ class Protocol(_Strict, kw_only=True):
     channels: Annotated[list[Channel], Meta(min_length=1)]  # in order of preference
     respondents: Annotated[list[Respondent], Meta(min_length=1)] = msgspec.field(default_factory=lambda: ["patient"])
     reminders: Reminders | None = None
+    unconfirmed: WhenUnconfirmed = WhenUnconfirmed()
     attributes: list[Attribute] = []  # episode attributes the registry's indicators need
 
     def time_point(self, time_point_id: str) -> TimePoint | None:
@@ -120,6 +134,14 @@ class Privacy(_Strict, kw_only=True):
     statement: Text
 
 
+class Retention(_Strict, kw_only=True):
+    """Days this registry keeps contact details (after an episode's last invitation closed) and drafts
+    (after their invitation closed), for promsvc.retention; each one unset is the settings' default."""
+
+    contact_days: Annotated[int, Meta(ge=0, le=3650)] | None = None
+    draft_days: Annotated[int, Meta(ge=0, le=3650)] | None = None
+
+
 class Registry(_Strict, kw_only=True):
     id: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9-]*$")]
     name: Text
@@ -134,6 +156,7 @@ class Registry(_Strict, kw_only=True):
     demo: bool = False
     contact: Contact | None = None  # required unless `demo`
     privacy: Privacy | None = None  # required unless `demo`
+    retention: Retention | None = None
 
     def protocol(self, protocol_id: str) -> Protocol | None:
         return next((p for p in self.protocols if p.id == protocol_id), None)

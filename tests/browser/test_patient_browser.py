@@ -199,3 +199,24 @@ def test_errors_and_the_language_switch_on_a_phone(server, browser, inspector):
     assert page.locator("#field-MO-4").is_checked() and page.locator("#field-VAS").input_value() == "55"
     inspector.check(page, "page-nynorsk")
     context.close()
+
+
+def test_the_api_docs_page_loads_everything_from_the_service_within_its_policy(server, browser, screenshots):
+    """Swagger UI at /schema/swagger: its scripts, styles and icons come from the service itself (issue 12),
+    its Content-Security-Policy allows nothing else, and under that policy it shows every operation."""
+    base, _ = server
+    context = browser.new_context()
+    page = context.new_page()
+    requested, errors = [], []
+    page.on("request", lambda r: requested.append(r.url))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    response = page.goto(f"{base}/schema/swagger")
+    assert "default-src 'none'; script-src 'self';" in response.headers["content-security-policy"]
+    page.locator(".opblock").first.wait_for(timeout=30_000)
+    operations = len(httpx.get(f"{base}/schema/openapi.json").json()["paths"])
+    assert page.locator(".opblock-tag-section").count() >= 1 and page.locator(".opblock").count() >= operations
+    page.screenshot(path=screenshots / "api-docs.png")
+    context.close()
+    assert [u for u in requested if not u.startswith((base + "/", "data:"))] == []
+    assert errors == []  # a script or style the policy blocked is reported here

@@ -114,38 +114,70 @@ def test_audit_rows_hold_ids_only(client, keys, session):
 EQ5D = {"MO": 3, "SC": 2, "UA": 4, "PD": 5, "AD": 2, "VAS": 37}
 
 
-def test_no_personal_data_in_any_log_line(client, keys, caplog):
-    """A full flow (enrol → link → open → save → submit → read → export → withdraw) at DEBUG
-    level: no pseudonym, external id, token, contact detail or answer appears in the log.
+def test_no_personal_data_in_any_log_line(make_settings, keys, caplog, database_url):
+    """A full flow (enrol → link → open → save → submit → read → export → withdraw), with requests the
+    edge refuses (a NUL, an address with a header in it, nesting too deep), metrics on and a retention
+    run, at DEBUG level: no pseudonym, external id, token, contact detail or answer appears in the log,
+    as text or as JSON lines (PROMSVC_LOG_JSON's formatter), nor in the metrics.
 
     The test client's own `httpx` logger prints request URLs on the *client* side; the service
     never sees or runs it, so its records are left out.
     """
+    import argparse
+    import io
+
+    from litestar.testing import TestClient
+    from service_helpers import TEST_REGISTRIES
+
+    from promsvc.app import create_app
+    from promsvc.commands.retention import run_retention
+    from promsvc.ops import JsonFormatter
+
     caplog.set_level(logging.DEBUG)
     system, registry = bearer(keys.system), bearer(keys.registry)
     external_id = "EXT-9d81e2"
-    assert client.post(f"{DEMO}/episodes", json=enrolment(external_id), headers=system).status_code == 201
-    url = client.post(f"{DEMO}/episodes/{external_id}/time-points/baseline/link", headers=system).json()["url"]
-    token = url.rsplit("/", 1)[1]
-    assert client.get(f"/q/{token}").status_code == 200
-    assert client.get(f"/api/v1/forms/{token}").status_code == 200
-    assert client.put(f"/api/v1/forms/{token}/draft", json={"answers": {"eq5d-5l": EQ5D}}).status_code in (200, 204)
-    bad = client.post(f"/api/v1/forms/{token}/submit", json={"answers": {"eq5d-5l": {**EQ5D, "MO": 77}}})
-    assert bad.status_code == 422
-    assert client.post(f"/api/v1/forms/{token}/submit", json={"answers": {"eq5d-5l": EQ5D}}).status_code in (200, 201)
-    assert client.get(f"{DEMO}/episodes/{external_id}", headers=registry).status_code == 200
-    assert client.get(f"{DEMO}/export.csv", headers=registry).status_code == 200
-    assert client.get(f"/q/{token}").status_code in (200, 410)
-    assert client.get("/q/not-a-real-token-0000000000000000000").status_code == 404
-    assert client.post(f"{DEMO}/episodes/{external_id}/withdraw", json={"reason": "private reason 5e1"},
-                       headers=system).status_code == 200
+    with TestClient(create_app(make_settings(metrics=True))) as client:
+        # Starting an app configures the process's logging anew, which drops pytest's capturing handler.
+        logging.getLogger().addHandler(caplog.handler)
+        assert client.post(f"{DEMO}/episodes", json=enrolment(external_id), headers=system).status_code == 201
+        url = client.post(f"{DEMO}/episodes/{external_id}/time-points/baseline/link", headers=system).json()["url"]
+        token = url.rsplit("/", 1)[1]
+        assert client.get(f"/q/{token}").status_code == 200
+        assert client.get(f"/api/v1/forms/{token}").status_code == 200
+        assert client.put(f"/api/v1/forms/{token}/draft", json={"answers": {"eq5d-5l": EQ5D}}).status_code in (200, 204)
+        bad = client.post(f"/api/v1/forms/{token}/submit", json={"answers": {"eq5d-5l": {**EQ5D, "MO": 77}}})
+        assert bad.status_code == 422
+        assert client.post(f"/api/v1/forms/{token}/submit", json={"answers": {"eq5d-5l": EQ5D}}).status_code in (200, 201)
+        assert client.get(f"{DEMO}/episodes/{external_id}", headers=registry).status_code == 200
+        assert client.get(f"{DEMO}/export.csv", headers=registry).status_code == 200
+        assert client.get(f"/q/{token}").status_code in (200, 410)
+        assert client.get("/q/not-a-real-token-0000000000000000000").status_code == 404
+        # refused at the edge and by the checks of enrolment, with the patient's data in the request
+        refused = [enrolment("EXT-9d81e3", pseudonym="PSEUDO-7f3a9c\x00"),
+                   enrolment("EXT-9d81e4", contacts=[{"channel": "email",
+                                                      "address": "kari.nordmann@example.no\r\nBcc:x@evil.example"}])]
+        assert [client.post(f"{DEMO}/episodes", json=b, headers=system).status_code for b in refused] == [400, 422]
+        deep = '{"pseudonym": "PSEUDO-7f3a9c", "x": ' + "[" * 100 + "]" * 100 + "}"
+        assert client.post(f"{DEMO}/episodes", content=deep, headers={**system, "Content-Type": "application/json"}
+                           ).status_code == 400
+        assert client.get(f"/api/v1/audit?actor=PSEUDO-7f3a9c%00", headers=bearer(keys.admin)).status_code == 400
+        assert client.post(f"{DEMO}/episodes/{external_id}/withdraw", json={"reason": "private reason 5e1"},
+                           headers=system).status_code == 200
+        metrics = client.get("/metrics").text
+    environ = {"PROMSVC_DATABASE_URL": database_url, "PROMSVC_REGISTRIES_DIR": str(TEST_REGISTRIES),
+               "PROMSVC_RETENTION_DRAFT_DAYS": "0"}
+    run_retention(argparse.Namespace(registry=None, dry_run=False), environ, io.StringIO())
+    logging.getLogger().removeHandler(caplog.handler)
+    assert any(r.name == "promsvc.retention" for r in caplog.records)
 
-    service_lines = [r.getMessage() for r in caplog.records if not r.name.startswith("httpx")]
+    records = [r for r in caplog.records if not r.name.startswith("httpx")]
+    service_lines = [r.getMessage() for r in records] + [JsonFormatter().format(r) for r in records]
     assert any("/q/{token}" in line for line in service_lines), "the access log shows route templates"
     assert any("/api/v1/forms/{token}/submit 422" in line for line in service_lines)
+    assert any("POST /api/v1/registries/{registry}/episodes 400" in line for line in service_lines)
     secrets = [token, external_id, "PSEUDO-7f3a9c", "kari.nordmann", "987 65 432", "private reason 5e1",
-               keys.system, keys.registry, '"VAS": 37', "'VAS': 37"]
-    for line in service_lines:
+               keys.system, keys.registry, '"VAS": 37', "'VAS': 37", "evil.example", "EXT-9d81e"]
+    for line in [*service_lines, metrics]:
         for secret in secrets:
             assert secret not in line, f"{secret!r} logged: {line!r}"
 

@@ -275,11 +275,11 @@ def test_promsvc_demo_mails_the_minutes_registry_to_its_own_sink_once_through_re
 
 
 def test_the_code_page_refuses_an_address_after_ten_wrong_codes_until_they_run_out(app, client, engine):
-    from promsvc.delivery.controllers import FailedTries
+    from promsvc.delivery.ratelimit import FailedTries
 
     code = _letter_code(engine)
-    clock = [1000.0]
-    app.state["code_tries"] = FailedTries(limit=10, window=600.0, clock=lambda: clock[0])
+    clock = [NOW]
+    app.state["code_tries"] = FailedTries(engine, "secret", limit=10, window=600.0, clock=lambda: clock[0])
     try:
         page = client.get("/code")
 
@@ -288,14 +288,103 @@ def test_the_code_page_refuses_an_address_after_ten_wrong_codes_until_they_run_o
             return client.post("/code", data={"code": typed, "nonce": nonce}, follow_redirects=False)
 
         for n in range(10):
-            clock[0] += 1
+            clock[0] += dt.timedelta(seconds=1)
             page = post(f"AAAA-BBBB-CC{n:02d}")
             assert page.status_code == 404
         refused = post(links.format_code(code))
         assert refused.status_code == 429 and "For mange feil forsøk" in refused.text
-        assert refused.headers["retry-after"] == "591"  # the first wrong try leaves the window at 1601
-        clock[0] = 1601.5
+        assert refused.headers["retry-after"] == "591"  # the first wrong try leaves the window at +601 s
+        clock[0] = NOW + dt.timedelta(seconds=601.5)
         page = refused
         assert post(links.format_code(code)).status_code == 303
     finally:
         del app.state["code_tries"]
+
+
+def test_wrong_codes_count_across_workers_sharing_the_database(make_settings, engine):
+    from litestar.testing import TestClient
+
+    from promsvc.app import create_app
+
+    code = _letter_code(engine)
+    # Two workers (or instances): each its own application, one database and one secret key.
+    with TestClient(create_app(make_settings())) as a, TestClient(create_app(make_settings())) as b:
+        def post(client, typed: str):
+            page = client.get("/code")
+            nonce = page.text.split('name="nonce" value="')[1].split('"')[0]
+            return client.post("/code", data={"code": typed, "nonce": nonce}, follow_redirects=False)
+
+        for n in range(10):
+            assert post((a, b)[n % 2], f"AAAA-BBBB-CC{n:02d}").status_code == 404
+        assert post(a, links.format_code(code)).status_code == 429
+        assert post(b, links.format_code(code)).status_code == 429
+
+
+def test_the_status_shows_due_later_unconfirmed_and_failed_apart_and_says_when_nothing_is_left(engine, make_delivery,
+                                                                                              smtp):
+    import sqlalchemy as sa
+
+    from promsvc.delivery.services import outbox_status
+    from promsvc.models import Message
+
+    d = make_delivery(smtp)
+    due, later, held, failed = enrol(engine), enrol(engine, due_at=NOW + DAY), enrol(engine, protocol="held"), \
+        enrol(engine, protocol="held")
+    jobs.plan(d, NOW)
+    with Session(engine) as s:
+        for inv, status in ((held, "unconfirmed"), (failed, "failed")):
+            s.execute(sa.update(Message).where(Message.invitation_id == inv).values(status=status))
+        s.commit()
+
+    def shown():
+        with Session(engine) as s:
+            status = outbox_status(s, "dlv", NOW)
+        out = io.StringIO()
+        outbox_command.print_status(status, out)
+        return status, out.getvalue()
+
+    status, text = shown()
+    # due now: the first invitation; later: the other's invitation and both's two reminders each
+    assert (status.due, status.later, status.unconfirmed, status.failed) == (1, 5, 1, 1), status
+    assert "Left to send: 1 due now, 5 later (next at 2027-01-05 09:00 UTC)" in text
+    assert "1 unconfirmed: held for staff" in text and "1 failed" in text
+    with Session(engine) as s:
+        s.execute(sa.update(Message).where(Message.invitation_id.in_([due, later])).values(status="sent"))
+        s.commit()
+    status, text = shown()
+    assert (status.due, status.later) == (0, 0)
+    assert "Nothing left to send." in text
+
+
+def test_staff_list_held_messages_and_send_them_again_or_record_them_delivered(database_url, engine, make_delivery,
+                                                                              smtp):
+    import sqlalchemy as sa
+
+    from promsvc.commands import CommandError
+    from promsvc.commands.outbox_unconfirmed import run_unconfirmed
+    from promsvc.models import Message
+
+    d = make_delivery(smtp)
+    first, second = enrol(engine, protocol="held"), enrol(engine, protocol="held")
+    jobs.plan(d, NOW)
+    with Session(engine) as s:
+        s.execute(sa.update(Message).values(status="unconfirmed", sent_at=NOW))
+        s.commit()
+    ids = [messages(engine, i)[0].id for i in (first, second)]
+
+    def run(**kw):
+        out = io.StringIO()
+        args = argparse.Namespace(**{"registry": None, "resend": None, "delivered": None, **kw})
+        assert run_unconfirmed(args, _env(database_url), out) == 0
+        return out.getvalue()
+
+    listed = run()
+    assert all(i in listed for i in ids) and "example.no" not in listed
+    assert "1 message(s) queued to be sent again" in run(resend=[ids[0]])
+    assert "1 message(s) recorded as delivered" in run(delivered=[ids[1]])
+    assert [messages(engine, i)[0].status.value for i in (first, second)] == ["retrying", "sent"]
+    assert "no messages held for staff" in run()
+    with pytest.raises(CommandError):
+        run(delivered=[ids[1]])  # settled already
+    jobs.dispatch(d, NOW)
+    assert len(smtp.snapshot()) == 1 and messages(engine, first)[0].status.value == "sent"
