@@ -167,6 +167,10 @@ def problem_response(request: Request, exc: Exception) -> Response:
 def _litestar_validation(exc: ValidationException) -> dict[str, Any]:
     # Litestar keeps msgspec's own error (with the full path, e.g. `$.data[3].unit`) as the
     # cause; its `extra` has only the first key. Paths are given relative to the body (`$`).
+    # A parameter (query, path, header) is named as such: `query parameter period`.
+    parameters = {entry["key"]: f"{getattr(entry['source'], 'value', entry['source'])} parameter {entry['key']}"
+                  for entry in (exc.extra if isinstance(exc.extra, list) else [])
+                  if isinstance(entry, dict) and entry.get("key") and entry.get("source") not in (None, "body")}
     errors: list[dict[str, str]] = []
     cause = exc.__cause__
     if isinstance(cause, msgspec.ValidationError):
@@ -177,13 +181,11 @@ def _litestar_validation(exc: ValidationException) -> dict[str, Any]:
         elif path.startswith("$.data"):
             errors.append({"path": "$" + path[len("$.data"):], "message": fe.message})
         else:
-            errors.append({"path": path, "message": fe.message})
+            errors.append({"path": parameters.get(path[2:], path), "message": fe.message})
     else:
         for entry in exc.extra if isinstance(exc.extra, list) else []:
             if isinstance(entry, dict):
-                key, source = entry.get("key"), entry.get("source")
-                where = f"{source} parameter {key}" if key and source not in (None, "body") else "$"
-                errors.append({"path": where, "message": str(entry.get("message", ""))})
+                errors.append({"path": parameters.get(entry.get("key"), "$"), "message": str(entry.get("message", ""))})
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + "bad-request",
         "title": "Bad request",

@@ -43,6 +43,7 @@ from promsvc.settings import Settings
 # or body, 404 for what a path or a registry names, 409/410/422 from the services, 413/415 for bodies).
 API_ERRORS = (400, 401, 403, 404, 409, 410, 413, 415, 422)  # needs a key
 FORM_ERRORS = (400, 404, 409, 410, 413, 415, 422)  # the patient form API: the link is the key
+OPEN_ERRORS = (400, 404)  # open data: no key; 404 for a registry that has published nothing
 PROBLEM = {
     "type": "object",
     "required": ["type", "title", "status", "detail"],
@@ -84,12 +85,16 @@ def complete(app: Litestar) -> None:
                 continue
             for parameter in operation.get("parameters", []):
                 _bounded(parameter.get("schema", {}))
-            if not path.startswith("/api/v1/"):
-                continue  # /health/*: what they answer with is declared on the handlers
-            keyed = not path.startswith("/api/v1/forms/")
-            if keyed:
+            if path.startswith("/open/"):
+                errors = OPEN_ERRORS
+            elif path.startswith("/api/v1/forms/"):
+                errors = FORM_ERRORS
+            elif path.startswith("/api/v1/"):
+                errors = API_ERRORS
                 operation["security"] = [{"apiKey": []}]
-            for status in API_ERRORS if keyed else FORM_ERRORS:
+            else:
+                continue  # /health/*: what they answer with is declared on the handlers
+            for status in errors:
                 operation["responses"][str(status)] = {"description": _title(status), "content": problem}
     _strict_bodies(app, document)
 

@@ -62,7 +62,8 @@ class IndicatorController(Controller):
                      "and period, then filtered. Aggregates only. Roles analyst, registry (own), admin. Audited.")
     def results(
         self, registry: FromPath[str], db_session: DbSession, caller: CallerDep, registries: RegistriesDep, state: State,
-        period: Annotated[str | None, QueryParameter(description="A year (2025) or pooled years (2024-2025).")] = None,
+        period: Annotated[str | None, QueryParameter(description="A year (2025) or pooled years (2024-2025).",
+                                                     pattern=r"^[0-9]{4}(-[0-9]{4})?$")] = None,
         level: Annotated[Level | None, QueryParameter(description="national, rhf, hf, hospital or department.")] = None,
         unit: Annotated[str | None, QueryParameter(description="A unit id (the national row has none).")] = None,
         indicator: Annotated[list[str] | None, QueryParameter(description="Only these indicator ids.")] = None,

@@ -29,7 +29,7 @@ from promsvc.deps import CallerDep, DbSession, RegistriesDep
 from promsvc.episodes.services import registry_for
 from promsvc.errors import Invalid, NotFound
 from promsvc.models import Role
-from promsvc.registries.schema import Registry
+from promsvc.registries.schema import Language, Registry
 from promsvc.reports import documents, opendata, pages, publication
 from promsvc.reports.published import Index
 from promsvc.reports.texts import LANGUAGES, Words
@@ -183,11 +183,8 @@ class ReportsApi(Controller):
     def report(self, registry: FromPath[str], db_session: DbSession, caller: CallerDep, registries: RegistriesDep,
                unit: Annotated[str | None, QueryParameter(description="A unit's report against its parents and the country.")] = None,
                period: Annotated[str | None, QueryParameter(description="A year; default: the newest.")] = None,
-               lang: Annotated[str, QueryParameter(description="nb, nn or en")] = "nb") -> Response:
+               lang: Annotated[Language, QueryParameter(description="nb, nn or en")] = "nb") -> Response:
         reg = registry_for(db_session, caller, registries, registry, "report.read", REPORT_ROLES)
-        if lang not in LANGUAGES:
-            audit.refuse(db_session, caller, "report.read", reg.id, None, "invalid", Invalid(
-                f"unknown language {lang!r}", where="query lang", fix="use nb, nn or en"))
         if unit is not None and unit not in reg.unit_ids():
             audit.refuse(db_session, caller, "report.read", reg.id, None, "not_found", NotFound(
                 f"registry {reg.id} has no unit {unit!r}", where="query unit"))

@@ -62,7 +62,7 @@ def test_results_are_filtered_aggregates(client, keys):
 
 @pytest.mark.parametrize("params, status, where", [
     ({"indicator": "nope"}, 400, "query"),
-    ({"period": "20x5"}, 400, "query"),
+    ({"period": "20x5"}, 400, "query parameter period"),
     ({"unit": "nowhere"}, 404, "query parameter unit"),
 ])
 def test_bad_queries_say_what_and_where(client, keys, params, status, where):

@@ -8,7 +8,9 @@ served (issue 12, points 1 and 5).
 Its examples, coverage and fuzzing phases run with a small number of fuzzed examples per operation,
 so that it stays a part of every test run. A schema-valid request may still be refused with 422 only
 where validity depends on a registry's configuration, which a description cannot carry: enrolment
-(a unit or protocol of this registry) and scoring (an item of this instrument).
+(a unit or protocol of this registry), episode attributes (those its protocol declares) and scoring
+(an item of this instrument); and with 400 where a query names what the registry lacks (an indicator
+id, a period without results).
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ CONFIG = SchemathesisConfig.from_dict({
     # Methods the description does not list: three kinds (405 with Allow; OPTIONS listing what is served).
     "phases": {"stateful": {"enabled": False}, "coverage": {"unexpected-methods": ["delete", "patch", "options"]}},
     "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED}},
-    "operations": [{"include-path-regex": r"/episodes(/batch)?$|/score$",
-                    "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, 422]}}}],
+    "operations": [{"include-path-regex": r"/episodes(/batch)?$|/attributes$|/score$",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, 422]}}},
+                   {"include-path-regex": r"/indicators/results$",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, 400]}}}],
 })
 
 # The description as served (it is the same for every database; the requests go to the test's app).

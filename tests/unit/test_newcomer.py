@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import threading
 import time
 import tomllib
 from pathlib import Path
@@ -37,7 +38,8 @@ def test_routine_scheduler_ticks_are_not_logged_at_info(caplog):
     for name in (None, "apscheduler", "promsvc.scheduler"):
         caplog.set_level(logging.INFO, logger=name)
     ticked = []
-    scheduler = DeliveryScheduler(SimpleNamespace(instance="test", close=lambda: None), interval=3600)
+    scheduler = DeliveryScheduler(SimpleNamespace(instance="test", close=lambda: None, stopping=threading.Event()),
+                                  interval=3600)
     scheduler.tick = lambda: ticked.append(1)  # what a tick does is delivery's; here only its logging
     scheduler._scheduler.modify_job("delivery-tick", func=scheduler.tick)
     scheduler.start()
