@@ -3,6 +3,7 @@ worker that dies is replaced, and SIGTERM stops them all."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -49,7 +50,8 @@ def test_two_workers_share_the_port_one_that_dies_is_replaced_and_sigterm_stops_
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROMSVC_")}
     env["PROMSVC_DATABASE_URL"] = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
     server = subprocess.Popen([sys.executable, "-m", "promsvc", "serve", "--port", str(port), "--workers", "2"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              start_new_session=True)  # its own process group: the finally below stops the workers too
     try:
         assert _answers(port)
         deadline = time.monotonic() + 30
@@ -69,6 +71,8 @@ def test_two_workers_share_the_port_one_that_dies_is_replaced_and_sigterm_stops_
         assert server.returncode == 0, output
         assert f"worker {victim} stopped" in output
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.communicate()
+        # Kill the whole group: a worker left behind would hold the output pipe open and
+        # communicate() would wait for it for ever.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.communicate(timeout=30)
