@@ -26,7 +26,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from promsvc.db import unindexed
-from promsvc.delivery import links
 from promsvc.delivery.channels import ChannelDown, DeliveryFailure
 from promsvc.delivery.config import Delivery, durable_transaction
 from promsvc.delivery.decide import Fail, Send, Skip, ToLetters, Wait, decide, delivery_channels
@@ -34,12 +33,13 @@ from promsvc.delivery.email import SmtpChannel
 from promsvc.delivery.letters import Letter, render_batch
 from promsvc.delivery.messages import HealthInformation, last_day
 from promsvc.delivery.outbox import (
-    CLAIMABLE, PENDING_INVITATION, E, I, Item, M, Outcomes, Report, change_invitation, claim, failure_chain, load,
-    mark_sending, when_unconfirmed,
+    CLAIMABLE, E, I, Item, M, Outcomes, Report, claim, failure_chain, load, mark_sending, when_unconfirmed,
 )
 from promsvc.delivery.sms import SmsChannel
 from promsvc.delivery.timing import next_daily
-from promsvc.models import InvitationLink, LetterBatch, new_id
+from promsvc.invitations import links, moves
+from promsvc.invitations.states import PENDING
+from promsvc.models import LetterBatch, Status, new_id
 
 log = logging.getLogger("promsvc.delivery")
 
@@ -74,7 +74,7 @@ def plan(d: Delivery, now: dt.datetime, chunk: int = 2000) -> Report:
             rows = conn.execute(
                 sa.select(I.c.id, I.c.registry_id, I.c.due_at, I.c.expires_at, E.c.protocol_id)
                 .join(E, E.c.id == I.c.episode_id)
-                .where(I.c.status.in_(PENDING_INVITATION), I.c.expires_at > now, I.c.due_at <= now + PLAN_AHEAD,
+                .where(I.c.status.in_(PENDING), I.c.expires_at > now, I.c.due_at <= now + PLAN_AHEAD,
                        ~sa.exists().where(M.c.invitation_id == I.c.id, M.c.kind == "invitation", M.c.number == 0))
                 .order_by(I.c.due_at)
                 .limit(chunk)
@@ -141,14 +141,14 @@ def expire(d: Delivery, now: dt.datetime, chunk: int = 1000) -> Report:
         while True:
             conn.begin()
             ids = conn.execute(
-                sa.select(I.c.id).where(I.c.status.in_(PENDING_INVITATION), I.c.expires_at <= now)
+                sa.select(I.c.id).where(I.c.status.in_(PENDING), I.c.expires_at <= now)
                 .order_by(I.c.id).limit(chunk)
             ).scalars().all()
             if not ids:
                 conn.rollback()
                 break
             for inv_id in ids:
-                if change_invitation(conn, inv_id, PENDING_INVITATION, "expired", now, "window closed"):
+                if moves.move(conn, inv_id, PENDING, Status.expired, now, "window closed"):
                     report.add("invitations expired")
             skipped = conn.execute(
                 sa.update(M).where(M.c.invitation_id.in_(ids), unindexed(M.c.status).in_(CLAIMABLE))
@@ -215,7 +215,7 @@ def _opened(conn: sa.Connection, invitation_id: str, kind: str, channel: str, no
     """What a message that (may have) reached the patient does to its invitation, as `Outcomes.flush`."""
     conn.execute(sa.update(I).where(I.c.id == invitation_id).values(channel=channel))
     if kind == "invitation":
-        change_invitation(conn, invitation_id, ("planned",), "open", now, f"invitation sent ({channel}{note})")
+        moves.move(conn, invitation_id, (Status.planned,), Status.open, now, f"invitation sent ({channel}{note})")
 
 
 def _value(status) -> str:
@@ -333,8 +333,7 @@ def _prepare_batch(d: Delivery, now: dt.datetime, report: Report) -> Batch | Non
         outcomes.write(conn)
         if link_rows:
             # A link whose message never leaves (a crash, a failure) is harmless: nobody has its token.
-            link_ids = conn.execute(sa.insert(InvitationLink.__table__).returning(
-                InvitationLink.__table__.c.id, sort_by_parameter_order=True), link_rows).scalars().all()
+            link_ids = links.issue(conn, link_rows)
             for item, link_id in zip(linked, link_ids, strict=True):
                 item.link_id = link_id
         conn.commit()
@@ -551,8 +550,7 @@ def _write_batch(d: Delivery, conn: sa.Connection, registry_id: str, items: list
     batch_id = _id()
     conn.execute(sa.insert(LetterBatch.__table__).values(id=batch_id, registry_id=registry_id, created_at=now,
                                                          letters=len(printable), pdf=pdf, fetched_at=None))
-    link_ids = conn.execute(sa.insert(InvitationLink.__table__).returning(
-        InvitationLink.__table__.c.id, sort_by_parameter_order=True), link_rows).scalars().all()
+    link_ids = links.issue(conn, link_rows)
     for (item, _), link_id in zip(printable, link_ids[::2], strict=True):
         item.link_id = link_id
         outcomes.sent(item, "letter", batch_id=batch_id)

@@ -17,11 +17,11 @@ from promsvc.delivery import jobs
 from promsvc.delivery.config import Delivery
 from promsvc.delivery.decide import Fail, Send, Skip, ToLetters, Wait, decide
 from promsvc.delivery.timing import local_day_bounds
+from promsvc.invitations.states import INVITED, PENDING
 from promsvc.models import Episode, Invitation, LetterBatch, Message, MessageStatus, Status
 from promsvc.security import Caller
 
 MESSAGE_STATUSES = [s.value for s in MessageStatus]
-INVITED = ("open", "started", "completed", "expired")  # reached the patient (or could have)
 
 
 class ChannelCounts(msgspec.Struct, kw_only=True):
@@ -112,7 +112,7 @@ def outbox_status(session: Session, registry: str | None, now: dt.datetime) -> O
         rates[(reg, protocol, tp)][_value(status)] = n
     response_rates = []
     for (reg, protocol, tp), by_status in sorted(rates.items()):
-        invited = sum(by_status.get(s, 0) for s in INVITED)
+        invited = sum(by_status.get(s.value, 0) for s in INVITED)
         answered = by_status.get("completed", 0)
         response_rates.append(TimePointRate(
             registry=reg, protocol=protocol, time_point=tp, invitations=sum(by_status.values()), invited=invited,
@@ -247,7 +247,7 @@ def _unplanned(d: Delivery, conn: sa.Connection, now: dt.datetime, until: dt.dat
     rows = conn.execute(
         sa.select(I.c.id, I.c.registry_id, I.c.due_at, I.c.expires_at, E.c.protocol_id)
         .join(E, E.c.id == I.c.episode_id)
-        .where(I.c.status.in_(jobs.PENDING_INVITATION), I.c.expires_at > now, I.c.due_at < until,
+        .where(I.c.status.in_(PENDING), I.c.expires_at > now, I.c.due_at < until,
                ~sa.exists().where(M.c.invitation_id == I.c.id, M.c.kind == "invitation", M.c.number == 0))
     ).all()
     return [v for r in rows for v in jobs.planned_rows(d, *r, now=now) if v["status"] == "queued"]

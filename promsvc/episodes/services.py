@@ -41,10 +41,11 @@ from promsvc.episodes.schemas import (
     TimePointOut,
 )
 from promsvc.errors import BadRequest, Conflict, FieldError, Invalid, NotFound
+from promsvc.invitations import links, moves
+from promsvc.invitations.states import PENDING
 from promsvc.models import Contact, Episode, Invitation, InvitationEvent, Response, Role, Score, Status
 from promsvc.registries.schema import Protocol, Registry
-from promsvc.responses.services import change_status
-from promsvc.security import Caller, hash_token, new_token, require
+from promsvc.security import Caller, require
 from promsvc.settings import Settings
 
 ENROL_ROLES = (Role.system,)
@@ -53,8 +54,7 @@ WITHDRAW_ROLES = (Role.system, Role.registry)
 LINK_ROLES = (Role.system,)
 EXPORT_ROLES = (Role.registry,)
 
-PENDING = (Status.planned, Status.open, Status.started)
-LINK_CHANNEL = "clinic"
+LINK_CHANNEL = links.CLINIC
 MAX_BATCH = 1000
 
 
@@ -200,7 +200,7 @@ def _insert(session: Session, new: list[_New], now: dt.datetime) -> None:
     session.add_all([c for n in new for c in n.contacts])
     session.add_all([i for n in new for i in n.invitations])
     session.flush()
-    session.add_all([InvitationEvent(invitation_id=i.id, status=Status.planned, at=now) for n in new for i in n.invitations])
+    session.add_all([InvitationEvent(**moves.event_row(i.id, Status.planned, now)) for n in new for i in n.invitations])
 
 
 def _existing(session: Session, registry_id: str, external_ids: Iterable[str]) -> dict[str, Episode]:
@@ -417,7 +417,7 @@ def withdraw(session: Session, caller: Caller, registry: Registry, external_id: 
     for inv in session.exec(select(Invitation).where(Invitation.episode_id == episode.id)).all():
         # The reason may name the patient's circumstances, so events only say what happened. The
         # link's token is kept: the status stops it, and the patient who opens it is told (410).
-        change_status(session, inv, PENDING, Status.withdrawn, now, note="episode withdrawn")
+        moves.change(session, inv, PENDING, Status.withdrawn, now, note="episode withdrawn")
     session.execute(sa.delete(Contact).where(Contact.episode_id == episode.id))
     audit.record(session, caller.key_id, caller.role, "episode.withdraw", registry.id, episode.id, "ok")
     session.flush()
@@ -433,8 +433,9 @@ def issue_link(session: Session, caller: Caller, registry: Registry, external_id
                settings: Settings, now: dt.datetime | None = None) -> LinkOut:
     """A new patient link for one time point, now (the in-clinic channel).
 
-    Only the token's hash is stored; issuing again replaces the previous token, so only the
-    newest link works. A planned invitation becomes open; answers already saved are kept.
+    Only the token's hash is stored; issuing again replaces the previous clinic link, so only the
+    newest one works (promsvc.invitations.links). A planned invitation becomes open; answers
+    already saved are kept.
     """
     now = now or utcnow()
     action = "link.issue"
@@ -466,12 +467,11 @@ def issue_link(session: Session, caller: Caller, registry: Registry, external_id
         refuse(f"time point {time_point} can no longer be answered (its window closed at {invitation.expires_at.isoformat()})",
                "an answer outside the window does not count; nothing to do")
 
-    token = new_token()
     if status in (Status.planned, Status.failed):
-        if not change_status(session, invitation, (status,), Status.open, now, note=f"link issued ({LINK_CHANNEL})"):
+        if not moves.change(session, invitation, (status,), Status.open, now, note=f"link issued ({LINK_CHANNEL})"):
             session.rollback()
             return issue_link(session, caller, registry, external_id, time_point, settings, now)
-    invitation.token_hash = hash_token(token)
+    token = links.issue_clinic_link(session, invitation.id, now)
     invitation.channel = LINK_CHANNEL
     session.add(invitation)
     audit.record(session, caller.key_id, caller.role, action, registry.id, episode.id, "ok")

@@ -18,7 +18,8 @@ from delivery_fixtures import (  # noqa: F401  (fixtures)
 from sqlmodel import Session, select
 
 from promsvc.commands import outbox as outbox_command
-from promsvc.delivery import jobs, links
+from promsvc.delivery import jobs
+from promsvc.invitations import links
 from promsvc.models import Episode, InvitationLink, LetterBatch, Status
 from promsvc.scheduler import DeliveryScheduler
 
