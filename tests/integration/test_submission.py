@@ -446,3 +446,51 @@ def test_answers_in_the_body_for_a_gone_or_expired_link_get_the_full_paths_answe
     again = client.post(f"/api/v1/forms/{token}/submit", json=body)
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json() == first.json()
+
+
+def test_a_row_lock_held_by_another_transaction_does_not_stop_the_loop(engine, settings):
+    """PostgreSQL: the writer runs its statements on the event loop, with a lock_timeout. While
+    another transaction holds the invitation's row (a draft being saved, a job expiring it),
+    the writer gives up and the submission takes the full path, which waits in a worker thread
+    while the loop goes on; once the lock is released, the answers are stored."""
+    import asyncio
+    import functools
+    from types import SimpleNamespace
+
+    from promsvc.responses.writer import Writer
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's row locks (SQLite's write lock: the two tests above)")
+    token, inv = make_link(engine)
+    registries = loader.load_all(settings)
+    holder = engine.connect()
+    # If the writer waited for the lock, the test would hang: the server ends this transaction
+    # after 20 s instead, and the writer's answer then shows that it waited.
+    holder.execute(sa.text("SET idle_in_transaction_session_timeout = '20s'"))
+    holder.execute(sa.text("SELECT id FROM invitation WHERE id = :id FOR UPDATE"), {"id": inv})
+
+    async def run():
+        writer = Writer(engine, functools.partial(patient_submission.prepare_arrivals, registries))
+        state = SimpleNamespace(engine=engine, registries=registries, writer=writer)
+        try:
+            gave_up = await writer.take(_arrival(token))
+            submitted = asyncio.ensure_future(patient_submission.submit(
+                state, token, {"eq5d-5l": EQ5D}, language=None, respondent=None))
+            ticks = 0
+            while ticks < 20:  # the loop goes on while the full path waits for the lock
+                await asyncio.sleep(0.005)
+                ticks += 1
+            waiting = not submitted.done()
+            holder.rollback()
+            return gave_up, waiting, await submitted
+        finally:
+            await writer.close()
+
+    try:
+        gave_up, waiting, (receipt, created) = asyncio.run(run())
+    finally:
+        holder.close()
+    assert gave_up is None  # the writer did not wait for the lock: the request takes the full path
+    assert waiting  # the full path waited for the lock, off the loop
+    assert created and receipt.instruments == ["eq5d-5l", "rand36"]
+    assert fetch(engine, lambda s: s.get(Invitation, inv)).status == Status.completed
