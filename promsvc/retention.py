@@ -5,7 +5,7 @@ are the registry's data and are kept.
 - **Contact details** (`contact`) of an episode none of whose invitations is still to come
   (planned, open or started: `promsvc.invitations.states.PENDING`), once the last of them closed
   (answered, expired, withdrawn, failed) more than the contact period ago. A withdrawal deletes
-  them at once (promsvc.episodes.services.withdraw).
+  them at once (promsvc.episodes.withdrawal.withdraw).
 - **Drafts** (`draft`: answers saved but not submitted) of an invitation that closed more than the
   draft period ago; submitting deletes a draft at once.
 
