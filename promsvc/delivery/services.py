@@ -13,9 +13,10 @@ from msgspec import Meta
 from sqlmodel import Session
 
 from promsvc import audit
-from promsvc.delivery import jobs
 from promsvc.delivery.config import Delivery
 from promsvc.delivery.decide import Fail, Send, Skip, ToLetters, Wait, decide
+from promsvc.delivery.outbox import CLAIMABLE, load
+from promsvc.delivery.planning import planned_rows
 from promsvc.delivery.timing import local_day_bounds
 from promsvc.invitations.states import INVITED, PENDING
 from promsvc.models import Episode, Invitation, LetterBatch, Message, MessageStatus, Status
@@ -89,7 +90,7 @@ def outbox_status(session: Session, registry: str | None, now: dt.datetime) -> O
     come = M.c.next_attempt_at <= sa.bindparam("now", now, type_=M.c.next_attempt_at.type)
     for reg, channel, is_due, n, first in session.execute(
             sa.select(M.c.registry_id, M.c.channel, come, sa.func.count(), sa.func.min(M.c.next_attempt_at))
-            .where(M.c.status.in_(jobs.CLAIMABLE), *where_m).group_by(M.c.registry_id, M.c.channel, come)):
+            .where(M.c.status.in_(CLAIMABLE), *where_m).group_by(M.c.registry_id, M.c.channel, come)):
         row = counts[(reg, channel or "-")]
         if is_due:
             row.due += n
@@ -205,11 +206,11 @@ def dry_run(d: Delivery, now: dt.datetime, registry: str | None = None, day: dt.
                                            kind=row["kind"], number=row["number"], at=max(row["next_attempt_at"], start),
                                            verdict="send (not planned yet)", channel=None, reason=None))
         ids = conn.execute(
-            sa.select(M.c.id).where(M.c.status.in_(jobs.CLAIMABLE), M.c.next_attempt_at < end,
+            sa.select(M.c.id).where(M.c.status.in_(CLAIMABLE), M.c.next_attempt_at < end,
                                     *([M.c.registry_id == registry] if registry else []))
         ).scalars().all()
         for start_i in range(0, len(ids), 1000):
-            for item in jobs.load(d, conn, list(ids[start_i:start_i + 1000])):
+            for item in load(d, conn, list(ids[start_i:start_i + 1000])):
                 at = max(item.next_attempt_at, start)
                 letters = item.channel == "letter"
                 if not letters and not d.config.window.contains(at):
@@ -250,7 +251,7 @@ def _unplanned(d: Delivery, conn: sa.Connection, now: dt.datetime, until: dt.dat
         .where(I.c.status.in_(PENDING), I.c.expires_at > now, I.c.due_at < until,
                ~sa.exists().where(M.c.invitation_id == I.c.id, M.c.kind == "invitation", M.c.number == 0))
     ).all()
-    return [v for r in rows for v in jobs.planned_rows(d, *r, now=now) if v["status"] == "queued"]
+    return [v for r in rows for v in planned_rows(d, *r, now=now) if v["status"] == "queued"]
 
 
 # ------------------------------------------------------------------------------- episode flags
@@ -297,7 +298,7 @@ def flags_out(session: Session, episode: Episode) -> FlagsOut:
     M, I = Message.__table__, Invitation.__table__  # noqa: E741
     pending = session.execute(
         sa.select(sa.func.count()).select_from(M).join(I, I.c.id == M.c.invitation_id)
-        .where(I.c.episode_id == episode.id, M.c.status.in_(jobs.CLAIMABLE))
+        .where(I.c.episode_id == episode.id, M.c.status.in_(CLAIMABLE))
     ).scalar_one()
     return FlagsOut(external_id=episode.external_id, deceased_at=episode.deceased_at,
                     reserved_address=bool(episode.reserved_address), consent_withdrawn_at=episode.consent_withdrawn_at,
