@@ -93,7 +93,7 @@ def issue_clinic_link(session: Session, invitation_id: str, now: dt.datetime) ->
     return token
 
 
-# What the submission writer's check and scoring read of each row (promsvc.patient.services.usable_links).
+# What the submission writer's check and scoring read of each row (promsvc.patient.links.usable_links).
 LINK_COLUMNS = {
     "invitation": {"id", "status", "expires_at", "registry_id", "time_point", "channel", "episode_id"},
     "episode": {"id", "registry_id", "protocol_id", "language", "withdrawn_at", "proxy_allowed"},
