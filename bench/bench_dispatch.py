@@ -182,7 +182,7 @@ def settings_for(url: str, port: int, args):
 
 
 def _dispatch_process(url: str, port: int, args, go, results) -> None:
-    from promsvc.delivery import jobs
+    from promsvc.delivery.dispatch import dispatch
     from promsvc.delivery.config import Delivery
     from promsvc.registries import loader
 
@@ -190,7 +190,7 @@ def _dispatch_process(url: str, port: int, args, go, results) -> None:
     d = Delivery.from_settings(settings, loader.load_all(settings))
     go.wait()
     started = time.process_time()
-    report = jobs.dispatch(d, NOW)
+    report = dispatch(d, NOW)
     d.close()
     results.send((dict(report.counts), time.process_time() - started))
 

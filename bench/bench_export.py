@@ -5,7 +5,7 @@
 
 Prints figures; it is not a test. A fresh SQLite database gets N demo episodes (enrolled through
 `episodes.services.enrol_batch`, three time points each), and every second one answers its
-baseline (EQ-5D-5L and RAND-36, validated, scored and stored by `responses.services`). Then, in
+baseline (EQ-5D-5L and RAND-36, validated, scored and stored by `responses.submission`). Then, in
 the same run:
 
 - **export**: `episodes.export.export_csv`, the text the endpoint streams, consumed piece by
@@ -42,7 +42,7 @@ from promsvc.episodes.export import export_csv  # noqa: E402
 from promsvc.episodes.schemas import EnrolIn  # noqa: E402
 from promsvc.models import Episode, Invitation, Response, Role, Score, Status  # noqa: E402
 from promsvc.registries import loader  # noqa: E402
-from promsvc.responses import services as responses  # noqa: E402
+from promsvc.responses import submission as responses  # noqa: E402
 from promsvc.security import Caller  # noqa: E402
 from promsvc.settings import Settings  # noqa: E402
 

@@ -38,7 +38,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from promsvc import db, edge, errors, openapi, security
 from promsvc.indicators import loader as indicator_loader
-from promsvc.patient.services import prepare_arrivals
+from promsvc.patient.submission import prepare_arrivals
 from promsvc.registries import loader
 from promsvc.registries.loader import Registries
 from promsvc.responses.writer import Writer

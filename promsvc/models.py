@@ -137,7 +137,6 @@ class Invitation(SQLModel, table=True):
     due_at: dt.datetime = _time(index=True)
     expires_at: dt.datetime = _time(index=True)
     status: Status = Field(default=Status.planned)
-    token_hash: str | None = Field(default=None, unique=True, index=True)  # SHA-256 of the link token
     channel: str | None = None  # the channel of the last link issued
     status_at: dt.datetime = _time(default_factory=utcnow)
     failure: str | None = None
@@ -239,7 +238,8 @@ class MessageStatus(str, enum.Enum):
 
 
 class InvitationLink(SQLModel, table=True):
-    """A way into an invitation: the token of one message's link, or a letter's short code.
+    """A way into an invitation: a link issued in the clinic, the token of one message's link, or
+    a letter's short code (promsvc.invitations.links).
 
     Each message gets its own token, so a reminder never needs an earlier token (which is only
     stored as a hash); every unrevoked link works until its invitation expires.
@@ -250,7 +250,7 @@ class InvitationLink(SQLModel, table=True):
     invitation_id: str = Field(foreign_key="invitation.id", index=True)
     token_hash: str = Field(unique=True, index=True)  # SHA-256 of the token or of the normalised code
     kind: str = "token"  # token | code
-    channel: str  # the channel that carried it: email, sms, letter, code (entry page)
+    channel: str  # the channel that carried it: clinic, email, sms, letter, code (entry page)
     issued_at: dt.datetime = _time(default_factory=utcnow)
     revoked_at: dt.datetime | None = _time(default=None)
 

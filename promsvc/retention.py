@@ -3,9 +3,9 @@ longer needed. Answers, scores, invitations, messages (which hold no address) an
 are the registry's data and are kept.
 
 - **Contact details** (`contact`) of an episode none of whose invitations is still to come
-  (planned, open or started: `promsvc.episodes.services.PENDING`), once the last of them closed
+  (planned, open or started: `promsvc.invitations.states.PENDING`), once the last of them closed
   (answered, expired, withdrawn, failed) more than the contact period ago. A withdrawal deletes
-  them at once (promsvc.episodes.services.withdraw).
+  them at once (promsvc.episodes.withdrawal.withdraw).
 - **Drafts** (`draft`: answers saved but not submitted) of an invitation that closed more than the
   draft period ago; submitting deletes a draft at once.
 
@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from promsvc import audit, db
-from promsvc.episodes.services import PENDING
+from promsvc.invitations.states import PENDING
 from promsvc.models import AuditEntry, Contact, Draft, Episode, Invitation
 from promsvc.registries.schema import Registry
 from promsvc.settings import Settings

@@ -40,6 +40,7 @@ from promsvc import db
 from promsvc.commands import CommandError
 from promsvc.commands import outbox
 from promsvc.commands import serve as server
+from promsvc.episodes import links as episode_links
 from promsvc.episodes import services
 from promsvc.episodes.schemas import ContactIn, EnrolIn
 from promsvc.errors import Conflict
@@ -91,7 +92,7 @@ def setup(env: dict[str, str] | None = None, today: dt.date | None = None, out=N
                     )
                     episode, _ = services.enrol(session, caller, registry, payload, settings)
                     try:
-                        link = services.issue_link(session, caller, registry, episode.external_id, "baseline", settings)
+                        link = episode_links.issue_link(session, caller, registry, episode.external_id, "baseline", settings)
                     except Conflict:
                         continue
                     links.append((episode.external_id, language, link.url))

@@ -24,7 +24,8 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, JSONBody, QueryParameter
 
 from promsvc.deps import CallerDep, DbSession, RegistriesDep
-from promsvc.delivery import links, services
+from promsvc.delivery import services
+from promsvc.invitations import links
 from promsvc.delivery.config import Delivery, DeliveryConfig
 from promsvc.delivery.messages import Templates
 from promsvc.delivery.ratelimit import FailedTries

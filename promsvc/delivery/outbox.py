@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -18,13 +18,13 @@ from promsvc.delivery.config import Delivery
 from promsvc.delivery.decide import Facts, next_channel
 from promsvc.delivery.timing import next_daily
 from promsvc.db import when_unlocked
-from promsvc.models import Contact, Episode, Invitation, InvitationEvent, Message
+from promsvc.invitations import moves
+from promsvc.models import Contact, Episode, Invitation, Message, Status
 
 M = Message.__table__
 I = Invitation.__table__  # noqa: E741
 E = Episode.__table__
 C = Contact.__table__
-PENDING_INVITATION = ("planned", "open", "started")
 CLAIMABLE = ("queued", "retrying")
 
 
@@ -44,19 +44,6 @@ class Report:
 
     def __str__(self) -> str:
         return ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())) or "nothing to do"
-
-
-def change_invitation(conn: sa.Connection, invitation_id: str, from_: Iterable[str], to: str, now: dt.datetime,
-                       note: str) -> bool:
-    """Conditional status change with its event (the same rule as promsvc.responses.services.change_status)."""
-    changed = conn.execute(
-        sa.update(I).where(I.c.id == invitation_id, I.c.status.in_(list(from_))).values(status=to, status_at=now)
-    ).rowcount
-    if changed == 1:
-        conn.execute(sa.insert(InvitationEvent.__table__).values(invitation_id=invitation_id, status=to, at=now,
-                                                                 note=note))
-        return True
-    return False
 
 
 def claim(d: Delivery, conn: sa.Connection, now: dt.datetime, *, letters: bool, limit: int | None = None) -> list[str]:
@@ -235,14 +222,7 @@ class Outcomes:
             conn.execute(sa.update(I).where(I.c.id.in_(invitation_ids)).values(channel=channel))
         notes = {i.invitation_id: f"invitation sent ({ch}{', unconfirmed' if st == 'unconfirmed' else ''})"
                  for i, st, ch, _ in self.done if i.kind == "invitation"}
-        if notes:
-            opened = conn.execute(
-                sa.update(I).where(I.c.id.in_(list(notes)), I.c.status == "planned")
-                .values(status="open", status_at=self.now).returning(I.c.id)
-            ).scalars().all()
-            if opened:
-                conn.execute(sa.insert(InvitationEvent.__table__), [
-                    dict(invitation_id=inv, status="open", at=self.now, note=notes[inv]) for inv in opened])
+        moves.move_many(conn, list(notes), (Status.planned,), Status.open, self.now, notes)
         self.done.clear()
 
     def _message(self, item: Item, **values) -> None:
@@ -323,8 +303,8 @@ class Outcomes:
             values["channel"] = channel
         self._message(item, **values)
         if item.kind == "invitation":
-            self.pending.append(lambda conn: change_invitation(conn, item.invitation_id, ("planned",), "failed",
-                                                                self.now, f"not delivered: {cause}"[:500]))
+            self.pending.append(lambda conn: moves.move(conn, item.invitation_id, (Status.planned,), Status.failed,
+                                                        self.now, f"not delivered: {cause}"[:500]))
         self.report.add("failed")
 
 

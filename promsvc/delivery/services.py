@@ -13,15 +13,16 @@ from msgspec import Meta
 from sqlmodel import Session
 
 from promsvc import audit
-from promsvc.delivery import jobs
 from promsvc.delivery.config import Delivery
 from promsvc.delivery.decide import Fail, Send, Skip, ToLetters, Wait, decide
+from promsvc.delivery.outbox import CLAIMABLE, load
+from promsvc.delivery.planning import planned_rows
 from promsvc.delivery.timing import local_day_bounds
+from promsvc.invitations.states import INVITED, PENDING
 from promsvc.models import Episode, Invitation, LetterBatch, Message, MessageStatus, Status
 from promsvc.security import Caller
 
 MESSAGE_STATUSES = [s.value for s in MessageStatus]
-INVITED = ("open", "started", "completed", "expired")  # reached the patient (or could have)
 
 
 class ChannelCounts(msgspec.Struct, kw_only=True):
@@ -89,7 +90,7 @@ def outbox_status(session: Session, registry: str | None, now: dt.datetime) -> O
     come = M.c.next_attempt_at <= sa.bindparam("now", now, type_=M.c.next_attempt_at.type)
     for reg, channel, is_due, n, first in session.execute(
             sa.select(M.c.registry_id, M.c.channel, come, sa.func.count(), sa.func.min(M.c.next_attempt_at))
-            .where(M.c.status.in_(jobs.CLAIMABLE), *where_m).group_by(M.c.registry_id, M.c.channel, come)):
+            .where(M.c.status.in_(CLAIMABLE), *where_m).group_by(M.c.registry_id, M.c.channel, come)):
         row = counts[(reg, channel or "-")]
         if is_due:
             row.due += n
@@ -112,7 +113,7 @@ def outbox_status(session: Session, registry: str | None, now: dt.datetime) -> O
         rates[(reg, protocol, tp)][_value(status)] = n
     response_rates = []
     for (reg, protocol, tp), by_status in sorted(rates.items()):
-        invited = sum(by_status.get(s, 0) for s in INVITED)
+        invited = sum(by_status.get(s.value, 0) for s in INVITED)
         answered = by_status.get("completed", 0)
         response_rates.append(TimePointRate(
             registry=reg, protocol=protocol, time_point=tp, invitations=sum(by_status.values()), invited=invited,
@@ -205,11 +206,11 @@ def dry_run(d: Delivery, now: dt.datetime, registry: str | None = None, day: dt.
                                            kind=row["kind"], number=row["number"], at=max(row["next_attempt_at"], start),
                                            verdict="send (not planned yet)", channel=None, reason=None))
         ids = conn.execute(
-            sa.select(M.c.id).where(M.c.status.in_(jobs.CLAIMABLE), M.c.next_attempt_at < end,
+            sa.select(M.c.id).where(M.c.status.in_(CLAIMABLE), M.c.next_attempt_at < end,
                                     *([M.c.registry_id == registry] if registry else []))
         ).scalars().all()
         for start_i in range(0, len(ids), 1000):
-            for item in jobs.load(d, conn, list(ids[start_i:start_i + 1000])):
+            for item in load(d, conn, list(ids[start_i:start_i + 1000])):
                 at = max(item.next_attempt_at, start)
                 letters = item.channel == "letter"
                 if not letters and not d.config.window.contains(at):
@@ -247,10 +248,10 @@ def _unplanned(d: Delivery, conn: sa.Connection, now: dt.datetime, until: dt.dat
     rows = conn.execute(
         sa.select(I.c.id, I.c.registry_id, I.c.due_at, I.c.expires_at, E.c.protocol_id)
         .join(E, E.c.id == I.c.episode_id)
-        .where(I.c.status.in_(jobs.PENDING_INVITATION), I.c.expires_at > now, I.c.due_at < until,
+        .where(I.c.status.in_(PENDING), I.c.expires_at > now, I.c.due_at < until,
                ~sa.exists().where(M.c.invitation_id == I.c.id, M.c.kind == "invitation", M.c.number == 0))
     ).all()
-    return [v for r in rows for v in jobs.planned_rows(d, *r, now=now) if v["status"] == "queued"]
+    return [v for r in rows for v in planned_rows(d, *r, now=now) if v["status"] == "queued"]
 
 
 # ------------------------------------------------------------------------------- episode flags
@@ -297,7 +298,7 @@ def flags_out(session: Session, episode: Episode) -> FlagsOut:
     M, I = Message.__table__, Invitation.__table__  # noqa: E741
     pending = session.execute(
         sa.select(sa.func.count()).select_from(M).join(I, I.c.id == M.c.invitation_id)
-        .where(I.c.episode_id == episode.id, M.c.status.in_(jobs.CLAIMABLE))
+        .where(I.c.episode_id == episode.id, M.c.status.in_(CLAIMABLE))
     ).scalar_one()
     return FlagsOut(external_id=episode.external_id, deceased_at=episode.deceased_at,
                     reserved_address=bool(episode.reserved_address), consent_withdrawn_at=episode.consent_withdrawn_at,

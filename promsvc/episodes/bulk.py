@@ -170,7 +170,7 @@ def _tables(registry: Registry, chunk: Chunk, ids: _Ids) -> list[tuple[sa.Table,
     rows = rows.with_columns(id=ids.take(rows.height))
     invitation = rows.select(
         "id", "episode_id", pl.lit(registry.id).alias("registry_id"), "time_point", "due_at", "expires_at", "status",
-        pl.lit(None, pl.String).alias("token_hash"), "channel", "status_at", pl.lit(None, pl.String).alias("failure"))
+        "channel", "status_at", pl.lit(None, pl.String).alias("failure"))
     event = _events(rows)
     responses, scores = [], []
     for instrument_id, answers in chunk.answers.items():

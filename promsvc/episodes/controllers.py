@@ -11,7 +11,7 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 
-from promsvc.episodes import attributes, services
+from promsvc.episodes import attributes, links, reading, services, withdrawal
 from promsvc.episodes.export import export_csv, start_export
 from promsvc.episodes.schemas import BatchOut, EnrolBatchIn, EnrolIn, EpisodeDetailOut, EpisodeOut, LinkOut, WithdrawIn
 from promsvc.deps import CallerDep, DbSession, RegistriesDep, SettingsDep
@@ -46,7 +46,7 @@ class EpisodeController(Controller):
     def read(self, registry: FromPath[str], external_id: FromPath[str], db_session: DbSession, caller: CallerDep,
              registries: RegistriesDep) -> EpisodeDetailOut:
         reg = services.registry_for(db_session, caller, registries, registry, "episode.read", services.READ_ROLES)
-        return services.read(db_session, caller, reg, external_id)
+        return reading.read(db_session, caller, reg, external_id)
 
     @post("/{external_id:str}/withdraw", sync_to_thread=True, status_code=200, summary="Withdraw an episode",
           description="Pending invitations become withdrawn and their links stop working; the reason is kept; "
@@ -54,7 +54,7 @@ class EpisodeController(Controller):
     def withdraw(self, registry: FromPath[str], external_id: FromPath[str], data: JSONBody[WithdrawIn], db_session: DbSession, caller: CallerDep,
                  registries: RegistriesDep) -> EpisodeOut:
         reg = services.registry_for(db_session, caller, registries, registry, "episode.withdraw", services.WITHDRAW_ROLES)
-        return services.withdraw(db_session, caller, reg, external_id, data.reason)
+        return withdrawal.withdraw(db_session, caller, reg, external_id, data.reason)
 
     @put("/{external_id:str}/attributes", sync_to_thread=True, summary="Change an episode's attributes",
          description="`{\"attributes\": {…}}`: each attribute given is set, `null` clears one, those left out are "
@@ -73,7 +73,7 @@ class EpisodeController(Controller):
     def issue_link(self, registry: FromPath[str], external_id: FromPath[str], time_point: FromPath[str], db_session: DbSession, caller: CallerDep,
                    registries: RegistriesDep, settings: SettingsDep) -> LinkOut:
         reg = services.registry_for(db_session, caller, registries, registry, "link.issue", services.LINK_ROLES)
-        return services.issue_link(db_session, caller, reg, external_id, time_point, settings)
+        return links.issue_link(db_session, caller, reg, external_id, time_point, settings)
 
 
 class ExportController(Controller):

@@ -1,4 +1,5 @@
-"""Enrolment, reading, withdrawal and links issued now (the export: promsvc.episodes.export).
+"""Enrolment, and finding the registry and episode of a request (reading: promsvc.episodes.reading;
+withdrawal: .withdrawal; links issued now: .links; the export: .export).
 
 Every function here takes the request's session and the caller, does one unit of work,
 writes its audit row in the same transaction and commits; on refusal it records the refusal
@@ -19,7 +20,6 @@ import json
 from collections.abc import Iterable, Mapping
 
 import msgspec
-import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -27,24 +27,12 @@ from promsvc import audit
 from promsvc.delivery.email import valid_address
 from promsvc.edge import day_problem
 from promsvc.episodes import attributes
-from promsvc.episodes.schemas import (
-    BatchEntryOut,
-    BatchOut,
-    EnrolIn,
-    EpisodeDetailOut,
-    EpisodeOut,
-    EventOut,
-    InvitationOut,
-    LinkOut,
-    ResponseOut,
-    ScoreOut,
-    TimePointOut,
-)
+from promsvc.episodes.schemas import BatchEntryOut, BatchOut, EnrolIn, EpisodeOut, InvitationOut
 from promsvc.errors import BadRequest, Conflict, FieldError, Invalid, NotFound
-from promsvc.models import Contact, Episode, Invitation, InvitationEvent, Response, Role, Score, Status
+from promsvc.invitations import moves
+from promsvc.models import Contact, Episode, Invitation, InvitationEvent, Role, Status
 from promsvc.registries.schema import Protocol, Registry
-from promsvc.responses.services import change_status
-from promsvc.security import Caller, hash_token, new_token, require
+from promsvc.security import Caller, require
 from promsvc.settings import Settings
 
 ENROL_ROLES = (Role.system,)
@@ -53,8 +41,6 @@ WITHDRAW_ROLES = (Role.system, Role.registry)
 LINK_ROLES = (Role.system,)
 EXPORT_ROLES = (Role.registry,)
 
-PENDING = (Status.planned, Status.open, Status.started)
-LINK_CHANNEL = "clinic"
 MAX_BATCH = 1000
 
 
@@ -200,7 +186,7 @@ def _insert(session: Session, new: list[_New], now: dt.datetime) -> None:
     session.add_all([c for n in new for c in n.contacts])
     session.add_all([i for n in new for i in n.invitations])
     session.flush()
-    session.add_all([InvitationEvent(invitation_id=i.id, status=Status.planned, at=now) for n in new for i in n.invitations])
+    session.add_all([InvitationEvent(**moves.event_row(i.id, Status.planned, now)) for n in new for i in n.invitations])
 
 
 def _existing(session: Session, registry_id: str, external_ids: Iterable[str]) -> dict[str, Episode]:
@@ -298,21 +284,21 @@ def _write(session, caller, registry, payloads, digests, settings, now, at):
     for episode_id in dict.fromkeys(e.id for e in episodes):  # once per episode, new or found again
         audit.record(session, caller.key_id, caller.role, "episode.enrol", registry.id, episode_id, "ok")
     session.flush()
-    outs = _episode_outs(session, episodes)
+    outs = episode_outs(session, episodes)
     session.commit()
     return outs, created
 
 
-def _episode_outs(session: Session, episodes: list[Episode]) -> list[EpisodeOut]:
+def episode_outs(session: Session, episodes: list[Episode]) -> list[EpisodeOut]:
     ids = list({e.id for e in episodes})
     invitations: dict[str, list[Invitation]] = {}
     for start in range(0, len(ids), 500):
         for inv in session.exec(select(Invitation).where(Invitation.episode_id.in_(ids[start:start + 500]))):
             invitations.setdefault(inv.episode_id, []).append(inv)
-    return [_episode_out(e, invitations.get(e.id, [])) for e in episodes]
+    return [episode_out(e, invitations.get(e.id, [])) for e in episodes]
 
 
-def _episode_out(episode: Episode, invitations: list[Invitation]) -> EpisodeOut:
+def episode_out(episode: Episode, invitations: list[Invitation]) -> EpisodeOut:
     invitations = sorted(invitations, key=lambda i: (i.due_at, i.time_point))
     return EpisodeOut(
         id=episode.id, registry=episode.registry_id, external_id=episode.external_id, unit=episode.unit_id,
@@ -325,156 +311,3 @@ def _episode_out(episode: Episode, invitations: list[Invitation]) -> EpisodeOut:
             for i in invitations
         ],
     )
-
-
-# ------------------------------------------------------------------------- reading
-
-
-def read(session: Session, caller: Caller, registry: Registry, external_id: str) -> EpisodeDetailOut:
-    """An episode with its time points, invitation statuses and history, responses and current scores."""
-    episode = episode_for(session, caller, registry, external_id, "episode.read")
-    protocol = registry.protocol(episode.protocol_id)
-    invitations = {i.time_point: i for i in session.exec(select(Invitation).where(Invitation.episode_id == episode.id))}
-    events: dict[str, list[InvitationEvent]] = {}
-    for ev in session.exec(
-        select(InvitationEvent)
-        .join(Invitation, InvitationEvent.invitation_id == Invitation.id)
-        .where(Invitation.episode_id == episode.id)
-        .order_by(InvitationEvent.at, InvitationEvent.id)
-    ):
-        events.setdefault(ev.invitation_id, []).append(ev)
-    responses = session.exec(select(Response).where(Response.episode_id == episode.id).order_by(Response.submitted_at)).all()
-    scores: dict[str, list[Score]] = {}
-    if responses:
-        for s in session.exec(
-            select(Score).where(Score.response_id.in_([r.id for r in responses]), Score.current == sa.true()).order_by(Score.id)
-        ):
-            scores.setdefault(s.response_id, []).append(s)
-    by_invitation: dict[str, list[Response]] = {}
-    for r in responses:
-        by_invitation.setdefault(r.invitation_id, []).append(r)
-    channels = sorted({c.channel for c in session.exec(select(Contact).where(Contact.episode_id == episode.id))})
-
-    time_points = []
-    known = [tp.id for tp in protocol.time_points] if protocol else []
-    for tp_id in known + sorted(set(invitations) - set(known)):
-        inv = invitations.get(tp_id)
-        if inv is None:
-            continue
-        tp = protocol.time_point(tp_id) if protocol else None
-        time_points.append(TimePointOut(
-            id=tp_id,
-            title=getattr(tp.title, episode.language) if tp else tp_id,
-            instruments=list(tp.instruments) if tp else [],
-            due_at=inv.due_at, expires_at=inv.expires_at, status=Status(inv.status), status_at=inv.status_at,
-            channel=inv.channel,
-            history=[EventOut(status=Status(e.status), at=e.at, note=e.note) for e in events.get(inv.id, [])],
-            responses=[
-                ResponseOut(
-                    instrument=r.instrument_id, instrument_version=r.instrument_version, language=r.language,
-                    channel=r.channel, respondent=r.respondent, started_at=r.started_at, submitted_at=r.submitted_at,
-                    answers=r.answers,
-                    scores=[ScoreOut(scoring=s.scoring, scoring_version=s.scoring_version, value_set=s.value_set,
-                                     values=s.values, computed_at=s.computed_at) for s in scores.get(r.id, [])],
-                )
-                for r in by_invitation.get(inv.id, [])
-            ],
-        ))
-    out = EpisodeDetailOut(
-        id=episode.id, registry=episode.registry_id, external_id=episode.external_id, pseudonym=episode.pseudonym,
-        unit=episode.unit_id, protocol=episode.protocol_id, event_date=episode.event_date, language=episode.language,
-        proxy=episode.proxy_allowed, contact_channels=channels, created_at=episode.created_at,
-        withdrawn_at=episode.withdrawn_at, withdrawn_reason=episode.withdrawn_reason,
-        attributes=episode.attributes or {}, time_points=time_points,
-    )
-    audit.record(session, caller.key_id, caller.role, "episode.read", registry.id, episode.id, "ok")
-    session.commit()
-    return out
-
-
-# ------------------------------------------------------------------------- withdrawal
-
-
-def withdraw(session: Session, caller: Caller, registry: Registry, external_id: str, reason: str,
-             now: dt.datetime | None = None) -> EpisodeOut:
-    """Withdraw an episode: pending invitations become `withdrawn` (their links stop working),
-    the reason is kept with the episode, and its contact details are deleted (no longer needed)."""
-    now = now or utcnow()
-    episode = episode_for(session, caller, registry, external_id, "episode.withdraw")
-    if episode.withdrawn_at is not None:
-        audit.refuse(session, caller, "episode.withdraw", registry.id, episode.id, "conflict", Conflict(
-            f"episode {external_id!r} was already withdrawn at {episode.withdrawn_at.isoformat()}",
-            where="path", fix="nothing to do: a withdrawal cannot be repeated or undone",
-        ))
-    updated = session.execute(
-        sa.update(Episode).where(Episode.id == episode.id, Episode.withdrawn_at.is_(None))
-        .values(withdrawn_at=now, withdrawn_reason=reason)
-    )
-    if updated.rowcount != 1:  # withdrawn by a concurrent request
-        session.rollback()
-        return withdraw(session, caller, registry, external_id, reason, now)
-    episode.withdrawn_at, episode.withdrawn_reason = now, reason
-    for inv in session.exec(select(Invitation).where(Invitation.episode_id == episode.id)).all():
-        # The reason may name the patient's circumstances, so events only say what happened. The
-        # link's token is kept: the status stops it, and the patient who opens it is told (410).
-        change_status(session, inv, PENDING, Status.withdrawn, now, note="episode withdrawn")
-    session.execute(sa.delete(Contact).where(Contact.episode_id == episode.id))
-    audit.record(session, caller.key_id, caller.role, "episode.withdraw", registry.id, episode.id, "ok")
-    session.flush()
-    out = _episode_outs(session, [episode])[0]
-    session.commit()
-    return out
-
-
-# ------------------------------------------------------------------------- links
-
-
-def issue_link(session: Session, caller: Caller, registry: Registry, external_id: str, time_point: str,
-               settings: Settings, now: dt.datetime | None = None) -> LinkOut:
-    """A new patient link for one time point, now (the in-clinic channel).
-
-    Only the token's hash is stored; issuing again replaces the previous token, so only the
-    newest link works. A planned invitation becomes open; answers already saved are kept.
-    """
-    now = now or utcnow()
-    action = "link.issue"
-    episode = episode_for(session, caller, registry, external_id, action)
-    protocol = registry.protocol(episode.protocol_id)
-    invitation = session.exec(
-        select(Invitation).where(Invitation.episode_id == episode.id, Invitation.time_point == time_point)
-    ).first()
-    if invitation is None:
-        known = ", ".join(tp.id for tp in protocol.time_points) if protocol else ""
-        audit.refuse(session, caller, action, registry.id, episode.id, "not_found", NotFound(
-            f"protocol {episode.protocol_id} has no time point {time_point!r}", where="path",
-            fix=f"use one of: {known}",
-        ))
-
-    def refuse(detail: str, fix: str) -> None:
-        audit.refuse(session, caller, action, registry.id, episode.id, "conflict",
-                     Conflict(detail, where="path", fix=fix))
-
-    if episode.withdrawn_at is not None:
-        refuse(f"episode {external_id!r} is withdrawn", "a withdrawn episode gets no links; enrol a new episode if the patient rejoins")
-    if protocol is None or LINK_CHANNEL not in protocol.channels:
-        refuse(f"protocol {episode.protocol_id} does not use the in-clinic channel",
-               "add 'clinic' to the protocol's channels in the registry configuration")
-    status = Status(invitation.status)
-    if status is Status.completed:
-        refuse(f"time point {time_point} has been answered", "nothing to do: the answers are stored")
-    if status in (Status.expired, Status.withdrawn) or invitation.expires_at <= now:
-        refuse(f"time point {time_point} can no longer be answered (its window closed at {invitation.expires_at.isoformat()})",
-               "an answer outside the window does not count; nothing to do")
-
-    token = new_token()
-    if status in (Status.planned, Status.failed):
-        if not change_status(session, invitation, (status,), Status.open, now, note=f"link issued ({LINK_CHANNEL})"):
-            session.rollback()
-            return issue_link(session, caller, registry, external_id, time_point, settings, now)
-    invitation.token_hash = hash_token(token)
-    invitation.channel = LINK_CHANNEL
-    session.add(invitation)
-    audit.record(session, caller.key_id, caller.role, action, registry.id, episode.id, "ok")
-    session.commit()
-    return LinkOut(url=f"{settings.base_url}/q/{token}", time_point=time_point,
-                   status=Status(invitation.status), expires_at=invitation.expires_at)

@@ -44,7 +44,7 @@ from instruments import Instrument, Item
 from promsvc.episodes.services import due_times
 from promsvc.models import Status
 from promsvc.registries.schema import Attribute, Protocol, Registry
-from promsvc.responses.services import scorings_of, uses_value_set
+from promsvc.responses.scores import scorings_of, uses_value_set
 from promsvc.settings import Settings
 
 CHUNK = 50_000

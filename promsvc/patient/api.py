@@ -11,24 +11,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-import anyio
 from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from instruments.answers import TEXT_LIMIT
-from promsvc import audit, db, errors
+from promsvc import errors
 from promsvc.deps import DbSession, RegistriesDep, SettingsDep
-from promsvc.patient import pages
-from promsvc.patient import services as links
+from promsvc.patient import drafts, links, pages, submission
 from promsvc.patient.schemas import DraftIn, DraftOut, FormOut, InstrumentOut, ItemOut, Language, OptionOut, ReceiptOut, SubmitIn, TimePointOut
 from promsvc.patient.texts import language
 from promsvc.registries.overlays import overlays_for
 from promsvc.registries.schema import Registry
-from promsvc.responses import services as responses
+from promsvc.responses.submission import InvalidAnswers
 from promsvc.responses.validation import validate
-from promsvc.responses.writer import Arrival
 from promsvc.settings import Settings
 
 
@@ -54,7 +50,7 @@ def _keep_late(db_session: Session, registries: dict[str, Registry], token: str,
         return
     clean, problems = validate(late.instruments, data.answers, conditions=False)
     if not problems:
-        links.save_draft(db_session, late, clean, now=_now(), language=data.language, replace=True)
+        drafts.save_draft(db_session, late, clean, now=_now(), language=data.language, replace=True)
 
 
 def _gone_problem(reason: str) -> errors.Gone:
@@ -103,12 +99,6 @@ def _draft_out(link: links.Link) -> DraftOut | None:
     return DraftOut(answers=dict(d.answers), language=language(d.language), respondent=d.respondent, updated_at=d.updated_at)
 
 
-def _respondent(link: links.Link, given: str | None) -> str | None:
-    if given == "proxy" and not link.proxy_allowed:
-        raise errors.Invalid("this form may be answered by the patient only", where="$.respondent", fix='leave it out or send "patient"')
-    return given
-
-
 def _problem_headers(request: Request, exc: Exception) -> Response:
     response = errors.problem_response(request, exc)
     response.headers.update(pages.SECURITY_HEADERS)
@@ -141,9 +131,9 @@ class FormsApi(Controller):
             raise
         clean, problems = validate(link.instruments, data.answers, conditions=False)
         if problems:
-            raise responses.InvalidAnswers(problems)
-        respondent = _respondent(link, data.respondent)
-        links.save_draft(db_session, link, clean, now=_now(), language=data.language, respondent=respondent, replace=True)
+            raise InvalidAnswers(problems)
+        respondent = submission.check_respondent(link, data.respondent)
+        drafts.save_draft(db_session, link, clean, now=_now(), language=data.language, respondent=respondent, replace=True)
         return _draft_out(link)
 
     @post("/submit")
@@ -151,57 +141,16 @@ class FormsApi(Controller):
         """Store and score the answers (the body's, or else the draft's): 201 with the receipt; 200 with the
         same receipt when they were stored before; 422 naming each answer that cannot be stored."""
         _json_only(request)
-        engine = request.app.state.engine
-        if data.answers is not None:
-            # The common case in one hop: the writer reads, checks, scores and stores it with the
-            # other submissions waiting (promsvc.responses.writer); anything else comes back None.
-            receipt = await request.app.state.writer.take(Arrival(token=token, answers=data.answers, language=data.language,
-                                                respondent=data.respondent, at=_now()))
-            if receipt is not None:
-                return Response(ReceiptOut(received_at=receipt.received_at, instruments=receipt.instruments), status_code=201)
-        return await anyio.to_thread.run_sync(_submit_in_full, engine, request.app.state.registries, token, data)
-
-
-def _submit_in_full(engine, registries: dict[str, Registry], token: str, data: SubmitIn) -> Response[ReceiptOut]:
-    """The submission with every check spelled out: the draft's answers, and every case the
-    writer's one hop leaves (unknown, gone or expired links, invalid answers, a lost race)."""
-    now = _now()
-    # Read without a transaction, check and score; then a short write transaction.
-    with db.reader(engine) as reader:
         try:
-            link = links.read_link(reader, registries, token, now)
-        except links.LinkGone as e:
-            return _stored_or(reader, token, _gone_problem(e.reason))
+            receipt, created = await submission.submit(request.app.state, token, data.answers, language=data.language,
+                                                       respondent=data.respondent)
         except links.LinkNotFound:
             raise _not_found() from None
-    if not isinstance(link, links.Link):
-        raise _gone_problem(links.expire(engine, link, now).reason)
-    respondent = _respondent(link, data.respondent)
-    try:
-        prepared = links.prepare_link(link, data.answers if data.answers is not None else link.answers,
-                                      language=data.language, respondent=respondent, now=now)
-    except responses.InvalidAnswers:
-        audit.record_apart(engine, "patient", "patient", "response.submit", link.episode.registry_id, link.episode.id, "invalid")
-        raise
-    try:
-        with engine.begin() as connection:
-            created = responses.store(connection, [prepared])[0]
-    except IntegrityError:
-        created = False  # stored by another request between its check and its insert
-    if not created:
-        with db.reader(engine) as reader:
-            return _stored_or(reader, token, errors.Gone("the form can no longer be answered", fix="ask the registry for a new link"))
-    return Response(ReceiptOut(received_at=now, instruments=prepared.receipt.instruments), status_code=201)
+        except links.LinkGone as e:
+            raise _gone_problem(e.reason) from None
+        return Response(ReceiptOut(received_at=receipt.received_at, instruments=receipt.instruments),
+                        status_code=201 if created else 200)
 
 
 def _not_found() -> errors.NotFound:
     return errors.NotFound("no form at this address", where="path token", fix="check that the whole link was used")
-
-
-def _stored_or(reader: Session, token: str, problem: Exception) -> Response[ReceiptOut]:
-    """200 with the receipt of the answers stored before (a second tab, a retry); else raise `problem`."""
-    invitation = links.find_invitation(reader, token)
-    receipt = responses.stored_receipt(reader, invitation.id) if invitation else None
-    if receipt is None:
-        raise problem
-    return Response(ReceiptOut(received_at=receipt.received_at, instruments=receipt.instruments), status_code=200)

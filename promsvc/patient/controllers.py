@@ -24,17 +24,17 @@ import datetime as dt
 import logging
 
 from litestar import Controller, Request, Response, get, post
+from litestar.concurrency import sync_to_thread
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, URLEncodedBody
 from litestar.static_files import create_static_files_router
 from sqlmodel import Session
 
 from promsvc.deps import DbSession, RegistriesDep, SettingsDep
-from promsvc.patient import forms, info, pages, paging, views
-from promsvc.patient import services as links
+from promsvc.patient import drafts, forms, info, links, pages, paging, submission, views
 from promsvc.patient.api import FormsApi
 from promsvc.patient.views import View, redirect
-from promsvc.responses import services as responses
+from promsvc.responses import submission as responses
 
 log = logging.getLogger("promsvc.patient")
 
@@ -96,7 +96,7 @@ class PatientPages(Controller):
     def start(self, token: FromPath[str], request: Request, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
         link = _open(request, db_session, settings, registries, token)
         view = View(request, settings, link, token)
-        links.set_language(db_session, link, view.lang, _now())
+        drafts.set_language(db_session, link, view.lang, _now())
         return views.start_page(view)
 
     @post("/", sync_to_thread=True, status_code=303)
@@ -115,7 +115,7 @@ class PatientPages(Controller):
                 found.append(forms.FieldError("field-proxy-confirm", view.t("error_proxy_confirm")))
             if found:
                 return views.start_page(view, errors=found, respondent=respondent, confirmed=confirmed, status=422)
-        links.save_draft(db_session, link, {}, now=_now(), language=view.lang, respondent=respondent)
+        drafts.save_draft(db_session, link, {}, now=_now(), language=view.lang, respondent=respondent)
         resume = paging.resume_page(view.pages, link.answers, link.seen)
         return redirect(view.page_href(resume.number) if resume else f"{view.base}/review")
 
@@ -126,7 +126,7 @@ class PatientPages(Controller):
         page = view.page(number)
         if _needs_declaration(link):
             return redirect(view.base)
-        links.set_language(db_session, link, view.lang, _now())
+        drafts.set_language(db_session, link, view.lang, _now())
         return views.page_view(view, page, link.answers.get(page.instrument.id, {}))
 
     @post("/s/{number:int}", sync_to_thread=True, status_code=303)
@@ -148,7 +148,7 @@ class PatientPages(Controller):
         answers, entered, found = forms.parse_page(page, data, wording, view.t, link.answers.get(page.instrument.id, {}))
         if found:
             return views.page_view(view, page, answers, entered=entered, found=found, status=422)
-        links.save_draft(db_session, link, {page.instrument.id: answers}, now=_now(), language=view.lang,
+        drafts.save_draft(db_session, link, {page.instrument.id: answers}, now=_now(), language=view.lang,
                          seen=paging.with_seen(link.seen, link.answers, page))
         if action == "back":
             return redirect(view.page_href(number - 1) if number > 1 else view.base)
@@ -170,26 +170,22 @@ class PatientPages(Controller):
         if _needs_declaration(link):
             return redirect(f"/q/{token}")
         view = View(request, settings, link, token)
-        links.set_language(db_session, link, view.lang, _now())
+        drafts.set_language(db_session, link, view.lang, _now())
         return views.review_page(view)
 
-    @post("/submit", sync_to_thread=True, status_code=303)
-    def submit(self, token: FromPath[str], request: Request, data: Form, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
+    @post("/submit", status_code=303)
+    async def submit(self, token: FromPath[str], request: Request, data: Form, db_session: DbSession, settings: SettingsDep, registries: RegistriesDep) -> Response:
+        ready = await sync_to_thread(_ready_to_submit, request, data, db_session, settings, registries, token)
+        if isinstance(ready, Response):
+            return ready
+        # The draft's answers, through the same path as the form API's (promsvc.patient.submission).
+        view, link = ready
         try:
-            link = _open(request, db_session, settings, registries, token)
-        except links.LinkGone as gone:
-            if gone.reason == "expired":
-                return _late(request, data, db_session, settings, registries, token, gone, None)
-            return _sent_before(request, data, db_session, settings, token, gone)
-        _check_csrf(request, data, settings, link)
-        if _needs_declaration(link):
-            return redirect(f"/q/{token}")
-        view = View(request, settings, link, token)
-        try:
-            receipt, _created = links.submit(db_session, link, link.answers, view.lang, link.respondent, _now())
+            receipt, _created = await submission.submit(request.app.state, token, link.answers, language=view.lang,
+                                                        respondent=link.respondent)
         except responses.InvalidAnswers as e:
             found = [forms.FieldError(views.problem_anchor(view, p.path), p.message) for p in e.problems]
-            return views.review_page(view, errors=found, status=422)
+            return await sync_to_thread(views.review_page, view, errors=found, status=422)
         return views.to_receipt(view.base, settings, link.invitation.id, receipt)
 
     @get("/receipt", sync_to_thread=True)
@@ -210,6 +206,25 @@ class PatientPages(Controller):
             raise links.LinkNotFound()
         episode_language = links.link_language(db_session, invitation)
         return views.privacy_page(request, registry, token, episode_language)
+
+
+def _ready_to_submit(request: Request, data: dict[str, str], db_session: Session, settings, registries,
+                     token: str) -> tuple[View, links.Link] | Response:
+    """The checks of the submit button before the answers go: the link is usable, the form is
+    this browser's (CSRF), the declaration was made; else the page to show instead. Ends the
+    request's transaction, so that it holds no lock while the answers are stored."""
+    try:
+        link = _open(request, db_session, settings, registries, token)
+    except links.LinkGone as gone:
+        if gone.reason == "expired":
+            return _late(request, data, db_session, settings, registries, token, gone, None)
+        return _sent_before(request, data, db_session, settings, token, gone)
+    _check_csrf(request, data, settings, link)
+    if _needs_declaration(link):
+        return redirect(f"/q/{token}")
+    view = View(request, settings, link, token)
+    db_session.commit()
+    return view, link
 
 
 def _sent(request: Request, db_session: Session, settings, registries, token: str):
@@ -244,7 +259,7 @@ def _late(request: Request, data: dict[str, str], db_session: Session, settings,
         page = view.pages[number - 1]
         answers, _entered, _found = forms.parse_page(page, data, view.wordings[page.instrument.id], view.t,
                                                      link.answers.get(page.instrument.id, {}))
-        links.save_draft(db_session, link, {page.instrument.id: answers}, now=_now(),
+        drafts.save_draft(db_session, link, {page.instrument.id: answers}, now=_now(),
                          seen=paging.with_seen(link.seen, link.answers, page))
     return views.late_page(view)
 

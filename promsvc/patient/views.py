@@ -18,11 +18,11 @@ from sqlmodel import Session, select
 from promsvc import audit
 from promsvc.models import Invitation, Response as StoredResponse
 from promsvc.patient import forms, pages, paging
-from promsvc.patient import services as links
+from promsvc.patient import links
 from promsvc.patient.texts import LANGUAGES, Texts, language
 from promsvc.registries.overlays import overlays_for
 from promsvc.registries.schema import Registry
-from promsvc.responses import services as responses
+from promsvc.responses import submission as responses
 from instruments.answers import is_asked
 from promsvc.settings import Settings
 

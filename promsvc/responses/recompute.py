@@ -28,7 +28,7 @@ from promsvc import audit
 from promsvc.models import Episode, Response, Score
 from promsvc.registries.loader import Registries
 from promsvc.registries.schema import InstrumentUse, Registry
-from promsvc.responses.services import Scored, score_batch, scorings_of, uses_value_set
+from promsvc.responses.scores import Scored, score_batch, scorings_of, uses_value_set
 from scoring import engine as scoring_engine
 from scoring.errors import ScoringError
 

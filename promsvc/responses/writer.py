@@ -14,9 +14,13 @@ every row. Each release hands the GIL to the loop and back, which measured doubl
 CPU and quadrupled its time per batch. On the loop, a batch runs from start to end without a
 hand-over. The price is that the loop waits while a batch's statements run: on SQLite a few
 milliseconds of the same work the thread did, on PostgreSQL two round trips (read the links,
-then one statement that writes everything). Waiting for another process to release SQLite's
-write lock does not block the loop: the batch tries again shortly, and what arrives meanwhile
-joins it.
+then one statement that writes everything). Waiting for a lock never stands the loop still for
+long: on SQLite the writer never waits inside a statement (`busy_timeout=0`; the batch tries
+again shortly, and what arrives meanwhile joins it); on PostgreSQL, where a row lock held by
+another transaction (a draft being saved, a job expiring the invitation) would make the
+statement wait, the writer's connection has a `lock_timeout` and a `statement_timeout`: past
+them the batch is not written and its requests take the full path, in a worker thread, where
+waiting costs the loop nothing.
 
 The writer keeps one connection while it has work, in autocommit mode: the links are read
 outside any transaction (on SQLite, without the write lock). On SQLite the writes run in a
@@ -45,7 +49,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from promsvc.db import SQLITE_BUSY_TIMEOUT_MS
-from promsvc.responses.services import Prepared, Receipt, store
+from promsvc.responses.submission import Prepared, Receipt, store
 
 log = logging.getLogger("promsvc.responses.writer")
 
@@ -54,6 +58,10 @@ MAX_BATCH = 64  # submissions per transaction: bounds the time the loop and the 
 IDLE_SECONDS = 1.0  # the connection goes back to the pool after this long without work
 LOCK_PAUSE = 0.0001, 0.001  # first and longest pause before trying SQLite's write lock again
 LOCK_TIMEOUT = SQLITE_BUSY_TIMEOUT_MS / 1000
+# PostgreSQL: the longest the loop may wait for a row lock, and for any statement of a batch
+# (a batch's statement takes a few milliseconds). Both fail the batch, which then takes the full path.
+PG_LOCK_TIMEOUT_MS = 50
+PG_STATEMENT_TIMEOUT_MS = 1000
 
 
 class Arrival(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,7 +74,7 @@ class Arrival(msgspec.Struct, frozen=True, kw_only=True):
     at: dt.datetime
 
 
-# Reads, checks and scores a batch of arrivals (promsvc.patient.services.prepare_arrivals): a
+# Reads, checks and scores a batch of arrivals (promsvc.patient.submission.prepare_arrivals): a
 # Prepared for each one that can be stored as it is, else None.
 Resolve = Callable[[sa.Connection, list[Arrival]], list[Prepared | None]]
 
@@ -175,10 +183,14 @@ class Writer:
 
     def _store_alone(self, connection: sa.Connection, prepared: list[Prepared]) -> list[bool | None]:
         """PostgreSQL: `store` is one statement, which in autocommit mode commits itself. A
-        failing batch wrote nothing; it is then written one by one, in one transaction."""
+        failing batch wrote nothing; it is then written one by one, in one transaction. A batch
+        that waited too long for a lock is not tried again here: its requests take the full path."""
         try:
             return list(store(connection, prepared))
         except sa.exc.DBAPIError as e:
+            if _timed_out(e):
+                log.warning("a batch of %d submissions waited too long for a lock; they take the full path", len(prepared))
+                return [None] * len(prepared)
             log.warning("a batch of %d submissions failed (%s); writing them one by one", len(prepared), type(e).__name__)
         connection.exec_driver_sql("BEGIN")
         try:
@@ -240,9 +252,12 @@ class Writer:
     def _connect(self) -> sa.Connection:
         if self._connection is None:
             connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            # Never wait long for a lock inside a statement: the loop would stand still.
             if self._sqlite:
-                # Never wait for the write lock inside a statement: the loop would stand still.
                 connection.exec_driver_sql("PRAGMA busy_timeout=0")
+            else:
+                connection.exec_driver_sql(f"SET lock_timeout = {PG_LOCK_TIMEOUT_MS}")
+                connection.exec_driver_sql(f"SET statement_timeout = {PG_STATEMENT_TIMEOUT_MS}")
             self._connection = connection
         return self._connection
 
@@ -258,9 +273,17 @@ class Writer:
         try:
             if self._sqlite:
                 connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            else:
+                connection.exec_driver_sql("RESET lock_timeout")
+                connection.exec_driver_sql("RESET statement_timeout")
             connection.close()
         except Exception:
             connection.invalidate()
+
+
+def _timed_out(e: sa.exc.DBAPIError) -> bool:
+    """PostgreSQL gave up on a statement: lock_timeout (55P03) or statement_timeout (57014)."""
+    return getattr(e.orig, "sqlstate", None) in ("55P03", "57014")
 
 
 def _rollback(connection: sa.Connection) -> None:

@@ -14,7 +14,7 @@ import re
 from browser_support import phone
 from sqlmodel import Session, select
 
-from promsvc.models import Invitation
+from promsvc.models import Invitation, InvitationLink
 from promsvc.patient import views
 from promsvc.security import hash_token
 
@@ -24,7 +24,7 @@ DEADLINE_EN = re.compile(r"\d+\s\w+ \d{4} at\s\d\d:\d\d \(Norwegian time\)")
 def _expire_now(server, link: str) -> None:
     token = link.rsplit("/", 1)[1]
     with Session(server.engine) as s:
-        invitation = s.exec(select(Invitation).where(Invitation.token_hash == hash_token(token))).one()
+        invitation = s.exec(select(Invitation).join(InvitationLink, InvitationLink.invitation_id == Invitation.id).where(InvitationLink.token_hash == hash_token(token))).one()
         invitation.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
         s.commit()
 

@@ -10,7 +10,7 @@ import re
 
 from sqlmodel import Session
 
-from promsvc.models import Episode, Invitation, InvitationEvent, Status
+from promsvc.models import Episode, Invitation, InvitationEvent, InvitationLink, Status
 from promsvc.security import hash_token, new_token
 
 
@@ -56,12 +56,12 @@ def make_link(
             due_at=now() - dt.timedelta(days=1),
             expires_at=now() + expires_in,
             status=status,
-            token_hash=hash_token(token),
             channel="clinic",
         )
         s.add(invitation)
         s.flush()
         s.add(InvitationEvent(invitation_id=invitation.id, status=status))
+        s.add(InvitationLink(invitation_id=invitation.id, token_hash=hash_token(token), kind="token", channel="clinic"))
         s.commit()
         return token, invitation.id
 
@@ -120,16 +120,8 @@ def fetch(engine, read):
 
 
 def submit_direct(engine, settings, token, answers):
-    """Submit through the service (no HTTP): (receipt, created)."""
-    from promsvc.patient import services as links
+    """Submit through the service's full path (no HTTP, no writer): (receipt, created)."""
+    from promsvc.patient.submission import submit_now
     from promsvc.registries import loader
-    from promsvc.responses import services as responses
 
-    registries = loader.load_all(settings)
-    with Session(engine, expire_on_commit=False) as s:
-        link = links.open_link(s, registries, token, now())
-        return responses.submit(
-            s, invitation=link.invitation, episode=link.episode, instruments=link.instruments,
-            uses={i.id: link.protocol.instrument_use(i.id) for i in link.instruments},
-            answers=answers, language="nb", respondent="patient", started_at=None, now=now(),
-        )
+    return submit_now(engine, loader.load_all(settings), token, answers, language="nb", respondent="patient", now=now())

@@ -18,7 +18,7 @@ from delivery_fixtures import (  # noqa: F401  (fixtures)
     NOW, REGISTRIES, enrol, gateway, invitation, make_delivery, messages, smtp,
 )
 
-from promsvc.delivery import jobs
+from promsvc.delivery import dispatch, jobs, planning
 from promsvc.delivery.email import SmtpChannel
 from promsvc.delivery.sink import SmtpSink
 
@@ -58,7 +58,7 @@ def crash_after(monkeypatch, sends: int, where: str):
 
     monkeypatch.setattr(SmtpChannel, "prepare", prepare)
     monkeypatch.setattr(SmtpChannel, "finish", finish)
-    monkeypatch.setattr(jobs, "durable_transaction", no_end_of_batch)
+    monkeypatch.setattr(dispatch, "durable_transaction", no_end_of_batch)
     yield
     monkeypatch.undo()
 
@@ -149,8 +149,8 @@ def test_two_dispatchers_at_once_send_each_message_exactly_once(make_delivery, s
     ids = [enrol(engine) for _ in range(120)]
     a = make_delivery(smtp, dispatch_batch=15)
     b = make_delivery(smtp, dispatch_batch=15)
-    jobs.plan(a, NOW)
-    reports = _at_once(jobs.dispatch, a, b)
+    planning.plan(a, NOW)
+    reports = _at_once(dispatch.dispatch, a, b)
     received = Counter(m.message_id for m in smtp.snapshot())
     assert len(received) == 120 and set(received.values()) == {1}
     assert sum(r.counts["sent email"] for r in reports.values()) == 120

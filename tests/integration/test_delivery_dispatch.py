@@ -11,7 +11,8 @@ from delivery_fixtures import (  # noqa: F401  (fixtures)
 )
 from sqlmodel import Session
 
-from promsvc.delivery import jobs, links
+from promsvc.delivery import jobs
+from promsvc.invitations import links
 from promsvc.models import Status
 from promsvc.security import hash_token
 

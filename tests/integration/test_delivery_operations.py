@@ -18,7 +18,8 @@ from delivery_fixtures import (  # noqa: F401  (fixtures)
 from sqlmodel import Session, select
 
 from promsvc.commands import outbox as outbox_command
-from promsvc.delivery import jobs, links
+from promsvc.delivery import dispatch, expiry, jobs, planning
+from promsvc.invitations import links
 from promsvc.models import Episode, InvitationLink, LetterBatch, Status
 from promsvc.scheduler import DeliveryScheduler
 
@@ -79,7 +80,7 @@ def test_dry_run_checks_planned_messages_as_the_dispatcher_would(engine, make_de
     ok = enrol(engine, due_at=NOW + dt.timedelta(hours=2))
     dead = enrol(engine, due_at=NOW + dt.timedelta(hours=2), deceased_at=NOW)
     letter = enrol(engine, due_at=NOW + dt.timedelta(hours=2), email=None, letter="Storgata 1, 0155 Oslo")
-    jobs.plan(d, NOW)
+    planning.plan(d, NOW)
     result = dry_run(d, NOW)
     verdicts = {e.invitation: (e.verdict, e.channel, e.reason) for e in result.entries}
     assert verdicts[ok] == ("send", "email", None)
@@ -122,7 +123,7 @@ def test_a_link_from_a_message_opens_the_patient_page_until_expiry(client, engin
     assert invitation(engine, inv).status == Status.open
     page = client.get(f"/q/{token}")
     assert page.status_code == 200, page.text
-    jobs.expire(d, dt.datetime.now(dt.UTC) + 10 * DAY)
+    expiry.expire(d, dt.datetime.now(dt.UTC) + 10 * DAY)
     assert client.get(f"/q/{token}").status_code == 410
 
 
@@ -330,7 +331,7 @@ def test_the_status_shows_due_later_unconfirmed_and_failed_apart_and_says_when_n
     d = make_delivery(smtp)
     due, later, held, failed = enrol(engine), enrol(engine, due_at=NOW + DAY), enrol(engine, protocol="held"), \
         enrol(engine, protocol="held")
-    jobs.plan(d, NOW)
+    planning.plan(d, NOW)
     with Session(engine) as s:
         for inv, status in ((held, "unconfirmed"), (failed, "failed")):
             s.execute(sa.update(Message).where(Message.invitation_id == inv).values(status=status))
@@ -366,7 +367,7 @@ def test_staff_list_held_messages_and_send_them_again_or_record_them_delivered(d
 
     d = make_delivery(smtp)
     first, second = enrol(engine, protocol="held"), enrol(engine, protocol="held")
-    jobs.plan(d, NOW)
+    planning.plan(d, NOW)
     with Session(engine) as s:
         s.execute(sa.update(Message).values(status="unconfirmed", sent_at=NOW))
         s.commit()
@@ -386,5 +387,5 @@ def test_staff_list_held_messages_and_send_them_again_or_record_them_delivered(d
     assert "no messages held for staff" in run()
     with pytest.raises(CommandError):
         run(delivered=[ids[1]])  # settled already
-    jobs.dispatch(d, NOW)
+    dispatch.dispatch(d, NOW)
     assert len(smtp.snapshot()) == 1 and messages(engine, first)[0].status.value == "sent"

@@ -10,7 +10,8 @@ from delivery_fixtures import (  # noqa: F401  (fixtures)
 )
 from sqlmodel import Session, select
 
-from promsvc.delivery import jobs, links
+from promsvc.delivery import jobs
+from promsvc.invitations import links
 from promsvc.delivery.sink import SmtpSink
 from promsvc.models import InvitationLink, LetterBatch, Status
 from promsvc.security import hash_token

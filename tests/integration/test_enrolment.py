@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from promsvc.commands import demo as demo_command
-from promsvc.models import Contact, Episode, Invitation, InvitationEvent, Status
+from promsvc.models import Contact, Episode, Invitation, InvitationEvent, InvitationLink, Status
 from promsvc.security import hash_token
 from service_helpers import TEST_REGISTRIES, bearer
 
@@ -319,9 +319,11 @@ def test_issue_a_link_now(client, system, session):
     token = link["url"].rsplit("/", 1)[1]
     assert len(token) >= 22  # ≥ 128 bits in URL-safe base64
     invitation = session.exec(select(Invitation).where(Invitation.time_point == "baseline")).one()
-    assert invitation.token_hash == hash_token(token) and invitation.channel == "clinic"
+    stored = session.exec(select(InvitationLink).where(InvitationLink.invitation_id == invitation.id)).one()
+    assert (stored.token_hash, stored.kind, stored.channel) == (hash_token(token), "token", "clinic")
+    assert invitation.channel == "clinic"
     assert link["expires_at"] == invitation.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert token not in str(session.exec(select(Invitation.token_hash)).all())  # only the hash is stored
+    assert token not in str(session.exec(select(InvitationLink.token_hash)).all())  # only the hash is stored
     # the link opens the form
     assert client.get(f"/api/v1/forms/{token}").status_code == 200
 
@@ -333,6 +335,8 @@ def test_reissuing_replaces_the_token(client, system, session):
     assert first != second
     assert client.get(f"/api/v1/forms/{first}").status_code == 404
     assert client.get(f"/api/v1/forms/{second}").status_code == 200
+    clinic = session.exec(select(InvitationLink).where(InvitationLink.channel == "clinic")).all()
+    assert sorted(link.revoked_at is None for link in clinic) == [False, True]  # the first one revoked, kept
     events = session.exec(select(InvitationEvent.status).join(Invitation).where(Invitation.time_point == "baseline")).all()
     assert events == [Status.planned, Status.open]  # re-issuing is not a status change
 

@@ -14,9 +14,9 @@ from sqlmodel import Session, select
 import scoring
 from promsvc.app import create_app
 from promsvc.models import AuditEntry, Draft, Invitation, InvitationEvent, Response, Score, Status
-from promsvc.patient import services as links
+from promsvc.patient import submission as patient_submission
 from promsvc.registries import loader
-from promsvc.responses import services as responses
+from promsvc.responses import submission as responses
 from promsvc.responses.writer import Arrival
 
 EQ5D = {"MO": 2, "SC": 1, "UA": 3, "PD": 2, "AD": 1, "VAS": 70}
@@ -70,15 +70,9 @@ def test_two_submissions_at_the_same_moment_store_one(engine, settings):
     def run():
         registries = loader.load_all(settings)
         try:
-            with Session(engine, expire_on_commit=False) as s:
-                link = links.open_link(s, registries, token, now())
-                s.commit()  # end the read (SQLite: release the write lock) before racing
-                barrier.wait()
-                results.append(responses.submit(
-                    s, invitation=link.invitation, episode=link.episode, instruments=link.instruments,
-                    uses={i.id: link.protocol.instrument_use(i.id) for i in link.instruments},
-                    answers={"eq5d-5l": EQ5D}, language="nb", respondent="patient", started_at=None, now=now(),
-                ))
+            barrier.wait()
+            results.append(patient_submission.submit_now(engine, registries, token, {"eq5d-5l": EQ5D}, language="nb",
+                                                         respondent="patient", now=now()))
         except Exception as e:  # pragma: no cover - reported below
             failures.append(e)
 
@@ -217,7 +211,7 @@ def _take_together(engine, settings, arrivals, turns_apart: int = 0) -> tuple[li
         commits.extend([1] if statement.strip().upper() == "COMMIT" or alone else [])
 
     async def run():
-        writer = Writer(engine, functools.partial(links.prepare_arrivals, loader.load_all(settings)))
+        writer = Writer(engine, functools.partial(patient_submission.prepare_arrivals, loader.load_all(settings)))
 
         async def take(i, arrival):
             for _ in range(i * turns_apart):
@@ -280,7 +274,7 @@ def test_arrivals_a_few_loop_turns_apart_join_one_batch(engine, settings):
 
 
 def test_on_postgresql_one_statement_writes_what_a_statement_per_table_writes(engine, settings):
-    """`store` on PostgreSQL is one statement fed with JSON (responses.services); every other
+    """`store` on PostgreSQL is one statement fed with JSON (responses.submission); every other
     database runs a statement per table. Both must write the same rows."""
     if engine.dialect.name != "postgresql":
         pytest.skip("the one-statement store is PostgreSQL's (SQLite has no data-modifying CTEs)")
@@ -292,7 +286,7 @@ def test_on_postgresql_one_statement_writes_what_a_statement_per_table_writes(en
         s.commit()
     answers = {"eq5d-5l": EQ5D, "rand36": {"q1": 2, "q2": 3, "q20": None}}
     with engine.connect() as c:
-        prepared = links.prepare_arrivals(registries, c, [
+        prepared = patient_submission.prepare_arrivals(registries, c, [
             Arrival(token=t, answers=answers, language="en", respondent="proxy", at=at) for t in (one, each)])
         assert responses.store(c, [prepared[0]]) == [True]
         assert responses._store_each_table(c, [prepared[1]], at) == {i_each}
@@ -351,7 +345,7 @@ def test_when_the_writer_fails_every_request_takes_the_full_path_and_the_next_ba
     def resolve(connection, arrivals):
         if failures:
             raise failures.pop()
-        return links.prepare_arrivals(loader.load_all(settings), connection, arrivals)
+        return patient_submission.prepare_arrivals(loader.load_all(settings), connection, arrivals)
 
     async def run():
         writer = Writer(engine, resolve)
@@ -383,7 +377,7 @@ def test_the_writer_waits_for_another_processs_sqlite_lock_without_stopping_the_
     other.execute("BEGIN IMMEDIATE")
 
     async def run():
-        writer = Writer(engine, functools.partial(links.prepare_arrivals, loader.load_all(settings)))
+        writer = Writer(engine, functools.partial(patient_submission.prepare_arrivals, loader.load_all(settings)))
         taken = asyncio.ensure_future(writer.take(_arrival(token)))
         ticks = 0
         while ticks < 20:  # the loop goes on while the writer waits for the lock
@@ -422,7 +416,7 @@ def test_the_writer_gives_up_on_a_sqlite_lock_held_too_long_and_sends_the_reques
         tries.extend([1] if statement == "BEGIN IMMEDIATE" else [])
 
     async def run():
-        writer = writer_module.Writer(engine, functools.partial(links.prepare_arrivals, loader.load_all(settings)))
+        writer = writer_module.Writer(engine, functools.partial(patient_submission.prepare_arrivals, loader.load_all(settings)))
         gave_up = await asyncio.wait_for(writer.take(_arrival(token)), timeout=10)
         other.execute("COMMIT")
         stored = await writer.take(_arrival(token))  # the writer works again once the lock is free
@@ -452,3 +446,51 @@ def test_answers_in_the_body_for_a_gone_or_expired_link_get_the_full_paths_answe
     again = client.post(f"/api/v1/forms/{token}/submit", json=body)
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json() == first.json()
+
+
+def test_a_row_lock_held_by_another_transaction_does_not_stop_the_loop(engine, settings):
+    """PostgreSQL: the writer runs its statements on the event loop, with a lock_timeout. While
+    another transaction holds the invitation's row (a draft being saved, a job expiring it),
+    the writer gives up and the submission takes the full path, which waits in a worker thread
+    while the loop goes on; once the lock is released, the answers are stored."""
+    import asyncio
+    import functools
+    from types import SimpleNamespace
+
+    from promsvc.responses.writer import Writer
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's row locks (SQLite's write lock: the two tests above)")
+    token, inv = make_link(engine)
+    registries = loader.load_all(settings)
+    holder = engine.connect()
+    # If the writer waited for the lock, the test would hang: the server ends this transaction
+    # after 20 s instead, and the writer's answer then shows that it waited.
+    holder.execute(sa.text("SET idle_in_transaction_session_timeout = '20s'"))
+    holder.execute(sa.text("SELECT id FROM invitation WHERE id = :id FOR UPDATE"), {"id": inv})
+
+    async def run():
+        writer = Writer(engine, functools.partial(patient_submission.prepare_arrivals, registries))
+        state = SimpleNamespace(engine=engine, registries=registries, writer=writer)
+        try:
+            gave_up = await writer.take(_arrival(token))
+            submitted = asyncio.ensure_future(patient_submission.submit(
+                state, token, {"eq5d-5l": EQ5D}, language=None, respondent=None))
+            ticks = 0
+            while ticks < 20:  # the loop goes on while the full path waits for the lock
+                await asyncio.sleep(0.005)
+                ticks += 1
+            waiting = not submitted.done()
+            holder.rollback()
+            return gave_up, waiting, await submitted
+        finally:
+            await writer.close()
+
+    try:
+        gave_up, waiting, (receipt, created) = asyncio.run(run())
+    finally:
+        holder.close()
+    assert gave_up is None  # the writer did not wait for the lock: the request takes the full path
+    assert waiting  # the full path waited for the lock, off the loop
+    assert created and receipt.instruments == ["eq5d-5l", "rand36"]
+    assert fetch(engine, lambda s: s.get(Invitation, inv)).status == Status.completed

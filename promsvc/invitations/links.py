@@ -1,4 +1,8 @@
-"""Links and short codes: a fresh way into the invitation for every message.
+"""Links and short codes: every way into an invitation, in one table (`invitation_link`).
+
+A link is issued in the clinic (channel `clinic`: the newest one works, see
+`issue_clinic_link`), carried by a message (its own token each), or typed as a letter's short
+code; all are looked up the same way (`_lookup`).
 
 Tokens are stored only as hashes, so a reminder cannot repeat the token of the invitation
 message. Instead every message gets its own token (a row of `invitation_link`), and every
@@ -20,10 +24,15 @@ import datetime as dt
 import secrets
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session
 
+from promsvc.invitations.states import TAKES_ANSWERS
 from promsvc.models import Draft, Episode, Invitation, InvitationLink
 from promsvc.security import hash_token, new_token
+
+_L = InvitationLink.__table__
+TOKEN, CODE = "token", "code"  # the kinds of link
+CLINIC = "clinic"  # the channel of a link issued in the clinic (promsvc.episodes.links)
 
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base 32
 CODE_LENGTH = 12
@@ -56,83 +65,78 @@ def code_hash(code: str) -> str:
 def link_rows(invitation_id: str, channel: str, now: dt.datetime, with_code: bool = False) -> tuple[str, str | None, list[dict]]:
     """A new token (and code) for one message: (token, code, rows for `invitation_link`)."""
     token = new_token()
-    rows = [{"invitation_id": invitation_id, "token_hash": hash_token(token), "kind": "token",
+    rows = [{"invitation_id": invitation_id, "token_hash": hash_token(token), "kind": TOKEN,
              "channel": channel, "issued_at": now, "revoked_at": None}]
     code = None
     if with_code:
         code = new_code()
-        rows.append({"invitation_id": invitation_id, "token_hash": code_hash(code), "kind": "code",
+        rows.append({"invitation_id": invitation_id, "token_hash": code_hash(code), "kind": CODE,
                      "channel": channel, "issued_at": now, "revoked_at": None})
     return token, code, rows
 
 
-def _find_statement():
-    # The in-clinic link (`invitation.token_hash`, the newest issued) first, else any unrevoked
-    # token a message carried (`invitation_link`): one query, with the episode and the draft.
-    token_hash = sa.bindparam("token_hash")
-    direct = select(Invitation.id).where(Invitation.token_hash == token_hash).scalar_subquery()
-    carried = (
-        select(InvitationLink.invitation_id)
-        .where(InvitationLink.token_hash == token_hash, InvitationLink.kind == "token", InvitationLink.revoked_at.is_(None))
-        .scalar_subquery()
+def issue(db: Session | sa.Connection, rows: list[dict]) -> list[int]:
+    """Store the links of `link_rows` (the caller commits): their ids, in order."""
+    return list(db.execute(sa.insert(_L).returning(_L.c.id, sort_by_parameter_order=True), rows).scalars().all())
+
+
+def issue_clinic_link(session: Session, invitation_id: str, now: dt.datetime) -> str:
+    """A new in-clinic link (channel `clinic`) for an invitation: its token. Issuing again
+    revokes the previous clinic link, so only the newest one works; the links that messages
+    carried keep working. The caller commits."""
+    session.execute(
+        sa.update(_L).where(_L.c.invitation_id == invitation_id, _L.c.channel == CLINIC, _L.c.revoked_at.is_(None))
+        .values(revoked_at=now)
     )
-    return (
-        select(Invitation, Episode, Draft)
-        .join(Episode, Episode.id == Invitation.episode_id)
-        .outerjoin(Draft, Draft.invitation_id == Invitation.id)
-        .where(Invitation.id == sa.func.coalesce(direct, carried))
-    )
+    token, _, rows = link_rows(invitation_id, CLINIC, now)
+    issue(session, rows)
+    return token
 
 
-_FIND = _find_statement()  # built once: building a statement costs more than running it
-
-
-def find_link(session: Session, token_hash: str) -> tuple[Invitation, Episode, Draft | None] | None:
-    """The invitation a link token opens, with its episode and draft."""
-    row = session.exec(_FIND, params={"token_hash": token_hash}).first()
-    return tuple(row) if row is not None else None
-
-
-def _find_many_statement():
-    # `find_link` for many tokens in one query, in plain columns (no ORM objects: this is the
-    # submission writer's read, once per batch). `direct` tells an in-clinic link, which wins.
-    hashes = sa.bindparam("hashes", expanding=True)
-    i, e, d, l = (t.__table__ for t in (Invitation, Episode, Draft, InvitationLink))
-    opens = sa.union_all(
-        sa.select(i.c.token_hash.label("hash"), i.c.id.label("opens"), sa.true().label("direct"))
-        .where(i.c.token_hash.in_(hashes)),
-        sa.select(l.c.token_hash, l.c.invitation_id, sa.false())
-        .where(l.c.token_hash.in_(hashes), l.c.kind == "token", l.c.revoked_at.is_(None)),
-    ).subquery()
-    columns = [opens.c.hash, opens.c.direct]
-    columns += [c.label(f"invitation_{c.name}") for c in i.c if c.name in LINK_COLUMNS["invitation"]]
-    columns += [c.label(f"episode_{c.name}") for c in e.c if c.name in LINK_COLUMNS["episode"]]
-    columns += [c.label(f"draft_{c.name}") for c in d.c if c.name in LINK_COLUMNS["draft"]]
-    return (
-        sa.select(*columns)
-        .join(i, i.c.id == opens.c.opens)
-        .join(e, e.c.id == i.c.episode_id)
-        .outerjoin(d, d.c.invitation_id == i.c.id)
-    )
-
-
-# What the writer's check and scoring read of each (promsvc.patient.services.usable_links).
+# What the submission writer's check and scoring read of each row (promsvc.patient.links.usable_links).
 LINK_COLUMNS = {
     "invitation": {"id", "status", "expires_at", "registry_id", "time_point", "channel", "episode_id"},
     "episode": {"id", "registry_id", "protocol_id", "language", "withdrawn_at", "proxy_allowed"},
     "draft": {"invitation_id", "language", "started_at", "respondent"},
 }
-_FIND_MANY = _find_many_statement()
+
+
+def _lookup(kind: str, *columns, hashes: sa.ColumnElement) -> sa.Select:
+    """The one lookup of a link: the unrevoked links of `kind` whose hash is in `hashes`, joined
+    to their invitation, its episode and its draft (if any), selecting `columns`."""
+    return (
+        sa.select(*columns)
+        .select_from(_L)
+        .join(Invitation, Invitation.id == _L.c.invitation_id)
+        .join(Episode, Episode.id == Invitation.episode_id)
+        .outerjoin(Draft, Draft.invitation_id == Invitation.id)
+        .where(hashes, _L.c.kind == kind, _L.c.revoked_at.is_(None))
+    )
+
+
+# Built once: building a statement costs more than running it.
+_FIND = _lookup(TOKEN, Invitation, Episode, Draft, hashes=_L.c.token_hash == sa.bindparam("token_hash"))
+_FIND_MANY = _lookup(
+    TOKEN,
+    _L.c.token_hash.label("hash"),
+    *[c.label(f"{t.name}_{c.name}") for t in (Invitation.__table__, Episode.__table__, Draft.__table__)
+      for c in t.c if c.name in LINK_COLUMNS[t.name]],
+    hashes=_L.c.token_hash.in_(sa.bindparam("hashes", expanding=True)),
+)
+_FIND_CODE = _lookup(CODE, Invitation, hashes=_L.c.token_hash == sa.bindparam("token_hash"))
+
+
+def find_link(session: Session, token_hash: str) -> tuple[Invitation, Episode, Draft | None] | None:
+    """The invitation a link token opens, with its episode and draft."""
+    row = session.execute(_FIND, {"token_hash": token_hash}).first()
+    return tuple(row) if row is not None else None
 
 
 def find_links(connection: sa.Connection, token_hashes: list[str]) -> dict[str, sa.Row]:
-    """`find_link` for many tokens: token hash → one row with the invitation's, the episode's
-    and the draft's `LINK_COLUMNS`, named `invitation_id`, `episode_language`, `draft_started_at` …"""
-    found: dict[str, sa.Row] = {}
-    for row in connection.execute(_FIND_MANY, {"hashes": token_hashes}):
-        if row.direct or row.hash not in found:
-            found[row.hash] = row
-    return found
+    """`find_link` for many tokens, in plain columns (no ORM objects: this is the submission
+    writer's read, once per batch): token hash → one row with the invitation's, the episode's and
+    the draft's `LINK_COLUMNS`, named `invitation_id`, `episode_language`, `draft_started_at` …"""
+    return {row.hash: row for row in connection.execute(_FIND_MANY, {"hashes": token_hashes})}
 
 
 def find_invitation(session: Session, token_hash: str) -> Invitation | None:
@@ -147,25 +151,18 @@ def open_code(session: Session, typed: str, now: dt.datetime) -> tuple[Invitatio
     code = normalise_code(typed)
     if code is None:
         return None
-    row = session.exec(
-        select(InvitationLink).where(InvitationLink.token_hash == code_hash(code), InvitationLink.kind == "code",
-                                     InvitationLink.revoked_at.is_(None))
-    ).first()
-    if row is None:
-        return None
-    invitation = session.get(Invitation, row.invitation_id)
-    if invitation is None or invitation.status not in ("open", "started") or invitation.expires_at <= now:
+    invitation = session.execute(_FIND_CODE, {"token_hash": code_hash(code)}).scalars().first()
+    if invitation is None or invitation.status not in TAKES_ANSWERS or invitation.expires_at <= now:
         return None
     token, _, rows = link_rows(invitation.id, "code", now)
-    session.execute(sa.insert(InvitationLink), rows)
+    issue(session, rows)
     return invitation, token
 
 
 def revoke(session: Session, invitation_id: str, now: dt.datetime) -> int:
     """Revoke every link and code of an invitation (the caller commits)."""
     result = session.execute(
-        sa.update(InvitationLink)
-        .where(InvitationLink.invitation_id == invitation_id, InvitationLink.revoked_at.is_(None))
+        sa.update(_L).where(_L.c.invitation_id == invitation_id, _L.c.revoked_at.is_(None))
         .values(revoked_at=now)
     )
     return result.rowcount
