@@ -11,6 +11,7 @@ import datetime as dt
 import enum
 import os
 import time
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -37,7 +38,7 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value
 
 
-def _time(**kw) -> Field:
+def _time(**kw: Any) -> Any:  # Any, as sqlmodel.Field itself returns: the column's value type
     return Field(sa_type=UTCDateTime, **kw)
 
 
