@@ -42,6 +42,12 @@ def _time(**kw: Any) -> Any:  # Any, as sqlmodel.Field itself returns: the colum
     return Field(sa_type=UTCDateTime, **kw)
 
 
+def table(model: type[SQLModel]) -> sa.Table:
+    """The `sa.Table` of a table model, for Core statements (bulk inserts, joins, `.c` columns)."""
+    # SQLModel's metaclass sets `__table__` on every `table=True` class, but its types do not declare it.
+    return model.__table__  # type: ignore[attr-defined]
+
+
 def new_id() -> str:
     """A new row id: a UUID version 7 (RFC 9562, section 5.7) as 32 hex digits.
 
