@@ -66,6 +66,7 @@ def compile_condition(ins: Instrument, cond: Condition) -> Test:
         return Test("any", parts=tuple(compile_condition(ins, c) for c in cond.any))
     if cond.all is not None:
         return Test("all", parts=tuple(compile_condition(ins, c) for c in cond.all))
+    assert cond.item is not None  # the loader checked: exactly one of item, any, all
     item = ins.item(cond.item)
     if cond.in_ is not None:
         return Test("item", cond.item, frozenset(cond.in_), False)
@@ -106,6 +107,7 @@ def accepts(ins: Instrument, item: Item, value: Any) -> bool:
     if kind == "text":
         return isinstance(value, str) and len(value) <= (item.max_length or TEXT_LIMIT)
     if kind == "decimal":
+        assert item.min is not None and item.max is not None  # the loader checked: a decimal item has both
         return (type(value) is int or type(value) is float) and math.isfinite(value) and item.min <= value <= item.max
     codes = ins.code_set(item)  # a multi item
     return (
@@ -130,6 +132,7 @@ def describe_allowed(ins: Instrument, item: Item) -> str:
     if item.kind == "multi":
         return f"one or more of {', '.join(map(str, ins.codes_of(item)))}, or empty for no answer"
     if item.kind == "decimal":
+        assert item.min is not None and item.max is not None  # the loader checked: a decimal item has both
         return f"a number from {_number(item.min)} to {_number(item.max)}, or empty for no answer"
     if item.kind == "text":
         return f"text of at most {item.max_length or TEXT_LIMIT} characters, or empty for no answer"

@@ -21,6 +21,7 @@ from instruments.schema import (
     Linear,
     MeanOf,
     PatternLookup,
+    Recode,
     RecodeMean,
     Scoring,
     ScoreLookup,
@@ -118,7 +119,7 @@ def _condition_problems(ins: Instrument, cond: Condition, items: dict[str, Item]
     if sum(forms) != 1:
         return [f"at {at}: a condition has exactly one of `item`, `any`, `all`"]
     if cond.any is not None or cond.all is not None:
-        key, parts = ("any", cond.any) if cond.any is not None else ("all", cond.all)
+        key, parts = ("any", cond.any) if cond.any is not None else ("all", cond.all or [])  # `or []`: for mypy, all is set here
         return [p for n, c in enumerate(parts) for p in _condition_problems(ins, c, items, f"{at}.{key}[{n}]")]
     if cond.item not in items:
         return [f"at {at}.item: {cond.item!r} is not an item listed before this point"]
@@ -222,7 +223,7 @@ def _recode_problems(ins: Instrument, scoring: Scoring, scale: RecodeMean | Sum,
     if scale.recode is None:
         return []
     if isinstance(scale.recode, str):
-        per_item = {i: scale.recode for i in scale.items}
+        per_item: dict[str, Recode] = {i: scale.recode for i in scale.items}
     else:
         per_item = scale.recode
         extra = [i for i in per_item if i not in scale.items]
@@ -237,6 +238,7 @@ def _recode_problems(ins: Instrument, scoring: Scoring, scale: RecodeMean | Sum,
             continue
         needed = [c for c in ins.codes_of(item) if c not in ins.unanswered_codes(item)]
         tables = spec if isinstance(spec, list) else [spec]
+        table: str | dict[int, float | None] | ConditionalRecode
         for k, table in enumerate(tables):
             tat = f"{rat}[{k}]" if isinstance(spec, list) else rat
             if isinstance(table, ConditionalRecode):

@@ -11,7 +11,7 @@ scoring, value set, example.
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import msgspec
 from msgspec import Meta
@@ -33,7 +33,7 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=T
     pass
 
 
-class Text(_Strict, kw_only=True):
+class Text(_Strict, frozen=True, kw_only=True):
     """A short text in each of the three patient languages."""
 
     nb: str
@@ -41,7 +41,7 @@ class Text(_Strict, kw_only=True):
     en: str
 
 
-class Option(_Strict, kw_only=True):
+class Option(_Strict, frozen=True, kw_only=True):
     """One response option of a single-choice item.
 
     `code` is what is stored and scored (for forms, as printed: 1 = first option unless the
@@ -54,7 +54,7 @@ class Option(_Strict, kw_only=True):
     unanswered: bool = False
 
 
-class Condition(_Strict, kw_only=True):
+class Condition(_Strict, frozen=True, kw_only=True):
     """When an item is asked, or when a conditional recode applies.
 
     Exactly one form: ``{item: q21, in: [1]}``, ``{item: q21, answered: false}``,
@@ -69,12 +69,12 @@ class Condition(_Strict, kw_only=True):
 
 
 ItemKind = Literal["choice", "multi", "integer", "decimal", "vas", "text"]
-KINDS: tuple[str, ...] = ItemKind.__args__
+KINDS: tuple[str, ...] = get_args(ItemKind)
 # Kinds whose answers are codes: a finite list of whole numbers (`Instrument.codes_of`).
 CODED = frozenset({"choice", "multi", "integer", "vas"})
 
 
-class Item(_Strict, kw_only=True):
+class Item(_Strict, frozen=True, kw_only=True):
     """A question.
 
     `choice` takes one of `options` (inline, or the name of an option set); `multi` takes one
@@ -94,7 +94,7 @@ class Item(_Strict, kw_only=True):
     when: Condition | None = None
 
 
-class ConditionalRecode(_Strict, kw_only=True):
+class ConditionalRecode(_Strict, frozen=True, kw_only=True):
     """A recode table that applies only when `when` holds (the first that holds wins)."""
 
     when: Condition
@@ -106,7 +106,7 @@ class ConditionalRecode(_Strict, kw_only=True):
 Recode = Name | dict[Code, float | None] | list[ConditionalRecode]
 
 
-class Linear(_Strict, kw_only=True):
+class Linear(_Strict, frozen=True, kw_only=True):
     """A linear transform of a scale's value, in one of two forms.
 
     ``{min, max}``: rescale so that `min` becomes 0 and `max` becomes 100, as
@@ -127,7 +127,7 @@ class Linear(_Strict, kw_only=True):
         return x * (1.0 if self.multiply is None else self.multiply) + (0.0 if self.add is None else self.add)
 
 
-class RecodeMean(_Strict, kw_only=True, tag="recode_mean", tag_field="kernel"):
+class RecodeMean(_Strict, frozen=True, kw_only=True, tag="recode_mean", tag_field="kernel"):
     """Recode each answered item, then average the answered items.
 
     Scored when at least `min_answered` items are answered (averaging the answered items is
@@ -142,7 +142,7 @@ class RecodeMean(_Strict, kw_only=True, tag="recode_mean", tag_field="kernel"):
     transform: Linear | None = None
 
 
-class Sum(_Strict, kw_only=True, tag="sum", tag_field="kernel"):
+class Sum(_Strict, frozen=True, kw_only=True, tag="sum", tag_field="kernel"):
     """`constant` plus the sum of the recoded items (codes as they are when no recode).
 
     Scored when at least `min_answered` items are answered (default: all). With `prorate`,
@@ -160,7 +160,7 @@ class Sum(_Strict, kw_only=True, tag="sum", tag_field="kernel"):
     transform: Linear | None = None
 
 
-class ValueSetIndex(_Strict, kw_only=True, tag="valueset_index", tag_field="kernel"):
+class ValueSetIndex(_Strict, frozen=True, kw_only=True, tag="valueset_index", tag_field="kernel"):
     """The index of an EQ-5D health state under a value set chosen at scoring time.
 
     `items` are the five dimensions in the order of the state's digits; `version` names the
@@ -175,7 +175,7 @@ class ValueSetIndex(_Strict, kw_only=True, tag="valueset_index", tag_field="kern
     default_country: str | None = None
 
 
-class PatternLookup(_Strict, kw_only=True, tag="lookup", tag_field="kernel"):
+class PatternLookup(_Strict, frozen=True, kw_only=True, tag="lookup", tag_field="kernel"):
     """The value of a response pattern in a table: the codes of `items`, in that order and
     separated by single spaces, are the key (``"2 1 3": 0.81``). No score when an item has
     no answer or the pattern is not in the table."""
@@ -190,7 +190,7 @@ Scale = RecodeMean | Sum | ValueSetIndex | PatternLookup
 SCALE_KERNELS = ("recode_mean", "sum", "valueset_index", "lookup")
 
 
-class Input(_Strict, kw_only=True):
+class Input(_Strict, frozen=True, kw_only=True):
     """One scale in a weighted sum: contributes ``weight * (scale - mean) / sd``."""
 
     scale: Name
@@ -199,7 +199,7 @@ class Input(_Strict, kw_only=True):
     sd: Annotated[float, Meta(gt=0)] = 1.0
 
 
-class WeightedSum(_Strict, kw_only=True, tag="weighted_sum", tag_field="kernel"):
+class WeightedSum(_Strict, frozen=True, kw_only=True, tag="weighted_sum", tag_field="kernel"):
     """``constant + multiplier * sum(inputs)``; needs every input scale."""
 
     id: Name
@@ -209,7 +209,7 @@ class WeightedSum(_Strict, kw_only=True, tag="weighted_sum", tag_field="kernel")
     multiplier: float = 1.0
 
 
-class Band(_Strict, kw_only=True):
+class Band(_Strict, frozen=True, kw_only=True):
     """A band and its lower bound: closed with `min` (the score is ≥ min) or open with
     `above` (the score is > above). Its upper bound is the next band's lower bound."""
 
@@ -221,10 +221,13 @@ class Band(_Strict, kw_only=True):
     @property
     def bound(self) -> tuple[float, bool]:
         """(value, open): bands are ordered by this, a closed bound before an open one."""
-        return (self.min, False) if self.above is None else (self.above, True)
+        if self.above is not None:
+            return (self.above, True)
+        assert self.min is not None  # the loader checked: exactly one of min, above
+        return (self.min, False)
 
 
-class Bands(_Strict, kw_only=True, tag="bands", tag_field="kernel"):
+class Bands(_Strict, frozen=True, kw_only=True, tag="bands", tag_field="kernel"):
     """The band (category) a score falls in: the last band whose lower bound admits the score
     (``score >= min`` or ``score > above``); none when the score is below every band."""
 
@@ -234,7 +237,7 @@ class Bands(_Strict, kw_only=True, tag="bands", tag_field="kernel"):
     bands: list[Band]
 
 
-class MeanOf(_Strict, kw_only=True, tag="mean", tag_field="kernel"):
+class MeanOf(_Strict, frozen=True, kw_only=True, tag="mean", tag_field="kernel"):
     """The mean of the `inputs` that have a score, when at least `min_scored` of them have
     one (default: all). KOOS4: the mean of four subscales."""
 
@@ -244,7 +247,7 @@ class MeanOf(_Strict, kw_only=True, tag="mean", tag_field="kernel"):
     min_scored: Annotated[int, Meta(ge=1)] | None = None
 
 
-class ScoreLookup(_Strict, kw_only=True, tag="lookup", tag_field="kernel"):
+class ScoreLookup(_Strict, frozen=True, kw_only=True, tag="lookup", tag_field="kernel"):
     """A score looked up in a table by the value of `input` (a raw sum → its interval score,
     T-score or standard error). No score when the input has none or its value is not a key."""
 
@@ -258,7 +261,7 @@ Summary = WeightedSum | Bands | MeanOf | ScoreLookup
 SUMMARY_KERNELS = ("weighted_sum", "bands", "mean", "lookup")
 
 
-class Scoring(_Strict, kw_only=True):
+class Scoring(_Strict, frozen=True, kw_only=True):
     """One way of turning the items into scores. Scales come from items; summary scores come
     from scales (or earlier summary scores), in the order listed."""
 
@@ -272,7 +275,7 @@ class Scoring(_Strict, kw_only=True):
     summaries: list[Summary] = []
 
 
-class Licence(_Strict, kw_only=True):
+class Licence(_Strict, frozen=True, kw_only=True):
     """Who holds the instrument and on what terms. `wording: overlay` means the official item
     wording is licensed: the repository ships only our own short labels, and a registry that
     holds the licence supplies the wording in an overlay file."""
@@ -282,7 +285,7 @@ class Licence(_Strict, kw_only=True):
     wording: Literal["ours", "overlay"]
 
 
-class Example(_Strict, kw_only=True):
+class Example(_Strict, frozen=True, kw_only=True):
     """An answer pattern with the scores it must give; `instruments check` runs every one.
 
     Expected values are compared within half a unit of the last of `precision` decimals.
@@ -298,7 +301,7 @@ class Example(_Strict, kw_only=True):
     precision: Annotated[int, Meta(ge=0, le=12)] = 3
 
 
-class Instrument(_Strict, kw_only=True, dict=True):
+class Instrument(_Strict, frozen=True, kw_only=True, dict=True):
     """One instrument in one version. Lookups derived from the definition (items by id, codes,
     compiled conditions) are built on first use and kept with the object (`dict=True` gives
     the frozen struct a place for them)."""
@@ -332,6 +335,7 @@ class Instrument(_Strict, kw_only=True, dict=True):
         if item.kind in ("choice", "multi"):
             return [o.code for o in self.options_of(item)]
         if item.kind in ("integer", "vas"):
+            assert item.min is not None and item.max is not None  # the loader checked: whole-number items have both
             return list(range(int(item.min), int(item.max) + 1))
         return []
 
@@ -380,17 +384,17 @@ class Instrument(_Strict, kw_only=True, dict=True):
 # Overlay: the licensed wording of one instrument, supplied by a registry.
 
 
-class OverlayItem(_Strict, kw_only=True):
+class OverlayItem(_Strict, frozen=True, kw_only=True):
     text: str
     options: dict[Code, str] = {}
 
 
-class OverlayLanguage(_Strict, kw_only=True):
+class OverlayLanguage(_Strict, frozen=True, kw_only=True):
     instructions: str | None = None
     items: dict[Name, OverlayItem]
 
 
-class Overlay(_Strict, kw_only=True):
+class Overlay(_Strict, frozen=True, kw_only=True):
     """Official wording for an instrument version, per language, from the licence holder."""
 
     instrument: InstrumentId

@@ -28,7 +28,7 @@ import datetime as dt
 import functools
 import re
 import urllib.parse
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from litestar import Request
@@ -210,7 +210,8 @@ def security_headers(settings: Settings):
     async def before_send(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":
             return
-        headers = message.setdefault("headers", [])
+        # cast: ASGI types them as any iterable; Litestar's responses send a list, which is changed in place
+        headers = cast(list[tuple[bytes, bytes]], message.setdefault("headers", []))
         if hsts is not None:
             headers.append(hsts)
         if scope.get("method") == "OPTIONS" and message["status"] == 204:

@@ -205,6 +205,7 @@ def check(files: list[str], overlays: list[str], out: TextIO) -> bool:
             for problem in problems:
                 print(f"{name}: {problem}", file=out)
         else:
+            assert ins is not None  # no problems: the definition loaded
             print(f"{name}: ok ({ins.id} {ins.version}, {len(ins.examples)} example(s) pass)", file=out)
     for name in overlays:
         passed &= _check_overlay(name, {k: v for k, (_, v) in loaded.items()}, out)

@@ -11,6 +11,7 @@ import datetime as dt
 import enum
 import os
 import time
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -37,8 +38,14 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value
 
 
-def _time(**kw) -> Field:
+def _time(**kw: Any) -> Any:  # Any, as sqlmodel.Field itself returns: the column's value type
     return Field(sa_type=UTCDateTime, **kw)
+
+
+def table(model: type[SQLModel]) -> sa.Table:
+    """The `sa.Table` of a table model, for Core statements (bulk inserts, joins, `.c` columns)."""
+    # SQLModel's metaclass sets `__table__` on every `table=True` class, but its types do not declare it.
+    return model.__table__  # type: ignore[attr-defined]
 
 
 def new_id() -> str:

@@ -41,9 +41,9 @@ from promsvc.settings import Settings
 
 # Errors by kind of operation (a superset of what each answers with: 400 for a malformed parameter
 # or body, 404 for what a path or a registry names, 409/410/422 from the services, 413/415 for bodies).
-API_ERRORS = (400, 401, 403, 404, 409, 410, 413, 415, 422)  # needs a key
-FORM_ERRORS = (400, 404, 409, 410, 413, 415, 422)  # the patient form API: the link is the key
-OPEN_ERRORS = (400, 404)  # open data: no key; 404 for a registry that has published nothing
+API_ERRORS: tuple[int, ...] = (400, 401, 403, 404, 409, 410, 413, 415, 422)  # needs a key
+FORM_ERRORS: tuple[int, ...] = (400, 404, 409, 410, 413, 415, 422)  # the patient form API: the link is the key
+OPEN_ERRORS: tuple[int, ...] = (400, 404)  # open data: no key; 404 for a registry that has published nothing
 PROBLEM = {
     "type": "object",
     "required": ["type", "title", "status", "detail"],
@@ -183,6 +183,7 @@ class ApiDocs(OpenAPIRenderPlugin):
         super().__init__(path=["/swagger"])
 
     def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
+        assert request.app.openapi_config is not None  # this page is part of the app's OpenAPI config
         assets = f"{request.app.openapi_config.path}/assets"
         title = html.escape(openapi_schema["info"]["title"])
         return (

@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from promsvc import audit, db
 from promsvc.invitations.states import PENDING
-from promsvc.models import AuditEntry, Contact, Draft, Episode, Invitation
+from promsvc.models import AuditEntry, Contact, Draft, Episode, Invitation, table
 from promsvc.registries.schema import Registry
 from promsvc.settings import Settings
 
@@ -64,23 +66,24 @@ def run(engine: Engine, settings: Settings, registries: dict[str, Registry], *, 
         contacts = _contacts_done(registry_id, now - dt.timedelta(days=contact_days))
         drafts = _drafts_done(registry_id, now - dt.timedelta(days=draft_days))
         with db.session(engine) as session:
-            draft_episodes = dict(session.execute(
-                sa.select(Draft.invitation_id, _INV.c.episode_id).join(_INV, _INV.c.id == Draft.invitation_id)
+            draft_episodes: dict[str, str] = dict(session.execute(
+                sa.select(col(Draft.invitation_id), _INV.c.episode_id).join(_INV, _INV.c.id == Draft.invitation_id)
                 .where(drafts)).all())
+            gone_drafts: Sequence[str]
             if dry_run:
-                gone_contacts = session.execute(sa.select(Contact.id, Contact.episode_id).where(contacts)).all()
+                gone_contacts = session.execute(sa.select(col(Contact.id), col(Contact.episode_id)).where(contacts)).all()
                 gone_drafts = list(draft_episodes)
             else:
                 # The conditions are the deletes' own, so that what changed since is not touched.
                 gone_contacts = session.execute(
-                    sa.delete(Contact).where(contacts).returning(Contact.id, Contact.episode_id)).all()
-                gone_drafts = session.execute(sa.delete(Draft).where(drafts).returning(Draft.invitation_id)).scalars().all()
+                    sa.delete(Contact).where(contacts).returning(col(Contact.id), col(Contact.episode_id))).all()
+                gone_drafts = session.execute(sa.delete(Draft).where(drafts).returning(col(Draft.invitation_id))).scalars().all()
                 rows = [audit.row(ACTOR, "system", action, registry_id, episode_id, "ok", now)
                         for action, episodes in (("contacts.delete", {e for _, e in gone_contacts}),
                                                  ("draft.delete", [draft_episodes.get(i) for i in gone_drafts]))
                         for episode_id in sorted(episodes, key=str)]
                 if rows:
-                    session.execute(sa.insert(AuditEntry.__table__), rows)
+                    session.execute(sa.insert(table(AuditEntry)), rows)
                 session.commit()
         done = Deleted(registry=registry_id, contact_days=contact_days, draft_days=draft_days,
                        episodes=len({e for _, e in gone_contacts}), contacts=len(gone_contacts), drafts=len(gone_drafts))
@@ -91,14 +94,14 @@ def run(engine: Engine, settings: Settings, registries: dict[str, Registry], *, 
     return out
 
 
-_INV = Invitation.__table__
+_INV = table(Invitation)
 
 
 def _contacts_done(registry_id: str, closed_before: dt.datetime):
     """The registry's contacts whose episode has invitations, none still to come and none closed since then."""
     of_episode = _INV.c.episode_id == Contact.episode_id
     return sa.and_(
-        Contact.episode_id.in_(sa.select(Episode.id).where(Episode.registry_id == registry_id)),
+        col(Contact.episode_id).in_(sa.select(col(Episode.id)).where(col(Episode.registry_id) == registry_id)),
         sa.exists().where(of_episode),  # an episode without invitations is left alone
         ~sa.exists().where(of_episode, sa.or_(_INV.c.status.in_(PENDING), _INV.c.status_at >= closed_before)),
     )
@@ -106,6 +109,6 @@ def _contacts_done(registry_id: str, closed_before: dt.datetime):
 
 def _drafts_done(registry_id: str, closed_before: dt.datetime):
     """The registry's drafts whose invitation closed before then."""
-    return Draft.invitation_id.in_(
+    return col(Draft.invitation_id).in_(
         sa.select(_INV.c.id).where(_INV.c.registry_id == registry_id, _INV.c.status.not_in(PENDING),
                                    _INV.c.status_at < closed_before))

@@ -8,8 +8,8 @@ arrays and definitions in, arrays out.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import msgspec
 import numpy as np
@@ -180,7 +180,8 @@ def _item_values(ins: Instrument, item_id: str, answers: Coded, values: Mapping[
         ticks = np.nan_to_num(answers.codes).astype(np.int64)
         total = np.zeros(len(ticks))
         for k, code in enumerate(ins.codes_of(ins.item(item_id))):
-            total += np.where((ticks >> k) & 1 == 1, 1.0 if values is None else values[code], 0.0)
+            # cast: a multi item's values are all numbers (instruments.checks)
+            total += np.where((ticks >> k) & 1 == 1, 1.0 if values is None else cast(float, values[code]), 0.0)
         return np.where(ticks == 0, np.nan, total)
     return _lookup_table(ins, item_id, answers, values)[answers.pos]
 
@@ -318,4 +319,4 @@ def _score_lookup(summary: ScoreLookup, scores: dict[str, np.ndarray], rows: int
     return np.where(keys[at] == value, values[at], np.nan)  # NaN equals no key
 
 
-_SUMMARIES = {WeightedSum: _weighted_sum, Bands: _bands, MeanOf: _mean_of, ScoreLookup: _score_lookup}
+_SUMMARIES: dict[type, Callable[..., np.ndarray]] = {WeightedSum: _weighted_sum, Bands: _bands, MeanOf: _mean_of, ScoreLookup: _score_lookup}

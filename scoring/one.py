@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from instruments import Instrument, find
 from instruments.answers import compile_condition
@@ -70,8 +70,7 @@ class _Plan:
                 self.steps.append((scale.id, _pattern_lookup(ins, scale)))
             else:
                 values = [_recoded(ins, chosen, scale, item_id) for item_id in scale.items]
-                kernel = _recode_mean if isinstance(scale, RecodeMean) else _sum
-                self.steps.append((scale.id, kernel(scale, values)))
+                self.steps.append((scale.id, _recode_mean(scale, values) if isinstance(scale, RecodeMean) else _sum(scale, values)))
         for summary in chosen.summaries:
             self.steps.append((summary.id, _SUMMARIES[type(summary)](summary)))
         self.provenance = Provenance(
@@ -139,7 +138,7 @@ def _quick(ins: Instrument, item) -> Callable[[Any], Any]:
     raise ValueError(f"{item.id}: no quick reading of a {item.kind} item")
 
 
-def _table(ins: Instrument, item_id: str, values: Mapping[int, float | None] | None) -> dict[int, float]:
+def _table(ins: Instrument, item_id: str, values: Mapping[int, float | None] | None) -> dict[Any, float]:  # Any: read with any answer
     """Code → value for an item (scoring.engine._build_lookup): codes without a value and
     `unanswered` options are left out, so they read as missing. No `values`: the code itself."""
     item = ins.item(item_id)
@@ -158,7 +157,8 @@ def _value_of(ins: Instrument, item_id: str, values: Mapping[int, float | None] 
     if kind == "decimal":
         return lambda answers: NAN if answers.get(item_id) is None else answers[item_id]
     if kind == "multi":
-        options = [(c, 1.0 if values is None else float(values[c])) for c in ins.codes_of(ins.item(item_id))]
+        # cast: a multi item's values are all numbers (instruments.checks)
+        options = [(c, 1.0 if values is None else float(cast(float, values[c]))) for c in ins.codes_of(ins.item(item_id))]
 
         def ticked(answers: Answers) -> float:
             chosen = answers.get(item_id)
@@ -258,14 +258,14 @@ def _valueset_index(ins: Instrument, scale: ValueSetIndex, value_set) -> Step:
     return index
 
 
-def _slots(codes: list[int]) -> dict[int, int]:
+def _slots(codes: list[int]) -> dict[Any, int]:  # Any: read with any answer
     lowest = min(codes)
     return {code: code - lowest + 1 for code in codes}
 
 
 def _pattern_lookup(ins: Instrument, scale: PatternLookup) -> Step:
     skip = {i: ins.unanswered_codes(ins.item(i)) for i in scale.items}
-    table = {tuple(int(c) for c in key.split(" ")): value for key, value in scale.table.items()}
+    table: dict[tuple[Any, ...], float] = {tuple(int(c) for c in key.split(" ")): value for key, value in scale.table.items()}
     items = scale.items
 
     def lookup(answers: Answers, _scores: dict) -> float:
@@ -328,4 +328,4 @@ def _score_lookup(summary: ScoreLookup) -> Step:
     return lambda _answers, scores: table.get(scores[source], NAN)
 
 
-_SUMMARIES = {WeightedSum: _weighted_sum, Bands: _bands, MeanOf: _mean_of, ScoreLookup: _score_lookup}
+_SUMMARIES: dict[type, Callable[..., Step]] = {WeightedSum: _weighted_sum, Bands: _bands, MeanOf: _mean_of, ScoreLookup: _score_lookup}

@@ -228,7 +228,7 @@ def _fill_lookup(table, rows, levels, filename, ref) -> None:
 # The meaning of each term name, as a feature of the states (one number per state); the index is
 # the model form applied to coefficient x feature. `s` is the (n, 5) level matrix, `n[:, k]` the
 # number of dimensions at level k. Names and definitions follow the reference README.
-_Feature = Callable[[np.ndarray, np.ndarray], np.ndarray]
+_Feature = Callable[[np.ndarray, np.ndarray], np.ndarray | np.bool]  # np.bool: numpy's stubs type `.any(axis=1)` so
 _NAMED: dict[str, _Feature] = {
     # the value of 11111 before anything else (not always 1)
     "FullHealth": lambda s, n: np.ones(len(s)),

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, cast
 
 import msgspec
 from litestar import Controller, get
 from litestar.params import QueryParameter
-from sqlmodel import select
+from sqlmodel import col, select
 
 from promsvc import audit
 from promsvc.models import AuditEntry
@@ -57,12 +57,13 @@ class AuditController(Controller):
             if value is not None:
                 query = query.where(column == value)
         if before is not None:
-            query = query.where(AuditEntry.id < before)
-        rows = db_session.exec(query.order_by(AuditEntry.id.desc()).limit(limit + 1)).all()
+            query = query.where(col(AuditEntry.id) < before)
+        rows = db_session.exec(query.order_by(col(AuditEntry.id).desc()).limit(limit + 1)).all()
         more = len(rows) > limit
         rows = rows[:limit]
         page = AuditPage(
-            entries=[AuditEntryOut(id=r.id, at=r.at, actor=r.actor, role=r.role, action=r.action,
+            # cast: a stored row has its id (None only before the insert)
+            entries=[AuditEntryOut(id=cast(int, r.id), at=r.at, actor=r.actor, role=r.role, action=r.action,
                                    registry_id=r.registry_id, episode_id=r.episode_id, outcome=r.outcome) for r in rows],
             next_before=rows[-1].id if more and rows else None,
         )

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import msgspec
 import sqlalchemy as sa
 from msgspec import Meta
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from promsvc import audit
 from promsvc.errors import FieldError, Invalid
@@ -132,7 +132,7 @@ def update(session: Session, caller: Caller, registry: Registry, episode: Episod
     current = session.exec(select(Episode.attributes).where(Episode.id == episode.id).with_for_update()).one()
     merged = {**(current or {}), **change.attributes}
     stored = known(merged)
-    session.execute(sa.update(Episode).where(Episode.id == episode.id).values(attributes=stored))
+    session.execute(sa.update(Episode).where(col(Episode.id) == episode.id).values(attributes=stored))
     audit.record(session, caller.key_id, caller.role, action, registry.id, episode.id, "ok")
     session.commit()
     return AttributesOut(external_id=episode.external_id, attributes=stored)

@@ -14,12 +14,12 @@ import csv
 import datetime as dt
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import instruments
 from instruments import Catalogue, Instrument
@@ -144,7 +144,7 @@ def export_csv(engine: Engine, registry: Registry, protocol_id: str | None = Non
             query = select(Episode.id).where(Episode.registry_id == registry.id)
             if protocol_id is not None:
                 query = query.where(Episode.protocol_id == protocol_id)
-            ids = session.exec(query.order_by(Episode.created_at, Episode.external_id)).all()
+            ids = session.exec(query.order_by(col(Episode.created_at), col(Episode.external_id))).all()
             for done in range(0, len(ids), chunk):
                 text = _csv(_rows(session, registry, columns, ids[done:done + chunk]))
                 session.rollback()  # no transaction is held while the client reads
@@ -160,20 +160,20 @@ class ExportStopped(Exception):
     """The database failed while an export was being sent."""
 
 
-def _rows(session: Session, registry: Registry, columns: list[Column], ids: list[str]) -> Iterator[list[str]]:
+def _rows(session: Session, registry: Registry, columns: list[Column], ids: Sequence[str]) -> Iterator[list[str]]:
     """The rows of the episodes `ids`, in that order."""
-    episodes = {e.id: e for e in session.exec(select(Episode).where(Episode.id.in_(ids)))}
+    episodes = {e.id: e for e in session.exec(select(Episode).where(col(Episode.id).in_(ids)))}
     invitations: dict[str, list[Invitation]] = {}
-    for inv in session.exec(select(Invitation).where(Invitation.episode_id.in_(ids))):
+    for inv in session.exec(select(Invitation).where(col(Invitation.episode_id).in_(ids))):
         invitations.setdefault(inv.episode_id, []).append(inv)
     responses: dict[str, list[Response]] = {}
-    for r in session.exec(select(Response).where(Response.episode_id.in_(ids))):
+    for r in session.exec(select(Response).where(col(Response.episode_id).in_(ids))):
         responses.setdefault(r.invitation_id, []).append(r)
     scores: dict[str, list[Score]] = {}
     response_ids = [r.id for answered in responses.values() for r in answered]
     for start in range(0, len(response_ids), EXPORT_CHUNK):
         chunk = response_ids[start:start + EXPORT_CHUNK]
-        for s in session.exec(select(Score).where(Score.response_id.in_(chunk), Score.current == sa.true())):
+        for s in session.exec(select(Score).where(col(Score.response_id).in_(chunk), Score.current == sa.true())):
             scores.setdefault(s.response_id, []).append(s)
 
     answers_and_scores = [c for c in columns if c.kind != "attribute"]
@@ -189,7 +189,7 @@ def _rows(session: Session, registry: Registry, columns: list[Column], ids: list
         for inv in sorted(invitations.get(episode.id, []), key=lambda i: (order.get(i.time_point, 99), i.due_at)):
             answered = responses.get(inv.id, [])
             answers: dict[tuple[str, str], object] = {}
-            values: dict[tuple[str, str, str], object] = {}
+            values: dict[tuple[str, str | None, str], object] = {}  # str | None: read with a column's scoring
             for r in answered:
                 for item_id, code in (r.answers or {}).items():
                     answers[(r.instrument_id, item_id)] = code

@@ -30,14 +30,14 @@ class _Request(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=
     pass
 
 
-class ContactIn(_Request):
+class ContactIn(_Request, frozen=True):
     """How to reach the patient; kept apart from the episode and deleted when no longer needed."""
 
     channel: ContactChannel
     address: Annotated[str, Meta(min_length=1, max_length=500)]
 
 
-class EnrolIn(_Request):
+class EnrolIn(_Request, frozen=True):
     """One episode to enrol. Enrolling the same external id again with the same fields returns
     the same episode; with other fields it is refused (409)."""
 
@@ -55,7 +55,7 @@ class EnrolIn(_Request):
 EnrolBatchIn = Annotated[list[EnrolIn], Meta(min_length=1, max_length=1000)]  # length checked by the service too
 
 
-class WithdrawIn(_Request):
+class WithdrawIn(_Request, frozen=True):
     reason: Annotated[str, Meta(min_length=1, max_length=500, description="Why the episode is withdrawn; kept with it.")]
 
 

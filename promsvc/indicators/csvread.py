@@ -182,7 +182,7 @@ def _episodes(data: pl.DataFrame, columns: list[str], name: str) -> pl.DataFrame
         both = rows.filter(pl.col("time_point") == tp)["row"]
         raise CsvError(f"{name}: data rows {both[0]} and {both[1]} are both episode {episode!r} at time point {tp}; "
                        "give each episode and time point one row")
-    if grouped["versions"].max() > 1:
+    if (grouped["versions"] > 1).any():  # not .max() > 1: the max of no rows is None
         episode = grouped.filter(pl.col("versions") > 1)["episode"][0]
         rows = data.filter(pl.col("episode") == episode)
         column = next(c for c in columns[1:] if rows[c].n_unique() > 1)

@@ -8,6 +8,7 @@ report problems (with their paths) and the engine calls it to compute.
 from __future__ import annotations
 
 import re
+from typing import cast
 
 import msgspec
 
@@ -113,6 +114,7 @@ def resolve(variable: Variable, registry: Registry, protocol: Protocol, at: str,
         if extra:
             problems.append(f"at {at}: a `field` variable takes no {', '.join(extra)}; remove it")
             return None
+        assert variable.time_point is not None  # checked above; the utility, which may not name one, is a score
         column = frame.time_point_column(variable.time_point, variable.field)
         if variable.field != "status":
             return Var(column, TIMESTAMP), None
@@ -209,31 +211,37 @@ def compile_indicator(indicator: Indicator, registry: Registry) -> Compiled:
 
     utility: list[tuple[str, str, int]] = []
     if indicator.utility is not None:
-        found = resolve(indicator.utility, registry, protocol, ".utility", problems, time_point_allowed=False)
-        if found is not None:
+        score = indicator.utility.score
+        if score is None:  # an attribute or a field would be read as a utility at no time point
+            problems.append("at .utility: a utility is a score read at every time point that asks it; give `instrument` "
+                            "and `score`, e.g. {instrument: eq5d-5l, score: index}")
+        found = None if score is None else resolve(indicator.utility, registry, protocol, ".utility", problems,
+                                                   time_point_allowed=False)
+        if score is not None and found is not None:
             var, _ = found
             if var.type != NUMBER:
                 problems.append(f"at .utility.score: a utility must be a number (an EQ-5D index), not {var.type}")
             for tp in protocol.time_points:
                 if indicator.utility.instrument in tp.instruments:
-                    ref = score_ref(registry, tp.id, indicator.utility.instrument, indicator.utility.score,
-                                    indicator.utility.scoring)
+                    ref = score_ref(registry, tp.id, indicator.utility.instrument, score, indicator.utility.scoring)
                     utility.append((tp.id, frame.score_column(ref), tp.offset.days))
                     scores.add(ref)
             if len(utility) < 2:
                 problems.append(f"at .utility.instrument: {indicator.utility.instrument} is asked at fewer than two time "
                                 "points; an area under the curve needs two or more")
     time_points |= {ref.time_point for ref in scores}  # their submission times apply the data date
-    for tp_id in (indicator.time_point, indicator.period.time_point):
-        if tp_id is not None and protocol.time_point(tp_id) is not None:
+    for key, tp_id in (("time_point", indicator.time_point), ("period.time_point", indicator.period.time_point)):
+        if tp_id is not None and protocol.time_point(tp_id) is None:
+            problems.append(f"at .{key}: protocol {protocol.id!r} has no time point {tp_id!r}; its time points: {_ids(protocol)}")
+        elif tp_id is not None:
             time_points.add(tp_id)
     strata: list[tuple[str, list]] = []
     for i, by in enumerate(indicator.standardise.by if indicator.standardise else []):
-        found = next((a for a in protocol.attributes if a.id == by), None)
-        values = None if found is None else (
-            list(found.values) if found.kind == "category" else [False, True] if found.kind == "boolean"
-            else list(range(found.min, found.max + 1)) if found.kind == "integer" and None not in (found.min, found.max)
-            and found.max - found.min < 100 else None)
+        attribute = next((a for a in protocol.attributes if a.id == by), None)
+        values = None if attribute is None else (
+            list(attribute.values) if attribute.kind == "category" else [False, True] if attribute.kind == "boolean"
+            else list(range(attribute.min, attribute.max + 1)) if attribute.kind == "integer"
+            and attribute.min is not None and attribute.max is not None and attribute.max - attribute.min < 100 else None)
         if values is None:
             problems.append(f"at .standardise.by[{i}]: {by!r} is not a category, boolean or integer attribute "
                             f"(with min and max) of protocol {protocol.id!r}; standardise by attributes with few values")
@@ -242,13 +250,15 @@ def compile_indicator(indicator: Indicator, registry: Registry) -> Compiled:
         strata.append((frame.attribute_column(by), values))
     if problems:
         raise DefinitionError(problems)
+    # No problems: every formula given was parsed (the population always is; it defaults to TRUE).
+    assert population is not None and all(f is not None for f in exclusions)
     names = set().union(*(f.names for f in [population, *exclusions, numerator, denominator, value] if f is not None))
     used = {n for n in names if n not in BUILT_IN}
     # Read only what the formulas use (and what the measure itself reads).
     attributes = {a for a in attributes if any(indicator.variables[n].attribute == a for n in used)} | set(
         indicator.standardise.by if indicator.standardise else [])
     return Compiled(
-        indicator=indicator, protocol=protocol, variables=variables, population=population, exclusions=exclusions,
+        indicator=indicator, protocol=protocol, variables=variables, population=population, exclusions=cast(list[Formula], exclusions),
         numerator=numerator, denominator=denominator, value=value, utility=utility, strata=strata,
         needs=frame.Needs(protocol=protocol.id, attributes=frozenset(attributes), time_points=frozenset(time_points),
                           scores=frozenset(scores)),

@@ -66,10 +66,12 @@ def per_episode(df: pl.DataFrame, compiled: Compiled, as_of: dt.date) -> pl.Data
     lazy = df.lazy().filter(pop).with_columns(_year(compiled).alias("year"))
     zero = pl.lit(0.0)
     if ind.measure == "proportion":
+        assert compiled.numerator is not None  # the loader checked: a proportion needs a numerator
         den = to_polars(compiled.denominator, v).fill_null(False) if compiled.denominator else pl.lit(True)
         num = den & to_polars(compiled.numerator, v).fill_null(False)
         cols = [den.alias("den"), num.cast(pl.Float64).alias("num")]
     elif ind.measure in ("mean", "median"):
+        assert compiled.value is not None  # the loader checked: a mean or median needs a value
         value = to_polars(compiled.value, v).cast(pl.Float64)
         cols = [pl.when(value.is_finite()).then(value).alias("val")]  # NaN and ±inf are no value
     elif ind.measure == "count":
@@ -115,7 +117,10 @@ def _year(compiled: Compiled) -> pl.Expr:
     period = compiled.indicator.period
     if period.by == "event_year":
         return pl.col(EVENT_YEAR)
+    # compile_indicator checked: results by answer year name a time point of the protocol
+    assert period.time_point is not None
     tp = compiled.protocol.time_point(period.time_point)
+    assert tp is not None
     due = (pl.col("event_date") + pl.duration(days=tp.offset.days)).dt.year().cast(pl.Int64)
     submitted = fr.time_point_column(tp.id, "submitted_at")
     return pl.col(submitted).dt.year().cast(pl.Int64).fill_null(due)
@@ -124,6 +129,7 @@ def _year(compiled: Compiled) -> pl.Expr:
 def window_closes(compiled: Compiled, time_point: str) -> pl.Expr:
     """When a time point's window closes for each episode: event date + offset + window."""
     tp = compiled.protocol.time_point(time_point)
+    assert tp is not None  # compile_indicator checked: a time point of the protocol
     return pl.col("event_date").cast(_UTC) + pl.duration(seconds=(tp.offset + tp.window).total_seconds())
 
 
@@ -131,6 +137,7 @@ def _response(compiled: Compiled, end: dt.datetime) -> list[pl.Expr]:
     """Response rate: due = the window has closed by the data date; withdrawn or deceased before
     it closed without answering are counted apart; the rest are the denominator."""
     tp = compiled.indicator.time_point
+    assert tp is not None  # the loader checked: a response rate names its time point
     closes = window_closes(compiled, tp)
     due = closes < pl.lit(end, dtype=_UTC)
     answered = (pl.col(fr.time_point_column(tp, "status")) == "completed").fill_null(False)

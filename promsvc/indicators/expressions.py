@@ -27,12 +27,16 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import msgspec
 import polars as pl
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
 
 NUMBER, TEXT, BOOLEAN, DATE, TIMESTAMP, NULL = "number", "text", "boolean", "date", "timestamp", "null"
 _TIMES = {DATE, TIMESTAMP}
@@ -66,7 +70,7 @@ def parse(text: str, variables: Mapping[str, Var], want: str | None = None) -> F
         statements = sqlglot.parse(text, dialect="postgres")
     except (ParseError, TokenError) as e:
         raise ExpressionError(f"cannot parse {text!r}: {_parse_message(e)}") from None
-    if len(statements) != 1 or statements[0] is None:
+    if len(statements) != 1 or not isinstance(statements[0], exp.Expression):  # None: an empty statement
         raise ExpressionError(f"{text!r} is not one expression; write a single SQL expression without ';'")
     tree = statements[0]
     names: set[str] = set()
@@ -164,6 +168,8 @@ class _Checker:
         if isinstance(node, exp.In):
             if node.args.get("query") or node.args.get("unnest") or node.args.get("field"):
                 raise ExpressionError(f"{node.sql()!r}: IN takes a list of values, e.g. x IN ('a', 'b')")
+            if not node.expressions:
+                raise ExpressionError(f"{node.sql()!r}: the list of IN is empty; give at least one value, e.g. x IN ('a')")
             for item in node.expressions:
                 if not isinstance(item, (exp.Literal, exp.Boolean, exp.Neg)) and _date_literal(item) is None:
                     raise ExpressionError(f"{node.sql()!r}: the list of IN holds only literal values (no NULL: use IS NULL)")
@@ -302,17 +308,19 @@ class _Polars:
             for item in node.expressions:
                 eq = self.compare(exp.EQ, node.this, item)
                 out = eq if out is None else out | eq
+            assert out is not None  # parse() refuses an empty IN list
             return out
         if isinstance(node, exp.Between):
             return self.compare(exp.GTE, node.this, node.args["low"]) & self.compare(exp.LTE, node.this, node.args["high"])
         if isinstance(node, exp.Case):
-            chain = None
+            chain: Then | ChainedThen | None = None
             for branch in node.args["ifs"]:
                 cond = (self.compare(exp.EQ, node.this, branch.this) if node.this is not None
                         else self.expr(branch.this))
                 then = self.expr(branch.args["true"])
                 chain = pl.when(cond).then(then) if chain is None else chain.when(cond).then(then)
             default = node.args.get("default")
+            assert chain is not None  # sqlglot parses no CASE without a WHEN
             return chain.otherwise(self.expr(default) if default is not None else pl.lit(None))
         if isinstance(node, exp.Coalesce):
             return pl.coalesce([self.timed(a, node) for a in [node.this, *node.expressions]])
@@ -327,7 +335,7 @@ class _Polars:
             return self.expr(node).cast(_UTC)
         return self.expr(node)
 
-    def compare(self, op: type, left: exp.Expression, right: exp.Expression) -> pl.Expr:
+    def compare(self, op: type[exp.Binary], left: exp.Expression, right: exp.Expression) -> pl.Expr:
         a, b = self.expr(left), self.expr(right)
         kinds = {self.kind(left), self.kind(right)}
         if kinds == _TIMES:  # a date against a time: the date's midnight, UTC

@@ -20,12 +20,21 @@ from __future__ import annotations
 import csv
 import io
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
-from promsvc.indicators.loader import IndicatorSet
 from promsvc.indicators.results import CSV_COLUMNS, Result, ResultSet
+from promsvc.indicators.schema import Indicator
+
+
+class Definitions(Protocol):
+    """What the outputs read of an indicator set: its definitions (a loaded
+    `promsvc.indicators.loader.IndicatorSet`, or those a publication was computed with)."""
+
+    @property
+    def indicators(self) -> list[Indicator]: ...
+
 
 # The columns of open data, in this order; the dictionary below describes each.
 OPEN_COLUMNS = (
@@ -117,7 +126,7 @@ def open_csv(rs: ResultSet) -> str:
     return _csv(OPEN_COLUMNS, (msgspec.structs.asdict(r) for r in published(rs)))
 
 
-def open_json(rs: ResultSet, iset: IndicatorSet) -> bytes:
+def open_json(rs: ResultSet, iset: Definitions) -> bytes:
     """Open data as JSON: the stamp, the data dictionary, each indicator's definition in words
     and the published cells."""
     body = stamp(rs) | {
@@ -164,7 +173,7 @@ def csv_metadata(rs: ResultSet, csv_name: str, columns) -> dict[str, Any]:
 PORTAL_LEVELS = ("hospital", "hf", "rhf")  # the finest published of these is uploaded; the portal sums upwards
 
 
-def portal_rows(rs: ResultSet, iset: IndicatorSet) -> tuple[list[dict[str, Any]], list[str]]:
+def portal_rows(rs: ResultSet, iset: Definitions) -> tuple[list[dict[str, Any]], list[str]]:
     """The upload rows of the national results portal (SKDE imongr), one per aggregate, and a
     note for each cell that cannot be uploaded.
 
@@ -204,6 +213,6 @@ def portal_rows(rs: ResultSet, iset: IndicatorSet) -> tuple[list[dict[str, Any]]
     return rows, notes
 
 
-def portal_csv(rs: ResultSet, iset: IndicatorSet) -> tuple[str, list[str]]:
+def portal_csv(rs: ResultSet, iset: Definitions) -> tuple[str, list[str]]:
     rows, notes = portal_rows(rs, iset)
     return _csv(PORTAL_COLUMNS, rows), notes

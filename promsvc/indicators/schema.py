@@ -44,7 +44,7 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=T
     pass
 
 
-class Variable(_Strict, kw_only=True):
+class Variable(_Strict, frozen=True, kw_only=True):
     """What a variable name refers to; exactly one form:
 
     - an episode attribute declared by the protocol: `{attribute: asa_class}`
@@ -62,7 +62,7 @@ class Variable(_Strict, kw_only=True):
     scoring: Name | None = None
 
 
-class Target(_Strict, kw_only=True):
+class Target(_Strict, frozen=True, kw_only=True):
     """Target levels as the national results portal judges them (SKDE `defineLevel`):
     high if the value reaches `green` in `direction`, low if it falls short of `yellow`,
     moderate between. Without `yellow` there are two levels (yellow = green)."""
@@ -72,7 +72,7 @@ class Target(_Strict, kw_only=True):
     yellow: float | None = None
 
 
-class Period(_Strict, kw_only=True):
+class Period(_Strict, frozen=True, kw_only=True):
     """Which year a result belongs to: the event's year, or the year the patient answered
     time point `time_point` (e.g. 12-month results counted in the year after surgery).
     `pooled`: also publish rolling periods of this many years (2 or 3) for small units."""
@@ -82,14 +82,14 @@ class Period(_Strict, kw_only=True):
     pooled: Annotated[int, Meta(ge=2, le=3)] | None = None
 
 
-class Standardise(_Strict, kw_only=True):
+class Standardise(_Strict, frozen=True, kw_only=True):
     """Direct standardisation of a proportion or mean by attributes (e.g. age group × sex) to the
     registry's whole population in the same period; the crude value is kept beside it."""
 
     by: Annotated[list[Name], Meta(min_length=1)]
 
 
-class Indicator(_Strict, kw_only=True):
+class Indicator(_Strict, frozen=True, kw_only=True):
     id: Annotated[str, Meta(min_length=1, max_length=60)]
     version: Annotated[int, Meta(ge=1)]
     approved: dt.date  # approval date of this version
@@ -142,6 +142,6 @@ DEFAULT_INTERVAL: dict[str, str] = {
 }
 
 
-class IndicatorFile(_Strict, kw_only=True):
+class IndicatorFile(_Strict, frozen=True, kw_only=True):
     registry: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9-]*$")]
     indicators: Annotated[list[Indicator], Meta(min_length=1)]

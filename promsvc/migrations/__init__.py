@@ -68,4 +68,7 @@ def current(engine: Engine) -> str | None:
 def head() -> str:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(config()).get_current_head()
+    revision = ScriptDirectory.from_config(config()).get_current_head()
+    if revision is None:  # the package ships its migrations, so none means a broken install
+        raise RuntimeError("no migration found in promsvc/migrations/versions")
+    return revision

@@ -28,7 +28,7 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=T
     pass
 
 
-class Unit(_Strict, kw_only=True):
+class Unit(_Strict, frozen=True, kw_only=True):
     id: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]*$")]
     name: str
     level: UnitLevel
@@ -36,7 +36,7 @@ class Unit(_Strict, kw_only=True):
     children: list[Unit] = []
 
 
-class InstrumentUse(_Strict, kw_only=True):
+class InstrumentUse(_Strict, frozen=True, kw_only=True):
     """How the registry asks and scores one instrument: which version (default: the newest
     loaded), which scorings (default: the instrument's default scoring) and, for EQ-5D, which
     value set (default: the instrument's default)."""
@@ -48,7 +48,7 @@ class InstrumentUse(_Strict, kw_only=True):
     country: str | None = None
 
 
-class TimePoint(_Strict, kw_only=True):
+class TimePoint(_Strict, frozen=True, kw_only=True):
     id: Name
     title: Text
     offset: dt.timedelta  # from the event date (negative: before it, e.g. a baseline)
@@ -56,7 +56,7 @@ class TimePoint(_Strict, kw_only=True):
     instruments: Annotated[list[InstrumentId], Meta(min_length=1)]
 
 
-class Attribute(_Strict, kw_only=True):
+class Attribute(_Strict, frozen=True, kw_only=True):
     """A non-identifying fact about an episode that indicators need (diagnosis group, urgency,
     ASA class, sex, age group …), sent at enrolment and updatable by the `system` role.
 
@@ -72,7 +72,7 @@ class Attribute(_Strict, kw_only=True):
     max: int | None = None
 
 
-class Reminders(_Strict, kw_only=True):
+class Reminders(_Strict, frozen=True, kw_only=True):
     after: dt.timedelta  # remind this long after the invitation if not completed
     max: Annotated[int, Meta(ge=0, le=5)] = 1
 
@@ -80,7 +80,7 @@ class Reminders(_Strict, kw_only=True):
 Unconfirmed = Literal["resend", "hold"]
 
 
-class WhenUnconfirmed(_Strict, kw_only=True):
+class WhenUnconfirmed(_Strict, frozen=True, kw_only=True):
     """What happens to a message whose send was cut between its final dot and the server's reply
     (the dispatcher or the connection died): nobody knows whether it arrived. `resend`: send it
     again, accepting a possible duplicate. `hold`: keep it as `unconfirmed` until staff decide
@@ -90,7 +90,7 @@ class WhenUnconfirmed(_Strict, kw_only=True):
     reminder: Unconfirmed = "resend"
 
 
-class Protocol(_Strict, kw_only=True):
+class Protocol(_Strict, frozen=True, kw_only=True):
     id: Name
     title: Text
     event: str  # what the time points follow, e.g. "primary hip replacement"
@@ -114,7 +114,7 @@ class Protocol(_Strict, kw_only=True):
 # ---- what a patient is entitled to know (docs/patient.md, "What a patient is told")
 
 
-class Contact(_Strict, kw_only=True):
+class Contact(_Strict, frozen=True, kw_only=True):
     """Where patients reach the registry with questions about the questionnaire or their data."""
 
     name: Text  # who answers, e.g. "Sekretariatet for Nasjonalt hofteregister"
@@ -123,7 +123,7 @@ class Contact(_Strict, kw_only=True):
     postal: Annotated[str, Meta(min_length=1)]  # the whole address; lines separated by newlines
 
 
-class Privacy(_Strict, kw_only=True):
+class Privacy(_Strict, frozen=True, kw_only=True):
     """The privacy information patients are given before they answer: who is responsible
     for their data (the data controller, *behandlingsansvarlig*), on what legal basis the data
     are processed, and a short statement of what is collected, why, for how long and the
@@ -134,7 +134,7 @@ class Privacy(_Strict, kw_only=True):
     statement: Text
 
 
-class Retention(_Strict, kw_only=True):
+class Retention(_Strict, frozen=True, kw_only=True):
     """Days this registry keeps contact details (after an episode's last invitation closed) and drafts
     (after their invitation closed), for promsvc.retention; each one unset is the settings' default."""
 
@@ -142,7 +142,7 @@ class Retention(_Strict, kw_only=True):
     draft_days: Annotated[int, Meta(ge=0, le=3650)] | None = None
 
 
-class Registry(_Strict, kw_only=True):
+class Registry(_Strict, frozen=True, kw_only=True):
     id: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9-]*$")]
     name: Text
     sender: str  # how messages to patients name the sender, e.g. "Nasjonalt demoregister"

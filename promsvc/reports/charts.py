@@ -11,6 +11,7 @@ value never reach a description, so no renderer can show them.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import msgspec
 
@@ -220,6 +221,12 @@ def _withheld(r: Result, d: Indicator, w: Words) -> str:
     return w("fewer_than", n=d.min_denominator) if is_small(r) else w("hidden")
 
 
+def _value(r: Result) -> float:
+    """The value of a cell that is shown (not suppressed, with a value)."""
+    assert r.value is not None
+    return r.value
+
+
 def _label(ix: Index, r: Result, d: Indicator, w: Words) -> str:
     name = ix.name(r.unit, w("national"))
     if r.suppressed:
@@ -309,7 +316,7 @@ def unit_bars(ix: Index, indicator: str, period: str, w: Words, *, level: str | 
     national = ix.cell(indicator, period, NATIONAL)
     shown_cells = [c for c in cells if not c.suppressed and c.value is not None]
     lower = d.target is not None and d.target.direction == "lower"
-    ranked = sorted(shown_cells, key=lambda c: c.value if lower else -c.value)
+    ranked = sorted(shown_cells, key=lambda c: _value(c) if lower else -_value(c))
     if units is not None:
         ranked = [c for c in cells if c in shown_cells]
     rest = sorted((c for c in cells if c not in shown_cells), key=lambda c: ix.name(c.unit, ""))
@@ -323,7 +330,7 @@ def unit_bars(ix: Index, indicator: str, period: str, w: Words, *, level: str | 
     for c in ranked:
         rows.append(Row(
             unit=c.unit, label=_label(ix, c, d, w), value=c.value, low=c.ci_low, high=c.ci_high,
-            level=c.target_level, text=" ".join(filter(None, [shown.value(c.value), shown.level(c.target_level)])),
+            level=c.target_level, text=" ".join(filter(None, [shown.value(_value(c)), shown.level(c.target_level)])),
             flags=_flags(ix, c, w), highlight=c.unit == highlight,
         ))
     for c in rest:
@@ -332,6 +339,7 @@ def unit_bars(ix: Index, indicator: str, period: str, w: Words, *, level: str | 
     nat_value = national.value if national is not None and not national.suppressed else None
     nat_label = ""
     if nat_value is not None:
+        assert national is not None
         nat_label = f"{w('national')} ({shown.value(nat_value)}), N = {w.count(national.denominator)}"
     if not ranked:
         title = w("title_units_none")
@@ -356,6 +364,7 @@ def pages_of(chart: Chart, rows: int) -> list[Chart]:
     """A chart of many units as several of at most `rows` bars each (the same scale, bands and
     national line), for pages of paper; other kinds stay whole."""
     if isinstance(chart, UnitBars):
+        items: list[Row] | list[Group]
         field, items, per = "rows", chart.rows, rows
     elif isinstance(chart, Grouped):
         field, items, per = "groups", chart.groups, max(1, rows // max(1, len(chart.series)))
@@ -379,7 +388,7 @@ def funnel(ix: Index, indicator: str, period: str, w: Words, *, level: str | Non
         return None
     level = level or ix.chart_level(d)
     cells = [c for c in ix.cells(indicator, period, level) if not c.suppressed and c.value is not None]
-    points = [Point(unit=c.unit, label=ix.name(c.unit, ""), n=c.denominator, value=c.value,
+    points = [Point(unit=c.unit, label=ix.name(c.unit, ""), n=c.denominator, value=_value(c),
                     status=_funnel_status(c)) for c in sorted(cells, key=lambda c: c.denominator)]
     x_max = nice_range(0, max([p.n for p in points] + [d.min_denominator]) * 1.05)[1]
     p0 = national.value
@@ -389,7 +398,7 @@ def funnel(ix: Index, indicator: str, period: str, w: Words, *, level: str | Non
     limits = [Limit(float(n), float(a), float(b), float(c), float(e)) for n, a, b, c, e in zip(ns, low95, high95, low998, high998)]
     outside = sum(1 for c in cells if c.funnel_998 in ("above", "below"))
     title = w("title_funnel", outside=outside, count=len(points)) if outside else w("title_funnel_none", count=len(points))
-    rows = [[ix.name(c.unit, ""), shown.value(c.value), w.count(c.denominator),
+    rows = [[ix.name(c.unit, ""), shown.value(_value(c)), w.count(c.denominator),
              w(f"funnel_{c.funnel}") if c.funnel else "", w(f"funnel_{c.funnel_998}") if c.funnel_998 else ""]
             for c in sorted(cells, key=lambda c: c.denominator)]
     return Funnel(
@@ -419,7 +428,7 @@ def _funnel_ns(start: int, stop: float) -> list[int]:
     return [*ns, int(stop)]
 
 
-def trend(ix: Index, indicator: str, w: Words, *, units: list[str] = (NATIONAL,), periods: int = TREND_PERIODS) -> Trend:
+def trend(ix: Index, indicator: str, w: Words, *, units: Sequence[str] = (NATIONAL,), periods: int = TREND_PERIODS) -> Trend:
     """The value over the last `periods` single years with intervals, one line per unit (the
     first unit is the one the title speaks of)."""
     d = ix.definitions[indicator]
@@ -445,6 +454,7 @@ def trend(ix: Index, indicator: str, w: Words, *, units: list[str] = (NATIONAL,)
     shown_points = [p for p in series[0].points if p.value is not None] if series else []
     if len(shown_points) >= 1:
         first, last = shown_points[0], shown_points[-1]
+        assert first.value is not None and last.value is not None
         title = w("title_trend", name=series[0].label, first=shown.value(first.value), first_period=first.period,
                   last=shown.value(last.value), last_period=last.period)
     else:

@@ -65,7 +65,8 @@ def summarise(frame, registry: Registry, protocol: Protocol, years: int = SUMMAR
     if not refs or frame.height == 0:
         return []
     baseline, last = protocol.time_points[0].id, protocol.time_points[-1].id
-    columns, specs = [], []
+    columns: list[pl.Expr] = []
+    specs: list[tuple[ScoreRef, str | None]] = []  # a score, or its change since the baseline
     for ref in refs:
         columns.append(pl.col(score_column(ref)).cast(pl.Float64).alias(f"v{len(specs)}"))
         specs.append((ref, None))
@@ -141,7 +142,8 @@ def _period(ix: Index, unit: str) -> str | None:
     periods = sorted({s.period for s in ix.publication.summaries if s.unit == unit})
     last_tp = {tp.time_points[-1].id for tp in ix.registry.protocols}
     full = [p for p in periods if any(s.time_point in last_tp for s in ix.summaries(p, unit))]
-    return (full or periods or [None])[-1]
+    found = full or periods
+    return found[-1] if found else None
 
 
 def _time_point_title(ix: Index, time_point: str, w: Words) -> str:

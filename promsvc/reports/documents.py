@@ -74,7 +74,7 @@ class _Builder:
     def p(self, text: str, style: str = "body") -> None:
         self.story.append(Paragraph(escape(text), self.st[style]))
 
-    def table(self, columns: list[str], rows: list[list[str]], widths: list[float] | None = None) -> Table:
+    def table(self, columns: list[str], rows: list[list[str]], widths: list[float | None] | None = None) -> Table:  # None: as wide as needed
         cell = self.st["cell"]
         head = ParagraphStyle("head", parent=cell, fontName=fonts.BOLD)
         data = [[Paragraph(escape(c), head) for c in columns]] + [[Paragraph(escape(v), cell) for v in row] for row in rows]
@@ -120,7 +120,7 @@ class _Builder:
         """Every indicator in one table: target, national value, n of N and the unit values."""
         ix, w = self.ix, self.w
         self.p(w("summary"), "h1")
-        levels = defaultdict(int)
+        levels: defaultdict[str, int] = defaultdict(int)
         rows = []
         for d in ix.indicators():
             shown = Shown(d, w)
@@ -130,8 +130,8 @@ class _Builder:
                     levels[r.target_level] += 1
             row = [w.text(d.title), shown.target()]
             for unit in units:
-                r = ix.cell(d.id, self.period, unit)
-                row.append(charts.table_row(ix, r, d, shown, w)[1] if r is not None else "–")
+                found = ix.cell(d.id, self.period, unit)
+                row.append(charts.table_row(ix, found, d, shown, w)[1] if found is not None else "–")
             row.append(shown.counts(nat) if nat is not None and not nat.suppressed else "")
             rows.append(row)
         self.p(w("summary_text", count=len(rows), period=self.period, high=levels["high"], moderate=levels["moderate"], low=levels["low"]))

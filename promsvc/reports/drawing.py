@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
+from typing import Any
 
 from reportlab.graphics import renderSVG
+# types-reportlab (5.0) declares Rect(**kw: _SolidShapeKwArgs) without Unpack, which refuses every
+# keyword: the Rect calls below carry `type: ignore[arg-type]` until the stub is fixed.
 from reportlab.graphics.shapes import Circle, Drawing, Group, Line, PolyLine, Polygon, Rect, String
 from reportlab.lib import colors
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from promsvc.reports import fonts
-from promsvc.reports.charts import Boxes, Chart, Funnel, Grouped, Scale, Trend, UnitBars, nice_step
+from promsvc.reports.charts import Box, Boxes, Chart, Funnel, Grouped, Scale, Trend, UnitBars, nice_step
 from promsvc.reports.texts import Words
 
 WIDTH = 468.0  # points: the frame width of an A4 page with 2 cm margins (less reportlab's frame padding)
@@ -119,7 +123,8 @@ def _value_axis(g: Group, x: _X, y: float, top: float, w: Words, label: str) -> 
 def _dashed(points: list[float], colour: str, width: float, dash: list[float] | None) -> PolyLine:
     """A (dashed) line as a polyline: renderSVG closes a Line's path (`Z`), and the way back
     would fill the gaps of its dashes."""
-    return PolyLine(points, strokeColor=color(colour), strokeWidth=width, strokeDashArray=dash, fillColor=None)
+    # reportlab takes strokeDashArray=None (no dashes); its stub does not
+    return PolyLine(points, strokeColor=color(colour), strokeWidth=width, strokeDashArray=dash, fillColor=None)  # type: ignore[arg-type]
 
 
 def _whisker(g: Group, x0: float, x1: float, y: float, cap: float = 3.0) -> None:
@@ -134,7 +139,7 @@ def _marker(kind: str, x: float, y: float, r: float, fill: str, stroke: str = IN
     if kind == "circle":
         return Circle(x, y, r, fillColor=f, strokeColor=s, strokeWidth=0.6)
     if kind == "square":
-        return Rect(x - r, y - r, 2 * r, 2 * r, fillColor=f, strokeColor=s, strokeWidth=0.6)
+        return Rect(x - r, y - r, 2 * r, 2 * r, fillColor=f, strokeColor=s, strokeWidth=0.6)  # type: ignore[arg-type]
     if kind == "diamond":
         return Polygon([x, y + r * 1.3, x + r * 1.3, y, x, y - r * 1.3, x - r * 1.3, y], fillColor=f, strokeColor=s, strokeWidth=0.6)
     if kind == "triangle_down":
@@ -204,7 +209,7 @@ def _unit_bars(c: UnitBars, w: Words, titled: bool) -> Drawing:
     top, bottom = 0.0 - 12, y
     for band in c.bands:  # behind everything
         x0, x1 = x(band.low), x(band.high)
-        g.add(Rect(x0, bottom, x1 - x0, top - bottom, fillColor=color(BANDS[band.level]), strokeColor=None))
+        g.add(Rect(x0, bottom, x1 - x0, top - bottom, fillColor=color(BANDS[band.level]), strokeColor=None))  # type: ignore[arg-type]
         g.add(Line(x0, top, x1, top, strokeColor=color(BAND_EDGE[band.level]), strokeWidth=3))
         g.add(_s((x0 + x1) / 2, top + 4, band.label, anchor="middle", fill=INK))
     axis_bottom = _value_axis(g, x, bottom, top, w, c.scale.label)
@@ -221,7 +226,7 @@ def _unit_bars(c: UnitBars, w: Words, titled: bool) -> Drawing:
             continue
         xv = x(r.value)
         g.add(Rect(min(base, xv), mid - 4.5, abs(xv - base), 9, fillColor=color(BAR),
-                   strokeColor=color(INK) if r.highlight else None, strokeWidth=1.5 if r.highlight else 0))
+                   strokeColor=color(INK) if r.highlight else None, strokeWidth=1.5 if r.highlight else 0))  # type: ignore[arg-type]
         if r.low is not None and r.high is not None:
             _whisker(g, x(r.low), x(r.high), mid)
     if c.national is not None:
@@ -287,8 +292,8 @@ def _trend(c: Trend, w: Words, titled: bool) -> Drawing:
     for t in _ticks(scale):
         g.add(Line(left, Y(t), right, Y(t), strokeColor=color(GRID), strokeWidth=0.5))
         g.add(_s(left - 4, Y(t) - 3, _fmt(scale, w, t), anchor="end", fill=MUTED))
-    for i, p in enumerate(c.periods):
-        g.add(_s(X(i), bottom - 11, p, anchor="middle", fill=MUTED))
+    for i, period in enumerate(c.periods):
+        g.add(_s(X(i), bottom - 11, period, anchor="middle", fill=MUTED))
     g.add(Line(left, bottom, right, bottom, strokeColor=color(MUTED), strokeWidth=0.7))
     offset = min(6.0, (right - left) / n / (len(c.series) + 2))
     for k, s in enumerate(c.series):
@@ -351,7 +356,7 @@ def _grouped(c: Grouped, w: Words, titled: bool) -> Drawing:
                 continue
             xv = x(b.value)
             colour = SERIES[b.series % len(SERIES)]
-            g.add(Rect(x.x0, yb, xv - x.x0, bar_h, fillColor=color(colour), strokeColor=None))
+            g.add(Rect(x.x0, yb, xv - x.x0, bar_h, fillColor=color(colour), strokeColor=None))  # type: ignore[arg-type]
             if b.series % 2 == 1:
                 _hatch(g, x.x0, yb, xv, yb + bar_h)
             g.add(_s(xv + 3, yb + 1.5, b.text, size=FONT_SIZE - 1))
@@ -361,7 +366,7 @@ def _grouped(c: Grouped, w: Words, titled: bool) -> Drawing:
         width = 18 + text_width(name)
         if xcur + width > WIDTH:
             xcur, y = 0.0, y - 12
-        g.add(Rect(xcur, y - 1, 12, 8, fillColor=color(SERIES[k % len(SERIES)]), strokeColor=None))
+        g.add(Rect(xcur, y - 1, 12, 8, fillColor=color(SERIES[k % len(SERIES)]), strokeColor=None))  # type: ignore[arg-type]
         if k % 2 == 1:
             _hatch(g, xcur, y - 1, xcur + 12, y + 7)
         g.add(_s(xcur + 16, y, name))
@@ -375,20 +380,20 @@ def _boxes(c: Boxes, w: Words, titled: bool) -> Drawing:
     label_w = _label_width(labels + [gr.label for gr in c.groups], True)
     x = _X(c.scale, label_w, WIDTH - 16)
     y = -4.0
-    layout = []
+    layout: list[tuple[str | Box, float]] = []  # a group's label, or a box
     for gr in c.groups:
-        layout.append(("group", gr.label, y))
+        layout.append((gr.label, y))
         y -= 12
         for b in gr.boxes:
-            layout.append(("box", b, y))
+            layout.append((b, y))
             y -= 14
         y -= 4
     top, bottom = -2.0, y
     axis_bottom = _value_axis(g, x, bottom, top, w, c.scale.label)
     if c.zero_line:
         g.add(Line(x(0), bottom, x(0), top, strokeColor=color(INK), strokeWidth=0.8))
-    for kind, item, yy in layout:
-        if kind == "group":
+    for item, yy in layout:
+        if isinstance(item, str):
             g.add(_s(0, yy - 9, item, bold=True))
             continue
         b = item
@@ -399,7 +404,7 @@ def _boxes(c: Boxes, w: Words, titled: bool) -> Drawing:
         g.add(Line(x(b.p75), mid, x(b.p90), mid, strokeColor=color(INK), strokeWidth=0.8))
         for v in (b.p10, b.p90):
             g.add(Line(x(v), mid - 3, x(v), mid + 3, strokeColor=color(INK), strokeWidth=0.8))
-        g.add(Rect(x(b.p25), mid - 5, max(x(b.p75) - x(b.p25), 0.5), 10, fillColor=color(colour), strokeColor=color(INK), strokeWidth=0.5))
+        g.add(Rect(x(b.p25), mid - 5, max(x(b.p75) - x(b.p25), 0.5), 10, fillColor=color(colour), strokeColor=color(INK), strokeWidth=0.5))  # type: ignore[arg-type]
         if b.series % 2 == 1:
             _hatch(g, x(b.p25), mid - 5, x(b.p75), mid + 5)
         g.add(Line(x(b.p50), mid - 6, x(b.p50), mid + 6, strokeColor=color(INK), strokeWidth=2.2))
@@ -411,7 +416,7 @@ def _boxes(c: Boxes, w: Words, titled: bool) -> Drawing:
     return _finish(g, c, y - 6, titled)
 
 
-_KINDS = {UnitBars: _unit_bars, Funnel: _funnel, Trend: _trend, Grouped: _grouped, Boxes: _boxes}
+_KINDS: dict[type, Callable[[Any, Words, bool], Drawing]] = {UnitBars: _unit_bars, Funnel: _funnel, Trend: _trend, Grouped: _grouped, Boxes: _boxes}
 
 
 def draw(chart: Chart, w: Words, *, titled: bool = False) -> Drawing:

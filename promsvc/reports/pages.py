@@ -8,6 +8,7 @@ its title and subtitle as text, and its numbers as a table (the text alternative
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
@@ -60,7 +61,7 @@ def matches(d: Indicator, w: Words, query: str) -> bool:
 
 def _section(ix: Index, d: Indicator, w: Words, period: str, unit: str | None) -> dict:
     shown = Shown(d, w)
-    section = {
+    section: dict[str, Any] = {
         "id": d.id, "title": w.text(d.title), "number": d.national_number or "", "description": w.text(d.description),
         "target": shown.target(), "version": d.version, "definition": definition_rows(d, w), "charts": [],
         "more": [],
@@ -98,7 +99,7 @@ def page(ix: Index, *, lang: str, query: str, period: str | None, unit: str | No
     periods = sorted({p for d in ix.definitions for p in ix.periods(d)}, reverse=True)
     period = period if period in periods else (ix.report_period() or "")
     chosen = [d for d in ix.indicators() if matches(d, w, query)]
-    fields = []
+    fields: list[dict[str, Any]] = []
     for field, by_dimension in grouped(chosen, w).items():
         fields.append({"title": field, "dimensions": [
             {"title": dim, "indicators": [_section(ix, d, w, period, unit) for d in defs]}

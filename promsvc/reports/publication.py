@@ -14,7 +14,7 @@ import hashlib
 
 import msgspec
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from promsvc.models import PublicationRow, utcnow
 from promsvc.reports.published import Publication
@@ -48,7 +48,7 @@ def head(session: Session, registry_id: str) -> Head | None:
     row = session.exec(
         select(PublicationRow.id, PublicationRow.etag, PublicationRow.published_at, PublicationRow.period)
         .where(PublicationRow.registry_id == registry_id)
-        .order_by(sa.desc(PublicationRow.published_at), sa.desc(PublicationRow.id))
+        .order_by(sa.desc(col(PublicationRow.published_at)), sa.desc(col(PublicationRow.id)))
         .limit(1)
     ).first()
     return Head(*row) if row is not None else None
@@ -68,7 +68,7 @@ def listing(session: Session, registry_id: str) -> list[Head]:
     rows = session.exec(
         select(PublicationRow.id, PublicationRow.etag, PublicationRow.published_at, PublicationRow.period)
         .where(PublicationRow.registry_id == registry_id)
-        .order_by(sa.desc(PublicationRow.published_at))
+        .order_by(sa.desc(col(PublicationRow.published_at)))
     ).all()
     return [Head(*row) for row in rows]
 

@@ -11,28 +11,32 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from promsvc.indicators import engine as indicator_engine
 from promsvc.indicators import frame, services
 from promsvc.indicators.frame import Needs
 from promsvc.indicators.loader import IndicatorSet
 from promsvc.models import utcnow
-from promsvc.registries.schema import Registry
+from promsvc.registries.schema import Protocol, Registry
 from promsvc.reports import distributions, publication
 from promsvc.reports.published import Publication
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def needs(iset: IndicatorSet, registry: Registry) -> dict[str, Needs]:
     """Per protocol: what the indicators read, and every PROM score for the distributions."""
     out = indicator_engine.needs(iset.compiled)
     for protocol_id, n in list(out.items()):
-        extra = distributions.needs(registry.protocol(protocol_id))
+        extra = distributions.needs(_protocol(registry, protocol_id))
         out[protocol_id] = Needs(protocol=protocol_id, attributes=n.attributes, time_points=n.time_points,
                                  scores=n.scores | extra.scores)
     return out
 
 
-def compute(frames: Mapping[str, object], iset: IndicatorSet, registry: Registry, *, as_of: dt.date,
+def compute(frames: Mapping[str, pl.DataFrame], iset: IndicatorSet, registry: Registry, *, as_of: dt.date,
             now: dt.datetime | None = None, source: str = "database") -> Publication:
     """The publication of these frames (protocol id → episode frame)."""
     now = now or utcnow()
@@ -40,7 +44,7 @@ def compute(frames: Mapping[str, object], iset: IndicatorSet, registry: Registry
         as_of=as_of, computed_at=now, source=source))
     summaries = []
     for protocol_id, df in frames.items():
-        summaries += distributions.summarise(df, registry, registry.protocol(protocol_id), as_of=as_of)
+        summaries += distributions.summarise(df, registry, _protocol(registry, protocol_id), as_of=as_of)
     return publication.make(results, iset.indicators, summaries, now)
 
 
@@ -65,7 +69,14 @@ def from_csv(path: str | Path, iset: IndicatorSet, registry: Registry, *, as_of:
 def _with_summaries(results, iset: IndicatorSet, registry: Registry, options, read) -> Publication:
     summaries = []
     for protocol_id in indicator_engine.needs(iset.compiled):
-        protocol = registry.protocol(protocol_id)
+        protocol = _protocol(registry, protocol_id)
         df = read(distributions.needs(protocol))
         summaries += distributions.summarise(df, registry, protocol, as_of=options.as_of)
     return publication.make(results, iset.indicators, summaries, options.computed_at)
+
+
+def _protocol(registry: Registry, protocol_id: str) -> Protocol:
+    """A protocol the indicators count (compile_indicator checked that the registry has it)."""
+    protocol = registry.protocol(protocol_id)
+    assert protocol is not None
+    return protocol

@@ -66,6 +66,15 @@ def cohort(tmp_path_factory) -> Path:
     return path
 
 
+def test_compute_from_a_csv_with_no_rows_gives_no_cells(promsvc, cohort, tmp_path):
+    # Was a TypeError traceback (the largest count of versions per episode of no episodes is None).
+    empty = tmp_path / "empty.csv"
+    empty.write_text(cohort.read_text().splitlines()[0] + "\n")
+    ran = promsvc("indicators", "compute", "demo", "--data", empty, "--as-of", AS_OF, "-o", tmp_path / "ind.csv")
+    assert ran.status == 0 and no_traceback(ran), ran.err
+    assert rows((tmp_path / "ind.csv").read_text()) == [list(CSV_COLUMNS)]
+
+
 def test_compute_from_a_csv_in_every_format(promsvc, cohort, tmp_path):
     out = tmp_path / "ind.csv"
     ran = promsvc("indicators", "compute", "demo", "--data", cohort, "--as-of", AS_OF, "-o", out)

@@ -82,6 +82,7 @@ def test_three_valued_logic_table():
     ("a; b", "is not one expression"),
     ("SELECT a", "is not allowed in a formula"),
     ("a IN (SELECT 1)", "IN takes a list of values"),
+    ("a IN ()", "the list of IN is empty"),  # was accepted: the polars engine read NULL, SQL failed
     ("x.a > 1", "without a table"),
     ("a >", "cannot parse"),
     ("d > DATE '2024-13-01'", "is not a date"),

@@ -66,6 +66,8 @@ def test_the_test_file_is_good(tmp_path):
     ({"target": {"direction": "higher", "green": 70}}, "at $.indicators[0].target.green: a share's target is between 0 and 1"),
     ({"levels": ["national", "national"]}, "at $.indicators[0].levels[1]: 'national' is listed twice"),
     ({"period": {"by": "answer_year"}}, "at $.indicators[0].period.time_point: results by answer year need the time point"),
+    ({"period": {"by": "answer_year", "time_point": "m6"}},  # was accepted, and computing it then failed
+     "at $.indicators[0].period.time_point: protocol 'hip' has no time point 'm6'; its time points: baseline, m3, m12"),
     ({"standardise": {"by": ["sex"]}, "measure": "count", "denominator": None}, "at $.indicators[0].standardise: only proportions and means"),
     ({"protocol": "knee"}, "at $.indicators[0].protocol: registry 'ind' has no protocol 'knee'"),
     ({"min_denominator": 3}, "at $.indicators[0].min_denominator: Expected `int` >= 5"),
@@ -80,6 +82,25 @@ def test_a_bad_definition_is_refused_with_path_and_fix(tmp_path, fields, expecte
 def test_every_problem_is_reported_at_once(tmp_path):
     problems = check(tmp_path, numerator="nope > 1", population="1", interval="order")
     assert len(problems) == 3
+
+
+@pytest.mark.parametrize("utility", [{"field": "status"}, {"attribute": "asa_class"}])
+def test_a_utility_that_is_not_a_score_is_refused_with_one_clear_problem(tmp_path, utility):
+    # Was: read as the column "None.status" ("must be a number, not text") or as an attribute,
+    # and then "None is asked at fewer than two time points".
+    def change(doc):
+        doc["indicators"][7]["utility"] = utility
+    problems = check(tmp_path, change)
+    assert len(problems) == 1 and "at $.indicators[7].utility: a utility is a score" in problems[0], problems
+
+
+def test_a_response_rate_at_an_unknown_time_point_is_refused(tmp_path):
+    # Was accepted, and computing it then failed on the missing time point.
+    def change(doc):
+        doc["indicators"][4]["time_point"] = "m6"
+    assert check(tmp_path, change) == [
+        f"{tmp_path / 'ind.indicators.yaml'}: at $.indicators[4].time_point: protocol 'hip' has no time point 'm6'; "
+        "its time points: baseline, m3, m12"]
 
 
 def test_duplicate_ids_unknown_registry_and_reference_problems(tmp_path):

@@ -8,7 +8,7 @@ Create Date: 2026-11-24 17:15:29.339999
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401  (autogenerate renders sqlmodel.sql.sqltypes.AutoString)
+import sqlmodel.sql.sqltypes  # autogenerate renders sqlmodel.sql.sqltypes.AutoString
 from alembic import op
 
 import promsvc.models  # noqa: F401  (autogenerate renders promsvc.models.UTCDateTime)
