@@ -1,8 +1,9 @@
 """`promsvc serve`: check the configuration, migrate once, then run uvicorn workers.
 
 Workers build the app from the environment (`promsvc.app:app_from_environment`). Before they
-start, this process checks settings and registry files (a bad file stops here with its
-message), applies migrations once (so several workers do not race to migrate), and puts into
+start, this process checks settings and every configuration file the workers read (registries,
+instruments, overlays, indicators, message templates: `promsvc.app.load_configuration`; a bad
+file stops here with its message), applies migrations once (so several workers do not race to migrate), and puts into
 the environment what the workers must share: migrations off, and one secret key for signed
 cookies and CSRF tokens (made here when PROMSVC_SECRET_KEY is not set).
 
@@ -25,7 +26,6 @@ import tempfile
 
 from promsvc import migrations
 from promsvc.commands.database import shown
-from promsvc.registries import loader
 from promsvc.settings import Settings
 
 
@@ -33,7 +33,9 @@ def prepare(env: dict[str, str] | None = None) -> Settings:
     """Check and migrate; set up `os.environ` for the workers. Returns the settings."""
     env = os.environ if env is None else env
     settings = Settings.from_mapping(env)
-    registries = loader.load_all(settings)
+    from promsvc.app import load_configuration
+
+    registries = load_configuration(settings).registries  # every file the workers will read, checked
     migrations.upgrade(settings.database_url)
     if not settings.secret_key:
         env["PROMSVC_SECRET_KEY"] = secrets.token_urlsafe(32)

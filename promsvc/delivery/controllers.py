@@ -19,15 +19,11 @@ import secrets
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
-from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, JSONBody, QueryParameter
 
 from promsvc.deps import CallerDep, DbSession, RegistriesDep
 from promsvc.delivery import links, services
-from promsvc.delivery.config import Delivery, DeliveryConfig
-from promsvc.delivery.messages import Templates
-from promsvc.delivery.ratelimit import FailedTries
 from promsvc.errors import Forbidden
 from promsvc.models import Role
 from promsvc.security import Caller, require
@@ -47,17 +43,6 @@ def _registry_of(db_session, caller: Caller, registry: str | None, action: str) 
         raise Forbidden("a registry key without a registry may not read the outbox", where="header Authorization",
                         fix="use a key made with --registry ID")
     return registry or caller.registry_id
-
-
-def _delivery(state: State) -> Delivery:
-    """Delivery's configuration for the views, made once per application (on the app's engine)."""
-    found = state.get("delivery")
-    if found is None:
-        settings, registries = state.settings, state.registries
-        found = Delivery(DeliveryConfig.from_settings(settings), registries,
-                         Templates.load(registries, settings.templates_dir or None), state.engine)
-        state["delivery"] = found
-    return found
 
 
 class OutboxController(Controller):
@@ -83,7 +68,7 @@ class OutboxController(Controller):
                 day: Annotated[dt.date | None, QueryParameter(description="A local date, YYYY-MM-DD.")] = None,
                 ) -> services.DryRun:
         registry = _registry_of(db_session, caller, registry, "outbox.dry-run")
-        return services.dry_run(_delivery(request.app.state), utcnow(), registry, day)
+        return services.dry_run(request.app.state.delivery, utcnow(), registry, day)
 
 
 class DeliveryFlagsController(Controller):
@@ -160,13 +145,6 @@ _TOO_MANY = ('<p role="alert"><strong>For mange feil forsøk. Vent litt og prøv
              '<span lang="en">Too many wrong tries. Wait a while and try again.</span></p>')
 
 
-def failed_tries(state: State) -> FailedTries:
-    """The code page's rate limit, made once per application on its engine (promsvc.delivery.ratelimit)."""
-    if "code_tries" not in state:
-        state["code_tries"] = FailedTries(state.engine, state.settings.secret_key)
-    return state["code_tries"]
-
-
 @get("/code", sync_to_thread=False, include_in_schema=False)
 def code_form(request: Request) -> Response[str]:
     return _page(request)
@@ -177,7 +155,7 @@ def code_open(request: Request, db_session: DbSession,
               data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]) -> Response[str]:
     """A typed code opens its invitation through a fresh link (303 to /q/{token}); any failure
     looks the same, whether the code never existed or has expired."""
-    tries, address = failed_tries(request.app.state), request.client.host if request.client else "?"
+    tries, address = request.app.state.code_tries, request.client.host if request.client else "?"
     wait = tries.wait(address)
     if wait > 0:
         response = _page(request, _TOO_MANY, status=429)

@@ -22,7 +22,7 @@ import instruments
 from instruments import Catalogue, Instrument
 from promsvc.delivery import links as delivery_links
 from promsvc.models import Draft, Episode, Invitation, Status
-from promsvc.registries.overlays import overlays_for
+from promsvc.registries.overlays import Overlays
 from promsvc.registries.schema import Protocol, Registry, TimePoint
 from promsvc.responses import services as responses
 from promsvc.responses.services import change_status
@@ -335,11 +335,11 @@ def set_language(session: Session, link: Link, language: str, now: dt.datetime) 
 # Wording: the registry's overlay, else ours
 
 
-def wordings(link: Link, overlays_dir: str, lang: str):
-    """The words of each instrument of a link in `lang`: the registry's overlay, else ours."""
+def wordings(link: Link, overlays: Overlays, lang: str):
+    """The words of each instrument of a link in `lang`: the registry's overlay (from
+    `Registries.overlays`, read at start-up), else ours."""
     from promsvc.patient.forms import Wording
 
-    overlays = overlays_for(overlays_dir, link.catalogue)
     return [Wording(i, lang, overlays.get(link.registry.id, i)) for i in link.instruments]
 
 

@@ -20,7 +20,6 @@ from promsvc.models import Invitation, Response as StoredResponse
 from promsvc.patient import forms, pages, paging
 from promsvc.patient import services as links
 from promsvc.patient.texts import LANGUAGES, Texts, language
-from promsvc.registries.overlays import overlays_for
 from promsvc.registries.schema import Registry
 from promsvc.responses import services as responses
 from instruments.answers import is_asked
@@ -47,7 +46,7 @@ class View:
         self.base = f"/q/{token}"
         self.nonce = pages.csrf_nonce(request)
         self.pages = paging.pages_of(link.instruments)
-        self.wordings = {w.instrument.id: w for w in links.wordings(link, settings.overlays_dir, self.lang)}
+        self.wordings = {w.instrument.id: w for w in links.wordings(link, request.app.state.registries.overlays, self.lang)}
 
     def page_href(self, number: int) -> str:
         return f"{self.base}/s/{number}"
@@ -209,14 +208,13 @@ def copy_page(request: Request, db_session: Session, settings: Settings, registr
               invitation: Invitation, receipt: responses.Receipt) -> Response:
     """The answers as sent (no scores), to read or print; audited as a read of patient data."""
     rows, registry, t, switch, foot = _sent_view(request, db_session, registries, token, invitation)
-    overlays = overlays_for(settings.overlays_dir, registries.instruments)
     order = {i: n for n, i in enumerate(receipt.instruments)}
     sections = []
     for row in sorted(rows, key=lambda r: order.get(r.instrument_id, 0)):
         ins = registries.instruments.version(row.instrument_id, row.instrument_version)
         if ins is None:
             continue  # an instrument version no longer loaded: nothing to word its answers with
-        wording = forms.Wording(ins, t.lang, overlays.get(invitation.registry_id, ins) if registry else None)
+        wording = forms.Wording(ins, t.lang, registries.overlays.get(invitation.registry_id, ins) if registry else None)
         answers = dict(row.answers)
         items = []
         for number, item in enumerate(ins.items, start=1):
