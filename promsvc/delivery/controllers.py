@@ -13,15 +13,14 @@ The outbox views show counts and message ids only: role admin, or registry for i
 from __future__ import annotations
 
 import datetime as dt
-import html
 import math
-import secrets
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, JSONBody, QueryParameter
 
+from promsvc import csrf
 from promsvc.deps import CallerDep, DbSession, RegistriesDep
 from promsvc.delivery import links, services
 from promsvc.errors import Forbidden
@@ -112,7 +111,7 @@ _PAGE = """<!doctype html>
 <h1>Kode fra brev <span lang="en">/ Code from a letter</span></h1>
 {message}
 <form method="post" action="/code">
-<input type="hidden" name="nonce" value="{nonce}">
+<input type="hidden" name="csrf_token" value="{token}">
 <p><label for="code">Skriv inn koden fra brevet <span lang="en">/ Enter the code printed on the letter</span></label></p>
 <p><input id="code" name="code" autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="40"
  inputmode="text" required></p>
@@ -123,21 +122,21 @@ _PAGE = """<!doctype html>
 """
 _UNKNOWN = ('<p role="alert"><strong>Koden er ukjent eller kan ikke lenger brukes.</strong> '
             '<span lang="en">The code is unknown or can no longer be used.</span></p>')
+_CSRF_PURPOSE = "code"  # the form's token is good for this page only (promsvc.csrf)
 _HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
 }
-_COOKIE = "code_nonce"
 
 
 def _page(request: Request, message: str = "", status: int = 200) -> Response[str]:
-    nonce = secrets.token_urlsafe(24)
-    response = Response(_PAGE.format(message=message, nonce=html.escape(nonce)), media_type="text/html; charset=utf-8",
-                        status_code=status, headers=_HEADERS)
-    response.set_cookie(_COOKIE, nonce, path="/code", httponly=True, samesite="strict", max_age=3600,
-                        secure=request.app.state.settings.base_url.startswith("https:"))
+    settings = request.app.state.settings
+    nonce = csrf.nonce(request)
+    response = Response(_PAGE.format(message=message, token=csrf.token(settings.secret_key, nonce, _CSRF_PURPOSE)),
+                        media_type="text/html; charset=utf-8", status_code=status, headers=_HEADERS)
+    response.cookies.append(csrf.cookie(nonce, "/code", settings.base_url.startswith("https:")))
     return response
 
 
@@ -161,8 +160,7 @@ def code_open(request: Request, db_session: DbSession,
         response = _page(request, _TOO_MANY, status=429)
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
-    nonce = str(data.get("nonce", ""))
-    if not nonce or not secrets.compare_digest(nonce, request.cookies.get(_COOKIE, "")):
+    if not csrf.ok(request, data, request.app.state.settings.secret_key, _CSRF_PURPOSE):
         tries.failed(address)
         return _page(request, _UNKNOWN, status=400)
     opened = links.open_code(db_session, str(data.get("code", ""))[:40], utcnow())

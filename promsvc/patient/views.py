@@ -15,7 +15,7 @@ from litestar import Request, Response
 from litestar.response import Redirect
 from sqlmodel import Session, select
 
-from promsvc import audit
+from promsvc import audit, csrf
 from promsvc.models import Invitation, Response as StoredResponse
 from promsvc.patient import forms, pages, paging
 from promsvc.patient import services as links
@@ -44,7 +44,7 @@ class View:
         self.lang = language(requested, link_language(request, link), link.registry.languages)
         self.t = Texts(self.lang)
         self.base = f"/q/{token}"
-        self.nonce = pages.csrf_nonce(request)
+        self.nonce = csrf.nonce(request)
         self.pages = paging.pages_of(link.instruments)
         self.wordings = {w.instrument.id: w for w in links.wordings(link, request.app.state.registries.overlays, self.lang)}
 
@@ -72,7 +72,7 @@ class View:
             self.request, template, t=self.t, page_title=f"{page_title} – {self.t('questionnaire')}",
             site_name=getattr(self.link.registry.name, self.lang), status=status, nonce=self.nonce,
             secure=self.settings.base_url.startswith("https://"),
-            csrf_token=pages.csrf_token(self.settings.secret_key, self.nonce, self.link.invitation.id),
+            csrf_token=csrf.token(self.settings.secret_key, self.nonce, self.link.invitation.id),
             languages=pages.languages(self.lang, pages.switch_to(self._here()), self.link.registry.languages),
             footer=pages.footer(self.t, privacy_href(self.link.registry, self.base, self.lang)),
             **context,

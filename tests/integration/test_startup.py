@@ -97,7 +97,7 @@ def test_no_request_adds_to_or_replaces_the_application_state(app, client, engin
     assert client.get(f"/q/{token}").status_code == 200
     assert client.get(f"/api/v1/forms/{token}").status_code == 200
     assert client.get("/code").status_code == 200
-    assert client.post("/code", data={"code": "AAAA-BBBB-CCCC", "nonce": "x"}).status_code == 400
+    assert client.post("/code", data={"code": "AAAA-BBBB-CCCC", "csrf_token": "x"}).status_code == 400
     assert client.get("/api/v1/outbox/dry-run", headers=bearer(keys.admin)).status_code == 200
     assert client.get("/results/demo").status_code in (200, 404)
     after = dict(app.state.items())
