@@ -43,7 +43,7 @@ from litestar.di import Provide
 from litestar.logging import LoggingConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from promsvc import db, edge, errors, openapi, security
+from promsvc import db, edge, errors, openapi, security, templating
 from promsvc.delivery.messages import Templates
 from promsvc.indicators import loader as indicator_loader
 from promsvc.patient.services import prepare_arrivals
@@ -86,6 +86,7 @@ def create_app(settings: Settings) -> Litestar:
 
     config = load_configuration(settings)
     registries = config.registries
+    templating.load_all()  # every page template compiled now, none by a request
     engine = db.make_engine(settings)
     if not settings.secret_key:
         # One process only; `promsvc serve` shares one secret between its workers.

@@ -20,7 +20,7 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, JSONBody, QueryParameter
 
-from promsvc import csrf
+from promsvc import csrf, templating
 from promsvc.deps import CallerDep, DbSession, RegistriesDep
 from promsvc.delivery import links, services
 from promsvc.errors import Forbidden
@@ -103,25 +103,6 @@ class DeliveryFlagsController(Controller):
 
 # ------------------------------------------------------------------------------ code entry page
 
-_PAGE = """<!doctype html>
-<html lang="nb"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Kode fra brev / Code from a letter</title></head>
-<body>
-<main>
-<h1>Kode fra brev <span lang="en">/ Code from a letter</span></h1>
-{message}
-<form method="post" action="/code">
-<input type="hidden" name="csrf_token" value="{token}">
-<p><label for="code">Skriv inn koden fra brevet <span lang="en">/ Enter the code printed on the letter</span></label></p>
-<p><input id="code" name="code" autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="40"
- inputmode="text" required></p>
-<p><button type="submit">Åpne skjemaet <span lang="en">/ Open the questionnaire</span></button></p>
-</form>
-</main>
-</body></html>
-"""
-_UNKNOWN = ('<p role="alert"><strong>Koden er ukjent eller kan ikke lenger brukes.</strong> '
-            '<span lang="en">The code is unknown or can no longer be used.</span></p>')
 _CSRF_PURPOSE = "code"  # the form's token is good for this page only (promsvc.csrf)
 _HEADERS = {
     "Cache-Control": "no-store",
@@ -131,17 +112,15 @@ _HEADERS = {
 }
 
 
-def _page(request: Request, message: str = "", status: int = 200) -> Response[str]:
+def _page(request: Request, problem: str | None = None, status: int = 200) -> Response[str]:
+    """The code page (promsvc/delivery/pages/code.html), with `problem` (`unknown`, `too_many`) said above the form."""
     settings = request.app.state.settings
     nonce = csrf.nonce(request)
-    response = Response(_PAGE.format(message=message, token=csrf.token(settings.secret_key, nonce, _CSRF_PURPOSE)),
-                        media_type="text/html; charset=utf-8", status_code=status, headers=_HEADERS)
+    page = templating.render("delivery/code.html", problem=problem,
+                             csrf_token=csrf.token(settings.secret_key, nonce, _CSRF_PURPOSE))
+    response = Response(page, media_type="text/html; charset=utf-8", status_code=status, headers=_HEADERS)
     response.cookies.append(csrf.cookie(nonce, "/code", settings.base_url.startswith("https:")))
     return response
-
-
-_TOO_MANY = ('<p role="alert"><strong>For mange feil forsøk. Vent litt og prøv igjen.</strong> '
-             '<span lang="en">Too many wrong tries. Wait a while and try again.</span></p>')
 
 
 @get("/code", sync_to_thread=False, include_in_schema=False)
@@ -157,17 +136,17 @@ def code_open(request: Request, db_session: DbSession,
     tries, address = request.app.state.code_tries, request.client.host if request.client else "?"
     wait = tries.wait(address)
     if wait > 0:
-        response = _page(request, _TOO_MANY, status=429)
+        response = _page(request, "too_many", status=429)
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
     if not csrf.ok(request, data, request.app.state.settings.secret_key, _CSRF_PURPOSE):
         tries.failed(address)
-        return _page(request, _UNKNOWN, status=400)
+        return _page(request, "unknown", status=400)
     opened = links.open_code(db_session, str(data.get("code", ""))[:40], utcnow())
     if opened is None:
         db_session.rollback()  # the lookup's transaction (SQLite: its write lock) ends before the try is counted
         tries.failed(address)
-        return _page(request, _UNKNOWN, status=404)
+        return _page(request, "unknown", status=404)
     db_session.commit()
     settings = request.app.state.settings
     return Response("", status_code=303, headers={**_HEADERS, "Location": f"{settings.base_url}/q/{opened[1]}"})

@@ -14,12 +14,11 @@ import hmac
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from litestar import Request, Response
 from litestar.datastructures import Cookie
 from litestar.enums import MediaType
 
-from promsvc import csrf
+from promsvc import csrf, templating
 from promsvc.patient.texts import LANGUAGE_NAMES, LANGUAGES, Texts
 
 HERE = Path(__file__).parent
@@ -40,15 +39,6 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
-
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(HERE / "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
 
 def languages(current: str, href, allowed=LANGUAGES) -> list[dict[str, Any]]:
     """The language switch: `href(code)` is where choosing that language goes; only the
@@ -76,7 +66,8 @@ def render(
     context.setdefault("errors", [])
     context.setdefault("languages", [])
     context.setdefault("footer", None)
-    html = _env.get_template(template).render(
+    html = templating.render(
+        f"patient/{template}",
         t=t, page_title=page_title, site_name=site_name or t("questionnaire"), static_url=STYLESHEET, **context
     )
     cookies = [csrf.cookie(nonce, "/q/", secure)] if nonce is not None else []
