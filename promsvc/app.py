@@ -33,6 +33,7 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from dataclasses import dataclass
@@ -79,7 +80,9 @@ def load_configuration(settings: Settings) -> Configuration:
     return Configuration(registries, indicators, load_templates(settings, registries))
 
 
-def create_app(settings: Settings) -> Litestar:
+def create_app(settings: Settings, *, handlers: Sequence[Any] = ()) -> Litestar:
+    """The service's app. `handlers`: more route handlers (the benchmark's app, bench/bench_app.py,
+    adds its parse-only route; the production app has none)."""
     from promsvc import ops
     from promsvc.delivery.config import Delivery
     from promsvc.delivery.ratelimit import FailedTries
@@ -123,7 +126,7 @@ def create_app(settings: Settings) -> Litestar:
         engine.dispose()
 
     app = Litestar(
-        route_handlers=[*_routers(settings), ops.live, ops.ready, *([ops.metrics] if settings.metrics else [])],
+        route_handlers=[*_routers(), ops.live, ops.ready, *([ops.metrics] if settings.metrics else []), *handlers],
         state=State(state),
         dependencies={
             "db_session": Provide(db.provide_session),
@@ -158,7 +161,7 @@ def app_from_environment() -> Litestar:
     return create_app(Settings.from_mapping(os.environ))
 
 
-def _routers(settings: Settings) -> list[Any]:
+def _routers() -> list[Any]:
     from promsvc.admin.controllers import AuditController
     from promsvc.delivery.controllers import api_handlers as delivery_api
     from promsvc.delivery.controllers import page_handlers as delivery_pages
@@ -180,10 +183,6 @@ def _routers(settings: Settings) -> list[Any]:
         handlers.extend(getattr(patient, "routes", []))
     handlers.extend(delivery_pages())  # /code: a letter's short code
     handlers.extend(reports.routes)  # /results pages and /open data: public aggregates (docs/reports.md)
-    if settings.bench_routes:
-        from promsvc.scoring_api.controllers import bench_routes
-
-        handlers.extend(bench_routes())
     return handlers
 
 

@@ -50,13 +50,16 @@ def run(host: str, port: int, workers: int) -> int:
     return serve(host, port, workers)
 
 
-def _config(host: str, port: int):
+APP = "promsvc.app:app_from_environment"  # the factory each worker calls
+
+
+def _config(host: str, port: int, app: str = APP):
     import uvicorn
 
     from promsvc.server import uvicorn_options
 
     return uvicorn.Config(
-        "promsvc.app:app_from_environment",
+        app,
         factory=True,
         host=host,
         port=port,
@@ -82,13 +85,13 @@ def _listening_socket(host: str, port: int, *, reuse_port: bool):
     return sock
 
 
-def _worker(host: str, port: int) -> None:
+def _worker(host: str, port: int, app: str) -> None:
     import uvicorn
 
-    uvicorn.Server(_config(host, port)).run(sockets=[_listening_socket(host, port, reuse_port=True)])
+    uvicorn.Server(_config(host, port, app)).run(sockets=[_listening_socket(host, port, reuse_port=True)])
 
 
-def serve(host: str, port: int, workers: int) -> int:
+def serve(host: str, port: int, workers: int, app: str = APP) -> int:
     """Run `workers` uvicorn servers. Several workers each listen on a socket of their own
     (SO_REUSEPORT), so that the kernel shares connections out evenly: with one shared socket,
     the worker that wakes first accepts a whole burst of keep-alive connections, and one
@@ -96,10 +99,10 @@ def serve(host: str, port: int, workers: int) -> int:
     import uvicorn
 
     if workers == 1:
-        uvicorn.Server(_config(host, port)).run(sockets=[_listening_socket(host, port, reuse_port=False)])
+        uvicorn.Server(_config(host, port, app)).run(sockets=[_listening_socket(host, port, reuse_port=False)])
         return 0
     with _shared_metrics(Settings.from_mapping(os.environ).metrics) as metrics_dir:
-        return _supervise(host, port, workers, metrics_dir)
+        return _supervise(host, port, workers, metrics_dir, app)
 
 
 @contextlib.contextmanager
@@ -123,13 +126,13 @@ def _shared_metrics(enabled: bool):
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = previous
 
 
-def _supervise(host: str, port: int, workers: int, metrics_dir: str | None) -> int:
+def _supervise(host: str, port: int, workers: int, metrics_dir: str | None, app: str) -> int:
     import multiprocessing
     import signal
     import time
 
     spawn = multiprocessing.get_context("spawn")
-    processes = [spawn.Process(target=_worker, args=(host, port)) for _ in range(workers)]
+    processes = [spawn.Process(target=_worker, args=(host, port, app)) for _ in range(workers)]
     started = {}
     for process in processes:
         process.start()
@@ -159,7 +162,7 @@ def _supervise(host: str, port: int, workers: int, metrics_dir: str | None) -> i
                     from prometheus_client import multiprocess
 
                     multiprocess.mark_process_dead(process.pid, metrics_dir)
-                processes[n] = spawn.Process(target=_worker, args=(host, port))
+                processes[n] = spawn.Process(target=_worker, args=(host, port, app))
                 processes[n].start()
                 started[processes[n]] = time.monotonic()
     finally:

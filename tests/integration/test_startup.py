@@ -6,6 +6,7 @@ application's state."""
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,16 @@ def test_no_request_adds_to_or_replaces_the_application_state(app, client, engin
     after = dict(app.state.items())
     assert after.keys() == before.keys()
     assert all(after[k] is before[k] for k in before)
+
+
+def test_the_benchmark_route_is_only_in_the_benchmarks_app(client, make_settings):
+    import importlib.util
+
+    assert client.post("/bench/parse/x", json={"answers": {}}).status_code == 404
+    assert not any(path.startswith("/bench") for path in client.app.state.allow)
+    spec = importlib.util.spec_from_file_location("bench_app", Path(__file__).parents[2] / "bench" / "bench_app.py")
+    bench_app = sys.modules.setdefault("bench_app", importlib.util.module_from_spec(spec))  # as its workers import it
+    spec.loader.exec_module(bench_app)
+    with TestClient(create_app(make_settings(), handlers=[bench_app.parse]), base_url="http://testserver.local") as c:
+        r = c.post("/bench/parse/x", json={"answers": {"eq5d-5l": {"MO": 1}}})
+        assert r.status_code == 201 and r.json()["instruments"] == ["eq5d-5l"]
