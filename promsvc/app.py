@@ -34,9 +34,8 @@ import os
 import secrets
 import time
 from collections.abc import Sequence
-from typing import Any
-
 from dataclasses import dataclass
+from typing import Any
 
 from litestar import Litestar, Router
 from litestar.datastructures import State

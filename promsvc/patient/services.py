@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 import instruments
-from instruments import Catalogue, Instrument
+from instruments import Instrument
 from promsvc.delivery import links as delivery_links
 from promsvc.models import Draft, Episode, Invitation, Status
 from promsvc.registries.overlays import Overlays
@@ -65,7 +65,6 @@ class Link:
     time_point: TimePoint
     instruments: list[Instrument]
     draft: Draft | None
-    catalogue: Catalogue | None = None  # the service's instruments (their overlays are checked against it)
 
     @property
     def proxy_allowed(self) -> bool:
@@ -244,7 +243,6 @@ def _link(registries: Mapping[str, Registry], invitation: Invitation, episode: E
         time_point=time_point,
         instruments=[registries.instrument(protocol, i) for i in time_point.instruments],
         draft=draft,
-        catalogue=registries.instruments,
     )
 
 

@@ -117,3 +117,12 @@ def test_the_benchmark_route_is_only_in_the_benchmarks_app(client, make_settings
     with TestClient(create_app(make_settings(), handlers=[bench_app.parse]), base_url="http://testserver.local") as c:
         r = c.post("/bench/parse/x", json={"answers": {"eq5d-5l": {"MO": 1}}})
         assert r.status_code == 201 and r.json()["instruments"] == ["eq5d-5l"]
+
+
+def test_the_scheduler_is_made_with_the_app_and_runs_while_it_serves(make_settings, engine):
+    app = create_app(make_settings(scheduler=True, dispatch_interval=3600))
+    scheduler = app.state["scheduler"]
+    assert not scheduler._scheduler.running
+    with TestClient(app, base_url="http://testserver.local"):
+        assert scheduler._scheduler.running and app.state["scheduler"] is scheduler
+    assert not scheduler._scheduler.running
