@@ -3,9 +3,9 @@
     .venv/bin/python bench/bench_service.py [--seconds 10] [--connections 32] [--processes 4]
                                             [--workers 2] [--databases sqlite,postgresql]
 
-For each database it starts `promsvc serve --workers N` in a subprocess (with the benchmark
-route switched on: PROMSVC_BENCH_ROUTES=1), enrols episodes and issues one patient link per
-time point through the API, then runs the load generator: several processes holding
+For each database it starts the service with N workers in a subprocess as `promsvc serve` does,
+plus the benchmark's parse route (bench/bench_app.py; the production app has no such route),
+enrols episodes and issues one patient link per time point through the API, then runs the load generator: several processes holding
 `--connections` keep-alive HTTP connections in total, each sending requests back to back.
 
 Measured in the same run, one after the other:
@@ -180,12 +180,11 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PROMSVC_")}
         env.update({
             "PROMSVC_DATABASE_URL": database_url,
-            "PROMSVC_BENCH_ROUTES": "1",
             "PROMSVC_BASE_URL": f"http://127.0.0.1:{self.port}",
         })
         self.log = open(workdir / f"server-{self.port}.log", "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "promsvc", "serve", "--port", str(self.port), "--workers", str(workers)],
+            [sys.executable, str(ROOT / "bench" / "bench_app.py"), "--port", str(self.port), "--workers", str(workers)],
             env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=workdir,
         )
         deadline = time.time() + 60

@@ -11,7 +11,7 @@ scoring, value set, example.
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 from msgspec import Meta
@@ -319,6 +319,11 @@ class Instrument(_Strict, frozen=True, kw_only=True, dict=True):
 
     def item(self, item_id: str) -> Item:
         return self.items_by_id[item_id]
+
+    @functools.cached_property
+    def derived(self) -> dict[tuple, Any]:
+        """Tables other packages derive from this definition, by their key (scoring.coding.per_definition)."""
+        return {}
 
     @functools.cached_property
     def items_by_id(self) -> dict[str, Item]:

@@ -2,19 +2,24 @@
 
     app = create_app(Settings.from_mapping(os.environ))
 
-`create_app` loads and checks every registry configuration (the app refuses to start on a bad
-file), builds the database engine, and registers the routers of each domain: enrolment and
+`create_app` reads and checks every configuration file (`load_configuration`: registries,
+instruments, overlays, indicators, message templates; the app refuses to start on a bad one),
+builds the database engine, and registers the routers of each domain: enrolment and
 episodes (`promsvc.episodes`), the stateless scoring endpoint (`promsvc.scoring_api`), the audit
 read (`promsvc.admin`), delivery's operations view, episode flags and code entry page
 (`promsvc.delivery.controllers`) and, when that module exists, the patient side: the module-level list
 `routes` of `promsvc.patient.controllers`.
 
-Application state (`request.app.state` / `state` in handlers): `settings`, `engine`,
-`registries` (`promsvc.registries.loader.Registries`: id → Registry, and `.instruments`, the
-one catalogue of instruments: the shipped ones and those of `PROMSVC_INSTRUMENTS_DIR`),
+Application state (`request.app.state` / `state` in handlers), all of it built here, none of it
+made later by a request: `settings`, `engine`,
+`registries` (`promsvc.registries.loader.Registries`: id → Registry, `.instruments`, the
+one catalogue of instruments: the shipped ones and those of `PROMSVC_INSTRUMENTS_DIR`, and
+`.overlays`, the registries' licensed wording),
 `indicators` (registry id → `promsvc.indicators.loader.IndicatorSet`, for registries with an
-indicator file), `writer`, `metrics` (PROMSVC_METRICS), and `allow` (each route's methods, for
-OPTIONS answers; made at start-up).
+indicator file), `writer`, `delivery` (the outbox views' `promsvc.delivery.config.Delivery`),
+`code_tries` (the code page's rate limit, kept in the database), `scheduler` (PROMSVC_SCHEDULER),
+`metrics` (PROMSVC_METRICS), `allow` (each route's methods, for OPTIONS answers) and
+`edge_kinds` (what `promsvc.edge.guard` checks for each handler).
 Dependencies every handler can ask for: `db_session` (see promsvc.db), `caller` (the API key's
 `promsvc.security.Caller`; raises 401), `settings`, `registries`.
 """
@@ -28,6 +33,8 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Litestar, Router
@@ -36,7 +43,8 @@ from litestar.di import Provide
 from litestar.logging import LoggingConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from promsvc import db, edge, errors, openapi, security
+from promsvc import db, edge, errors, openapi, security, templating
+from promsvc.delivery.messages import Templates
 from promsvc.indicators import loader as indicator_loader
 from promsvc.patient.submission import prepare_arrivals
 from promsvc.registries import loader
@@ -49,29 +57,65 @@ log = logging.getLogger("promsvc.access")
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings) -> Litestar:
-    registries = loader.load_all(settings)
-    indicators = indicator_loader.load_all(settings, registries)  # a bad indicator file stops the service too
+@dataclass(frozen=True)
+class Configuration:
+    """Every file the service reads to run, read and checked at start-up (`load_configuration`)."""
+
+    registries: Registries  # registry files, the instrument catalogue and the overlays (licensed wording)
+    indicators: dict[str, Any]  # registry id → promsvc.indicators.loader.IndicatorSet
+    templates: Templates  # the message templates of every registry
+
+
+def load_configuration(settings: Settings) -> Configuration:
+    """Read and check every configuration file: a bad one raises an error that names the file,
+    what is wrong and how to fix it (RegistryError, DefinitionError, IndicatorError,
+    SettingsError), so that the service stops before it serves anyone rather than failing a
+    patient's request later. `create_app` and `promsvc serve` (before its workers start) call it."""
+    from promsvc.delivery.config import DeliveryConfig, load_templates
+
+    registries = loader.load_all(settings)  # with their instruments and overlays
+    indicators = indicator_loader.load_all(settings, registries)
+    DeliveryConfig.from_settings(settings)  # delivery's settings (SettingsError names the variable)
+    return Configuration(registries, indicators, load_templates(settings, registries))
+
+
+def create_app(settings: Settings, *, handlers: Sequence[Any] = ()) -> Litestar:
+    """The service's app. `handlers`: more route handlers (the benchmark's app, bench/bench_app.py,
+    adds its parse-only route; the production app has none)."""
+    from promsvc import ops
+    from promsvc.delivery.config import Delivery
+    from promsvc.delivery.ratelimit import FailedTries
+
+    config = load_configuration(settings)
+    registries = config.registries
+    templating.load_all()  # every page template compiled now, none by a request
     engine = db.make_engine(settings)
     if not settings.secret_key:
         # One process only; `promsvc serve` shares one secret between its workers.
         settings = _with(settings, secret_key=secrets.token_urlsafe(32))
+    state: dict[str, Any] = {
+        "settings": settings, "engine": engine, "registries": registries, "indicators": config.indicators,
+        # submissions with their answers, group-committed on the event loop (docs/service.md)
+        "writer": Writer(engine, functools.partial(prepare_arrivals, registries)),
+        # the outbox views' delivery (configuration, templates) on the app's engine
+        "delivery": Delivery.from_settings(settings, registries, templates=config.templates, engine=engine),
+        "code_tries": FailedTries(engine, settings.secret_key),  # the code page's rate limit (in the database)
+    }
+    if settings.metrics:
+        state["metrics"] = ops.Metrics(engine)
+    if settings.scheduler:  # the delivery scheduler in this process (docs/delivery.md), started with the app
+        from promsvc.scheduler import DeliveryScheduler
 
-    from promsvc.delivery.config import check as check_delivery
-
-    check_delivery(settings, registries)  # delivery settings and message templates, checked at start-up
+        state["scheduler"] = DeliveryScheduler(Delivery.from_settings(settings, registries, templates=config.templates),
+                                               settings.dispatch_interval)
 
     def on_startup(app: Litestar) -> None:
         openapi.complete(app)  # security scheme and problem responses in the served description
-        app.state.allow = edge.allowed_methods(app)  # the Allow header of OPTIONS answers
         if settings.migrate_on_start:
             from promsvc import migrations
 
             migrations.upgrade(engine)
-        if settings.scheduler:  # the delivery scheduler in this process (docs/delivery.md)
-            from promsvc.scheduler import DeliveryScheduler
-
-            app.state.scheduler = DeliveryScheduler.from_settings(settings, registries)
+        if app.state.get("scheduler") is not None:
             app.state.scheduler.start()
 
     async def on_shutdown(app: Litestar) -> None:
@@ -80,17 +124,9 @@ def create_app(settings: Settings) -> Litestar:
             app.state.scheduler.shutdown()
         engine.dispose()
 
-    from promsvc import ops
-
-    state_extra = {"metrics": ops.Metrics(engine)} if settings.metrics else {}
-    return Litestar(
-        route_handlers=[*_routers(settings), ops.live, ops.ready, *([ops.metrics] if settings.metrics else [])],
-        state=State({
-            "settings": settings, "engine": engine, "registries": registries, "indicators": indicators,
-            # submissions with their answers, group-committed on the event loop (docs/service.md)
-            "writer": Writer(engine, functools.partial(prepare_arrivals, registries)),
-            **state_extra,
-        }),
+    app = Litestar(
+        route_handlers=[*_routers(), ops.live, ops.ready, *([ops.metrics] if settings.metrics else []), *handlers],
+        state=State(state),
         dependencies={
             "db_session": Provide(db.provide_session),
             "caller": Provide(security.provide_caller, sync_to_thread=True),
@@ -114,6 +150,9 @@ def create_app(settings: Settings) -> Litestar:
         ),
         debug=settings.debug,
     )
+    app.state.allow = edge.allowed_methods(app)  # the Allow header of OPTIONS answers
+    app.state.edge_kinds = edge.handler_kinds(app)  # what the edge checks per handler
+    return app
 
 
 def app_from_environment() -> Litestar:
@@ -121,7 +160,7 @@ def app_from_environment() -> Litestar:
     return create_app(Settings.from_mapping(os.environ))
 
 
-def _routers(settings: Settings) -> list[Any]:
+def _routers() -> list[Any]:
     from promsvc.admin.controllers import AuditController
     from promsvc.delivery.controllers import api_handlers as delivery_api
     from promsvc.delivery.controllers import page_handlers as delivery_pages
@@ -143,10 +182,6 @@ def _routers(settings: Settings) -> list[Any]:
         handlers.extend(getattr(patient, "routes", []))
     handlers.extend(delivery_pages())  # /code: a letter's short code
     handlers.extend(reports.routes)  # /results pages and /open data: public aggregates (docs/reports.md)
-    if settings.bench_routes:
-        from promsvc.scoring_api.controllers import bench_routes
-
-        handlers.extend(bench_routes())
     return handlers
 
 

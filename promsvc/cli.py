@@ -184,6 +184,7 @@ def _is_user_error(error: Exception) -> bool:
         ("instruments.loader", "DefinitionError"),
         ("promsvc.commands", "CommandError"),
         ("promsvc.registries.loader", "RegistryError"),
+        ("promsvc.indicators.loader", "IndicatorError"),
         ("promsvc.settings", "SettingsError"),
         ("promsvc.reports.fonts", "FontMissing"),
     ]

@@ -25,7 +25,6 @@ OPTIONS answers that lists every method of the path (`allowed_methods`, made at 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 import urllib.parse
 from typing import Any, cast
@@ -65,7 +64,16 @@ class _Kinds(msgspec.Struct, frozen=True):
     form: bool  # reads its body as a URL-encoded form
 
 
-@functools.cache
+_NONE = _Kinds(frozenset(), frozenset(), False)
+
+
+def handler_kinds(app: Any) -> dict[Any, _Kinds]:
+    """What the guard checks for each route handler of `app`: `app.state.edge_kinds`, made by
+    the app factory (nothing is worked out while a request waits)."""
+    return {handler: _kinds(handler) for route in app.routes if isinstance(route, HTTPRoute)
+            for handler in route.route_handlers}
+
+
 def _kinds(handler: Any) -> _Kinds:
     ints, days, form = set(), set(), False
     for name, field in handler.parsed_fn_signature.parameters.items():
@@ -89,7 +97,7 @@ def guard(app: ASGIApp) -> ASGIApp:
             return
         request: Request = Request(scope, receive)
         try:
-            await _check(request, _kinds(scope["route_handler"]))
+            await _check(request, scope["app"].state.edge_kinds.get(scope["route_handler"], _NONE))
         except errors.PromsvcError as e:
             response = errors.problem_response(request, e)
             await response.to_asgi_response(app=None, request=request)(scope, receive, send)

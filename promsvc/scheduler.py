@@ -18,15 +18,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Mapping
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from promsvc.delivery import jobs
 from promsvc.delivery.config import Delivery
-from promsvc.registries.schema import Registry
-from promsvc.settings import Settings
 
 log = logging.getLogger("promsvc.scheduler")
 
@@ -48,12 +45,6 @@ class DeliveryScheduler:
         self.ticks = 0
         self.failures = 0
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_settings(cls, settings: Settings, registries: Mapping[str, Registry], *, blocking: bool = False,
-                      interval: int | None = None) -> DeliveryScheduler:
-        return cls(Delivery.from_settings(settings, registries), interval or settings.dispatch_interval,
-                   blocking=blocking)
 
     def tick(self) -> jobs.Report | None:
         """Run one tick; a failure is logged by its type only (its text may quote patient data)."""

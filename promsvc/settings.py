@@ -77,10 +77,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         "Level of the service's log (DEBUG, INFO, WARNING, ERROR). Log lines never carry answers, "
         "tokens, pseudonyms, external ids or contact details at any level."
     ))] = "INFO"
-    bench_routes: Annotated[bool, Meta(description=(
-        "Serve the benchmark-only route `POST /bench/parse` (parses a submission body, stores "
-        "nothing). Off in production."
-    ))] = False
     hsts_max_age: Annotated[int, Meta(ge=0, le=63072000, description=(
         "Seconds of `Strict-Transport-Security` sent with every response when `base_url` is https "
         "(browsers then use only HTTPS for the service that long). 0: not sent."

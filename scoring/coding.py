@@ -100,21 +100,17 @@ def _code_slots(ins: Instrument, item: Item) -> tuple[int, int, np.ndarray]:
     return lowest, highest, is_code
 
 
-# Tables derived from a definition are built once per definition object. Definitions are
-# frozen, so a table stays right for as long as the object it was built from lives; the entry
-# keeps that object, which makes its id() a safe key.
-_TABLES: dict[tuple, tuple[Instrument, Any]] = {}
-
-
 def per_definition(ins: Instrument, key: tuple, build):
-    hit = _TABLES.get((id(ins), *key))
-    if hit is not None and hit[0] is ins:
-        return hit[1]
-    if len(_TABLES) > 20_000:  # many throwaway definitions (tests): start afresh
-        _TABLES.clear()
-    value = build()
-    _TABLES[(id(ins), *key)] = (ins, value)
-    return value
+    """A table derived from a definition, built once and kept with the definition object
+    (`Instrument.derived`): definitions are frozen, so a table stays right for as long as the
+    object lives, and goes with it. Keys may name parts of the definition by id(): the
+    definition holds those parts, so their ids cannot be reused while the table is kept."""
+    tables = ins.derived
+    try:
+        return tables[key]
+    except KeyError:
+        value = tables[key] = build()  # two threads may both build it: equal values, one kept
+        return value
 
 
 def _as_floats(ins: Instrument, item: Item, column: Any) -> np.ndarray:

@@ -110,13 +110,14 @@ class Delivery:
     stopping: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
-    def from_settings(cls, settings: Settings, registries: Mapping[str, Registry]) -> Delivery:
+    def from_settings(cls, settings: Settings, registries: Mapping[str, Registry], *,
+                      templates: Templates | None = None, engine: Engine | None = None) -> Delivery:
+        """Delivery as the settings describe it; `templates` already loaded (else they are read
+        here), and `engine` to share one (else delivery's own, `delivery_engine`)."""
         config = DeliveryConfig.from_settings(settings)
-        try:
-            templates = Templates.load(registries, settings.templates_dir or None)
-        except TemplateError as e:
-            raise SettingsError(f"message templates: {e}") from None
-        engine = delivery_engine(settings.database_url, config.durability, settings.dispatch_workers)
+        templates = templates if templates is not None else load_templates(settings, registries)
+        if engine is None:
+            engine = delivery_engine(settings.database_url, config.durability, settings.dispatch_workers)
         return cls(config, registries, templates, engine, workers=settings.dispatch_workers)
 
     def close(self) -> None:
@@ -164,11 +165,10 @@ def durable_transaction(connection: sa.Connection) -> Iterator[None]:
             raw.execute("PRAGMA synchronous=NORMAL")
 
 
-def check(settings: Settings, registries: Mapping[str, Registry]) -> None:
-    """Check delivery's settings and every registry's message templates (at start-up); raises
-    SettingsError naming the variable or the template file."""
-    DeliveryConfig.from_settings(settings)
+def load_templates(settings: Settings, registries: Mapping[str, Registry]) -> Templates:
+    """Every registry's message templates, read and checked (at start-up); SettingsError names
+    the template file, what is wrong and how to fix it."""
     try:
-        Templates.load(registries, settings.templates_dir or None)
+        return Templates.load(registries, settings.templates_dir or None)
     except TemplateError as e:
         raise SettingsError(f"message templates: {e}") from None

@@ -13,22 +13,17 @@ The outbox views show counts and message ids only: role admin, or registry for i
 from __future__ import annotations
 
 import datetime as dt
-import html
 import math
-import secrets
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
-from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, JSONBody, QueryParameter
 
+from promsvc import csrf, templating
 from promsvc.deps import CallerDep, DbSession, RegistriesDep
 from promsvc.delivery import services
 from promsvc.invitations import links
-from promsvc.delivery.config import Delivery, DeliveryConfig
-from promsvc.delivery.messages import Templates
-from promsvc.delivery.ratelimit import FailedTries
 from promsvc.errors import Forbidden
 from promsvc.models import Role
 from promsvc.security import Caller, require
@@ -48,17 +43,6 @@ def _registry_of(db_session, caller: Caller, registry: str | None, action: str) 
         raise Forbidden("a registry key without a registry may not read the outbox", where="header Authorization",
                         fix="use a key made with --registry ID")
     return registry or caller.registry_id
-
-
-def _delivery(state: State) -> Delivery:
-    """Delivery's configuration for the views, made once per application (on the app's engine)."""
-    found = state.get("delivery")
-    if found is None:
-        settings, registries = state.settings, state.registries
-        found = Delivery(DeliveryConfig.from_settings(settings), registries,
-                         Templates.load(registries, settings.templates_dir or None), state.engine)
-        state["delivery"] = found
-    return found
 
 
 class OutboxController(Controller):
@@ -84,7 +68,7 @@ class OutboxController(Controller):
                 day: Annotated[dt.date | None, QueryParameter(description="A local date, YYYY-MM-DD.")] = None,
                 ) -> services.DryRun:
         registry = _registry_of(db_session, caller, registry, "outbox.dry-run")
-        return services.dry_run(_delivery(request.app.state), utcnow(), registry, day)
+        return services.dry_run(request.app.state.delivery, utcnow(), registry, day)
 
 
 class DeliveryFlagsController(Controller):
@@ -120,52 +104,24 @@ class DeliveryFlagsController(Controller):
 
 # ------------------------------------------------------------------------------ code entry page
 
-_PAGE = """<!doctype html>
-<html lang="nb"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Kode fra brev / Code from a letter</title></head>
-<body>
-<main>
-<h1>Kode fra brev <span lang="en">/ Code from a letter</span></h1>
-{message}
-<form method="post" action="/code">
-<input type="hidden" name="nonce" value="{nonce}">
-<p><label for="code">Skriv inn koden fra brevet <span lang="en">/ Enter the code printed on the letter</span></label></p>
-<p><input id="code" name="code" autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="40"
- inputmode="text" required></p>
-<p><button type="submit">Åpne skjemaet <span lang="en">/ Open the questionnaire</span></button></p>
-</form>
-</main>
-</body></html>
-"""
-_UNKNOWN = ('<p role="alert"><strong>Koden er ukjent eller kan ikke lenger brukes.</strong> '
-            '<span lang="en">The code is unknown or can no longer be used.</span></p>')
+_CSRF_PURPOSE = "code"  # the form's token is good for this page only (promsvc.csrf)
 _HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
 }
-_COOKIE = "code_nonce"
 
 
-def _page(request: Request, message: str = "", status: int = 200) -> Response[str]:
-    nonce = secrets.token_urlsafe(24)
-    response = Response(_PAGE.format(message=message, nonce=html.escape(nonce)), media_type="text/html; charset=utf-8",
-                        status_code=status, headers=_HEADERS)
-    response.set_cookie(_COOKIE, nonce, path="/code", httponly=True, samesite="strict", max_age=3600,
-                        secure=request.app.state.settings.base_url.startswith("https:"))
+def _page(request: Request, problem: str | None = None, status: int = 200) -> Response[str]:
+    """The code page (promsvc/delivery/pages/code.html), with `problem` (`unknown`, `too_many`) said above the form."""
+    settings = request.app.state.settings
+    nonce = csrf.nonce(request)
+    page = templating.render("delivery/code.html", problem=problem,
+                             csrf_token=csrf.token(settings.secret_key, nonce, _CSRF_PURPOSE))
+    response = Response(page, media_type="text/html; charset=utf-8", status_code=status, headers=_HEADERS)
+    response.cookies.append(csrf.cookie(nonce, "/code", settings.base_url.startswith("https:")))
     return response
-
-
-_TOO_MANY = ('<p role="alert"><strong>For mange feil forsøk. Vent litt og prøv igjen.</strong> '
-             '<span lang="en">Too many wrong tries. Wait a while and try again.</span></p>')
-
-
-def failed_tries(state: State) -> FailedTries:
-    """The code page's rate limit, made once per application on its engine (promsvc.delivery.ratelimit)."""
-    if "code_tries" not in state:
-        state["code_tries"] = FailedTries(state.engine, state.settings.secret_key)
-    return state["code_tries"]
 
 
 @get("/code", sync_to_thread=False, include_in_schema=False)
@@ -178,21 +134,20 @@ def code_open(request: Request, db_session: DbSession,
               data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]) -> Response[str]:
     """A typed code opens its invitation through a fresh link (303 to /q/{token}); any failure
     looks the same, whether the code never existed or has expired."""
-    tries, address = failed_tries(request.app.state), request.client.host if request.client else "?"
+    tries, address = request.app.state.code_tries, request.client.host if request.client else "?"
     wait = tries.wait(address)
     if wait > 0:
-        response = _page(request, _TOO_MANY, status=429)
+        response = _page(request, "too_many", status=429)
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
-    nonce = str(data.get("nonce", ""))
-    if not nonce or not secrets.compare_digest(nonce, request.cookies.get(_COOKIE, "")):
+    if not csrf.ok(request, data, request.app.state.settings.secret_key, _CSRF_PURPOSE):
         tries.failed(address)
-        return _page(request, _UNKNOWN, status=400)
+        return _page(request, "unknown", status=400)
     opened = links.open_code(db_session, str(data.get("code", ""))[:40], utcnow())
     if opened is None:
         db_session.rollback()  # the lookup's transaction (SQLite: its write lock) ends before the try is counted
         tries.failed(address)
-        return _page(request, _UNKNOWN, status=404)
+        return _page(request, "unknown", status=404)
     db_session.commit()
     settings = request.app.state.settings
     return Response("", status_code=303, headers={**_HEADERS, "Location": f"{settings.base_url}/q/{opened[1]}"})

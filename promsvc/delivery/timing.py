@@ -1,17 +1,9 @@
 """When a message may leave: the local-time sending window, the daily letter batch, retry backoff.
 
 All inputs and outputs are timezone-aware UTC instants; the window itself is a wall-clock range
-(e.g. 09:00–20:00) in one IANA time zone (Europe/Oslo by default). Wall-clock times are turned
-into instants per date with `zoneinfo`, so the window keeps its local hours across
-daylight-saving changes: on the last Sunday of March 09:00 in Oslo is 07:00 UTC, on the
-Saturday before it is 08:00 UTC.
-
-Two wall-clock times need a rule because they do not map to exactly one instant:
-
-* a time inside the spring-forward gap (02:30 on the last Sunday of March does not exist in
-  Oslo) means the end of the gap, the first instant whose local time is at or after it (03:00);
-* a time inside the autumn fold (02:30 on the last Sunday of October happens twice) means its
-  first occurrence.
+(e.g. 09:00–20:00) in one IANA time zone (Europe/Oslo by default), turned into instants per date
+by `promsvc.localtime.local_instant`, the service's one rule for daylight-saving gaps and folds,
+so the window keeps its local hours across daylight-saving changes.
 
 Pure functions, no clock: the caller passes `now`.
 """
@@ -23,30 +15,11 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from promsvc.localtime import local_instant
+
 UTC = dt.UTC
 
 _RANGE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][0-9])$")
-
-
-def local_instant(day: dt.date, clock: dt.time, tz: ZoneInfo) -> dt.datetime:
-    """The UTC instant at which the wall clock in `tz` shows `clock` on `day` (rules above)."""
-    wall = dt.datetime.combine(day, clock.replace(tzinfo=None))
-    first = wall.replace(tzinfo=tz, fold=0)
-    instant = first.astimezone(UTC)
-    if instant.astimezone(tz).replace(tzinfo=None) == wall:
-        return instant  # an ordinary time, or the first occurrence of a repeated one
-    # In a gap: fold=0 read the time with the offset from before the change, which lands past
-    # the gap by its length. The change lies less than 3 hours before that instant (gaps are
-    # at most 2 hours long); bisect on whole seconds, where offsets change, for the first
-    # instant whose local time has reached `wall`.
-    lo, hi = int(instant.timestamp()) - 3 * 3600, int(instant.timestamp())
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if dt.datetime.fromtimestamp(mid, tz).replace(tzinfo=None) >= wall:
-            hi = mid
-        else:
-            lo = mid
-    return dt.datetime.fromtimestamp(hi, UTC)
 
 
 @dataclass(frozen=True)

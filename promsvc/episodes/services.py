@@ -9,7 +9,8 @@ Due times: an invitation falls due at `settings.due_time` (default 09:00) local 
 `settings.time_zone` (default Europe/Oslo) on the day `event date + offset`, and expires
 `window` later, also counted in local wall-clock time; both are stored in UTC. So a 3-month
 invitation is due at 09:00 in Norway whether that day is in summer (07:00 UTC) or winter
-(08:00 UTC) time.
+(08:00 UTC) time. Wall-clock times become instants by the rule delivery's sending window uses
+too (`promsvc.localtime`: a time in a daylight-saving gap means the end of the gap).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import msgspec
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from promsvc import audit
+from promsvc import audit, localtime
 from promsvc.delivery.email import valid_address
 from promsvc.edge import day_problem
 from promsvc.episodes import attributes
@@ -134,11 +135,11 @@ def payload_hash(payload: EnrolIn) -> str:
 def due_times(protocol: Protocol, event_date: dt.date, settings: Settings) -> dict[str, tuple[dt.datetime, dt.datetime]]:
     """Time point id → (due_at, expires_at) in UTC (see the module docstring)."""
     clock = settings.due_clock()
-    start = dt.datetime.combine(event_date, clock.replace(tzinfo=None)).replace(tzinfo=clock.tzinfo)
+    start = dt.datetime.combine(event_date, clock.replace(tzinfo=None))  # the wall clock, kept across DST
     out = {}
     for tp in protocol.time_points:
-        local_due = start + tp.offset  # aware + timedelta keeps the wall-clock time across DST
-        out[tp.id] = (local_due.astimezone(dt.UTC), (local_due + tp.window).astimezone(dt.UTC))
+        local_due = start + tp.offset
+        out[tp.id] = (localtime.instant(local_due, clock.tzinfo), localtime.instant(local_due + tp.window, clock.tzinfo))
     return out
 
 

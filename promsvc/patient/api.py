@@ -17,15 +17,14 @@ from sqlmodel import Session
 
 from instruments.answers import TEXT_LIMIT
 from promsvc import errors
-from promsvc.deps import DbSession, RegistriesDep, SettingsDep
+from promsvc.deps import DbSession, RegistriesDep
 from promsvc.patient import drafts, links, pages, submission
 from promsvc.patient.schemas import DraftIn, DraftOut, FormOut, InstrumentOut, ItemOut, Language, OptionOut, ReceiptOut, SubmitIn, TimePointOut
 from promsvc.patient.texts import language
-from promsvc.registries.overlays import overlays_for
+from promsvc.registries.overlays import Overlays
 from promsvc.registries.schema import Registry
 from promsvc.responses.submission import InvalidAnswers
 from promsvc.responses.validation import validate
-from promsvc.settings import Settings
 
 
 def _now() -> dt.datetime:
@@ -63,9 +62,9 @@ def _json_only(request: Request) -> None:
         raise errors.PromsvcError("send the body as application/json", where="header Content-Type", fix="set Content-Type: application/json")
 
 
-def _form_out(settings: Settings, link: links.Link, lang: str) -> FormOut:
+def _form_out(overlays: Overlays, link: links.Link, lang: str) -> FormOut:
     out = []
-    for ins, wording in zip(link.instruments, links.wordings(link, settings.overlays_dir, lang)):
+    for ins, wording in zip(link.instruments, links.wordings(link, overlays, lang)):
         items = []
         for item in ins.items:
             options = [
@@ -74,7 +73,7 @@ def _form_out(settings: Settings, link: links.Link, lang: str) -> FormOut:
             ] if item.kind in ("choice", "multi") else None
             items.append(ItemOut(id=item.id, kind=item.kind, text=wording.item(item), options=options, min=item.min, max=item.max,
                                  max_length=(item.max_length or TEXT_LIMIT) if item.kind == "text" else None, when=item.when))
-        overlay = overlays_for(settings.overlays_dir, link.catalogue).get(link.registry.id, ins)
+        overlay = overlays.get(link.registry.id, ins)
         out.append(InstrumentOut(
             id=ins.id, version=ins.version, title=wording.title, wording="overlay" if overlay else "ours",
             instructions=wording.instructions, items=items,
@@ -114,10 +113,10 @@ class FormsApi(Controller):
     exception_handlers = {Exception: _problem_headers}
 
     @get("/", sync_to_thread=True)
-    def read(self, token: FromPath[str], db_session: DbSession, settings: SettingsDep, registries: RegistriesDep, lang: FromQuery[Language | None] = None) -> FormOut:
+    def read(self, token: FromPath[str], db_session: DbSession, registries: RegistriesDep, lang: FromQuery[Language | None] = None) -> FormOut:
         """The form: its instruments with items and options in `lang` (default: the draft's or the episode's language), and the draft."""
         link = _open_api(db_session, registries, token)
-        return _form_out(settings, link, language(lang, link.draft.language if link.draft else link.episode.language,
+        return _form_out(registries.overlays, link, language(lang, link.draft.language if link.draft else link.episode.language,
                                                   link.registry.languages))
 
     @put("/draft", sync_to_thread=True)

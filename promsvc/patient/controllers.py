@@ -30,6 +30,7 @@ from litestar.params import FromPath, URLEncodedBody
 from litestar.static_files import create_static_files_router
 from sqlmodel import Session
 
+from promsvc import csrf
 from promsvc.deps import DbSession, RegistriesDep, SettingsDep
 from promsvc.patient import drafts, forms, info, links, pages, paging, submission, views
 from promsvc.patient.api import FormsApi
@@ -75,7 +76,7 @@ def _open(request: Request, db_session: Session, settings, registries, token: st
 
 
 def _check_csrf(request: Request, data: dict[str, str], settings, link: links.Link) -> None:
-    if not pages.csrf_ok(request, data, settings.secret_key, link.invitation.id):
+    if not csrf.ok(request, data, settings.secret_key, link.invitation.id):
         raise _CsrfRefused(f"/q/{request.path_params['token']}", views.link_language(request, link), link.registry)
 
 
@@ -242,7 +243,7 @@ def _sent_before(request: Request, data: dict[str, str], db_session: Session, se
     """A second submission (another tab, a retry, back and send again) from the browser that
     holds the form's CSRF token: the receipt of the first. Anyone else: the 410 page."""
     receipt = responses.stored_receipt(db_session, gone.invitation_id) if gone.reason == "completed" else None
-    if receipt is None or not pages.csrf_ok(request, data, settings.secret_key, gone.invitation_id):
+    if receipt is None or not csrf.ok(request, data, settings.secret_key, gone.invitation_id):
         raise gone
     return views.to_receipt(f"/q/{token}", settings, gone.invitation_id, receipt)
 
@@ -252,7 +253,7 @@ def _late(request: Request, data: dict[str, str], db_session: Session, settings,
     """A page posted after the deadline: what it carries is kept in the draft (not thrown away),
     and the page says plainly that the questionnaire can no longer be sent (410)."""
     link = links.late_link(db_session, registries, token, _now())
-    if link is None or not pages.csrf_ok(request, data, settings.secret_key, link.invitation.id):
+    if link is None or not csrf.ok(request, data, settings.secret_key, link.invitation.id):
         raise gone
     view = View(request, settings, link, token)
     if number is not None and 1 <= number <= len(view.pages):

@@ -17,12 +17,12 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from instruments import Catalogue, Instrument
+from instruments import Instrument
 from promsvc.invitations import links as invitation_links
 from promsvc.invitations import moves
 from promsvc.invitations.states import GONE, TAKES_ANSWERS
 from promsvc.models import Draft, Episode, Invitation, Status
-from promsvc.registries.overlays import overlays_for
+from promsvc.registries.overlays import Overlays
 from promsvc.registries.schema import Protocol, Registry, TimePoint
 from promsvc.security import hash_token
 
@@ -59,7 +59,6 @@ class Link:
     time_point: TimePoint
     instruments: list[Instrument]
     draft: Draft | None
-    catalogue: Catalogue | None = None  # the service's instruments (their overlays are checked against it)
 
     @property
     def proxy_allowed(self) -> bool:
@@ -203,7 +202,6 @@ def _link(registries: Mapping[str, Registry], invitation: Invitation, episode: E
         time_point=time_point,
         instruments=[registries.instrument(protocol, i) for i in time_point.instruments],
         draft=draft,
-        catalogue=registries.instruments,
     )
 
 
@@ -227,11 +225,11 @@ def link_language(session: Session, invitation: Invitation) -> str:
 # Wording: the registry's overlay, else ours
 
 
-def wordings(link: Link, overlays_dir: str, lang: str):
-    """The words of each instrument of a link in `lang`: the registry's overlay, else ours."""
+def wordings(link: Link, overlays: Overlays, lang: str):
+    """The words of each instrument of a link in `lang`: the registry's overlay (from
+    `Registries.overlays`, read at start-up), else ours."""
     from promsvc.patient.forms import Wording
 
-    overlays = overlays_for(overlays_dir, link.catalogue)
     return [Wording(i, lang, overlays.get(link.registry.id, i)) for i in link.instruments]
 
 

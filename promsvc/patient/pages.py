@@ -1,11 +1,8 @@
-"""Rendering the patient pages: templates, security headers and the CSRF token.
+"""Rendering the patient pages: templates, security headers and the CSRF cookie.
 
-CSRF: a signed double-submit token. The browser gets a random nonce in an HttpOnly,
-SameSite=Lax cookie scoped to ``/q/``; every form carries ``csrf_token`` =
-HMAC-SHA256(secret_key, nonce | invitation id). A POST whose field does not match its cookie
-is refused (403) before anything is read or saved. Another site can neither read the
-nonce nor forge the HMAC without the service's secret, and a token is good for one link only.
-No JavaScript is involved, so the pages keep working with scripts off.
+CSRF: the service's one mechanism (promsvc.csrf), its cookie scoped to ``/q/`` and each form's
+token bound to the link's invitation (a POST without it is refused with 403 before anything is
+read or saved).
 """
 
 from __future__ import annotations
@@ -14,16 +11,14 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import secrets
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from litestar import Request, Response
 from litestar.datastructures import Cookie
 from litestar.enums import MediaType
 
+from promsvc import csrf, templating
 from promsvc.patient.texts import LANGUAGE_NAMES, LANGUAGES, Texts
 
 HERE = Path(__file__).parent
@@ -31,9 +26,6 @@ STATIC_PATH = "/static/patient"
 STATIC_DIR = HERE / "static"
 STYLESHEET = f"{STATIC_PATH}/patient.css"
 ACCESSIBILITY_PATH = "/accessibility"
-
-CSRF_COOKIE = "promsvc_csrf"
-CSRF_FIELD = "csrf_token"
 
 # Sent with every patient page and every form API response (answers must not linger in
 # caches, nor the link leak through a Referer). The pages have no script at all.
@@ -47,15 +39,6 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
-
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(HERE / "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
 
 def languages(current: str, href, allowed=LANGUAGES) -> list[dict[str, Any]]:
     """The language switch: `href(code)` is where choosing that language goes; only the
@@ -78,15 +61,16 @@ def render(
     secure: bool = False,
     **context: Any,
 ) -> Response:
-    """A page with the security headers; `nonce` (see `csrf_nonce`) is set as the CSRF cookie,
+    """A page with the security headers; `nonce` (see `promsvc.csrf.nonce`) is set as the CSRF cookie,
     `Secure` when the service is reached over HTTPS (`secure`)."""
     context.setdefault("errors", [])
     context.setdefault("languages", [])
     context.setdefault("footer", None)
-    html = _env.get_template(template).render(
+    html = templating.render(
+        f"patient/{template}",
         t=t, page_title=page_title, site_name=site_name or t("questionnaire"), static_url=STYLESHEET, **context
     )
-    cookies = [_csrf_cookie(nonce, secure)] if nonce is not None else []
+    cookies = [csrf.cookie(nonce, "/q/", secure)] if nonce is not None else []
     return Response(html, status_code=status, media_type=MediaType.HTML, headers=dict(SECURITY_HEADERS), cookies=cookies)
 
 
@@ -143,37 +127,3 @@ def receipt_ok(request: Request, secret: str, invitation_id: str, now: dt.dateti
 def _receipt_mac(secret: str, invitation_id: str, until: int) -> str:
     digest = hmac.new(secret.encode(), f"receipt|{invitation_id}|{until}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def csrf_nonce(request: Request) -> str:
-    """The browser's CSRF nonce, or a new one (set again with every page)."""
-    given = request.cookies.get(CSRF_COOKIE, "")
-    return given if _well_formed(given) else secrets.token_urlsafe(32)
-
-
-def csrf_token(secret: str, nonce: str, invitation_id: str) -> str:
-    mac = hmac.new(secret.encode(), f"{nonce}|{invitation_id}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
-
-
-def csrf_ok(request: Request, form: Mapping[str, str], secret: str, invitation_id: str) -> bool:
-    nonce = request.cookies.get(CSRF_COOKIE, "")
-    given = form.get(CSRF_FIELD, "")
-    if not _well_formed(nonce) or not isinstance(given, str) or not given:
-        return False
-    return hmac.compare_digest(csrf_token(secret, nonce, invitation_id), given)
-
-
-def _well_formed(nonce: str) -> bool:
-    return 40 <= len(nonce) <= 64 and nonce.replace("-", "").replace("_", "").isalnum() and nonce.isascii()
-
-
-def _csrf_cookie(nonce: str, secure: bool) -> Cookie:
-    return Cookie(
-        key=CSRF_COOKIE,
-        value=nonce,
-        path="/q/",
-        httponly=True,
-        samesite="lax",
-        secure=secure,
-    )

@@ -15,12 +15,11 @@ from litestar import Request, Response
 from litestar.response import Redirect
 from sqlmodel import Session, select
 
-from promsvc import audit
+from promsvc import audit, csrf
 from promsvc.models import Invitation, Response as StoredResponse
 from promsvc.patient import forms, pages, paging
 from promsvc.patient import links
 from promsvc.patient.texts import LANGUAGES, Texts, language
-from promsvc.registries.overlays import overlays_for
 from promsvc.registries.schema import Registry
 from promsvc.responses import submission as responses
 from instruments.answers import is_asked
@@ -45,9 +44,9 @@ class View:
         self.lang = language(requested, link_language(request, link), link.registry.languages)
         self.t = Texts(self.lang)
         self.base = f"/q/{token}"
-        self.nonce = pages.csrf_nonce(request)
+        self.nonce = csrf.nonce(request)
         self.pages = paging.pages_of(link.instruments)
-        self.wordings = {w.instrument.id: w for w in links.wordings(link, settings.overlays_dir, self.lang)}
+        self.wordings = {w.instrument.id: w for w in links.wordings(link, request.app.state.registries.overlays, self.lang)}
 
     def page_href(self, number: int) -> str:
         return f"{self.base}/s/{number}"
@@ -73,7 +72,7 @@ class View:
             self.request, template, t=self.t, page_title=f"{page_title} – {self.t('questionnaire')}",
             site_name=getattr(self.link.registry.name, self.lang), status=status, nonce=self.nonce,
             secure=self.settings.base_url.startswith("https://"),
-            csrf_token=pages.csrf_token(self.settings.secret_key, self.nonce, self.link.invitation.id),
+            csrf_token=csrf.token(self.settings.secret_key, self.nonce, self.link.invitation.id),
             languages=pages.languages(self.lang, pages.switch_to(self._here()), self.link.registry.languages),
             footer=pages.footer(self.t, privacy_href(self.link.registry, self.base, self.lang)),
             **context,
@@ -209,14 +208,13 @@ def copy_page(request: Request, db_session: Session, settings: Settings, registr
               invitation: Invitation, receipt: responses.Receipt) -> Response:
     """The answers as sent (no scores), to read or print; audited as a read of patient data."""
     rows, registry, t, switch, foot = _sent_view(request, db_session, registries, token, invitation)
-    overlays = overlays_for(settings.overlays_dir, registries.instruments)
     order = {i: n for n, i in enumerate(receipt.instruments)}
     sections = []
     for row in sorted(rows, key=lambda r: order.get(r.instrument_id, 0)):
         ins = registries.instruments.version(row.instrument_id, row.instrument_version)
         if ins is None:
             continue  # an instrument version no longer loaded: nothing to word its answers with
-        wording = forms.Wording(ins, t.lang, overlays.get(invitation.registry_id, ins) if registry else None)
+        wording = forms.Wording(ins, t.lang, registries.overlays.get(invitation.registry_id, ins) if registry else None)
         answers = dict(row.answers)
         items = []
         for number, item in enumerate(ins.items, start=1):

@@ -10,7 +10,8 @@ complete overlay in each of its languages (`promsvc.registries.overlays.licence_
 Instruments are looked up in one catalogue (`instrument_catalogue`): the shipped definitions
 and the registries' own from `PROMSVC_INSTRUMENTS_DIR`, checked as `promsvc instruments check`
 checks them (their examples are run). `load_all` returns the registries with that catalogue
-(`Registries.instruments`), and every part of the service asks it.
+(`Registries.instruments`) and their overlays (`Registries.overlays`), and every part of the
+service asks them: nothing is read again while the service runs.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import msgspec
 import instruments
 from instruments import Catalogue, DefinitionError, Instrument
 from instruments.loader import located
-from promsvc.registries.overlays import Overlays, licence_problems, overlays_for
+from promsvc.registries.overlays import Overlays, licence_problems
 from promsvc.registries.schema import LEVELS, Protocol, Registry, Unit
 from promsvc.settings import Settings
 from scoring import engine as scoring_engine
@@ -45,11 +46,13 @@ class RegistryError(Exception):
 
 
 class Registries(dict[str, Registry]):
-    """Every registry the service serves, by id, and the catalogue of instruments they ask."""
+    """Every registry the service serves, by id, the catalogue of instruments they ask and the
+    registries' overlays (licensed wording), all read and checked once, at start-up."""
 
-    def __init__(self, registries: Mapping[str, Registry], instruments: Catalogue):
+    def __init__(self, registries: Mapping[str, Registry], instruments: Catalogue, overlays: Overlays | None = None):
         super().__init__(registries)
         self.instruments = instruments
+        self.overlays = overlays if overlays is not None else Overlays(None)
 
     def instrument(self, protocol: Protocol, instrument_id: str) -> Instrument:
         """The definition a protocol asks: the version it names, else the newest loaded."""
@@ -142,7 +145,7 @@ def load_all(settings: Settings) -> Registries:
         if wording:
             raise RegistryError(file, wording)
         found[registry.id], where[registry.id] = registry, file
-    return Registries(found, catalogue)
+    return Registries(found, catalogue, overlays)
 
 
 def check_files(paths: Iterable[str | Path], overlays_dir: str = "", catalogue: Catalogue | None = None) -> list[str]:
@@ -163,7 +166,7 @@ def check_files(paths: Iterable[str | Path], overlays_dir: str = "", catalogue: 
 
 def _overlays(directory: str, catalogue: Catalogue | None) -> Overlays:
     try:
-        return overlays_for(directory, catalogue)
+        return Overlays(directory, catalogue)
     except instruments.DefinitionError as e:
         raise RegistryError(e.file, e.problems) from None
 

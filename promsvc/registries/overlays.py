@@ -3,14 +3,15 @@ instrument version (docs/instruments.md), and the rule that a registry may not a
 instrument of patients without it.
 
 Each file is checked against its instrument version's definition in the service's catalogue
-(default: the shipped instruments) when the directory is read (once per process and catalogue); an overlay for another version, or with items or codes the definition does not have,
-stops that with a `DefinitionError`. What an overlay lacks (an item or option without wording
+(default: the shipped instruments) when the directory is read: once, at start-up, by
+`promsvc.registries.loader.load_all` (`Registries.overlays`). An overlay for another version, or
+with items or codes the definition does not have, stops that with a `DefinitionError` naming
+the file, so that the service does not start. What an overlay lacks (an item or option without wording
 in a language) is kept, so that `missing` can say whether it is complete.
 """
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import msgspec
@@ -66,12 +67,6 @@ def _peek(path: Path) -> Overlay:
         return msgspec.yaml.decode(path.read_bytes(), type=Overlay)
     except (OSError, msgspec.MsgspecError) as e:
         raise instruments.DefinitionError(str(path), [str(e)]) from None
-
-
-@functools.cache
-def overlays_for(directory: str, catalogue: Catalogue | None = None) -> Overlays:
-    """The overlays of a directory, read once per process (and catalogue)."""
-    return Overlays(directory, catalogue)
 
 
 def licence_problems(registry: Registry, overlays: Overlays, catalogue: Catalogue | None = None) -> list[str]:

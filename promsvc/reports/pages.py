@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import jinja2
 from markupsafe import Markup
 
+from promsvc import templating
 from promsvc.indicators.results import NATIONAL
 from promsvc.indicators.schema import Indicator
 from promsvc.reports import charts, distributions
@@ -27,17 +27,9 @@ HERE = Path(__file__).parent
 STATIC_PATH = "/static/results"
 STATIC_DIR = HERE / "static"
 
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(HERE / "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
 def render(template: str, **context) -> str:
-    return _env.get_template(template).render(stylesheet=f"{STATIC_PATH}/results.css", **context)
+    """A result page from `promsvc/reports/templates/` (the one template system: promsvc.templating)."""
+    return templating.render(f"results/{template}", stylesheet=f"{STATIC_PATH}/results.css", **context)
 
 
 def _chart(chart, w: Words, element_id: str) -> dict | None:

@@ -144,16 +144,16 @@ def test_staff_type_a_letter_code_and_reach_the_form(client, engine):
     form = client.get("/code")
     assert form.status_code == 200 and 'name="code"' in form.text
     assert form.headers["referrer-policy"] == "no-referrer" and "no-store" in form.headers["cache-control"]
-    nonce = form.text.split('name="nonce" value="')[1].split('"')[0]
+    nonce = form.text.split('name="csrf_token" value="')[1].split('"')[0]
     typed = links.format_code(code).lower()
-    r = client.post("/code", data={"code": typed, "nonce": nonce}, follow_redirects=False)
+    r = client.post("/code", data={"code": typed, "csrf_token": nonce}, follow_redirects=False)
     assert r.status_code == 303, r.text
     assert r.headers["location"].startswith("http://testserver.local/q/")
     assert client.get(r.headers["location"].removeprefix("http://testserver.local")).status_code == 200
     # Unknown codes and forged posts get the same plain refusal.
-    assert client.post("/code", data={"code": "AAAA-BBBB-CCCC", "nonce": nonce}).status_code == 404
+    assert client.post("/code", data={"code": "AAAA-BBBB-CCCC", "csrf_token": nonce}).status_code == 404
     client.cookies.clear()
-    assert client.post("/code", data={"code": typed, "nonce": nonce}).status_code == 400
+    assert client.post("/code", data={"code": typed, "csrf_token": nonce}).status_code == 400
 
 
 def _env(database_url, **extra):
@@ -280,13 +280,14 @@ def test_the_code_page_refuses_an_address_after_ten_wrong_codes_until_they_run_o
 
     code = _letter_code(engine)
     clock = [NOW]
+    built = app.state["code_tries"]  # made by create_app
     app.state["code_tries"] = FailedTries(engine, "secret", limit=10, window=600.0, clock=lambda: clock[0])
     try:
         page = client.get("/code")
 
         def post(typed: str):
-            nonce = page.text.split('name="nonce" value="')[1].split('"')[0]  # each page sets a new one
-            return client.post("/code", data={"code": typed, "nonce": nonce}, follow_redirects=False)
+            nonce = page.text.split('name="csrf_token" value="')[1].split('"')[0]  
+            return client.post("/code", data={"code": typed, "csrf_token": nonce}, follow_redirects=False)
 
         for n in range(10):
             clock[0] += dt.timedelta(seconds=1)
@@ -299,7 +300,7 @@ def test_the_code_page_refuses_an_address_after_ten_wrong_codes_until_they_run_o
         page = refused
         assert post(links.format_code(code)).status_code == 303
     finally:
-        del app.state["code_tries"]
+        app.state["code_tries"] = built
 
 
 def test_wrong_codes_count_across_workers_sharing_the_database(make_settings, engine):
@@ -312,8 +313,8 @@ def test_wrong_codes_count_across_workers_sharing_the_database(make_settings, en
     with TestClient(create_app(make_settings())) as a, TestClient(create_app(make_settings())) as b:
         def post(client, typed: str):
             page = client.get("/code")
-            nonce = page.text.split('name="nonce" value="')[1].split('"')[0]
-            return client.post("/code", data={"code": typed, "nonce": nonce}, follow_redirects=False)
+            nonce = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+            return client.post("/code", data={"code": typed, "csrf_token": nonce}, follow_redirects=False)
 
         for n in range(10):
             assert post((a, b)[n % 2], f"AAAA-BBBB-CC{n:02d}").status_code == 404

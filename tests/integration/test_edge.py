@@ -121,7 +121,7 @@ def test_good_addresses_are_still_accepted(client, keys):
 
 
 @pytest.mark.parametrize("content_type, body", [
-    ("application/json", b'{"code": "AAAA-BBBB-CCCC", "nonce": "x"}'),
+    ("application/json", b'{"code": "AAAA-BBBB-CCCC", "csrf_token": "x"}'),
     ("multipart/form-data; boundary=xyz", b'--xyz\r\nContent-Disposition: form-data; name="code"\r\n\r\nA\r\n--xyz--\r\n'),
     ("text/plain", b"code=AAAA"),
 ])

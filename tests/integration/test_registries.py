@@ -214,7 +214,6 @@ def test_a_licensed_instrument_needs_a_complete_overlay_in_each_of_the_registrys
         create_app(settings)  # the service refuses to start
 
     _eq5d_overlay(overlays, "hofte", ["nb"])  # complete in bokmål only
-    loader.overlays_for.cache_clear()  # overlays are read once per process
     with pytest.raises(loader.RegistryError) as info:
         loader.load_all(_settings(tmp_path, overlays_dir=str(overlays)))
     assert [p.split(": registry ")[1][:55] for p in info.value.problems] == ["'hofte' asks eq5d-5l of patients in language 'nn', but "]
@@ -225,14 +224,12 @@ def test_a_licensed_instrument_needs_a_complete_overlay_in_each_of_the_registrys
     assert out.count("asks eq5d-5l of patients in language 'nn'") == 2
 
     _eq5d_overlay(overlays, "hofte", ["nb", "nn"])
-    loader.overlays_for.cache_clear()
     assert "hofte" in loader.load_all(_settings(tmp_path, overlays_dir=str(overlays)))
     assert registries_command.check([str(registries / "hofte.yaml")], env=env) == 0
 
 
 def test_an_incomplete_overlay_names_what_it_lacks(tmp_path):
     overlays = tmp_path / "overlays"
-    loader.overlays_for.cache_clear()
     _eq5d_overlay(overlays, "hofte", ["nb"])
     path = overlays / "hofte" / "eq5d-5l.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("      VAS:\n        text: Offisiell VAS\n", ""), encoding="utf-8")

@@ -49,8 +49,8 @@ def test_x_forwarded_for_from_an_untrusted_peer_does_not_escape_the_code_limit(s
         statuses = []
         for n in range(11):
             page = client.get("/code")
-            nonce = page.text.split('name="nonce" value="')[1].split('"')[0]
-            r = client.post("/code", data={"code": f"AAAA-BBBB-CC{n:02d}", "nonce": nonce},
+            nonce = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+            r = client.post("/code", data={"code": f"AAAA-BBBB-CC{n:02d}", "csrf_token": nonce},
                             headers={"X-Forwarded-For": f"203.0.113.{n}"}, follow_redirects=False)
             statuses.append(r.status_code)
     assert statuses == [404] * 10 + [429]

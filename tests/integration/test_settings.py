@@ -17,9 +17,9 @@ def test_defaults_without_environment():
 
 
 def test_values_from_mapping():
-    s = Settings.from_mapping({"PROMSVC_DEBUG": "1", "PROMSVC_DUE_TIME": "08:30", "PROMSVC_BENCH_ROUTES": "no",
+    s = Settings.from_mapping({"PROMSVC_DEBUG": "1", "PROMSVC_DUE_TIME": "08:30", "PROMSVC_METRICS": "no",
                                "PROMSVC_TEST_PG_URL": "ignored", "HOME": "/root"})
-    assert s.debug is True and s.due_time == "08:30" and s.bench_routes is False
+    assert s.debug is True and s.due_time == "08:30" and s.metrics is False
 
 
 @pytest.mark.parametrize(

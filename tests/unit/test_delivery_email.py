@@ -171,3 +171,36 @@ def test_starttls_with_credentials(certificate):
 def test_starttls_required_but_not_offered(sink):
     with SmtpChannel(config(sink.port, security="starttls")) as channel, pytest.raises(ChannelDown, match="STARTTLS"):
         send(channel)
+
+
+def test_the_hand_built_message_reads_as_the_one_email_message_builds():
+    """build() is hand-written for speed (its docstring has the figures); the stdlib parser must read
+    it exactly as it reads the same message made with email.message.EmailMessage."""
+    from email import message_from_bytes, policy
+    from email.message import EmailMessage
+    from email.utils import format_datetime, formataddr
+
+    from promsvc.delivery.email import build
+
+    fields = dict(message_id="m1", domain="prom.example", from_name="Nasjonalt register – Vest",
+                  from_address="noreply@prom.example", to="ola@example.no",
+                  subject="Spørreskjema fra Nasjonalt demoregister", body=BODY, now=NOW)
+    ours = build(**fields)
+    made = EmailMessage(policy=policy.SMTP)
+    made["From"] = formataddr((fields["from_name"], fields["from_address"]))
+    made["To"] = fields["to"]
+    made["Subject"] = fields["subject"]
+    made["Date"] = format_datetime(NOW)
+    made["Message-ID"] = "<m1@prom.example>"
+    made["Auto-Submitted"] = "auto-generated"
+    made.set_content(BODY, charset="utf-8", cte="quoted-printable")
+    theirs = made.as_bytes().replace(b"\r\n.", b"\r\n..")  # dot-stuffed, as on the wire
+    assert ours.startswith(b"From: ") and b"\n" not in ours.replace(b"\r\n", b"")  # CRLF line ends only
+
+    def read(raw: bytes):
+        m = message_from_bytes(raw.replace(b"\r\n..", b"\r\n."), policy=policy.default)
+        return {k: str(m[k]) for k in ("From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "MIME-Version")}, \
+            m.get_content_type(), m.get_content_charset(), m.get_content()
+
+    assert read(ours) == read(theirs)
+    assert read(ours)[3].replace("\r\n", "\n") == BODY

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from promsvc.delivery.timing import Backoff, SendWindow, local_day_bounds, local_instant, next_daily
+from promsvc.delivery.timing import Backoff, SendWindow, local_day_bounds, next_daily
+from promsvc.localtime import local_instant
 
 OSLO = ZoneInfo("Europe/Oslo")
 WINDOW = SendWindow.parse("09:00-20:00", "Europe/Oslo")

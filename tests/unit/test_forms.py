@@ -8,6 +8,7 @@ import pytest
 import instruments
 from instruments.answers import is_asked
 from instruments.schema import Overlay, OverlayItem, OverlayLanguage
+from promsvc import csrf
 from promsvc.patient import forms, pages, paging
 from promsvc.patient.texts import LANGUAGES, TEXTS, Texts, language, placeholders
 from promsvc.responses import validation
@@ -304,19 +305,21 @@ def test_conditions(when_ins, answers, asked):
 
 class _Req:
     def __init__(self, cookie):
-        self.cookies = {pages.CSRF_COOKIE: cookie} if cookie is not None else {}
+        self.cookies = {csrf.COOKIE: cookie} if cookie is not None else {}
 
 
-def test_csrf_token_is_bound_to_the_cookie_the_secret_and_the_link():
+def test_csrf_token_is_bound_to_the_cookie_the_secret_and_the_purpose():
     nonce = "n" * 43
-    token = pages.csrf_token("secret", nonce, "inv1")
-    assert pages.csrf_ok(_Req(nonce), {"csrf_token": token}, "secret", "inv1")
-    assert not pages.csrf_ok(_Req(nonce), {"csrf_token": token}, "secret", "inv2")
-    assert not pages.csrf_ok(_Req(nonce), {"csrf_token": token}, "other secret", "inv1")
-    assert not pages.csrf_ok(_Req("m" * 43), {"csrf_token": token}, "secret", "inv1")
-    assert not pages.csrf_ok(_Req(None), {"csrf_token": token}, "secret", "inv1")
-    assert not pages.csrf_ok(_Req(nonce), {}, "secret", "inv1")
-    assert not pages.csrf_ok(_Req("short"), {"csrf_token": pages.csrf_token("secret", "short", "inv1")}, "secret", "inv1")
+    token = csrf.token("secret", nonce, "inv1")
+    assert csrf.ok(_Req(nonce), {"csrf_token": token}, "secret", "inv1")
+    assert not csrf.ok(_Req(nonce), {"csrf_token": token}, "secret", "inv2")
+    assert not csrf.ok(_Req(nonce), {"csrf_token": token}, "secret", "code")  # not the code page's either
+    assert csrf.ok(_Req(nonce), {"csrf_token": csrf.token("secret", nonce, "code")}, "secret", "code")
+    assert not csrf.ok(_Req(nonce), {"csrf_token": token}, "other secret", "inv1")
+    assert not csrf.ok(_Req("m" * 43), {"csrf_token": token}, "secret", "inv1")
+    assert not csrf.ok(_Req(None), {"csrf_token": token}, "secret", "inv1")
+    assert not csrf.ok(_Req(nonce), {}, "secret", "inv1")
+    assert not csrf.ok(_Req("short"), {"csrf_token": csrf.token("secret", "short", "inv1")}, "secret", "inv1")
 
 
 # ---------------------------------------------------------------- colours
