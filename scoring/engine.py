@@ -182,7 +182,7 @@ def _item_values(ins: Instrument, item_id: str, answers: Coded, values: Mapping[
         for k, code in enumerate(ins.codes_of(ins.item(item_id))):
             total += np.where((ticks >> k) & 1 == 1, 1.0 if values is None else values[code], 0.0)
         return np.where(ticks == 0, np.nan, total)
-    return _lookup_table(ins, item_id, answers, values)[answers.pos]
+    return _lookup_table(ins, item_id, answers, values).take(answers.pos)  # take: quicker than [pos]
 
 
 def _recoded(ins: Instrument, scoring: Scoring, scale: RecodeMean | Sum, item_id: str, coded: dict[str, Coded]) -> np.ndarray:
@@ -253,7 +253,7 @@ def _valueset_index(scale: ValueSetIndex, coded: dict[str, Coded], value_set) ->
     position = np.zeros(len(coded[scale.items[0]].codes), dtype=np.intp)
     for item_id in scale.items:
         position = position * base + coded[item_id].pos
-    return value_set.table[position]
+    return value_set.table.take(position)
 
 
 def _pattern_lookup(ins: Instrument, scale: PatternLookup, coded: dict[str, Coded], rows: int) -> np.ndarray:
@@ -263,7 +263,7 @@ def _pattern_lookup(ins: Instrument, scale: PatternLookup, coded: dict[str, Code
     position = np.zeros(rows, dtype=np.intp)
     for item_id, base in zip(scale.items, radix):
         position = position * base + coded[item_id].pos
-    return table[position]
+    return table.take(position)
 
 
 def _pattern_table(ins: Instrument, scale: PatternLookup) -> tuple[np.ndarray, list[int]]:
