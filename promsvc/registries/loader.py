@@ -30,7 +30,7 @@ from promsvc.registries.overlays import Overlays, licence_problems, overlays_for
 from promsvc.registries.schema import LEVELS, Protocol, Registry, Unit
 from promsvc.settings import Settings
 from scoring import engine as scoring_engine
-from scoring.errors import ScoringError
+from scoring.errors import UnknownName
 
 DEMO_FILE = "demo.yaml"
 _ZERO = dt.timedelta(0)
@@ -227,15 +227,6 @@ def _unit_problems(registry: Registry) -> list[str]:
     return out
 
 
-def value_set_field(message: str, method: str | None, country: str | None) -> str:
-    """Which of method and country a value-set error (from scoring) is about."""
-    if "methods with" in message or ("uses no value set" in message and method):
-        return "method"
-    if "countries" in message or "uses no value set" in message or "takes" in message:
-        return "country" if country or not method else "method"
-    return "method" if method and not country else "country"
-
-
 def _repeats(values: list[str]) -> list[tuple[int, str]]:
     seen: set[str] = set()
     out = []
@@ -287,8 +278,8 @@ def _protocol_problems(protocol: Protocol, at: str, known: Catalogue) -> list[st
         for scoring in chosen:
             try:
                 scoring_engine.choose_value_set(ins, scoring, use.method, use.country)
-            except ScoringError as e:
-                out.append(f"at {here}.{value_set_field(str(e), use.method, use.country)}: {e}")
+            except UnknownName as e:
+                out.append(f"at {here}.{e.field}: {e}")
 
     for c, channel in _repeats(list(protocol.channels)):
         out.append(f"at {at}.channels[{c}]: channel {channel!r} is listed twice; list each channel once")
