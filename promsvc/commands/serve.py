@@ -23,14 +23,33 @@ import shutil
 import sys
 import tempfile
 
-from promsvc import migrations
-from promsvc.commands.database import shown
-from promsvc.registries import loader
-from promsvc.settings import Settings
+from promsvc.commands import positive, server_options
 
 
-def prepare(env: dict[str, str] | None = None) -> Settings:
+def add_parser(commands) -> None:
+    """Add `serve` to the `promsvc` command's subcommands."""
+    serve = commands.add_parser(
+        "serve", help="run the web service (applies database migrations first)",
+        description="Run the web service with uvicorn. Settings come from PROMSVC_* environment variables "
+        "(docs/service.md). Database migrations are applied once before the workers start; every "
+        "registry file is checked first.",
+    )
+    server_options(serve)
+    serve.add_argument("--workers", type=positive, default=1, metavar="N", help="worker processes (default: 1)")
+    serve.set_defaults(run=run_serve)
+
+
+def run_serve(args) -> int:
+    return run(args.host, args.port, args.workers)
+
+
+def prepare(env: dict[str, str] | None = None):
     """Check and migrate; set up `os.environ` for the workers. Returns the settings."""
+    from promsvc import migrations
+    from promsvc.commands.database import shown
+    from promsvc.registries import loader
+    from promsvc.settings import Settings
+
     env = os.environ if env is None else env
     settings = Settings.from_mapping(env)
     registries = loader.load_all(settings)
@@ -52,6 +71,7 @@ def _config(host: str, port: int):
     import uvicorn
 
     from promsvc.server import uvicorn_options
+    from promsvc.settings import Settings
 
     return uvicorn.Config(
         "promsvc.app:app_from_environment",
@@ -92,6 +112,8 @@ def serve(host: str, port: int, workers: int) -> int:
     the worker that wakes first accepts a whole burst of keep-alive connections, and one
     worker is busy while the other waits. A worker that dies is started again."""
     import uvicorn
+
+    from promsvc.settings import Settings
 
     if workers == 1:
         uvicorn.Server(_config(host, port)).run(sockets=[_listening_socket(host, port, reuse_port=False)])
