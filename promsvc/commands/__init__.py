@@ -1,6 +1,6 @@
-"""The `promsvc` command: every verb is a module of this package with `add_parser(commands)`,
-which adds its subcommand (options, help, and `run`: the function that carries it out) to the
-subparsers of `promsvc`. `VERBS` lists them in the order `promsvc --help` shows them.
+"""The `promsvc` command: each verb is in a module of this package with `add_parser(commands)`,
+which adds its subcommand(s) (options, help, and `run`: the function that carries it out) to
+the subparsers of `promsvc`. `VERBS` lists the modules in the order `promsvc --help` shows them.
 
 A verb module imports only the standard library when it is loaded, and what its command needs
 when it runs, so that `promsvc instruments list` does not load polars or SQLAlchemy; heavier logic
