@@ -13,7 +13,6 @@ from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 
-
 from instruments import yamlfile
 from instruments.checks import problems
 from instruments.schema import SCALE_KERNELS, SUMMARY_KERNELS, Instrument, Languages, Overlay

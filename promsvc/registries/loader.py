@@ -21,7 +21,6 @@ from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
-
 import instruments
 from instruments import Catalogue, DefinitionError, Instrument, yamlfile
 from promsvc.registries.overlays import Overlays, licence_problems, overlays_for
