@@ -189,7 +189,13 @@ def get(instrument_id: str) -> Instrument:
 
 def read_overlay(path: str | os.PathLike) -> Overlay:
     """Read a wording overlay file (not yet checked against its instrument: `fit_overlay`)."""
-    return yamlfile.read(path, Overlay, DefinitionError)
+    return yamlfile.read(path, Overlay, DefinitionError, _overlay_hint)
+
+
+def _overlay_hint(problem: str) -> str:
+    if "missing required field" in problem:
+        return problem + "; is this an overlay? One names its `instrument` and `version`, then `languages` (docs/instruments.md)"
+    return problem
 
 
 def load_overlay(path: str | os.PathLike, instrument: Instrument) -> tuple[Overlay, list[str]]:
