@@ -2,9 +2,10 @@
 which adds its subcommand(s) (options, help, and `run`: the function that carries it out) to
 the subparsers of `promsvc`. `VERBS` lists the modules in the order `promsvc --help` shows them.
 
-A verb module imports only the standard library when it is loaded, and what its command needs
-when it runs, so that `promsvc instruments list` does not load polars or SQLAlchemy; heavier logic
-of a verb sits in a module beside it (`scorecsv`, `listings`, `outbox_unconfirmed`).
+A verb module imports only the standard library (and light modules of this package) when it is
+loaded, and what its command needs when it runs, so that `promsvc instruments list` does not load
+polars or SQLAlchemy; heavier logic of a verb sits in a module beside it (`scorecsv`, `listings`,
+`outbox_unconfirmed`).
 
 Exit status: 0 on success, 2 when the input or a name on the command line is wrong (one message
 on standard error, no output file). Standard output carries data only; what produced the scores
