@@ -262,7 +262,7 @@ def start_up(folder: Path) -> None:
     probes = [
         ("python -c pass", [sys.executable, "-c", "pass"]),
         ("import polars", [sys.executable, "-c", "import polars"]),
-        ("import promsvc.scorecsv (polars, numpy, engine)", [sys.executable, "-c", "import promsvc.scorecsv"]),
+        ("import promsvc.commands.scorecsv (polars, numpy, engine)", [sys.executable, "-c", "import promsvc.commands.scorecsv"]),
         ("import instruments (msgspec, yaml)", [sys.executable, "-c", "import instruments"]),
         ("… and load one definition (what `score` does)",
          [sys.executable, "-c", f"import instruments; instruments.load({str(ROOT / 'instruments/definitions/eq5d-5l.yaml')!r})"]),
@@ -278,7 +278,8 @@ def start_up(folder: Path) -> None:
 
 def stages(rows: int, rng, folder: Path) -> None:
     """Where `promsvc score` spends its time: its steps timed one by one, in process."""
-    from promsvc import csvio, scorecsv
+    from promsvc import csvio
+    from promsvc.commands import scorecsv
 
     print(f"\nWhere the time goes: the steps of `promsvc score` on {rows:,} rows, in process "
           "(after imports; start-up is above)\n")

@@ -13,8 +13,7 @@ from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 
-import msgspec
-
+from instruments import yamlfile
 from instruments.checks import problems
 from instruments.schema import SCALE_KERNELS, SUMMARY_KERNELS, Instrument, Languages, Overlay
 
@@ -32,16 +31,7 @@ class DefinitionError(Exception):
 
 def decode(data: bytes, file: str) -> Instrument:
     """Decode and check one definition; raise DefinitionError naming the file and paths."""
-    try:
-        instrument = msgspec.yaml.decode(data, type=Instrument)
-    except msgspec.ValidationError as e:
-        raise DefinitionError(file, [_kernel_hint(located(str(e)))]) from None
-    except msgspec.DecodeError as e:
-        raise DefinitionError(file, [f"not valid YAML: {e}"]) from None
-    found = problems(instrument)
-    if found:
-        raise DefinitionError(file, found)
-    return instrument
+    return _checked(yamlfile.decode(data, Instrument, file, DefinitionError, _kernel_hint), file)
 
 
 def _kernel_hint(problem: str) -> str:
@@ -55,12 +45,15 @@ def _kernel_hint(problem: str) -> str:
 
 
 def load(path: str | os.PathLike) -> Instrument:
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise DefinitionError(str(path), [f"cannot read the file: {e.strerror}"]) from None
-    return decode(data, str(path))
+    """Read and check one definition file; raise DefinitionError naming the file and paths."""
+    return _checked(yamlfile.read(path, Instrument, DefinitionError, _kernel_hint), str(path))
+
+
+def _checked(instrument: Instrument, file: str) -> Instrument:
+    found = problems(instrument)
+    if found:
+        raise DefinitionError(file, found)
+    return instrument
 
 
 def is_file_name(ref: str | os.PathLike) -> bool:
@@ -190,39 +183,33 @@ def get(instrument_id: str) -> Instrument:
     return known[instrument_id]
 
 
-def located(message: str) -> str:
-    """A msgspec validation message with its path first: 'at $.items[3].min: Expected …'."""
-    # msgspec says "Expected `int`, got `str` - at `$.items[3].min`", or "- at `key` in `$.x`"
-    # for a bad mapping key, and nothing for the top level; lead with the path.
-    text, sep, where = message.rpartition(" - at ")
-    if not sep:
-        return f"at $: {message}"
-    if where.startswith("`key` in "):
-        return f"at {where.removeprefix('`key` in ').strip('`')} (a key): {text}"
-    return f"at {where.strip('`')}: {text}"
-
-
 # ---------------------------------------------------------------------------------------------
 # Wording overlays
 
 
-def load_overlay(path: str | Path, instrument: Instrument) -> tuple[Overlay, list[str]]:
-    """Read an overlay with the licensed wording of `instrument`.
+def read_overlay(path: str | os.PathLike) -> Overlay:
+    """Read a wording overlay file (not yet checked against its instrument: `fit_overlay`)."""
+    return yamlfile.read(path, Overlay, DefinitionError, _overlay_hint)
+
+
+def _overlay_hint(problem: str) -> str:
+    if "missing required field" in problem:
+        return problem + "; is this an overlay? One names its `instrument` and `version`, then `languages` (docs/instruments.md)"
+    return problem
+
+
+def load_overlay(path: str | os.PathLike, instrument: Instrument) -> tuple[Overlay, list[str]]:
+    """Read an overlay with the licensed wording of `instrument`, and check it (`fit_overlay`)."""
+    return fit_overlay(read_overlay(path), instrument, str(path))
+
+
+def fit_overlay(overlay: Overlay, instrument: Instrument, file: str) -> tuple[Overlay, list[str]]:
+    """Check an overlay read from `file` against the definition of `instrument`.
 
     Returns the overlay and what it lacks (items or options without wording, per language).
     Raises DefinitionError when it does not fit the definition: another instrument or version,
     or items and option codes that the definition does not have.
     """
-    path = Path(path)
-    try:
-        overlay = msgspec.yaml.decode(path.read_bytes(), type=Overlay)
-    except OSError as e:
-        raise DefinitionError(str(path), [f"cannot read the file: {e.strerror}"]) from None
-    except msgspec.ValidationError as e:
-        raise DefinitionError(str(path), [located(str(e))]) from None
-    except msgspec.DecodeError as e:
-        raise DefinitionError(str(path), [f"not valid YAML: {e}"]) from None
-
     wrong: list[str] = []
     if (overlay.instrument, overlay.version) != (instrument.id, instrument.version):
         wrong.append(
@@ -248,5 +235,5 @@ def load_overlay(path: str | Path, instrument: Instrument) -> tuple[Overlay, lis
                 missing.append(f"{lang}: item {item_id} has no wording for option(s) {', '.join(lacking)}")
         missing += [f"{lang}: item {i.id} has no wording" for i in instrument.items if i.id not in given]
     if wrong:
-        raise DefinitionError(str(path), wrong)
+        raise DefinitionError(file, wrong)
     return overlay, missing

@@ -2,6 +2,6 @@
 
 import sys
 
-from promsvc.cli import main
+from promsvc.commands import main
 
 sys.exit(main())

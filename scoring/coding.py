@@ -64,9 +64,17 @@ def code_column(ins: Instrument, item: Item, column: Any) -> Coded:
         _refuse(ins, item, column, bad)
         return Coded(codes, np.zeros(len(codes), dtype=np.intp), 0)
     lowest, highest, is_code = per_definition(ins, ("codes", item.id), lambda: _code_slots(ins, item))
-    in_range = (codes >= lowest) & (codes <= highest)
-    pos = np.where(in_range, codes - (lowest - 1), 0).astype(np.intp)
-    _refuse(ins, item, column, ~np.isnan(codes) & ~(in_range & (codes == np.floor(codes)) & is_code[pos]))
+    # The slot of each cell, in a few whole-array steps (this runs for every cell of a file):
+    # NaN and codes below the lowest go to slot 0, codes above the highest to the last slot
+    # (no code), fractions stay between two slots.
+    slot = np.subtract(codes, lowest - 1)
+    np.fmax(slot, 0.0, out=slot)  # fmax keeps the number where one side is NaN
+    np.fmin(slot, highest - lowest + 2.0, out=slot)
+    pos = slot.astype(np.intp)
+    ok = is_code.take(pos)
+    ok &= pos == slot  # a whole number
+    ok &= ~(codes < lowest)  # slot 0 holds the missing answers only (NaN < lowest is False)
+    _refuse(ins, item, column, ~ok)
     return Coded(codes, pos, lowest)
 
 
@@ -94,7 +102,7 @@ def _code_slots(ins: Instrument, item: Item) -> tuple[int, int, np.ndarray]:
     """Lowest and highest code, and which slots of `Coded.pos` are codes (slot 0, missing, is)."""
     allowed = ins.codes_of(item)
     lowest, highest = min(allowed), max(allowed)
-    is_code = np.zeros(highest - lowest + 2, dtype=bool)
+    is_code = np.zeros(highest - lowest + 3, dtype=bool)  # the last slot: above the highest code
     is_code[0] = True
     is_code[np.array(allowed) - lowest + 1] = True
     return lowest, highest, is_code

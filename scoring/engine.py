@@ -101,26 +101,39 @@ def score(
 def choose_scoring(ins: Instrument, scoring: str | None) -> Scoring:
     known = [s.id for s in ins.scorings]
     if scoring is not None and scoring not in known:
-        raise UnknownName(f"{ins.id} has no scoring {scoring!r}; its scorings: {', '.join(known)}")
+        raise UnknownName(f"{ins.id} has no scoring {scoring!r}; its scorings: {', '.join(known)}", field="scoring")
     return ins.scoring(scoring)
 
 
 def choose_value_set(ins: Instrument, scoring: Scoring, method: str | None, country: str | None):
+    """The value set of the scoring's index for `method` and `country` (None: the definition's
+    default), or None for a scoring without one. UnknownName's `field` is `method` or `country`:
+    the one of the two the request should change (never one it left to a default, unless it
+    gave neither)."""
     scale = next((s for s in scoring.scales if isinstance(s, ValueSetIndex)), None)
     if scale is None:
         if method is not None or country is not None:
-            raise UnknownName(f"{ins.id} scoring {scoring.id!r} uses no value set; leave out method and country")
+            raise UnknownName(f"{ins.id} scoring {scoring.id!r} uses no value set; leave out method and country",
+                              field="method" if method is not None else "country")
         return None
     from scoring import valueset as valuesets  # only EQ-5D scorings need value sets
 
-    country = country or scale.default_country
-    if country is None:
+    # a country that is wrong only for the method given (or left to the default) means: change that
+    blame_country = "country" if country or not method else "method"
+    chosen_country = country or scale.default_country
+    if chosen_country is None:
         names = sorted({r.country for r in valuesets.catalogue() if r.version == scale.version})
-        raise UnknownName(f"{ins.id} needs a country for its value set; countries: {', '.join(names)}")
-    chosen = valuesets.get(scale.version, method or scale.default_method, country)
+        raise UnknownName(f"{ins.id} needs a country for its value set; countries: {', '.join(names)}",
+                          field=blame_country)
+    try:
+        chosen = valuesets.get(scale.version, method or scale.default_method, chosen_country)
+    except UnknownName as e:
+        field = {"method": "method", "country": blame_country}.get(e.field or "", "method" if method and not country else "country")
+        raise UnknownName(str(e), field=field) from None
     levels = max(max(ins.codes_of(ins.item(i))) for i in scale.items)
     if chosen.levels != levels:
-        raise UnknownName(f"value set {chosen.ref.name} takes {chosen.levels}-level answers; {ins.id} has {levels} levels")
+        raise UnknownName(f"value set {chosen.ref.name} takes {chosen.levels}-level answers; {ins.id} has {levels} levels",
+                          field=blame_country)
     return chosen
 
 
@@ -183,7 +196,7 @@ def _item_values(ins: Instrument, item_id: str, answers: Coded, values: Mapping[
             # cast: a multi item's values are all numbers (instruments.checks)
             total += np.where((ticks >> k) & 1 == 1, 1.0 if values is None else cast(float, values[code]), 0.0)
         return np.where(ticks == 0, np.nan, total)
-    return _lookup_table(ins, item_id, answers, values)[answers.pos]
+    return _lookup_table(ins, item_id, answers, values).take(answers.pos)  # take: quicker than [pos]
 
 
 def _recoded(ins: Instrument, scoring: Scoring, scale: RecodeMean | Sum, item_id: str, coded: dict[str, Coded]) -> np.ndarray:
@@ -254,7 +267,7 @@ def _valueset_index(scale: ValueSetIndex, coded: dict[str, Coded], value_set) ->
     position = np.zeros(len(coded[scale.items[0]].codes), dtype=np.intp)
     for item_id in scale.items:
         position = position * base + coded[item_id].pos
-    return value_set.table[position]
+    return value_set.table.take(position)
 
 
 def _pattern_lookup(ins: Instrument, scale: PatternLookup, coded: dict[str, Coded], rows: int) -> np.ndarray:
@@ -264,7 +277,7 @@ def _pattern_lookup(ins: Instrument, scale: PatternLookup, coded: dict[str, Code
     position = np.zeros(rows, dtype=np.intp)
     for item_id, base in zip(scale.items, radix):
         position = position * base + coded[item_id].pos
-    return table[position]
+    return table.take(position)
 
 
 def _pattern_table(ins: Instrument, scale: PatternLookup) -> tuple[np.ndarray, list[int]]:

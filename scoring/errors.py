@@ -6,7 +6,16 @@ class ScoringError(Exception):
 
 
 class UnknownName(ScoringError):
-    """An instrument, scoring, value set, method or country that does not exist."""
+    """An instrument, scoring, value set, method or country that does not exist.
+
+    `field` names the request field at fault (`instrument`, `scoring`, `method`, `country`,
+    `version`), so that a front end can point at it without reading the message; None when
+    no one field is.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None):
+        self.field = field
+        super().__init__(message)
 
 
 class MissingItems(ScoringError):

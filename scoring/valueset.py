@@ -94,13 +94,13 @@ def get(version: str, method: str, country: str) -> ValueSet:
     in_version = [r for r in refs if r.version.casefold() == version.casefold()]
     if not in_version:
         versions = ", ".join(sorted({r.version for r in refs}))
-        raise UnknownName(f"no value sets for version {version!r}; versions: {versions}")
+        raise UnknownName(f"no value sets for version {version!r}; versions: {versions}", field="version")
     version = in_version[0].version
     in_method = [r for r in in_version if r.method.casefold() == method.casefold()]
     if not in_method:
         methods = ", ".join(sorted({r.method for r in in_version}))
         raise UnknownName(
-            f"no {version} value set for method {method!r}; methods with {version}: {methods}"
+            f"no {version} value set for method {method!r}; methods with {version}: {methods}", field="method"
         )
     method = in_method[0].method
     for ref in in_method:
@@ -109,7 +109,8 @@ def get(version: str, method: str, country: str) -> ValueSet:
     countries = ", ".join(r.country for r in in_method)
     raise UnknownName(
         f"no {version} value set for method {method} and country {country!r}; "
-        f"countries with {version} · {method}: {countries}"
+        f"countries with {version} · {method}: {countries}",
+        field="country",
     )
 
 

@@ -1,132 +1,144 @@
-"""The service's subcommands of `promsvc`: serve, db upgrade, keys, registries check, demo.
+"""The `promsvc` command: each verb is in a module of this package with `add_parser(commands)`,
+which adds its subcommand(s) (options, help, and `run`: the function that carries it out) to
+the subparsers of `promsvc`. `VERBS` lists the modules in the order `promsvc --help` shows them.
 
-`register(commands)` adds them to the argument parser of promsvc/cli.py; each command's logic
-is in its own module here and is imported only when that command runs.
+A verb module imports only the standard library (and light modules of this package) when it is
+loaded, and what its command needs when it runs, so that `promsvc instruments list` does not load
+polars or SQLAlchemy; heavier logic of a verb sits in a module beside it (`scorecsv`, `listings`,
+`outbox_unconfirmed`).
+
+Exit status: 0 on success, 2 when the input or a name on the command line is wrong (one message
+on standard error, no output file). Standard output carries data only; what produced the scores
+and any progress go to standard error.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import importlib
+import os
+import sys
+
+DESCRIPTION = """\
+Score patient-reported outcome data (PROMs) in bulk, and look up the instruments, scorings and
+EQ-5D value sets that promsvc knows."""
+
+EPILOG = """\
+examples:
+  promsvc score eq5d-5l responses.csv -o scored.csv             Norwegian EQ-5D-5L value set (the default)
+  promsvc score eq5d-5l promsvc/examples/eq5d-5l.csv --round 3  the bundled example file (synthetic)
+  promsvc score eq5d-5l responses.csv --country England         another country's value set
+  promsvc score eq5d-5l responses.csv --method CW --country UK  5L answers on the UK 3L value set (crosswalk)
+  promsvc score rand36 rand.csv --scoring sf36v1 --round 1      SF-36 v1 scales with PCS and MCS
+  promsvc score my-instrument.yaml answers.csv                  an instrument of your own, from its file
+  promsvc instruments list                                      what can be scored
+  promsvc instruments show rand36 --lang nb                     items, codes and scorings of one instrument
+  promsvc valuesets list --version EQ-5D-5L                     the EQ-5D-5L value sets
+
+Run `promsvc COMMAND --help` for the options of a command."""
+
+# Each is promsvc.commands.<module>; the order is that of `promsvc --help`.
+VERBS = (
+    "score", "instruments", "valuesets", "serve", "database", "keys", "registries", "demo",
+    "scores", "outbox", "indicators", "cohort", "report", "results", "retention",
+)
 
 
 class CommandError(Exception):
     """A problem the user can fix (a wrong option, an unknown registry); printed as one line, exit 2."""
 
 
-def register(commands) -> None:
-    """Add the service's subcommands to the `promsvc` subparsers."""
-    serve = commands.add_parser(
-        "serve", help="run the web service (applies database migrations first)",
-        description="Run the web service with uvicorn. Settings come from PROMSVC_* environment variables "
-        "(docs/service.md). Database migrations are applied once before the workers start; every "
-        "registry file is checked first.",
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like every other promsvc error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="promsvc", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    _server_options(serve)
-    serve.add_argument("--workers", type=_positive, default=1, metavar="N", help="worker processes (default: 1)")
-    serve.set_defaults(run=_serve)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for verb in VERBS:
+        importlib.import_module(f"promsvc.commands.{verb}").add_parser(commands)
+    return parser
 
-    db = commands.add_parser("db", help="database migrations")
-    dsub = db.add_subparsers(dest="action", metavar="ACTION", required=True)
-    upgrade = dsub.add_parser("upgrade", help="apply every migration not yet applied (PROMSVC_DATABASE_URL)")
-    upgrade.set_defaults(run=_db_upgrade)
 
-    keys = commands.add_parser("keys", help="create, list and revoke API keys")
-    ksub = keys.add_subparsers(dest="action", metavar="ACTION", required=True)
-    create = ksub.add_parser(
-        "create", help="create an API key; it is printed once and stored hashed",
-        description="Create an API key and print it on standard output (once: only its hash is stored). "
-        "Roles: system (enrol, issue links), registry (patient-level data of one registry; needs --registry), "
-        "analyst (aggregates only), admin (everything, reads the audit).",
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line `argv` (default: this process's arguments); return the exit status."""
+    status = _run(argv)
+    if argv is None:
+        # This process is about to exit. msgspec 0.22 can crash (SIGSEGV) in the garbage
+        # collection during interpreter shutdown once the instrument schema's decoder exists
+        # (see msgspec issue #717), which would turn exit status 0 or 2 into 139. Frozen
+        # objects are left alone by that collection.
+        gc.freeze()
+    return status
+
+
+def _run(argv: list[str] | None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return args.run(args)
+    except BrokenPipeError:
+        # e.g. `promsvc score … | head`: the reader left; stop quietly without a traceback at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        if not _is_user_error(e):
+            raise
+        print(f"promsvc: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _is_user_error(error: Exception) -> bool:
+    """Is this an error about the user's input or names (not a bug)?
+
+    Looked up in sys.modules: importing polars or numpy only to name their errors would slow
+    down every command, and an error class can only be raised once its module is loaded.
+    """
+    kinds = [
+        ("promsvc.csvio", "CsvError"),
+        ("promsvc.commands.listings", "UsageError"),
+        ("scoring.errors", "ScoringError"),
+        ("instruments.loader", "DefinitionError"),
+        ("promsvc.commands", "CommandError"),
+        ("promsvc.registries.loader", "RegistryError"),
+        ("promsvc.indicators.loader", "IndicatorError"),
+        ("promsvc.settings", "SettingsError"),
+        ("promsvc.reports.fonts", "FontMissing"),
+    ]
+    return any(
+        (module := sys.modules.get(name)) is not None and isinstance(error, getattr(module, cls))
+        for name, cls in kinds
     )
-    create.add_argument("--role", required=True, choices=("system", "registry", "analyst", "admin"))
-    create.add_argument("--registry", metavar="ID", help="the registry the key may use (required for role registry)")
-    create.add_argument("--label", metavar="L", default="", help="a note on who holds the key (no personal data)")
-    create.set_defaults(run=_keys_create)
-    ksub.add_parser("list", help="every key: id, role, registry, label, created, revoked").set_defaults(run=_keys_list)
-    revoke = ksub.add_parser("revoke", help="revoke a key by its id (from `keys list`)")
-    revoke.add_argument("key_id", metavar="KEY_ID")
-    revoke.set_defaults(run=_keys_revoke)
-
-    registries = commands.add_parser("registries", help="check registry configuration files")
-    rsub = registries.add_subparsers(dest="action", metavar="ACTION", required=True)
-    check = rsub.add_parser(
-        "check", help="check registry files as the service does at start-up",
-        description="Decode registry configuration files strictly and check them (units, protocols, time points, "
-        "instruments, scorings, value sets, channels, reminders). Prints one line per good file and one per problem "
-        "(file: at path: what; how to fix). Exit status 0 when all pass, 2 otherwise.",
-    )
-    check.add_argument("files", nargs="*", metavar="FILE", help="registry files (default: those the service would load)")
-    check.set_defaults(run=_registries_check)
-
-    demo = commands.add_parser(
-        "demo", help="set up a demo: migrate a SQLite file, enrol demo patients, print links and a key, serve",
-        description="Migrate the database (default ./var/promsvc.sqlite3), load a synthetic cohort of 3000 episodes into "
-        "the demo registry once (for indicators; `promsvc cohort`), enrol a few synthetic episodes in the demo "
-        "registry (the same ones when run again on the same day), issue patient links for them, create an API key "
-        "of role registry, print links, key and a curl example, then serve on 127.0.0.1:8000. Also enrols synthetic "
-        "patients in the registry `minutes` (time points minutes apart) and, unless PROMSVC_SMTP_HOST is set, e-mails "
-        "their invitations and reminders to an SMTP sink in this process (var/mail/), each once through restarts; "
-        "`promsvc outbox status` shows the outbox (docs/delivery.md).",
-    )
-    _server_options(demo)
-    demo.add_argument("--no-serve", action="store_true", help="set up and print, but do not start the server")
-    demo.set_defaults(run=_demo)
 
 
-def _server_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
+# ---------------------------------------------------------------------------------------------
+# Option types shared by several verbs
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"give a whole number of at least 1, not {text!r}")
     return int(text)
+
+
+def server_options(parser: argparse.ArgumentParser) -> None:
+    """--host and --port, of `serve` and `demo`."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
 
 
 def _port(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"give a port from 1 to 65535, not {text!r}")
     return int(text)
-
-
-def _serve(args) -> int:
-    from promsvc.commands import serve
-
-    return serve.run(args.host, args.port, args.workers)
-
-
-def _db_upgrade(args) -> int:
-    from promsvc.commands import database
-
-    return database.upgrade()
-
-
-def _keys_create(args) -> int:
-    from promsvc.commands import keys
-
-    return keys.create(args.role, args.registry, args.label)
-
-
-def _keys_list(args) -> int:
-    from promsvc.commands import keys
-
-    return keys.list_keys()
-
-
-def _keys_revoke(args) -> int:
-    from promsvc.commands import keys
-
-    return keys.revoke(args.key_id)
-
-
-def _registries_check(args) -> int:
-    from promsvc.commands import registries
-
-    return registries.check(args.files)
-
-
-def _demo(args) -> int:
-    from promsvc.commands import demo
-
-    return demo.run(args.host, args.port, serve=not args.no_serve)

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from promsvc.commands import _positive
+from promsvc.commands import positive
 
 DESCRIPTION = """\
 Make a synthetic cohort of one protocol of a registry: episodes across all its hospitals and
@@ -35,7 +35,7 @@ def add_parser(commands) -> None:
     p = commands.add_parser("cohort", help="make a synthetic cohort (CSV in the export's format, or into the database)",
                             description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("registry", metavar="REGISTRY", help="a registry id the service knows (e.g. demo), or a registry file")
-    p.add_argument("--episodes", type=_positive, required=True, metavar="N", help="how many episodes")
+    p.add_argument("--episodes", type=positive, required=True, metavar="N", help="how many episodes")
     p.add_argument("--years", type=_years, default=5, metavar="Y", help="over how many years, up to today (default: 5)")
     p.add_argument("--seed", type=int, default=1, metavar="S", help="random seed (default: 1)")
     p.add_argument("--today", type=_date, metavar="YYYY-MM-DD", help="the day the cohort ends at (default: today)")

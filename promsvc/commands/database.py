@@ -5,19 +5,30 @@ from __future__ import annotations
 import os
 import sys
 
-from sqlalchemy.engine import make_url
 
-from promsvc import migrations
-from promsvc.db import make_engine
-from promsvc.settings import Settings
+def add_parser(commands) -> None:
+    """Add `db upgrade` to the `promsvc` command's subcommands."""
+    db = commands.add_parser("db", help="database migrations")
+    dsub = db.add_subparsers(dest="action", metavar="ACTION", required=True)
+    dsub.add_parser("upgrade", help="apply every migration not yet applied (PROMSVC_DATABASE_URL)").set_defaults(run=run_upgrade)
+
+
+def run_upgrade(args) -> int:
+    return upgrade()
 
 
 def shown(url: str) -> str:
     """A database URL fit to print: no password."""
+    from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 
 def upgrade(env=None) -> int:
+    from promsvc import migrations
+    from promsvc.db import make_engine
+    from promsvc.settings import Settings
+
     settings = Settings.from_mapping(os.environ if env is None else env)
     engine = make_engine(settings)
     try:

@@ -34,20 +34,13 @@ import os
 import sys
 from pathlib import Path
 
-from sqlmodel import select
+from typing import TYPE_CHECKING
 
-from promsvc import db
-from promsvc.commands import CommandError
-from promsvc.commands import outbox
+from promsvc.commands import CommandError, outbox, server_options
 from promsvc.commands import serve as server
-from promsvc.episodes import links as episode_links
-from promsvc.episodes import services
-from promsvc.episodes.schemas import ContactIn, EnrolIn
-from promsvc.errors import Conflict
-from promsvc.models import ApiKey, Role
-from promsvc.registries import loader
-from promsvc.security import Caller, create_key
-from promsvc.settings import Settings
+
+if TYPE_CHECKING:
+    from promsvc.settings import Settings
 
 DEMO_ACTOR = "promsvc-demo"  # what the audit names as the actor of the demo's own enrolments
 KEY_LABEL = "promsvc demo"
@@ -59,14 +52,47 @@ COHORT_EPISODES, COHORT_SEED, COHORT_TODAY = 3000, 2026, dt.date(2026, 11, 30)
 
 PATIENTS = [
     # (suffix, pseudonym, unit, language, proxy, contacts)
-    ("1", "DEMO-PSN-1", "fjord-sentral-ortopedi", "nb", False, [ContactIn(channel="sms", address="+47 400 00 001")]),
-    ("2", "DEMO-PSN-2", "dal-universitet-ortopedi", "nn", False, [ContactIn(channel="email", address="demo2@example.org")]),
+    ("1", "DEMO-PSN-1", "fjord-sentral-ortopedi", "nb", False, [("sms", "+47 400 00 001")]),
+    ("2", "DEMO-PSN-2", "dal-universitet-ortopedi", "nn", False, [("email", "demo2@example.org")]),
     ("3", "DEMO-PSN-3", "dal-elvebredd", "en", True, []),
 ]
 
 
+def add_parser(commands) -> None:
+    """Add `demo` to the `promsvc` command's subcommands."""
+    demo = commands.add_parser(
+        "demo", help="set up a demo: migrate a SQLite file, enrol demo patients, print links and a key, serve",
+        description="Migrate the database (default ./var/promsvc.sqlite3), load a synthetic cohort of 3000 episodes into "
+        "the demo registry once (for indicators; `promsvc cohort`), enrol a few synthetic episodes in the demo "
+        "registry (the same ones when run again on the same day), issue patient links for them, create an API key "
+        "of role registry, print links, key and a curl example, then serve on 127.0.0.1:8000. Also enrols synthetic "
+        "patients in the registry `minutes` (time points minutes apart) and, unless PROMSVC_SMTP_HOST is set, e-mails "
+        "their invitations and reminders to an SMTP sink in this process (var/mail/), each once through restarts; "
+        "`promsvc outbox status` shows the outbox (docs/delivery.md).",
+    )
+    server_options(demo)
+    demo.add_argument("--no-serve", action="store_true", help="set up and print, but do not start the server")
+    demo.set_defaults(run=run_demo)
+
+
+def run_demo(args) -> int:
+    return run(args.host, args.port, serve=not args.no_serve)
+
+
 def setup(env: dict[str, str] | None = None, today: dt.date | None = None, out=None) -> dict:
     """Migrate, enrol, issue links, make a key; return what was printed (for tests)."""
+    from sqlmodel import select
+
+    from promsvc import db
+    from promsvc.episodes import links as episode_links
+    from promsvc.episodes import services
+    from promsvc.episodes.schemas import ContactIn, EnrolIn
+    from promsvc.errors import Conflict
+    from promsvc.models import ApiKey, Role
+    from promsvc.registries import loader
+    from promsvc.security import Caller, create_key
+    from promsvc.settings import Settings
+
     out = out or sys.stdout
     env = os.environ if env is None else env
     settings = server.prepare(env)
@@ -88,7 +114,8 @@ def setup(env: dict[str, str] | None = None, today: dt.date | None = None, out=N
                     payload = EnrolIn(
                         external_id=f"DEMO-{today:%Y%m%d}-{suffix}" + (f"-{attempt}" if attempt > 1 else ""),
                         pseudonym=pseudonym, unit=unit, protocol="hip_primary",
-                        event_date=today + dt.timedelta(days=7), language=language, contacts=contacts, proxy=proxy,
+                        event_date=today + dt.timedelta(days=7), language=language, proxy=proxy,
+                        contacts=[ContactIn(channel=channel, address=address) for channel, address in contacts],
                     )
                     episode, _ = services.enrol(session, caller, registry, payload, settings)
                     try:
@@ -130,6 +157,7 @@ def cohort_options():
 
 def load_cohort(settings: Settings, registry) -> bool:
     """Load the demo's synthetic cohort unless it is there; whether it was loaded now."""
+    from promsvc import db
     from promsvc.episodes import bulk, synthetic
 
     options = cohort_options()
@@ -166,6 +194,8 @@ def run(host: str, port: int, *, serve: bool = True) -> int:
 def publish_results(env, out=None) -> None:
     """Publish the demo registry's indicator results (docs/reports.md) and say where to see them."""
     from promsvc.commands.results import publish
+    from promsvc.registries import loader
+    from promsvc.settings import Settings
 
     out = out or sys.stdout
     settings = Settings.from_mapping(env)
@@ -212,6 +242,9 @@ def start_mail(env: dict[str, str], directory: str | Path = MAIL_DIR, out=None):
 def delivery(env: dict[str, str], sink, out=None) -> int:
     """Enrol the `minutes` patients (once a day) and print where their mail goes; return how many
     were enrolled now."""
+    from promsvc.registries import loader
+    from promsvc.settings import Settings
+
     out = out or sys.stdout
     settings = Settings.from_mapping(env)
     if "minutes" not in loader.load_all(settings):

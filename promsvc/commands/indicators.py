@@ -145,7 +145,7 @@ def run_compute(args, environ=None, stdout=None, stderr=None) -> int:
                 results = services.from_database(engine, registry, iset, options)
             finally:
                 engine.dispose()
-    except ind_engine.EngineError as e:  # a bad CSV raises promsvc.csvio.CsvError: one line, exit 2 (promsvc.cli)
+    except ind_engine.EngineError as e:  # a bad CSV raises promsvc.csvio.CsvError: one line, exit 2 (promsvc.commands)
         raise CommandError(str(e)) from None
 
     sidecar = None

@@ -6,17 +6,45 @@ import datetime as dt
 import os
 import sys
 
-from sqlmodel import select
-
-from promsvc import db, migrations
 from promsvc.commands import CommandError
-from promsvc.models import ApiKey, Role
-from promsvc.registries import loader
-from promsvc.security import create_key
-from promsvc.settings import Settings
+
+
+def add_parser(commands) -> None:
+    """Add `keys create|list|revoke` to the `promsvc` command's subcommands."""
+    keys = commands.add_parser("keys", help="create, list and revoke API keys")
+    ksub = keys.add_subparsers(dest="action", metavar="ACTION", required=True)
+    create = ksub.add_parser(
+        "create", help="create an API key; it is printed once and stored hashed",
+        description="Create an API key and print it on standard output (once: only its hash is stored). "
+        "Roles: system (enrol, issue links), registry (patient-level data of one registry; needs --registry), "
+        "analyst (aggregates only), admin (everything, reads the audit).",
+    )
+    create.add_argument("--role", required=True, choices=("system", "registry", "analyst", "admin"))
+    create.add_argument("--registry", metavar="ID", help="the registry the key may use (required for role registry)")
+    create.add_argument("--label", metavar="L", default="", help="a note on who holds the key (no personal data)")
+    create.set_defaults(run=run_create)
+    ksub.add_parser("list", help="every key: id, role, registry, label, created, revoked").set_defaults(run=run_list)
+    revoke = ksub.add_parser("revoke", help="revoke a key by its id (from `keys list`)")
+    revoke.add_argument("key_id", metavar="KEY_ID")
+    revoke.set_defaults(run=run_revoke)
+
+
+def run_create(args) -> int:
+    return create(args.role, args.registry, args.label)
+
+
+def run_list(args) -> int:
+    return list_keys()
+
+
+def run_revoke(args) -> int:
+    return revoke(args.key_id)
 
 
 def _engine(env):
+    from promsvc import db, migrations
+    from promsvc.settings import Settings
+
     settings = Settings.from_mapping(os.environ if env is None else env)
     engine = db.make_engine(settings)
     migrations.upgrade(engine)
@@ -24,6 +52,11 @@ def _engine(env):
 
 
 def create(role: str, registry: str | None, label: str, env=None, out=None) -> int:
+    from promsvc import db
+    from promsvc.models import Role
+    from promsvc.registries import loader
+    from promsvc.security import create_key
+
     out = out or sys.stdout
     settings, engine = _engine(env)
     try:
@@ -46,6 +79,11 @@ def create(role: str, registry: str | None, label: str, env=None, out=None) -> i
 
 
 def list_keys(env=None, out=None) -> int:
+    from sqlmodel import select
+
+    from promsvc import db
+    from promsvc.models import ApiKey, Role
+
     out = out or sys.stdout
     _, engine = _engine(env)
     try:
@@ -60,6 +98,9 @@ def list_keys(env=None, out=None) -> int:
 
 
 def revoke(key_id: str, env=None) -> int:
+    from promsvc import db
+    from promsvc.models import ApiKey
+
     _, engine = _engine(env)
     try:
         with db.session(engine) as session:

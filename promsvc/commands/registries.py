@@ -6,15 +6,33 @@ from __future__ import annotations
 import os
 import sys
 
-from instruments import DefinitionError
-from promsvc.registries import loader
-from promsvc.settings import Settings
+
+def add_parser(commands) -> None:
+    """Add `registries check` to the `promsvc` command's subcommands."""
+    registries = commands.add_parser("registries", help="check registry configuration files")
+    rsub = registries.add_subparsers(dest="action", metavar="ACTION", required=True)
+    check = rsub.add_parser(
+        "check", help="check registry files as the service does at start-up",
+        description="Decode registry configuration files strictly and check them (units, protocols, time points, "
+        "instruments, scorings, value sets, channels, reminders). Prints one line per good file and one per problem "
+        "(file: at path: what; how to fix). Exit status 0 when all pass, 2 otherwise.",
+    )
+    check.add_argument("files", nargs="*", metavar="FILE", help="registry files (default: those the service would load)")
+    check.set_defaults(run=run_check)
+
+
+def run_check(args) -> int:
+    return check(args.files)
 
 
 def check(files: list[str], env=None, out=None) -> int:
     """Check registry files (default: those the service would load) against the instruments the
     service would load (shipped, and PROMSVC_INSTRUMENTS_DIR's) and the overlays of
     PROMSVC_OVERLAYS_DIR; 0 when all pass, else 2."""
+    from instruments import DefinitionError
+    from promsvc.registries import loader
+    from promsvc.settings import Settings
+
     out = out or sys.stdout
     settings = Settings.from_mapping(os.environ if env is None else env)
     try:

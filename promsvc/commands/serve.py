@@ -24,17 +24,35 @@ import shutil
 import sys
 import tempfile
 
-from promsvc import migrations
-from promsvc.commands.database import shown
-from promsvc.settings import Settings
+from promsvc.commands import positive, server_options
 
 
-def prepare(env: dict[str, str] | None = None) -> Settings:
+def add_parser(commands) -> None:
+    """Add `serve` to the `promsvc` command's subcommands."""
+    serve = commands.add_parser(
+        "serve", help="run the web service (applies database migrations first)",
+        description="Run the web service with uvicorn. Settings come from PROMSVC_* environment variables "
+        "(docs/service.md). Database migrations are applied once before the workers start; every "
+        "registry file is checked first.",
+    )
+    server_options(serve)
+    serve.add_argument("--workers", type=positive, default=1, metavar="N", help="worker processes (default: 1)")
+    serve.set_defaults(run=run_serve)
+
+
+def run_serve(args) -> int:
+    return run(args.host, args.port, args.workers)
+
+
+def prepare(env: dict[str, str] | None = None):
     """Check and migrate; set up `os.environ` for the workers. Returns the settings."""
+    from promsvc import migrations
+    from promsvc.app import load_configuration
+    from promsvc.commands.database import shown
+    from promsvc.settings import Settings
+
     env = os.environ if env is None else env
     settings = Settings.from_mapping(env)
-    from promsvc.app import load_configuration
-
     registries = load_configuration(settings).registries  # every file the workers will read, checked
     migrations.upgrade(settings.database_url)
     if not settings.secret_key:
@@ -57,6 +75,7 @@ def _config(host: str, port: int, app: str = APP):
     import uvicorn
 
     from promsvc.server import uvicorn_options
+    from promsvc.settings import Settings
 
     return uvicorn.Config(
         app,
@@ -104,6 +123,8 @@ def serve(host: str, port: int, workers: int, app: str = APP) -> int:
     580/60, 620/20, 640/0, 620/20 and 640/0 requests per worker; this one 320/320, 340/300,
     360/280, 340/300 and 420/220."""
     import uvicorn
+
+    from promsvc.settings import Settings
 
     if workers == 1:
         uvicorn.Server(_config(host, port, app)).run(sockets=[_listening_socket(host, port, reuse_port=False)])

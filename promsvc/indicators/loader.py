@@ -17,7 +17,7 @@ from pathlib import Path
 
 import msgspec
 
-from instruments.loader import located
+from instruments import yamlfile
 from promsvc.indicators.definitions import Compiled, DefinitionError, compile_indicator
 from promsvc.indicators.results import NATIONAL
 from promsvc.indicators.schema import DEFAULT_INTERVAL, IndicatorFile, Indicator
@@ -77,15 +77,7 @@ def path_beside(registry_file: str | Path, registry_id: str) -> Path:
 
 def decode(data: bytes, file: str, registries: dict[str, Registry], base: Path) -> IndicatorSet:
     """Decode and check one indicator file; IndicatorError names the file and every path."""
-    try:
-        ifile = msgspec.yaml.decode(data, type=IndicatorFile)
-    except msgspec.ValidationError as e:
-        problem = located(str(e))
-        hint = ("; remove it or correct its spelling (keys: promsvc/indicators/schema.py, docs/indicators.md)"
-                if "unknown field" in problem else "")
-        raise IndicatorError(file, [problem + hint]) from None
-    except msgspec.DecodeError as e:
-        raise IndicatorError(file, [f"not valid YAML: {e}"]) from None
+    ifile = yamlfile.decode(data, IndicatorFile, file, IndicatorError, _hinted)
     registry = registries.get(ifile.registry)
     if registry is None:
         raise IndicatorError(file, [f"at $.registry: no registry {ifile.registry!r} is loaded; "
@@ -96,13 +88,15 @@ def decode(data: bytes, file: str, registries: dict[str, Registry], base: Path) 
     return IndicatorSet(registry=registry.id, file=file, compiled=compiled, references=references)
 
 
+def _hinted(problem: str) -> str:
+    if "unknown field" in problem:
+        return problem + "; remove it or correct its spelling (keys: promsvc/indicators/schema.py, docs/indicators.md)"
+    return problem
+
+
 def load(path: str | Path, registries: dict[str, Registry]) -> IndicatorSet:
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise IndicatorError(str(path), [f"cannot read the file: {e.strerror}"]) from None
-    return decode(data, str(path), registries, path.parent)
+    return decode(yamlfile.read_bytes(path, IndicatorError), str(path), registries, path.parent)
 
 
 def demo(registries: dict[str, Registry]) -> IndicatorSet:

@@ -22,16 +22,13 @@ from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
-import msgspec
-
 import instruments
-from instruments import Catalogue, DefinitionError, Instrument
-from instruments.loader import located
+from instruments import Catalogue, DefinitionError, Instrument, yamlfile
 from promsvc.registries.overlays import Overlays, licence_problems
-from promsvc.registries.schema import LEVELS, Protocol, Registry, Unit
+from promsvc.registries.schema import LEVELS, ORG_NUMBER, UNIT_ID, Protocol, Registry, Unit
 from promsvc.settings import Settings
 from scoring import engine as scoring_engine
-from scoring.errors import ScoringError
+from scoring.errors import UnknownName
 
 DEMO_FILE = "demo.yaml"
 _ZERO = dt.timedelta(0)
@@ -81,34 +78,26 @@ def instrument_catalogue(settings: Settings) -> Catalogue:
 def decode(data: bytes, file: str, catalogue: Catalogue | None = None) -> Registry:
     """Decode and check one registry file against the instruments of `catalogue` (default: the
     shipped ones); RegistryError names the file and every path."""
-    try:
-        registry = msgspec.yaml.decode(data, type=Registry)
-    except msgspec.ValidationError as e:
-        problem = located(str(e))
-        raise RegistryError(file, [problem + _hint(problem)]) from None
-    except msgspec.DecodeError as e:
-        raise RegistryError(file, [f"not valid YAML: {e}"]) from None
+    return _checked(yamlfile.decode(data, Registry, file, RegistryError, _hinted), file, catalogue)
+
+
+def _checked(registry: Registry, file: str, catalogue: Catalogue | None) -> Registry:
     found = problems(registry, catalogue)
     if found:
         raise RegistryError(file, found)
     return registry
 
 
-def _hint(text: str) -> str:
-    if "Object contains unknown field" in text:
-        return "; remove it or correct its spelling (see promsvc/registries/schema.py for the keys)"
-    if "duration" in text:
-        return "; write durations as ISO 8601, e.g. P90D (90 days) or -P14D (14 days before)"
-    return ""
+def _hinted(problem: str) -> str:
+    if "Object contains unknown field" in problem:
+        return problem + "; remove it or correct its spelling (see promsvc/registries/schema.py for the keys)"
+    if "duration" in problem:
+        return problem + "; write durations as ISO 8601, e.g. P90D (90 days) or -P14D (14 days before)"
+    return problem
 
 
 def load(path: str | Path, catalogue: Catalogue | None = None) -> Registry:
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise RegistryError(str(path), [f"cannot read the file: {e.strerror}"]) from None
-    return decode(data, str(path), catalogue)
+    return _checked(yamlfile.read(path, Registry, RegistryError, _hinted), str(path), catalogue)
 
 
 def demo() -> Registry:
@@ -212,6 +201,12 @@ def _unit_problems(registry: Registry) -> list[str]:
     def walk(units: list[Unit], at: str, parent: Unit | None) -> None:
         for u, unit in enumerate(units):
             here = f"{at}[{u}]"
+            if not re.fullmatch(UNIT_ID, unit.id):
+                out.append(f"at {here}.id: unit id {unit.id!r} is not an id; use lower-case letters, digits and '-', "
+                           "starting with a letter or digit (e.g. haukeland-ortopedi)")
+            if unit.org_number is not None and not re.fullmatch(ORG_NUMBER, unit.org_number):
+                out.append(f"at {here}.org_number: {unit.org_number!r} is not an organisation number; "
+                           "give the unit's 9 digits from Enhetsregisteret, without spaces, or leave it out")
             if unit.id in ids:
                 out.append(f"at {here}.id: unit id {unit.id!r} is used twice (also at {ids[unit.id]}); give each unit its own id")
             ids.setdefault(unit.id, f"{here}.id")
@@ -228,15 +223,6 @@ def _unit_problems(registry: Registry) -> list[str]:
 
     walk(registry.units, "$.units", None)
     return out
-
-
-def value_set_field(message: str, method: str | None, country: str | None) -> str:
-    """Which of method and country a value-set error (from scoring) is about."""
-    if "methods with" in message or ("uses no value set" in message and method):
-        return "method"
-    if "countries" in message or "uses no value set" in message or "takes" in message:
-        return "country" if country or not method else "method"
-    return "method" if method and not country else "country"
 
 
 def _repeats(values: list[str]) -> list[tuple[int, str]]:
@@ -290,8 +276,8 @@ def _protocol_problems(protocol: Protocol, at: str, known: Catalogue) -> list[st
         for scoring in chosen:
             try:
                 scoring_engine.choose_value_set(ins, scoring, use.method, use.country)
-            except ScoringError as e:
-                out.append(f"at {here}.{value_set_field(str(e), use.method, use.country)}: {e}")
+            except UnknownName as e:
+                out.append(f"at {here}.{e.field}: {e}")
 
     for c, channel in _repeats(list(protocol.channels)):
         out.append(f"at {at}.channels[{c}]: channel {channel!r} is listed twice; list each channel once")

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import msgspec
-
 import instruments
 from instruments import Catalogue, Instrument
 from instruments.schema import Overlay
@@ -36,11 +34,11 @@ class Overlays:
         catalogue = catalogue or instruments.catalogue()
         for registry_dir in sorted(p for p in root.iterdir() if p.is_dir()):
             for path in sorted(registry_dir.glob("*.y*ml")):
-                overlay = _peek(path)
+                overlay = instruments.read_overlay(path)
                 instrument = catalogue.version(overlay.instrument, overlay.version) or catalogue.get(overlay.instrument)
                 if instrument is None:
                     raise instruments.DefinitionError(str(path), [f"at $.instrument: no instrument {overlay.instrument!r}"])
-                checked, missing = instruments.load_overlay(path, instrument)
+                checked, missing = instruments.fit_overlay(overlay, instrument, str(path))
                 key = (registry_dir.name, checked.instrument, checked.version)
                 if key in self._found:
                     raise instruments.DefinitionError(str(path), [f"a second overlay for {checked.instrument} {checked.version} in {registry_dir}"])
@@ -62,11 +60,6 @@ class Overlays:
         return len(self._found)
 
 
-def _peek(path: Path) -> Overlay:
-    try:
-        return msgspec.yaml.decode(path.read_bytes(), type=Overlay)
-    except (OSError, msgspec.MsgspecError) as e:
-        raise instruments.DefinitionError(str(path), [str(e)]) from None
 
 
 def licence_problems(registry: Registry, overlays: Overlays, catalogue: Catalogue | None = None) -> list[str]:

@@ -28,11 +28,18 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=T
     pass
 
 
+# The spelling of a unit's id and organisation number is checked by the registry checks
+# (`promsvc.registries.loader`), not with Meta(pattern=…): a unit contains units, and a pattern
+# inside a recursive struct can crash msgspec at interpreter exit (instruments/yamlfile.py).
+UNIT_ID = r"[a-z0-9][a-z0-9-]*"
+ORG_NUMBER = r"[0-9]{9}"
+
+
 class Unit(_Strict, frozen=True, kw_only=True):
-    id: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    id: str
     name: str
     level: UnitLevel
-    org_number: Annotated[str, Meta(pattern=r"^[0-9]{9}$")] | None = None
+    org_number: str | None = None
     children: list[Unit] = []
 
 

@@ -11,10 +11,9 @@ from instruments import Catalogue
 from instruments.answers import accepts, describe_allowed, shown
 from promsvc import numbers
 from promsvc.errors import FieldError, Invalid
-from promsvc.registries.loader import value_set_field
 from promsvc.scoring_api.schemas import ProvenanceOut, ScoreIn, ScoreOut, ValueSetOut
 from scoring import engine
-from scoring.errors import ScoringError
+from scoring.errors import ScoringError, UnknownName
 
 MAX_REPORTED = 50  # problems listed in one 422; more are counted
 
@@ -37,9 +36,8 @@ def score(request: ScoreIn, known: Catalogue) -> ScoreOut:
         raise Invalid(str(e), where="$.scoring", fix="leave scoring out for the default, or use one listed") from None
     try:
         engine.choose_value_set(ins, chosen, request.method, request.country)
-    except ScoringError as e:
-        where = "$." + value_set_field(str(e), request.method, request.country)
-        raise Invalid(str(e), where=where, fix="choose a value set listed by `promsvc valuesets`") from None
+    except UnknownName as e:
+        raise Invalid(str(e), where=f"$.{e.field}", fix="choose a value set listed by `promsvc valuesets`") from None
 
     columns, problems, more = _columns(ins, request.responses)
     if problems:

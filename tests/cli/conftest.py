@@ -2,7 +2,7 @@
 
 Two ways to run the command, with the same result object:
 
-- `promsvc(*args)`      in-process through `promsvc.cli.main(argv)` (quick; stdout/stderr captured);
+- `promsvc(*args)`      in-process through `promsvc.commands.main(argv)` (quick; stdout/stderr captured);
 - `promsvc_process(*args)` the real command in a subprocess (`python -m promsvc`), which also
                          proves there is no traceback and that the exit status is the process's.
 
@@ -22,7 +22,7 @@ import pytest
 
 from cli_support import Ran
 
-from promsvc.cli import main
+from promsvc.commands import main
 
 
 # msgspec 0.22 can crash the interpreter in its final garbage collection once the instrument

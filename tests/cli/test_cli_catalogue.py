@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cli_support import no_traceback, rows
 
-from promsvc import listings
+from promsvc.commands import listings
 
 NRS_PAIN = (Path(__file__).parents[2] / "instruments" / "definitions" / "nrs-pain.yaml").read_text(encoding="utf-8")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 from cli_support import no_traceback
 
-from promsvc import scorecsv
+from promsvc.commands import scorecsv
 
 EQ5D = "MO,SC,UA,PD,AD\n"
 

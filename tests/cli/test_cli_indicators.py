@@ -59,7 +59,7 @@ def test_the_real_command_exits_2_with_one_line(promsvc_process):
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory) -> Path:
-    from promsvc.cli import main
+    from promsvc.commands import main
 
     path = tmp_path_factory.mktemp("cohort") / "cohort.csv"
     assert main(["cohort", "demo", "--episodes", "1500", "--seed", "3", "--today", AS_OF, "-o", str(path)]) == 0

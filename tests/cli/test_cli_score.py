@@ -19,7 +19,8 @@ import pytest
 from cli_support import no_traceback, rows
 
 import scoring
-from promsvc import cli, numbers, scorecsv
+from promsvc import commands, numbers
+from promsvc.commands import scorecsv
 
 # Norwegian EQ-5D-5L value set (Garratt et al. 2024; additive): 1 minus the decrements.
 NORWAY = {"11111": 1.0, "55555": -0.453, "21341": 1 - 0.03116 - 0.056743 - 0.303025, "11112": 0.928256}
@@ -339,7 +340,7 @@ def test_progress_is_shown_at_a_terminal_for_a_large_file(csv_file, monkeypatch,
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
 
-    status = cli.main(["score", "eq5d-5l", str(path)])
+    status = commands.main(["score", "eq5d-5l", str(path)])
 
     assert status == 0
     err = terminal.getvalue()

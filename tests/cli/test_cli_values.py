@@ -10,7 +10,7 @@ import io
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from promsvc import scorecsv
+from promsvc.commands import scorecsv
 
 ITEMS = ["MO", "SC", "UA", "PD", "AD"]
 text = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00\ufeff"), max_size=12)

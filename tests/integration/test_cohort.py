@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 from service_helpers import bearer
 
 import scoring
-from promsvc import cli, numbers
+from promsvc import commands, numbers
 from promsvc.commands import demo as demo_command
 from promsvc.episodes import synthetic
 from promsvc.episodes.export import export_csv
@@ -37,13 +37,13 @@ NEEDS = F.Needs(
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cohort")
-    assert cli.main([*ARGS, "-o", str(folder / "cohort.csv"), "--reference", str(folder / "reference.csv")]) == 0
+    assert commands.main([*ARGS, "-o", str(folder / "cohort.csv"), "--reference", str(folder / "reference.csv")]) == 0
     return folder
 
 
 def test_the_loaded_cohort_is_the_csv_cohort(engine, database_url, written, monkeypatch, tmp_path, app):
     monkeypatch.setenv("PROMSVC_DATABASE_URL", database_url)
-    assert cli.main([*ARGS, "--load"]) == 0
+    assert commands.main([*ARGS, "--load"]) == 0
     demo = loader.demo()
     from_db = F.from_database(engine, demo, NEEDS)
     assert_frame_equal(from_db, F.from_csv(written / "cohort.csv", demo, NEEDS), check_exact=True)
@@ -57,14 +57,14 @@ def test_the_loaded_cohort_is_the_csv_cohort(engine, database_url, written, monk
 def test_loading_the_same_seed_twice_is_refused(engine, database_url, monkeypatch, capsys):
     monkeypatch.setenv("PROMSVC_DATABASE_URL", database_url)
     small = [*ARGS[:3], "20", *ARGS[4:], "--load"]
-    assert cli.main(small) == 0
-    assert cli.main(small) == 2
+    assert commands.main(small) == 0
+    assert commands.main(small) == 2
     assert "already has the episodes of seed 5" in capsys.readouterr().err
 
 
 def test_a_loaded_episode_reads_like_any_other(client, keys, engine, database_url, monkeypatch):
     monkeypatch.setenv("PROMSVC_DATABASE_URL", database_url)
-    assert cli.main([*ARGS[:3], "30", *ARGS[4:], "--load"]) == 0
+    assert commands.main([*ARGS[:3], "30", *ARGS[4:], "--load"]) == 0
     body = client.get("/api/v1/registries/demo/episodes/SYN5-0000003", headers=bearer(keys.registry)).json()
     assert [tp["id"] for tp in body["time_points"]] == ["baseline", "m3", "m12"]
     answered = [tp for tp in body["time_points"] if tp["status"] == "completed"]
@@ -73,10 +73,10 @@ def test_a_loaded_episode_reads_like_any_other(client, keys, engine, database_ur
 
 
 def test_the_same_seed_gives_the_same_file(written, tmp_path):
-    assert cli.main([*ARGS, "-o", str(tmp_path / "again.csv")]) == 0
+    assert commands.main([*ARGS, "-o", str(tmp_path / "again.csv")]) == 0
     assert (tmp_path / "again.csv").read_bytes() == (written / "cohort.csv").read_bytes()
     other = [*ARGS[:7], "6", *ARGS[8:], "-o", str(tmp_path / "other.csv")]
-    assert cli.main(other) == 0
+    assert commands.main(other) == 0
     assert (tmp_path / "other.csv").read_bytes() != (written / "cohort.csv").read_bytes()
 
 

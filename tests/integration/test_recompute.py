@@ -8,7 +8,7 @@ from patient_fixtures import fetch, make_link, submit_direct
 from sqlmodel import Session, select
 
 import scoring
-from promsvc import cli
+from promsvc import commands
 from promsvc.models import AuditEntry, Episode, Response, Score
 from promsvc.registries import loader
 from promsvc.responses.recompute import RecomputeError, recompute
@@ -146,7 +146,7 @@ def test_wrong_names_are_refused(engine, settings, kw, message):
 def test_the_command_prints_the_report_without_identifiers(engine, settings, stored, monkeypatch, capsys):
     monkeypatch.setenv("PROMSVC_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("PROMSVC_REGISTRIES_DIR", settings.registries_dir)
-    status = cli.main(["scores", "recompute", "--instrument", "eq5d-5l", "--method", "VT", "--country", "Denmark"])
+    status = commands.main(["scores", "recompute", "--instrument", "eq5d-5l", "--method", "VT", "--country", "Denmark"])
     out = capsys.readouterr().out
     assert status == 0
     assert "5 stored response(s) examined; 5 score row(s) added" in out
@@ -154,5 +154,5 @@ def test_the_command_prints_the_report_without_identifiers(engine, settings, sto
     identifiers = fetch(engine, lambda s: [v for e in s.exec(select(Episode)) for v in (e.id, e.pseudonym, e.external_id)]
                         + [r.id for r in s.exec(select(Response))])
     assert identifiers and not any(i in out for i in identifiers)
-    assert cli.main(["scores", "recompute", "--scoring", "rand"]) == 2
+    assert commands.main(["scores", "recompute", "--scoring", "rand"]) == 2
     assert "need --instrument" in capsys.readouterr().err

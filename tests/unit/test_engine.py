@@ -282,6 +282,29 @@ def test_method_or_country_without_a_value_set_is_refused(chosen):
         scoring.score("nrs-pain", {"pain": [1]}, **chosen)
 
 
+@pytest.mark.parametrize("chosen, field", [
+    ({"method": "XX"}, "method"),  # no such method for EQ-5D-5L
+    ({"country": "Atlantis"}, "country"),
+    ({"method": "VT", "country": "Atlantis"}, "country"),
+    ({"method": "CW"}, "method"),  # the default country (Norway) has no crosswalk value set
+    ({"method": "TTO", "country": "UK"}, "method"),  # EQ-5D-5L has no TTO value sets
+])
+def test_a_value_set_error_names_the_field_to_change(chosen, field):
+    # front ends point at `field` (the registry file's key, the API's JSON path) without reading the message
+    ins = instruments.get("eq5d-5l")
+    with pytest.raises(UnknownName) as caught:
+        scoring.engine.choose_value_set(ins, ins.scoring(), chosen.get("method"), chosen.get("country"))
+    assert caught.value.field == field
+
+
+def test_a_scoring_without_a_value_set_names_the_field_given():
+    ins = instruments.get("rand36")
+    for chosen, field in [(("VT", None), "method"), ((None, "Norway"), "country"), (("VT", "Norway"), "method")]:
+        with pytest.raises(UnknownName) as caught:
+            scoring.engine.choose_value_set(ins, ins.scoring(), *chosen)
+        assert caught.value.field == field
+
+
 def test_unknown_instrument_id():
     with pytest.raises(KeyError) as caught:
         scoring.score("no-such-instrument", {})

@@ -10,9 +10,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-import msgspec
 
-from instruments import DefinitionError, Instrument, catalogue, is_file_name, load, load_overlay
+from instruments import DefinitionError, Instrument, catalogue, fit_overlay, is_file_name, load, read_overlay
 from instruments.answers import describe_allowed
 from instruments.schema import (
     Bands, Condition, MeanOf, PatternLookup, RecodeMean, ScoreLookup, Sum, ValueSetIndex, WeightedSum,
@@ -225,28 +224,21 @@ def _check_definition(path: Path) -> tuple[list[str], Instrument | None]:
         return [f"at $.examples: could not run the examples: {type(e).__name__}: {e}"], ins
 
 
-class _OverlayHead(msgspec.Struct):
-    instrument: str
-    version: str
+def _instrument_of(overlay, given: dict[tuple[str, str], Instrument], name: str) -> Instrument:
+    """The definition an overlay is checked against: a file given beside it, else a shipped one."""
+    same_id = [i for (instrument_id, _), i in given.items() if instrument_id == overlay.instrument]
+    ins = given.get((overlay.instrument, overlay.version)) or next(iter(same_id), None) or catalogue().get(overlay.instrument)
+    if ins is None:
+        known = ", ".join(sorted({i for i, _ in given} | set(catalogue())))
+        raise DefinitionError(name, [f"at $.instrument: no instrument {overlay.instrument!r}; instruments: {known}"])
+    return ins
 
 
 def _check_overlay(name: str, given: dict[tuple[str, str], Instrument], out: TextIO) -> bool:
     try:
-        head = msgspec.yaml.decode(Path(name).read_bytes(), type=_OverlayHead)
-    except OSError as e:
-        print(f"{name}: cannot read the file: {e.strerror or e}", file=out)
-        return False
-    except msgspec.MsgspecError as e:
-        print(f"{name}: not an overlay ({e})", file=out)
-        return False
-    same_id = [i for (instrument_id, _), i in given.items() if instrument_id == head.instrument]
-    ins = given.get((head.instrument, head.version)) or next(iter(same_id), None) or catalogue().get(head.instrument)
-    if ins is None:
-        known = ", ".join(sorted({i for i, _ in given} | set(catalogue())))
-        print(f"{name}: at $.instrument: no instrument {head.instrument!r}; instruments: {known}", file=out)
-        return False
-    try:
-        _, missing = load_overlay(name, ins)
+        overlay = read_overlay(name)
+        ins = _instrument_of(overlay, given, name)
+        _, missing = fit_overlay(overlay, ins, name)
     except DefinitionError as e:
         for problem in e.problems:
             print(f"{name}: {problem}", file=out)
