@@ -10,12 +10,13 @@ import re
 import subprocess
 
 import msgspec
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from cohort import index
 from promsvc.indicators.results import NATIONAL
 from promsvc.reports import distributions, documents, opendata, pages
+from promsvc.reports.published import is_percent
 from promsvc.reports.texts import NNBSP, Words
 
 
@@ -32,13 +33,16 @@ def _articles(html: str) -> dict[str, str]:
 
 
 def _leaks(ix, w, cells, text: str, published_pairs: set) -> list[str]:
+    # Only a percentage's numerator is a count shown as "n of N"; a mean's is a sum of values
+    # (its N alone is shown), which may round to a published cell's count by chance.
+    counted = {d.id for d in ix.definitions.values() if is_percent(d)}
     found = []
     for r in cells:
         name = ix.name(r.unit, w("national"))
         label = f"{name} ({w.count(r.denominator)})".replace(NNBSP, " ")
         if label in text:
             found.append(f"{r.indicator} {r.period} {r.unit}: {label!r}")
-        if r.numerator is not None and (r.numerator, r.denominator) not in published_pairs:
+        if r.indicator in counted and r.numerator is not None and (r.numerator, r.denominator) not in published_pairs:
             pair = w.n_of_N(r.numerator, r.denominator).replace(NNBSP, " ")
             # (not a chart title's "2 av 5 enheter når målet")
             if re.search(rf"(?<![\d,]){re.escape(pair)}(?![\d,]| enhet)", text):
@@ -48,6 +52,7 @@ def _leaks(ix, w, cells, text: str, published_pairs: set) -> list[str]:
 
 @settings(max_examples=3, deadline=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(seed=1042, episodes=700, years=3)  # a mean (QALY) whose sum rounds to a published count
 @given(seed=st.integers(0, 10_000), episodes=st.integers(150, 700), years=st.integers(2, 3))
 def test_no_suppressed_value_is_published_anywhere(tmp_path, seed, episodes, years):
     ix = index(seed, episodes, years=years)
