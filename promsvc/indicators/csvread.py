@@ -48,7 +48,10 @@ def read(path: str | Path, registry: Registry, needs: F.Needs) -> pl.DataFrame:
     booleans = [F.attribute_column(a.id) for a in plan.protocol.attributes if a.id in plan.attributes and a.kind == "boolean"]
     data = data.with_columns(pl.col(c) == "true" for c in booleans)  # checked: true, false or empty
     episode_columns = list(EPISODE.values()) + [F.attribute_column(a) for a in plan.attributes]
-    episodes = _episodes(data, episode_columns, name)
+    # An episode's rows side by side (stable: in the file's order), so that one pass over
+    # neighbouring rows checks them and finds each episode's first row.
+    data = data.sort("episode", maintain_order=True)
+    episodes = _episodes(data, episode_columns, [tp.id for tp in plan.protocol.time_points], name)
     long = data.select(pl.exclude([c for c in episode_columns if c != "episode"] + ["row"]))
     return F.assemble(plan, episodes, [long])
 
@@ -87,34 +90,42 @@ def _typed(path, separator: str, types: dict[str, pl.DataType], name: str) -> pl
     """The columns `types` of every data row as their types, with `row` (1, 2, …).
 
     Read as text and converted with one fixed format per type (much faster than letting the
-    CSV reader guess the format of every time), in one streaming pass that also marks each
-    cell that is not empty but did not convert: the first such cell is the error."""
+    CSV reader guess the format of every time), strictly, in one streaming pass. Only when a
+    cell does not convert is the file read again to find the first such cell (`_bad_cell`)."""
     text = pl.scan_csv(path, separator=separator, infer_schema=False, quote_char='"', raise_if_empty=False)
     typed = [c for c, t in types.items() if t != pl.String()]
     query = text.select(list(types)).with_row_index("row", offset=1).with_columns(
-        [_parsed(pl.col(c), types[c]).alias(c) for c in typed]
-        + [(pl.col(c).is_not_null() & _parsed(pl.col(c), types[c]).is_null()).alias(f"bad\x1f{c}") for c in typed])
+        _parsed(pl.col(c), types[c], strict=True).alias(c) for c in typed)
     try:
-        data = query.collect(engine="streaming")
-    except pl.exceptions.ComputeError as e:
+        return query.collect(engine="streaming")
+    except pl.exceptions.PolarsError as e:
+        _bad_cell(text, types, typed, name)
+        raise CsvError(f"{name}: cannot be read as CSV: {str(e).splitlines()[0]}") from None
+
+
+def _bad_cell(text: pl.LazyFrame, types: dict[str, pl.DataType], typed: list[str], name: str) -> None:
+    """Raise a CsvError naming the first cell of the columns `typed` that is not empty but does
+    not convert to its type (if there is one)."""
+    bad = text.select(typed).with_row_index("row", offset=1).filter(pl.any_horizontal(
+        pl.col(c).is_not_null() & _parsed(pl.col(c), types[c]).is_null() for c in typed))
+    try:
+        rows = bad.collect(engine="streaming")
+    except pl.exceptions.PolarsError as e:
         raise CsvError(f"{name}: cannot be read as CSV: {str(e).splitlines()[0]}") from None
     for column in typed:
-        bad = data[f"bad\x1f{column}"].arg_true()
-        if len(bad):
-            row = int(data["row"][int(bad[0])])
-            found = text.select(pl.col(column).slice(row - 1, 1)).collect().item()
+        wrong = rows.filter(pl.col(column).is_not_null() & _parsed(pl.col(column), types[column]).is_null())
+        if wrong.height:
             expected = {F.TIME: TIME_FORMAT, pl.Date(): "a date, YYYY-MM-DD", pl.Int64(): "a whole number"}.get(types[column], "a number")
-            raise CsvError(f"{name}: data row {row}, column {column}: found {found!r}, expected {expected}"
-                           f"{_more(len(bad))}; leave the cell empty when nothing is known")
-    return data.drop([f"bad\x1f{c}" for c in typed])
+            raise CsvError(f"{name}: data row {wrong['row'][0]}, column {column}: found {wrong[column][0]!r}, expected {expected}"
+                           f"{_more(wrong.height)}; leave the cell empty when nothing is known")
 
 
-def _parsed(text: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+def _parsed(text: pl.Expr, dtype: pl.DataType, strict: bool = False) -> pl.Expr:
     if dtype == F.TIME:
-        return text.str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_unit="us", time_zone="UTC", strict=False)
+        return text.str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_unit="us", time_zone="UTC", strict=strict)
     if dtype == pl.Date():
-        return text.str.to_date("%Y-%m-%d", strict=False)
-    return text.cast(dtype, strict=False)
+        return text.str.to_date("%Y-%m-%d", strict=strict)
+    return text.cast(dtype, strict=strict)
 
 
 def _more(n: int) -> str:
@@ -122,15 +133,13 @@ def _more(n: int) -> str:
 
 
 def _check(data: pl.DataFrame, plan: F.Plan, registry: Registry, name: str) -> None:
-    """Every cell the types alone do not check, on the rows of the protocol."""
+    """Every cell the types alone do not check, on the rows of the protocol: all conditions in
+    one pass; the rows of the first one that fails are looked for only then."""
     protocol = plan.protocol
+    checks: list[tuple[pl.Expr, str, str, str | None]] = []
 
     def refuse(condition: pl.Expr, column: str, allowed: str, export_column: str | None = None) -> None:
-        bad = data.filter(condition)
-        if bad.height:
-            found = bad[column][0]
-            raise CsvError(f"{name}: data row {bad['row'][0]}, column {export_column or column}: found {found!r}, "
-                           f"allowed {allowed}{_more(bad.height)}")
+        checks.append((condition, column, allowed, export_column))
 
     refuse(pl.col("episode").is_null(), "episode", "an episode's external id (not empty)", "external_id")
     units = registry.unit_ids()
@@ -159,6 +168,12 @@ def _check(data: pl.DataFrame, plan: F.Plan, registry: Registry, name: str) -> N
         if dtype == pl.Float64():
             refuse(~pl.col(column).is_finite() & pl.col(column).is_not_null(), column,
                    "a number; leave the cell empty for no score", _export_name(plan, column))
+    failed = data.select(condition.any().alias(str(n)) for n, (condition, *_) in enumerate(checks)).row(0)
+    for (condition, column, allowed, export_column), fails in zip(checks, failed, strict=True):
+        if fails:
+            bad = data.filter(condition)
+            raise CsvError(f"{name}: data row {bad['row'][0]}, column {export_column or column}: found {bad[column][0]!r}, "
+                           f"allowed {allowed}{_more(bad.height)}")
 
 
 def _export_name(plan: F.Plan, long_column: str) -> str:
@@ -168,26 +183,30 @@ def _export_name(plan: F.Plan, long_column: str) -> str:
     return long_column
 
 
-def _episodes(data: pl.DataFrame, columns: list[str], name: str) -> pl.DataFrame:
-    """One row per episode, in one pass over the rows: every row of an episode must agree on
-    the episode's columns, and name each time point once."""
-    hashed = data.with_columns(pl.struct(columns[1:]).hash().alias("same"))
-    grouped = hashed.group_by("episode").agg(
-        pl.col(columns[1:]).first(), pl.col("same").n_unique().alias("versions"),
-        (pl.len() - pl.col("time_point").n_unique()).alias("repeated"))
-    if grouped["repeated"].max() or 0:
-        episode = grouped.filter(pl.col("repeated") > 0)["episode"][0]
+def _episodes(data: pl.DataFrame, columns: list[str], time_points: list[str], name: str) -> pl.DataFrame:
+    """One row per episode, from `data` sorted by episode, in one pass over neighbouring rows:
+    every row of an episode must agree on the episode's columns, and name each time point once."""
+    first = pl.col("episode").ne_missing(pl.col("episode").shift(1))  # an episode's first row
+    marks = data.select(
+        first.alias("first"),
+        (~first & pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in columns[1:])).alias("differs"),
+        # the same episode and time point twice: one number per pair, seen twice
+        ((first.cum_sum() * len(time_points) + pl.col("time_point").replace_strict(time_points, range(len(time_points)),
+                                                                                   return_dtype=pl.Int64))
+         .is_duplicated()).alias("repeated"))
+    if marks["repeated"].any():
+        episode = data.filter(marks["repeated"])["episode"][0]
         rows = data.filter(pl.col("episode") == episode)
         tp = rows.filter(pl.col("time_point").is_duplicated())["time_point"][0]
         both = rows.filter(pl.col("time_point") == tp)["row"]
         raise CsvError(f"{name}: data rows {both[0]} and {both[1]} are both episode {episode!r} at time point {tp}; "
                        "give each episode and time point one row")
-    if grouped["versions"].max() > 1:
-        episode = grouped.filter(pl.col("versions") > 1)["episode"][0]
+    if marks["differs"].any():
+        episode = data.filter(marks["differs"])["episode"][0]
         rows = data.filter(pl.col("episode") == episode)
         column = next(c for c in columns[1:] if rows[c].n_unique() > 1)
-        first = rows.filter(pl.col(column).ne_missing(rows[column][0]))["row"][0]
+        first_other = rows.filter(pl.col(column).ne_missing(rows[column][0]))["row"][0]
         export_column = next((c for c, f in EPISODE.items() if f == column), column.replace("attr.", ATTRIBUTE_PREFIX))
-        raise CsvError(f"{name}: data rows {rows['row'][0]} and {first} are episode {episode!r} with another "
+        raise CsvError(f"{name}: data rows {rows['row'][0]} and {first_other} are episode {episode!r} with another "
                        f"{export_column}; every row of an episode has the same {export_column}")
-    return grouped.select(columns)
+    return data.filter(marks["first"]).select(columns)
