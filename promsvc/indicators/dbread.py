@@ -1,21 +1,23 @@
 """The indicator frame from the database: a few set-based queries of only the columns needed,
 fetched into polars in bulk. Use `frame.from_database`.
 
-Three kinds of query, each one statement over the whole protocol:
+Three queries, each one statement over the whole protocol:
 
 1. the episodes: id, unit, event date, withdrawal and death, and the attributes needed
    (extracted from the JSON column in SQL);
-2. if time points are needed: their invitations (status, due and expiry times) with the latest
-   submission time of their responses;
-3. per instrument and scoring needed: the current scores needed (extracted from `score.values`
-   in SQL), with the episode and time point of their response.
+2. if time points are needed: their invitations (status, due and expiry times);
+3. if time points or scores are needed: one pass over the responses at those time points,
+   each with its submission time and, joined beside it, its current scores of the instruments
+   and scorings needed (extracted from `score.values` in SQL); polars keeps per episode and
+   time point the latest submission time and each score.
 
 Times come out of SQL as whole seconds since 1970 (the export's precision). On PostgreSQL each
 query's rows come as CSV through `COPY … TO STDOUT`, parsed by polars; on SQLite a block of rows
 at a time. The joins run in the database: PostgreSQL hashes them in parallel; SQLite looks each
 row up by its primary key, which is what makes it the slower route (docs/service.md has the
 figures). Reading each table whole and joining in polars was tried and was no faster, and took
-more memory (every id travels).
+more memory (every id travels). One pass over the responses for every score halves the work of
+PostgreSQL against a query per instrument and scoring, each of which read the responses again.
 """
 
 from __future__ import annotations
