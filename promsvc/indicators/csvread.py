@@ -48,10 +48,7 @@ def read(path: str | Path, registry: Registry, needs: F.Needs) -> pl.DataFrame:
     booleans = [F.attribute_column(a.id) for a in plan.protocol.attributes if a.id in plan.attributes and a.kind == "boolean"]
     data = data.with_columns(pl.col(c) == "true" for c in booleans)  # checked: true, false or empty
     episode_columns = list(EPISODE.values()) + [F.attribute_column(a) for a in plan.attributes]
-    # An episode's rows side by side (stable: in the file's order), so that one pass over
-    # neighbouring rows checks them and finds each episode's first row.
-    data = data.sort("episode", maintain_order=True)
-    episodes = _episodes(data, episode_columns, [tp.id for tp in plan.protocol.time_points], name)
+    episodes = _episodes(data, episode_columns, name)
     long = data.select(pl.exclude([c for c in episode_columns if c != "episode"] + ["row"]))
     return F.assemble(plan, episodes, [long])
 
@@ -183,30 +180,26 @@ def _export_name(plan: F.Plan, long_column: str) -> str:
     return long_column
 
 
-def _episodes(data: pl.DataFrame, columns: list[str], time_points: list[str], name: str) -> pl.DataFrame:
-    """One row per episode, from `data` sorted by episode, in one pass over neighbouring rows:
-    every row of an episode must agree on the episode's columns, and name each time point once."""
-    first = pl.col("episode").ne_missing(pl.col("episode").shift(1))  # an episode's first row
-    marks = data.select(
-        first.alias("first"),
-        (~first & pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in columns[1:])).alias("differs"),
-        # the same episode and time point twice: one number per pair, seen twice
-        ((first.cum_sum() * len(time_points) + pl.col("time_point").replace_strict(time_points, range(len(time_points)),
-                                                                                   return_dtype=pl.Int64))
-         .is_duplicated()).alias("repeated"))
-    if marks["repeated"].any():
-        episode = data.filter(marks["repeated"])["episode"][0]
+def _episodes(data: pl.DataFrame, columns: list[str], name: str) -> pl.DataFrame:
+    """One row per episode, in one pass over the rows: every row of an episode must agree on
+    the episode's columns, and name each time point once."""
+    hashed = data.with_columns(pl.struct(columns[1:]).hash().alias("same"))
+    grouped = hashed.group_by("episode").agg(
+        pl.col(columns[1:]).first(), pl.col("same").n_unique().alias("versions"),
+        (pl.len() - pl.col("time_point").n_unique()).alias("repeated"))
+    if grouped["repeated"].max() or 0:
+        episode = grouped.filter(pl.col("repeated") > 0)["episode"][0]
         rows = data.filter(pl.col("episode") == episode)
         tp = rows.filter(pl.col("time_point").is_duplicated())["time_point"][0]
         both = rows.filter(pl.col("time_point") == tp)["row"]
         raise CsvError(f"{name}: data rows {both[0]} and {both[1]} are both episode {episode!r} at time point {tp}; "
                        "give each episode and time point one row")
-    if marks["differs"].any():
-        episode = data.filter(marks["differs"])["episode"][0]
+    if grouped["versions"].max() > 1:
+        episode = grouped.filter(pl.col("versions") > 1)["episode"][0]
         rows = data.filter(pl.col("episode") == episode)
         column = next(c for c in columns[1:] if rows[c].n_unique() > 1)
-        first_other = rows.filter(pl.col(column).ne_missing(rows[column][0]))["row"][0]
+        first = rows.filter(pl.col(column).ne_missing(rows[column][0]))["row"][0]
         export_column = next((c for c, f in EPISODE.items() if f == column), column.replace("attr.", ATTRIBUTE_PREFIX))
-        raise CsvError(f"{name}: data rows {rows['row'][0]} and {first_other} are episode {episode!r} with another "
+        raise CsvError(f"{name}: data rows {rows['row'][0]} and {first} are episode {episode!r} with another "
                        f"{export_column}; every row of an episode has the same {export_column}")
-    return data.filter(marks["first"]).select(columns)
+    return grouped.select(columns)

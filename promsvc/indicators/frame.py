@@ -156,22 +156,21 @@ def _unknown(what: str, asked: Iterable[str], known: dict, protocol: Protocol) -
 
 
 def assemble(plan: Plan, episodes: pl.DataFrame, per_time_point: list[pl.DataFrame]) -> pl.DataFrame:
-    """The frame: `episodes` (one row each: the fixed and attribute columns), sorted by episode,
-    with the columns of each long frame in `per_time_point` (`episode`, `time_point`, and value
-    columns named as the frame's columns without their `{tp}.`) put beside their episode, one
-    time point at a time: each long frame is matched to the episodes' rows once (on the
-    episode), then every time point's part is joined on the row number."""
-    frame = episodes.sort("episode").with_row_index("at")
-    rows = frame.select("episode", "at")
+    """The frame: `episodes` (one row each: the fixed and attribute columns) and, joined on
+    `episode`, the columns of each long frame in `per_time_point` (`episode`, `time_point`, and
+    value columns named as the frame's columns without their `{tp}.`), spread out per time point
+    (one pivot and one join per long frame)."""
+    frame = episodes
     for long in per_time_point:
         values = [c for c in long.columns if c not in ("episode", "time_point")]
         if not values or not long.height:
             continue
-        keyed = long.join(rows, on="episode", how="inner").drop("episode")
-        for tp in (tp.id for tp in plan.protocol.time_points):
-            named = {v: f"{tp}.{v}" for v in values if f"{tp}.{v}" in plan.schema}
-            if named:
-                part = keyed.filter(pl.col("time_point") == tp).select("at", *named).rename(named)
-                frame = frame.join(part, on="at", how="left", maintain_order="left")
+        wide = long.pivot(on="time_point", index="episode", values=values, separator="\x1f")
+        named = {}
+        for column in wide.columns[1:]:
+            value, _, tp = column.rpartition("\x1f") if len(values) > 1 else (values[0], "", column)
+            if f"{tp}.{value}" in plan.schema:
+                named[column] = f"{tp}.{value}"
+        frame = frame.join(wide.select("episode", *named).rename(named), on="episode", how="left")
     missing = [pl.lit(None, dtype).alias(name) for name, dtype in plan.schema.items() if name not in frame.columns]
-    return frame.with_columns(missing).select(pl.col(n).cast(t) for n, t in plan.schema.items())
+    return frame.with_columns(missing).select(pl.col(n).cast(t) for n, t in plan.schema.items()).sort("episode")
