@@ -1,23 +1,21 @@
 """The indicator frame from the database: a few set-based queries of only the columns needed,
 fetched into polars in bulk. Use `frame.from_database`.
 
-Three queries, each one statement over the whole protocol:
+Three kinds of query, each one statement over the whole protocol:
 
 1. the episodes: id, unit, event date, withdrawal and death, and the attributes needed
    (extracted from the JSON column in SQL);
-2. if time points are needed: their invitations (status, due and expiry times);
-3. if time points or scores are needed: one pass over the responses at those time points,
-   each with its submission time and, joined beside it, its current scores of the instruments
-   and scorings needed (extracted from `score.values` in SQL); polars keeps per episode and
-   time point the latest submission time and each score.
+2. if time points are needed: their invitations (status, due and expiry times) with the latest
+   submission time of their responses;
+3. per instrument and scoring needed: the current scores needed (extracted from `score.values`
+   in SQL), with the episode and time point of their response.
 
 Times come out of SQL as whole seconds since 1970 (the export's precision). On PostgreSQL each
 query's rows come as CSV through `COPY … TO STDOUT`, parsed by polars; on SQLite a block of rows
 at a time. The joins run in the database: PostgreSQL hashes them in parallel; SQLite looks each
 row up by its primary key, which is what makes it the slower route (docs/service.md has the
 figures). Reading each table whole and joining in polars was tried and was no faster, and took
-more memory (every id travels). One pass over the responses for every score halves the work of
-PostgreSQL against a query per instrument and scoring, each of which read the responses again.
+more memory (every id travels).
 """
 
 from __future__ import annotations
@@ -48,11 +46,10 @@ def read(engine: Engine, registry: Registry, needs: F.Needs) -> pl.DataFrame:
         episodes = _episodes(fetch(_episode_query(sql, plan, params)), plan)
         long = []
         if plan.time_points:
-            long.append(_times(fetch(_invitation_query(sql, plan, params)), ("due_at", "expires_at")))
-        if plan.time_points or plan.scores:
-            # scores as the export writes them (promsvc.numbers), so that a CSV export gives the same frame
-            responses = numbers.clean_frame(fetch(_response_query(sql, plan, params)))
-            long.append(_times(_per_time_point(responses), ("submitted_at",)))
+            long.append(_times(fetch(_time_point_query(sql, plan, params))))
+        for (instrument, scoring_id), refs in _score_groups(plan).items():
+            # as the export writes them (promsvc.numbers), so that a CSV export gives the same frame
+            long.append(numbers.clean_frame(fetch(_score_query(sql, plan, params, instrument, scoring_id, refs))))
     return F.assemble(plan, episodes, long)
 
 
@@ -99,55 +96,52 @@ def _episode_query(sql: _Sql, plan: F.Plan, params: dict) -> Query:
                  params, columns)
 
 
-def _invitation_query(sql: _Sql, plan: F.Plan, params: dict) -> Query:
+def _time_point_query(sql: _Sql, plan: F.Plan, params: dict) -> Query:
     names = _names("tp", plan.time_points)
+    submitted = ("SELECT invitation_id, max(submitted_at) AS submitted_at FROM response "
+                 "WHERE registry_id = :registry GROUP BY invitation_id")
     return Query(
-        f"SELECT e.external_id, i.time_point, i.status, {sql.seconds('i.due_at')}, {sql.seconds('i.expires_at')} "
-        "FROM invitation i JOIN episode e ON e.id = i.episode_id "
+        f"SELECT e.external_id, i.time_point, i.status, {sql.seconds('i.due_at')}, {sql.seconds('i.expires_at')}, "
+        f"{sql.seconds('r.submitted_at')} "
+        f"FROM invitation i JOIN episode e ON e.id = i.episode_id "
+        f"LEFT JOIN ({submitted}) r ON r.invitation_id = i.id "
         f"WHERE i.registry_id = :registry AND e.protocol_id = :protocol AND i.time_point IN ({', '.join(':' + n for n in names)})",
         params | dict(zip(names, plan.time_points, strict=True)),
-        {"episode": pl.String(), "time_point": pl.String(), "status": pl.String(), "due_at": pl.Int64(), "expires_at": pl.Int64()},
+        {"episode": pl.String(), "time_point": pl.String(), "status": pl.String(), "due_at": pl.Int64(),
+         "expires_at": pl.Int64(), "submitted_at": pl.Int64()},
     )
 
 
-def _response_query(sql: _Sql, plan: F.Plan, params: dict) -> Query:
-    """The responses at the time points needed: their submission time and, beside it, the
-    current scores needed of that response (a row per response and scoring needed; one column
-    per score, named as the frame's score columns without their time point, empty on the rows
-    of other instruments and scorings). One pass over the responses for every score."""
-    time_points = sorted(set(plan.time_points) | {r.time_point for r in plan.scores})
-    names = _names("tp", time_points)
-    columns: dict[str, pl.DataType] = {"episode": pl.String(), "time_point": pl.String(), "submitted_at": pl.Int64()}
-    select = ["e.external_id", "i.time_point", sql.seconds("r.submitted_at")]
-    groups: dict[tuple[str, str], str] = {}  # (instrument, scoring) → its parameters' names
+def _score_groups(plan: F.Plan) -> dict[tuple[str, str], list[F.ScoreRef]]:
+    groups: dict[tuple[str, str], list[F.ScoreRef]] = {}
     for ref, (scoring_id, _) in plan.scores.items():
+        groups.setdefault((ref.instrument, scoring_id), []).append(ref)
+    return groups
+
+
+def _score_query(sql: _Sql, plan: F.Plan, params: dict, instrument: str, scoring_id: str, refs: list[F.ScoreRef]) -> Query:
+    """The current scores of one instrument by one scoring: one column per score needed, named
+    as the frame's score columns without their time point."""
+    time_points = sorted({r.time_point for r in refs})
+    names = _names("tp", time_points)
+    columns: dict[str, pl.DataType] = {"episode": pl.String(), "time_point": pl.String()}
+    select = ["e.external_id", "i.time_point"]
+    for ref in refs:
         suffix = F.score_column(ref).removeprefix(f"{ref.time_point}.")
         if suffix in columns:
             continue
-        n = groups.setdefault((ref.instrument, scoring_id), f"g{len(groups)}")
         text = plan.schema[F.score_column(ref)] == pl.String()
-        value = sql.json_text('s."values"', ref.score) if text else sql.json_number('s."values"', ref.score)
-        select.append(f"CASE WHEN s.instrument_id = :{n}i AND s.scoring = :{n}s THEN {value} END")
+        select.append(sql.json_text('s."values"', ref.score) if text else sql.json_number('s."values"', ref.score))
         columns[suffix] = pl.String() if text else pl.Float64()
-    wanted = dict(zip(names, time_points, strict=True))
-    scores = ""
-    if groups:
-        scores = ("LEFT JOIN score s ON s.response_id = r.id AND s.current AND ("
-                  + " OR ".join(f"(s.instrument_id = :{n}i AND s.scoring = :{n}s)" for n in groups.values()) + ") ")
-        for (instrument, scoring_id), n in groups.items():
-            wanted |= {f"{n}i": instrument, f"{n}s": scoring_id}
     return Query(
-        f"SELECT {', '.join(select)} FROM response r JOIN invitation i ON i.id = r.invitation_id "
-        f"JOIN episode e ON e.id = r.episode_id {scores}"
-        f"WHERE r.registry_id = :registry AND e.protocol_id = :protocol AND i.time_point IN ({', '.join(':' + n for n in names)})",
-        params | wanted, columns)
-
-
-def _per_time_point(responses: pl.DataFrame) -> pl.DataFrame:
-    """One row per episode and time point: the latest submission time of its responses, and
-    each score from the row that holds it."""
-    values = [c for c in responses.columns if c not in ("episode", "time_point")]
-    return responses.group_by("episode", "time_point").agg(pl.col(values).max())
+        f"SELECT {', '.join(select)} FROM score s "
+        "JOIN response r ON r.id = s.response_id JOIN invitation i ON i.id = r.invitation_id "
+        "JOIN episode e ON e.id = r.episode_id "
+        "WHERE r.registry_id = :registry AND r.instrument_id = :instrument AND s.scoring = :scoring AND s.current "
+        f"AND e.protocol_id = :protocol AND i.time_point IN ({', '.join(':' + n for n in names)})",
+        params | {"instrument": instrument, "scoring": scoring_id} | dict(zip(names, time_points, strict=True)),
+        columns,
+    )
 
 
 def _names(prefix: str, values: list[str]) -> list[str]:
@@ -175,8 +169,8 @@ def _episodes(raw: pl.DataFrame, plan: F.Plan) -> pl.DataFrame:
     return raw.with_columns(out)
 
 
-def _times(raw: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
-    return raw.with_columns(_seconds(c) for c in columns)
+def _times(raw: pl.DataFrame) -> pl.DataFrame:
+    return raw.with_columns(_seconds(c) for c in ("due_at", "expires_at", "submitted_at"))
 
 
 # ------------------------------------------------------------------ fetching in bulk
