@@ -87,34 +87,42 @@ def _typed(path, separator: str, types: dict[str, pl.DataType], name: str) -> pl
     """The columns `types` of every data row as their types, with `row` (1, 2, …).
 
     Read as text and converted with one fixed format per type (much faster than letting the
-    CSV reader guess the format of every time), in one streaming pass that also marks each
-    cell that is not empty but did not convert: the first such cell is the error."""
+    CSV reader guess the format of every time), strictly, in one streaming pass. Only when a
+    cell does not convert is the file read again to find the first such cell (`_bad_cell`)."""
     text = pl.scan_csv(path, separator=separator, infer_schema=False, quote_char='"', raise_if_empty=False)
     typed = [c for c, t in types.items() if t != pl.String()]
     query = text.select(list(types)).with_row_index("row", offset=1).with_columns(
-        [_parsed(pl.col(c), types[c]).alias(c) for c in typed]
-        + [(pl.col(c).is_not_null() & _parsed(pl.col(c), types[c]).is_null()).alias(f"bad\x1f{c}") for c in typed])
+        _parsed(pl.col(c), types[c], strict=True).alias(c) for c in typed)
     try:
-        data = query.collect(engine="streaming")
-    except pl.exceptions.ComputeError as e:
+        return query.collect(engine="streaming")
+    except pl.exceptions.PolarsError as e:
+        _bad_cell(text, types, typed, name)
+        raise CsvError(f"{name}: cannot be read as CSV: {str(e).splitlines()[0]}") from None
+
+
+def _bad_cell(text: pl.LazyFrame, types: dict[str, pl.DataType], typed: list[str], name: str) -> None:
+    """Raise a CsvError naming the first cell of the columns `typed` that is not empty but does
+    not convert to its type (if there is one)."""
+    bad = text.select(typed).with_row_index("row", offset=1).filter(pl.any_horizontal(
+        pl.col(c).is_not_null() & _parsed(pl.col(c), types[c]).is_null() for c in typed))
+    try:
+        rows = bad.collect(engine="streaming")
+    except pl.exceptions.PolarsError as e:
         raise CsvError(f"{name}: cannot be read as CSV: {str(e).splitlines()[0]}") from None
     for column in typed:
-        bad = data[f"bad\x1f{column}"].arg_true()
-        if len(bad):
-            row = int(data["row"][int(bad[0])])
-            found = text.select(pl.col(column).slice(row - 1, 1)).collect().item()
+        wrong = rows.filter(pl.col(column).is_not_null() & _parsed(pl.col(column), types[column]).is_null())
+        if wrong.height:
             expected = {F.TIME: TIME_FORMAT, pl.Date(): "a date, YYYY-MM-DD", pl.Int64(): "a whole number"}.get(types[column], "a number")
-            raise CsvError(f"{name}: data row {row}, column {column}: found {found!r}, expected {expected}"
-                           f"{_more(len(bad))}; leave the cell empty when nothing is known")
-    return data.drop([f"bad\x1f{c}" for c in typed])
+            raise CsvError(f"{name}: data row {wrong['row'][0]}, column {column}: found {wrong[column][0]!r}, expected {expected}"
+                           f"{_more(wrong.height)}; leave the cell empty when nothing is known")
 
 
-def _parsed(text: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+def _parsed(text: pl.Expr, dtype: pl.DataType, strict: bool = False) -> pl.Expr:
     if dtype == F.TIME:
-        return text.str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_unit="us", time_zone="UTC", strict=False)
+        return text.str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_unit="us", time_zone="UTC", strict=strict)
     if dtype == pl.Date():
-        return text.str.to_date("%Y-%m-%d", strict=False)
-    return text.cast(dtype, strict=False)
+        return text.str.to_date("%Y-%m-%d", strict=strict)
+    return text.cast(dtype, strict=strict)
 
 
 def _more(n: int) -> str:
@@ -122,15 +130,13 @@ def _more(n: int) -> str:
 
 
 def _check(data: pl.DataFrame, plan: F.Plan, registry: Registry, name: str) -> None:
-    """Every cell the types alone do not check, on the rows of the protocol."""
+    """Every cell the types alone do not check, on the rows of the protocol: all conditions in
+    one pass; the rows of the first one that fails are looked for only then."""
     protocol = plan.protocol
+    checks: list[tuple[pl.Expr, str, str, str | None]] = []
 
     def refuse(condition: pl.Expr, column: str, allowed: str, export_column: str | None = None) -> None:
-        bad = data.filter(condition)
-        if bad.height:
-            found = bad[column][0]
-            raise CsvError(f"{name}: data row {bad['row'][0]}, column {export_column or column}: found {found!r}, "
-                           f"allowed {allowed}{_more(bad.height)}")
+        checks.append((condition, column, allowed, export_column))
 
     refuse(pl.col("episode").is_null(), "episode", "an episode's external id (not empty)", "external_id")
     units = registry.unit_ids()
@@ -159,6 +165,12 @@ def _check(data: pl.DataFrame, plan: F.Plan, registry: Registry, name: str) -> N
         if dtype == pl.Float64():
             refuse(~pl.col(column).is_finite() & pl.col(column).is_not_null(), column,
                    "a number; leave the cell empty for no score", _export_name(plan, column))
+    failed = data.select(condition.any().alias(str(n)) for n, (condition, *_) in enumerate(checks)).row(0)
+    for (condition, column, allowed, export_column), fails in zip(checks, failed, strict=True):
+        if fails:
+            bad = data.filter(condition)
+            raise CsvError(f"{name}: data row {bad['row'][0]}, column {export_column or column}: found {bad[column][0]!r}, "
+                           f"allowed {allowed}{_more(bad.height)}")
 
 
 def _export_name(plan: F.Plan, long_column: str) -> str:
