@@ -22,6 +22,7 @@ run: setup
 	$(BIN)/promsvc demo --host $(HOST) --port $(PORT)
 
 test: setup
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 bench: setup

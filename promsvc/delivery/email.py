@@ -29,16 +29,10 @@ from dataclasses import dataclass
 from email.header import Header
 from email.utils import format_datetime, formataddr
 
+from promsvc.addresses import valid_address
 from promsvc.delivery.channels import Ambiguous, ChannelDown, Permanent, Temporary
 
-# Deliberately strict: an address with anything unusual is refused rather than quoted.
-_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\Z")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
-
-
-def valid_address(address: str) -> bool:
-    """Exactly one plain address (`\\Z`, not `$`, which would let a final line break through)."""
-    return len(address) <= 254 and _ADDRESS.match(address) is not None
 
 
 @dataclass(frozen=True)

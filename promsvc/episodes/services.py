@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from promsvc import audit, localtime
-from promsvc.delivery.email import valid_address
+from promsvc.addresses import valid_address
 from promsvc.edge import day_problem
 from promsvc.episodes import attributes
 from promsvc.episodes.schemas import BatchEntryOut, BatchOut, EnrolIn, EpisodeOut, InvitationOut
@@ -113,8 +113,9 @@ _ADDRESS_HINT = {
 
 
 def _address_fits(channel: str, address: str) -> bool:
-    """The rules the channels themselves send by (promsvc.delivery.email and .sms), so that an
-    address is refused at enrolment rather than failing its invitation later."""
+    """The rules the channels send by (promsvc.addresses; for SMS a stricter form of
+    promsvc.delivery.sms's), so that an address is refused at enrolment rather than failing
+    its invitation later."""
     if channel == "email":
         return valid_address(address)
     if channel == "sms":

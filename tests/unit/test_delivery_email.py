@@ -12,7 +12,8 @@ import threading
 import pytest
 
 from promsvc.delivery.channels import Ambiguous, ChannelDown, Permanent, Temporary
-from promsvc.delivery.email import SmtpChannel, SmtpConfig, valid_address
+from promsvc.addresses import valid_address
+from promsvc.delivery.email import SmtpChannel, SmtpConfig
 from promsvc.delivery.sink import SmtpSink, free_port
 
 NOW = dt.datetime(2027, 1, 4, 9, 0, tzinfo=dt.UTC)

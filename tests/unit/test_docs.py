@@ -25,15 +25,6 @@ def test_readme_python_example_gives_the_printed_index():
     assert np.round(namespace["result"].scores["index"], 3).tolist() == [1.0, -0.453]
 
 
-def test_imports_point_inward():
-    """instruments imports neither scoring nor promsvc; scoring does not import promsvc."""
-    for package, forbidden in (("instruments", ("scoring", "promsvc")), ("scoring", ("promsvc",))):
-        for path in (ROOT / package).rglob("*.py"):
-            text = path.read_text(encoding="utf-8")
-            for name in forbidden:
-                assert not re.search(rf"^\s*(from|import) {name}\b", text, re.M), f"{path} imports {name}"
-
-
 def test_the_worked_example_of_the_instruments_guide_decodes_and_its_examples_pass():
     import instruments
     from scoring.examples import failures

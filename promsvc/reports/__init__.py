@@ -1,0 +1,1 @@
+"""Presenting results: publication, result pages, PDF reports, charts and open data (docs/reports.md)."""
