@@ -1,4 +1,9 @@
-"""The database: one engine per application, sync sessions, SQLite or PostgreSQL on one code path.
+"""The database: one engine per application, sync sessions, SQLite or PostgreSQL.
+
+The same code runs on both, except where a database offers what the other lacks; each such branch
+(`dialect.name`) says why where it is taken: the submission store (PostgreSQL's data-modifying
+CTEs), the writer's locking, delivery's claims and lock waits, bulk loading (COPY), the
+indicator reader, and migrations.
 
 How handlers use it (one way only): route handlers are plain `def` functions declared with
 `sync_to_thread=True`, and take the dependency `db_session: Session`. Services commit

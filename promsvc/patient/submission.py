@@ -70,8 +70,12 @@ def submit_now(engine: sa.Engine, registries: Mapping[str, Registry], token: str
     try:
         with engine.begin() as connection:
             created = store(connection, [prepared])[0]
-    except IntegrityError:
-        created = False  # stored by another request between its check and its insert
+    except IntegrityError as refused:
+        # Stored by another request between its check and its insert (the unique response per
+        # invitation and instrument); with nothing stored before, the database refused a row
+        # for another reason: a fault of ours, not something the patient did.
+        with db.reader(engine) as reader:
+            return _stored_before(reader, link.invitation.id, refused)
     if created:
         return prepared.receipt, True
     with db.reader(engine) as reader:

@@ -119,20 +119,29 @@ def test_a_failure_while_storing_leaves_nothing_half_written(app, client, engine
 
 
 def test_a_failure_after_the_first_response_insert_is_rolled_back(engine, settings, monkeypatch):
+    """The score rows are refused by the database (NULL in a NOT NULL column) after the responses
+    are written (SQLite: the statement after; PostgreSQL: the same statement's next step):
+    nothing of the submission stays, and the link still takes answers."""
     token, inv = make_link(engine)
-    seen = []
-    real = scoring.score_one
+    real = responses._score_row
 
-    def second_fails(instrument, *args, **kwargs):
-        seen.append(instrument.id)
-        if instrument.id == "rand36":  # eq5d-5l's response and score are already flushed
-            raise RuntimeError("boom")
-        return real(instrument, *args, **kwargs)
+    def unstorable(*args, **kwargs):
+        return {**real(*args, **kwargs), "scoring": None}
 
-    monkeypatch.setattr(scoring, "score_one", second_fails)
-    with pytest.raises(RuntimeError):
-        _submit_direct(engine, settings, token, {"eq5d-5l": EQ5D, "rand36": {"q1": 1}})
-    assert seen == ["eq5d-5l", "rand36"]
+    monkeypatch.setattr(responses, "_score_row", unstorable)
+    statements = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with pytest.raises(sa.exc.IntegrityError):
+            _submit_direct(engine, settings, token, {"eq5d-5l": EQ5D, "rand36": {"q1": 1}})
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    # the responses' INSERT ran before the one that failed (or in the same statement)
+    assert any("INSERT INTO response (" in s for s in statements)
     assert _counts(engine) == (0, 0, 0)
     assert fetch(engine, lambda s: s.get(Invitation, inv)).status == Status.open
 
