@@ -23,7 +23,7 @@ run: setup
 
 test: setup
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --cov --cov-report=term
 
 bench: setup
 	$(BIN)/python bench/bench_scoring.py
