@@ -19,12 +19,12 @@ from promsvc.delivery.decide import Facts, next_channel
 from promsvc.delivery.timing import next_daily
 from promsvc.db import when_unlocked
 from promsvc.invitations import moves
-from promsvc.models import Contact, Episode, Invitation, Message, Status
+from promsvc.models import Contact, Episode, Invitation, Message, Status, table
 
-M = Message.__table__
-I = Invitation.__table__  # noqa: E741
-E = Episode.__table__
-C = Contact.__table__
+M = table(Message)
+I = table(Invitation)  # noqa: E741
+E = table(Episode)
+C = table(Contact)
 CLAIMABLE = ("queued", "retrying")
 
 

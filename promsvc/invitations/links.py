@@ -27,10 +27,10 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from promsvc.invitations.states import TAKES_ANSWERS
-from promsvc.models import Draft, Episode, Invitation, InvitationLink
+from promsvc.models import Draft, Episode, Invitation, InvitationLink, table
 from promsvc.security import hash_token, new_token
 
-_L = InvitationLink.__table__
+_L = table(InvitationLink)
 TOKEN, CODE = "token", "code"  # the kinds of link
 CLINIC = "clinic"  # the channel of a link issued in the clinic (promsvc.episodes.links)
 
@@ -119,7 +119,7 @@ _FIND = _lookup(TOKEN, Invitation, Episode, Draft, hashes=_L.c.token_hash == sa.
 _FIND_MANY = _lookup(
     TOKEN,
     _L.c.token_hash.label("hash"),
-    *[c.label(f"{t.name}_{c.name}") for t in (Invitation.__table__, Episode.__table__, Draft.__table__)
+    *[c.label(f"{t.name}_{c.name}") for t in (table(Invitation), table(Episode), table(Draft))
       for c in t.c if c.name in LINK_COLUMNS[t.name]],
     hashes=_L.c.token_hash.in_(sa.bindparam("hashes", expanding=True)),
 )

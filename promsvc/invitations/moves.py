@@ -15,10 +15,10 @@ from sqlmodel import Session
 
 from promsvc.db import unindexed
 from promsvc.invitations.states import check_move
-from promsvc.models import Invitation, InvitationEvent, Status
+from promsvc.models import Invitation, InvitationEvent, Status, table
 
-_I = Invitation.__table__
-_E = InvitationEvent.__table__
+_I = table(Invitation)
+_E = table(InvitationEvent)
 _INSERT_EVENT = sa.insert(_E)
 
 
