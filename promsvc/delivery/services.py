@@ -10,7 +10,7 @@ from typing import Annotated
 import msgspec
 import sqlalchemy as sa
 from msgspec import Meta
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from promsvc import audit
 from promsvc.delivery.config import Delivery
@@ -285,7 +285,7 @@ def set_flags(session: Session, caller: Caller, episode: Episode, flags: FlagsIn
     if flags.consent_withdrawn is not None:
         values["consent_withdrawn_at"] = (episode.consent_withdrawn_at or now) if flags.consent_withdrawn else None
     if values:
-        session.execute(sa.update(Episode).where(Episode.id == episode.id).values(**values))
+        session.execute(sa.update(Episode).where(col(Episode.id) == episode.id).values(**values))
         for key, value in values.items():
             setattr(episode, key, value)
     audit.record(session, caller.key_id, caller.role, "episode.flags", episode.registry_id, episode.id, "ok")

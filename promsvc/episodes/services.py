@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 
 import msgspec
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from promsvc import audit, localtime
 from promsvc.delivery.email import valid_address
@@ -195,7 +195,7 @@ def _existing(session: Session, registry_id: str, external_ids: Iterable[str]) -
     found: dict[str, Episode] = {}
     for start in range(0, len(ids), 500):
         rows = session.exec(
-            select(Episode).where(Episode.registry_id == registry_id, Episode.external_id.in_(ids[start:start + 500]))
+            select(Episode).where(Episode.registry_id == registry_id, col(Episode.external_id).in_(ids[start:start + 500]))
         ).all()
         found.update((e.external_id, e) for e in rows)
     return found
@@ -294,7 +294,7 @@ def episode_outs(session: Session, episodes: list[Episode]) -> list[EpisodeOut]:
     ids = list({e.id for e in episodes})
     invitations: dict[str, list[Invitation]] = {}
     for start in range(0, len(ids), 500):
-        for inv in session.exec(select(Invitation).where(Invitation.episode_id.in_(ids[start:start + 500]))):
+        for inv in session.exec(select(Invitation).where(col(Invitation.episode_id).in_(ids[start:start + 500]))):
             invitations.setdefault(inv.episode_id, []).append(inv)
     return [episode_out(e, invitations.get(e.id, [])) for e in episodes]
 

@@ -24,7 +24,7 @@ import datetime as dt
 import secrets
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from promsvc.invitations.states import TAKES_ANSWERS
 from promsvc.models import Draft, Episode, Invitation, InvitationLink, table
@@ -108,8 +108,8 @@ def _lookup(kind: str, *columns, hashes: sa.ColumnElement) -> sa.Select:
         sa.select(*columns)
         .select_from(_L)
         .join(Invitation, Invitation.id == _L.c.invitation_id)
-        .join(Episode, Episode.id == Invitation.episode_id)
-        .outerjoin(Draft, Draft.invitation_id == Invitation.id)
+        .join(Episode, col(Episode.id) == Invitation.episode_id)
+        .outerjoin(Draft, col(Draft.invitation_id) == Invitation.id)
         .where(hashes, _L.c.kind == kind, _L.c.revoked_at.is_(None))
     )
 
@@ -165,4 +165,4 @@ def revoke(session: Session, invitation_id: str, now: dt.datetime) -> int:
         sa.update(_L).where(_L.c.invitation_id == invitation_id, _L.c.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    return result.rowcount
+    return result.rowcount  # type: ignore[attr-defined]  # a DML statement gives a CursorResult; Session.execute is typed as giving Result
