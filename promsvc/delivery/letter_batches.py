@@ -66,6 +66,7 @@ def _write_batch(d: Delivery, conn: sa.Connection, registry_id: str, items: list
     link_rows: list[dict] = []
     for item in items:
         token, code, rows = links.link_rows(item.invitation_id, "letter", now, with_code=True)
+        assert code is not None  # with_code=True makes one
         try:
             text = d.templates.render(registry_id, item.kind, "letter", item.language, link=link_url(d, token),
                                       expires=last_day(item.expires_at, d.config.tz))
