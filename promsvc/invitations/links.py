@@ -107,7 +107,7 @@ def _lookup(kind: str, *columns, hashes: sa.ColumnElement) -> sa.Select:
     return (
         sa.select(*columns)
         .select_from(_L)
-        .join(Invitation, Invitation.id == _L.c.invitation_id)
+        .join(Invitation, col(Invitation.id) == _L.c.invitation_id)
         .join(Episode, col(Episode.id) == Invitation.episode_id)
         .outerjoin(Draft, col(Draft.invitation_id) == Invitation.id)
         .where(hashes, _L.c.kind == kind, _L.c.revoked_at.is_(None))

@@ -59,7 +59,7 @@ _MANY: dict[tuple, sa.Update] = {}  # built once each: building a statement cost
 def _many_statement(from_: tuple[Status, ...], to: Status, open_at: bool) -> sa.Update:
     key = (from_, to, open_at)
     if key not in _MANY:
-        where = [_I.c.id.in_(sa.bindparam("ids", expanding=True)), _I.c.status.in_(from_)]  # status: not indexed
+        where: list[sa.ColumnElement[bool]] = [_I.c.id.in_(sa.bindparam("ids", expanding=True)), _I.c.status.in_(from_)]  # status: not indexed
         if open_at:
             where.append(unindexed(_I.c.expires_at) > sa.bindparam("at", type_=_I.c.expires_at.type))
         _MANY[key] = (sa.update(_I).where(*where)
