@@ -40,12 +40,12 @@ class LinkGone(Exception):
     """The link existed but can no longer be used: completed, expired or withdrawn. Carries
     what the page that says so needs: the invitation, its registry and expiry."""
 
-    def __init__(self, reason: str, language: str, invitation=None):
+    def __init__(self, reason: str, language: str, invitation: Invitation):
         super().__init__(reason)
         self.reason, self.language = reason, language
-        self.invitation_id = getattr(invitation, "id", None)
-        self.registry_id = getattr(invitation, "registry_id", None)
-        self.expires_at = getattr(invitation, "expires_at", None)
+        self.invitation_id = invitation.id
+        self.registry_id = invitation.registry_id
+        self.expires_at = invitation.expires_at
 
 
 @dataclass
