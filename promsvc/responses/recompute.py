@@ -189,6 +189,7 @@ def recompute(
         current = _current_scores(session, [r.id for group in groups.values() for r in group])
         for (registry_id, protocol_id, ins_id, version), group in groups.items():
             ins = catalogue.version(ins_id, version)
+            assert ins is not None  # grouped above only when the catalogue has this version
             use = _use(registries, registry_id, protocol_id, ins)
             for scoring_id in scorings_of(ins, use, scoring):
                 scored = score_batch(

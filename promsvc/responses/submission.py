@@ -94,7 +94,7 @@ def prepare(
     scores: list[dict[str, Any]] = []
     for ins in instruments:
         given = clean.get(ins.id, {})
-        row = {
+        row: dict[str, Any] = {
             "id": new_id(),
             "invitation_id": invitation.id,
             "episode_id": episode.id,
