@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from zoneinfo import ZoneInfo
 
 import msgspec
 from sqlalchemy.exc import IntegrityError
@@ -135,6 +136,7 @@ def payload_hash(payload: EnrolIn) -> str:
 def due_times(protocol: Protocol, event_date: dt.date, settings: Settings) -> dict[str, tuple[dt.datetime, dt.datetime]]:
     """Time point id → (due_at, expires_at) in UTC (see the module docstring)."""
     clock = settings.due_clock()
+    assert isinstance(clock.tzinfo, ZoneInfo)  # due_clock gives the service's time zone
     start = dt.datetime.combine(event_date, clock.replace(tzinfo=None))  # the wall clock, kept across DST
     out = {}
     for tp in protocol.time_points:
