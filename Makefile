@@ -22,6 +22,7 @@ run: setup
 	$(BIN)/promsvc demo --host $(HOST) --port $(PORT)
 
 test: setup
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 bench: setup
