@@ -22,7 +22,9 @@ run: setup
 	$(BIN)/promsvc demo --host $(HOST) --port $(PORT)
 
 test: setup
+	$(BIN)/ruff check
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q --cov --cov-report=term
 
 bench: setup

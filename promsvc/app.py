@@ -124,6 +124,7 @@ def create_app(settings: Settings, *, handlers: Sequence[Any] = ()) -> Litestar:
             app.state.scheduler.shutdown()
         engine.dispose()
 
+    json_logs: dict[str, Any] = {"formatters": {"standard": {"()": "promsvc.ops.JsonFormatter"}}} if settings.log_json else {}
     app = Litestar(
         route_handlers=[*_routers(), ops.live, ops.ready, *([ops.metrics] if settings.metrics else []), *handlers],
         state=State(state),
@@ -141,7 +142,7 @@ def create_app(settings: Settings, *, handlers: Sequence[Any] = ()) -> Litestar:
         openapi_config=openapi.config(settings),  # /schema: the description, and Swagger UI served locally
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]},
-            **({"formatters": {"standard": {"()": "promsvc.ops.JsonFormatter"}}} if settings.log_json else {}),
+            **json_logs,
             loggers={
                 "promsvc": {"level": settings.log_level, "propagate": True},
                 "alembic": {"level": "WARNING", "propagate": True},

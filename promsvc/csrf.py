@@ -52,7 +52,7 @@ def token(secret: str, nonce: str, purpose: str) -> str:
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
-def ok(request: Request, form: Mapping[str, str], secret: str, purpose: str) -> bool:
+def ok(request: Request, form: Mapping[str, str | list[str]], secret: str, purpose: str) -> bool:
     """Does the posted form carry the token of this browser's cookie and this purpose?"""
     given_nonce = request.cookies.get(COOKIE, "")
     given = form.get(FIELD, "")

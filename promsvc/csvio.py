@@ -300,7 +300,7 @@ def _detect_separator(header: str, name: str) -> str:
         if counts[","] == 0:
             return ","  # one column: the separator does not matter
         raise CsvError(f"{name}: the header has as many ',' as ';'; say which separates the columns with --sep")
-    return max(counts, key=counts.get)
+    return max(counts, key=counts.__getitem__)
 
 
 def _check_unique(header: list[str], name: str) -> None:

@@ -25,7 +25,7 @@ class HeaderTimeout(H11Protocol):
     header_timeout = 10.0
     _timer = None
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport) -> None:
         super().connection_made(transport)
         self._arm()
 

@@ -32,6 +32,7 @@ import datetime as dt
 import logging
 import os
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -40,6 +41,7 @@ from promsvc.commands import CommandError, outbox, server_options
 from promsvc.commands import serve as server
 
 if TYPE_CHECKING:
+    from promsvc.episodes.schemas import ContactChannel, Language
     from promsvc.settings import Settings
 
 DEMO_ACTOR = "promsvc-demo"  # what the audit names as the actor of the demo's own enrolments
@@ -50,7 +52,7 @@ MAIL_DIR = Path("var") / "mail"  # where the demo's own SMTP sink writes what it
 # (`promsvc cohort demo --episodes 3000 --seed 2026 --today 2026-11-30 --reference …`).
 COHORT_EPISODES, COHORT_SEED, COHORT_TODAY = 3000, 2026, dt.date(2026, 11, 30)
 
-PATIENTS = [
+PATIENTS: list[tuple[str, str, str, Language, bool, list[tuple[ContactChannel, str]]]] = [
     # (suffix, pseudonym, unit, language, proxy, contacts)
     ("1", "DEMO-PSN-1", "fjord-sentral-ortopedi", "nb", False, [("sms", "+47 400 00 001")]),
     ("2", "DEMO-PSN-2", "dal-universitet-ortopedi", "nn", False, [("email", "demo2@example.org")]),
@@ -79,9 +81,9 @@ def run_demo(args) -> int:
     return run(args.host, args.port, serve=not args.no_serve)
 
 
-def setup(env: dict[str, str] | None = None, today: dt.date | None = None, out=None) -> dict:
+def setup(env: MutableMapping[str, str] | None = None, today: dt.date | None = None, out=None) -> dict:
     """Migrate, enrol, issue links, make a key; return what was printed (for tests)."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from promsvc import db
     from promsvc.episodes import links as episode_links
@@ -124,7 +126,7 @@ def setup(env: dict[str, str] | None = None, today: dt.date | None = None, out=N
                         continue
                     links.append((episode.external_id, language, link.url))
                     break
-            for old in session.exec(select(ApiKey).where(ApiKey.label == KEY_LABEL, ApiKey.revoked_at.is_(None))):
+            for old in session.exec(select(ApiKey).where(col(ApiKey.label) == KEY_LABEL, col(ApiKey.revoked_at).is_(None))):
                 old.revoked_at = dt.datetime.now(dt.UTC)
                 session.add(old)
             _, key = create_key(session, Role.registry, "demo", KEY_LABEL)
@@ -138,8 +140,8 @@ def setup(env: dict[str, str] | None = None, today: dt.date | None = None, out=N
     print(f"Synthetic cohort for indicators: {COHORT_EPISODES} episodes up to {COHORT_TODAY} "
           f"({'loaded now' if loaded else 'loaded before'}; `promsvc cohort --help`)\n", file=out)
     print("Patient links (open one on a phone-sized window; each answers EQ-5D-5L and RAND-36 before surgery):", file=out)
-    for external_id, language, url in links:
-        print(f"  {external_id} ({language}): {url}", file=out)
+    for external_id, lang, url in links:
+        print(f"  {external_id} ({lang}): {url}", file=out)
     print(f"\nAPI key (role registry, registry demo; shown once): {key}\n", file=out)
     print("Read an episode with its answers and scores once a form is submitted:", file=out)
     print(f'  curl -H "Authorization: Bearer {key}" {base}/api/v1/registries/demo/episodes/{links[0][0]}', file=out)
@@ -208,7 +210,7 @@ def publish_results(env, out=None) -> None:
     print("  the annual report as PDF: .venv/bin/promsvc report demo -o demo.pdf\n", file=out)
 
 
-def start_mail(env: dict[str, str], directory: str | Path = MAIL_DIR, out=None):
+def start_mail(env: MutableMapping[str, str], directory: str | Path = MAIL_DIR, out=None):
     """Unless the caller configured SMTP (PROMSVC_SMTP_HOST), start an SMTP sink on 127.0.0.1 (port
     8025 if free) that writes each message to `directory` and prints one line per message (number
     and subject: no address, no link), and point `env` at it with the scheduler on. Returns the
@@ -239,7 +241,7 @@ def start_mail(env: dict[str, str], directory: str | Path = MAIL_DIR, out=None):
     return sink
 
 
-def delivery(env: dict[str, str], sink, out=None) -> int:
+def delivery(env: MutableMapping[str, str], sink, out=None) -> int:
     """Enrol the `minutes` patients (once a day) and print where their mail goes; return how many
     were enrolled now."""
     from promsvc.registries import loader

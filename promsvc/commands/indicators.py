@@ -148,7 +148,7 @@ def run_compute(args, environ=None, stdout=None, stderr=None) -> int:
     except ind_engine.EngineError as e:  # a bad CSV raises promsvc.csvio.CsvError: one line, exit 2 (promsvc.commands)
         raise CommandError(str(e)) from None
 
-    sidecar = None
+    sidecar: tuple[str, ...] | None = None
     if args.format == "json":
         text = msgspec.json.format(outputs.internal_json(results)).decode() + "\n"
     elif args.format == "portal":

@@ -79,7 +79,7 @@ def create(role: str, registry: str | None, label: str, env=None, out=None) -> i
 
 
 def list_keys(env=None, out=None) -> int:
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from promsvc import db
     from promsvc.models import ApiKey, Role
@@ -88,7 +88,7 @@ def list_keys(env=None, out=None) -> int:
     _, engine = _engine(env)
     try:
         with db.session(engine) as session:
-            rows = session.exec(select(ApiKey).order_by(ApiKey.created_at)).all()
+            rows = session.exec(select(ApiKey).order_by(col(ApiKey.created_at))).all()
         print("id\trole\tregistry\tlabel\tcreated_at\trevoked_at", file=out)
         for r in rows:
             print("\t".join([r.id, Role(r.role).value, r.registry_id or "", r.label, _t(r.created_at), _t(r.revoked_at)]), file=out)

@@ -199,14 +199,14 @@ def run_letters(args, environ=None, stdout=None) -> int:
     import sqlalchemy as sa
 
     from promsvc import db
-    from promsvc.models import LetterBatch
+    from promsvc.models import LetterBatch, table
 
     out = stdout or sys.stdout
     settings = _settings(environ)
     target = Path(args.out)
     target.mkdir(parents=True, exist_ok=True)
     engine = db.make_engine(settings)
-    L = LetterBatch.__table__
+    L = table(LetterBatch)
     written = 0
     try:
         with engine.connect() as conn:

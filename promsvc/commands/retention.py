@@ -37,11 +37,12 @@ def add_parser(commands) -> None:
 def run_retention(args, environ=None, stdout=None, now: dt.datetime | None = None) -> int:
     from promsvc import db, retention
     from promsvc.registries import loader
+    from promsvc.registries.schema import Registry
     from promsvc.settings import Settings
 
     out = stdout or sys.stdout
     settings = Settings.from_mapping(os.environ if environ is None else environ)
-    registries = loader.load_all(settings)
+    registries: dict[str, Registry] = loader.load_all(settings)
     if args.registry is not None:
         if args.registry not in registries:
             raise CommandError(f"unknown registry {args.registry!r}; known: {', '.join(sorted(registries))}")

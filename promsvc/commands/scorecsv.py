@@ -11,7 +11,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 import numpy as np
 import polars as pl
@@ -158,8 +158,9 @@ def _numeric_answers(ins: Instrument, table: csvio.Table) -> pl.DataFrame:
         count = bad[item.id].sum()
         if count:
             row = bad[item.id].arg_max()
+            assert row is not None  # count > 0: the column has a true value
             if first is None or row < first[0]:
-                first = (row, count, item.id)
+                first = (row, int(count), item.id)
     for item in ins.items:
         if item.kind == "multi" and item.id in table.header:
             try:
@@ -227,7 +228,10 @@ def _answer_error(ins: Instrument, item_id: str, row: int, found, count: int, na
     return _with_message(error, f"{name}: {error.describe(row + 1)}")
 
 
-def _with_message(error: Exception, message: str) -> Exception:
+_E = TypeVar("_E", bound=Exception)
+
+
+def _with_message(error: _E, message: str) -> _E:
     error.args = (message,)
     return error
 

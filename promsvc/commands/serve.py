@@ -23,6 +23,7 @@ import secrets
 import shutil
 import sys
 import tempfile
+from collections.abc import MutableMapping
 
 from promsvc.commands import positive, server_options
 
@@ -44,7 +45,7 @@ def run_serve(args) -> int:
     return run(args.host, args.port, args.workers)
 
 
-def prepare(env: dict[str, str] | None = None):
+def prepare(env: MutableMapping[str, str] | None = None):
     """Check and migrate; set up `os.environ` for the workers. Returns the settings."""
     from promsvc import migrations
     from promsvc.app import load_configuration
@@ -178,6 +179,7 @@ def _supervise(host: str, port: int, workers: int, metrics_dir: str | None, app:
             for n, process in enumerate(processes):
                 if process.is_alive() or stopping:
                     continue
+                assert process.exitcode is not None  # not alive: it has ended
                 if process.exitcode > 0 and time.monotonic() - started[process] < 10:
                     # It could not start (a bad setting, the port taken): say so and stop, rather
                     # than starting it again and again. A worker killed by a signal is replaced.

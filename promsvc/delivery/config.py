@@ -153,6 +153,7 @@ def durable_transaction(connection: sa.Connection) -> Iterator[None]:
     relaxed = connection.info.get("relaxed", False)
     sqlite = connection.dialect.name == "sqlite"
     raw = connection.connection.driver_connection
+    assert raw is not None  # the pool's connection is open: it has its driver's connection
     if relaxed and sqlite:
         raw.execute("PRAGMA synchronous=FULL")  # cannot change inside a transaction
     try:

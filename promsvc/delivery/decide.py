@@ -136,6 +136,7 @@ def decide(f: Facts, config: DeliveryConfig, now: dt.datetime, *, letters: bool 
     if not delivery_channels(f.channels):
         return Skip("no_delivery_channel")
     current = f.channel
+    channel: str | None
     if current is not None and current in f.contacts and config.configured(current):
         channel = current
     else:

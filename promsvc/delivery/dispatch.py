@@ -199,6 +199,7 @@ def link_url(d: Delivery, token: str) -> str:
 
 
 def _render(d: Delivery, item: Item, channel: str):
+    assert item.token is not None  # every item sent by email or SMS got its link in _prepare_batch
     return d.templates.render(item.registry_id, item.kind, channel, item.language, link=link_url(d, item.token),
                               expires=last_day(item.expires_at, d.config.tz))
 
@@ -224,6 +225,7 @@ def _send_email(d: Delivery, conn: sa.Connection, marks: sa.Connection | None, i
             if not _mark(d, conn, marks, item, "email", outcomes):
                 outcomes.report.add("lost claim")  # another dispatcher took it over (our claim ran out)
                 continue
+            assert item.address is not None  # given with its token in _prepare_batch
             try:
                 prepared = smtp.prepare(message_id=item.id, to=item.address,
                                         from_name=d.templates.sender(item.registry_id), subject=text.subject or "",
@@ -255,6 +257,7 @@ def _send_sms(d: Delivery, conn: sa.Connection, marks: sa.Connection | None, ite
             if not _mark(d, conn, marks, item, "sms", outcomes):
                 outcomes.report.add("lost claim")
                 continue
+            assert item.address is not None  # given with its token in _prepare_batch
             try:
                 gateway.send(reference=item.id, to=item.address, text=text.body)
             except ChannelDown as e:

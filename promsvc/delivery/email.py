@@ -149,6 +149,7 @@ class SmtpChannel:
         if self._smtp is not None:
             return self._smtp
         c = self.config
+        smtp: smtplib.SMTP
         try:
             if c.security == "tls":
                 smtp = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=c.tls_context())
@@ -156,6 +157,7 @@ class SmtpChannel:
                 smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
             # The final dot goes in a write of its own; without TCP_NODELAY it would wait for the
             # server's delayed ACK of the text (40 ms a message).
+            assert smtp.sock is not None  # connected: the constructor was given the host
             smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo()
             if c.security == "starttls":

@@ -16,7 +16,7 @@ from promsvc.delivery.messages import HealthInformation, last_day
 from promsvc.delivery.outbox import Item, Outcomes, Report, claim, load
 from promsvc.delivery.timing import next_daily
 from promsvc.invitations import links
-from promsvc.models import LetterBatch, new_id
+from promsvc.models import LetterBatch, new_id, table
 
 log = logging.getLogger("promsvc.delivery")
 
@@ -66,6 +66,7 @@ def _write_batch(d: Delivery, conn: sa.Connection, registry_id: str, items: list
     link_rows: list[dict] = []
     for item in items:
         token, code, rows = links.link_rows(item.invitation_id, "letter", now, with_code=True)
+        assert code is not None  # with_code=True makes one
         try:
             text = d.templates.render(registry_id, item.kind, "letter", item.language, link=link_url(d, token),
                                       expires=last_day(item.expires_at, d.config.tz))
@@ -81,7 +82,7 @@ def _write_batch(d: Delivery, conn: sa.Connection, registry_id: str, items: list
         return
     pdf = render_batch([letter for _, letter in printable])
     batch_id = new_id()
-    conn.execute(sa.insert(LetterBatch.__table__).values(id=batch_id, registry_id=registry_id, created_at=now,
+    conn.execute(sa.insert(table(LetterBatch)).values(id=batch_id, registry_id=registry_id, created_at=now,
                                                          letters=len(printable), pdf=pdf, fetched_at=None))
     link_ids = links.issue(conn, link_rows)
     for (item, _), link_id in zip(printable, link_ids[::2], strict=True):

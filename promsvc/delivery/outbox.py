@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -19,12 +19,12 @@ from promsvc.delivery.decide import Facts, next_channel
 from promsvc.delivery.timing import next_daily
 from promsvc.db import when_unlocked
 from promsvc.invitations import moves
-from promsvc.models import Contact, Episode, Invitation, Message, Status
+from promsvc.models import Contact, Episode, Invitation, Message, Status, table
 
-M = Message.__table__
-I = Invitation.__table__  # noqa: E741
-E = Episode.__table__
-C = Contact.__table__
+M = table(Message)
+I = table(Invitation)  # noqa: E741
+E = table(Episode)
+C = table(Contact)
 CLAIMABLE = ("queued", "retrying")
 
 
@@ -181,7 +181,7 @@ class Outcomes:
 
     def __init__(self, d: Delivery, now: dt.datetime, report: Report):
         self.d, self.now, self.report = d, now, report
-        self.pending: list[Callable[[sa.Connection], None]] = []
+        self.pending: list[Callable[[sa.Connection], object]] = []  # run for their effect
         self.done: list[tuple[Item, str, str, str | None]] = []  # item, status, channel, letter batch
         self.unrecorded: list[str] = []  # successes whose `sent` goes with the next `sending` record
 
@@ -296,7 +296,7 @@ class Outcomes:
         self.give_up(item, history, attempts=attempts, channel=channel)
 
     def give_up(self, item: Item, cause: str, *, attempts: int | None = None, channel: str | None = None) -> None:
-        values = dict(status="failed", last_error=cause[-500:])
+        values: dict[str, object] = dict(status="failed", last_error=cause[-500:])
         if attempts is not None:
             values["attempts"] = attempts
         if channel is not None:
@@ -324,7 +324,7 @@ _MARK_AFTER_SENT = "WITH done AS ({sent}) {mark}".format(
     sent=_SENT_SQL.format(now="%(now)s", ids="= ANY(%(done)s)", by="%(by)s"), mark=_MARK["postgresql"])
 
 
-def mark_sending(d: Delivery, conn: sa.Connection, item: Item, channel: str, sent: list[str] = (),
+def mark_sending(d: Delivery, conn: sa.Connection, item: Item, channel: str, sent: Sequence[str] = (),
                  now: dt.datetime | None = None) -> bool:
     """Record the attempt before the message leaves, only if this dispatcher still holds the
     claim, together with the successes `sent` since the last record (sent at `now`): so that after
@@ -333,8 +333,10 @@ def mark_sending(d: Delivery, conn: sa.Connection, item: Item, channel: str, sen
     one statement; on SQLite one short transaction)."""
     assert not conn.in_transaction()
     raw = conn.connection.driver_connection
-    params = {"channel": channel, "link": item.link_id, "id": item.id, "by": d.instance}
+    assert raw is not None  # the pool's connection is open: it has its driver's connection
+    params: dict[str, object] = {"channel": channel, "link": item.link_id, "id": item.id, "by": d.instance}
     if sent:
+        assert now is not None  # the successes come with the time they were sent (dispatch passes both)
         params.update(done=list(sent), now=_bound_time(conn.dialect, now))
     if conn.dialect.name == "sqlite":  # waits for another writer in short steps
         if sent:

@@ -84,6 +84,7 @@ def planned_rows(d: Delivery, invitation_id: str, registry_id: str, due_at: dt.d
                  next_attempt_at=first)]
     reminders = protocol.reminders
     for k in range(1, (reminders.max if reminders else 0) + 1):
+        assert reminders is not None  # the loop runs only when there are reminders
         at = window.next_open(due_at + k * reminders.after)
         if at >= expires_at:
             break

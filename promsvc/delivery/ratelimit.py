@@ -18,9 +18,9 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from promsvc.models import FailedTry
+from promsvc.models import FailedTry, table
 
-T = FailedTry.__table__
+T = table(FailedTry)
 
 
 def utcnow() -> dt.datetime:

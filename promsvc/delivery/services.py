@@ -10,7 +10,7 @@ from typing import Annotated
 import msgspec
 import sqlalchemy as sa
 from msgspec import Meta
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from promsvc import audit
 from promsvc.delivery.config import Delivery
@@ -19,7 +19,7 @@ from promsvc.delivery.outbox import CLAIMABLE, load
 from promsvc.delivery.planning import planned_rows
 from promsvc.delivery.timing import local_day_bounds
 from promsvc.invitations.states import INVITED, PENDING
-from promsvc.models import Episode, Invitation, LetterBatch, Message, MessageStatus, Status
+from promsvc.models import Episode, Invitation, LetterBatch, Message, MessageStatus, Status, table
 from promsvc.security import Caller
 
 MESSAGE_STATUSES = [s.value for s in MessageStatus]
@@ -76,7 +76,7 @@ class OutboxStatus(msgspec.Struct, kw_only=True):
 
 
 def outbox_status(session: Session, registry: str | None, now: dt.datetime) -> OutboxStatus:
-    M, I, E = Message.__table__, Invitation.__table__, Episode.__table__  # noqa: E741
+    M, I, E = table(Message), table(Invitation), table(Episode)  # noqa: E741
     where_m = [M.c.registry_id == registry] if registry else []
     counts: dict[tuple[str, str], ChannelCounts] = {}
     for reg, channel, status, n in session.execute(
@@ -120,7 +120,7 @@ def outbox_status(session: Session, registry: str | None, now: dt.datetime) -> O
             answered=answered, response_rate=round(answered / invited, 4) if invited else None,
             by_status={s.value: by_status.get(s.value, 0) for s in Status},
         ))
-    L = LetterBatch.__table__
+    L = table(LetterBatch)
     waiting = session.execute(
         sa.select(sa.func.count()).select_from(L).where(L.c.pdf.is_not(None),
                                                         *([L.c.registry_id == registry] if registry else []))
@@ -148,7 +148,7 @@ class HeldMessage(msgspec.Struct, kw_only=True):
 
 def held_messages(session: Session, registry: str | None) -> list[HeldMessage]:
     """Messages held for staff (`unconfirmed`), oldest first."""
-    M = Message.__table__
+    M = table(Message)
     rows = session.execute(
         sa.select(M.c.id, M.c.invitation_id, M.c.registry_id, M.c.kind, M.c.number, M.c.channel, M.c.sent_at)
         .where(M.c.status == "unconfirmed", *([M.c.registry_id == registry] if registry else []))
@@ -160,7 +160,7 @@ def held_messages(session: Session, registry: str | None) -> list[HeldMessage]:
 def settle_held(session: Session, ids: list[str], *, resend: bool, now: dt.datetime) -> list[str]:
     """Staff's decision on held messages: send again now (`resend`), or record as delivered.
     Returns the ids settled (only messages still held)."""
-    M = Message.__table__
+    M = table(Message)
     values = dict(status="retrying", next_attempt_at=now) if resend else dict(status="sent")
     done = session.execute(sa.update(M).where(M.c.id.in_(ids), M.c.status == "unconfirmed").values(**values)
                            .returning(M.c.id)).scalars().all()
@@ -197,7 +197,7 @@ def dry_run(d: Delivery, now: dt.datetime, registry: str | None = None, day: dt.
     start, end = local_day_bounds(now if day is None else dt.datetime.combine(day, dt.time(12), tz), tz)
     start = max(start, now) if day is None else start
     entries: list[DryRunEntry] = []
-    M = Message.__table__
+    M = table(Message)
     with d.engine.connect() as conn, conn.begin():
         # Messages the planner has not written yet, as it would write them.
         for row in _unplanned(d, conn, now, end):
@@ -244,7 +244,7 @@ def _describe(decision) -> tuple[str, str | None, str | None]:
 
 
 def _unplanned(d: Delivery, conn: sa.Connection, now: dt.datetime, until: dt.datetime) -> list[dict]:
-    I, E, M = Invitation.__table__, Episode.__table__, Message.__table__  # noqa: E741
+    I, E, M = table(Invitation), table(Episode), table(Message)  # noqa: E741
     rows = conn.execute(
         sa.select(I.c.id, I.c.registry_id, I.c.due_at, I.c.expires_at, E.c.protocol_id)
         .join(E, E.c.id == I.c.episode_id)
@@ -285,7 +285,7 @@ def set_flags(session: Session, caller: Caller, episode: Episode, flags: FlagsIn
     if flags.consent_withdrawn is not None:
         values["consent_withdrawn_at"] = (episode.consent_withdrawn_at or now) if flags.consent_withdrawn else None
     if values:
-        session.execute(sa.update(Episode).where(Episode.id == episode.id).values(**values))
+        session.execute(sa.update(Episode).where(col(Episode.id) == episode.id).values(**values))
         for key, value in values.items():
             setattr(episode, key, value)
     audit.record(session, caller.key_id, caller.role, "episode.flags", episode.registry_id, episode.id, "ok")
@@ -295,7 +295,7 @@ def set_flags(session: Session, caller: Caller, episode: Episode, flags: FlagsIn
 
 
 def flags_out(session: Session, episode: Episode) -> FlagsOut:
-    M, I = Message.__table__, Invitation.__table__  # noqa: E741
+    M, I = table(Message), table(Invitation)  # noqa: E741
     pending = session.execute(
         sa.select(sa.func.count()).select_from(M).join(I, I.c.id == M.c.invitation_id)
         .where(I.c.episode_id == episode.id, M.c.status.in_(CLAIMABLE))

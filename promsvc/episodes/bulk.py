@@ -23,12 +23,13 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from promsvc import numbers
 from promsvc.episodes.export import ATTRIBUTE_PREFIX, export_columns
 from promsvc.episodes import synthetic
 from promsvc.episodes.synthetic import Chunk
-from promsvc.models import AuditEntry, Episode, Invitation, InvitationEvent, Response, Score, new_id
+from promsvc.models import AuditEntry, Episode, Invitation, InvitationEvent, Response, Score, new_id, table
 from promsvc.registries.schema import Registry
 
 EXPORT_TIME = "%Y-%m-%dT%H:%M:%SZ"
@@ -85,7 +86,7 @@ def _export_rows(chunk: Chunk, header: list[str], names: dict) -> pl.DataFrame:
 def already_loaded(engine: Engine, registry: Registry, external_id: str) -> bool:
     with engine.connect() as connection:
         return connection.execute(
-            sa.select(Episode.id).where(Episode.registry_id == registry.id, Episode.external_id == external_id)
+            sa.select(col(Episode.id)).where(col(Episode.registry_id) == registry.id, col(Episode.external_id) == external_id)
         ).first() is not None
 
 
@@ -105,18 +106,18 @@ def load(engine: Engine, registry: Registry, chunks: Iterable[Chunk], counts: li
             counts.append(synthetic.episode_counts(chunk))
             tables = _tables(registry, chunk, ids)
             writer(raw, tables)
-            for table, frame in tables:
-                written[table.name] = written.get(table.name, 0) + frame.height
+            for target, frame in tables:
+                written[target.name] = written.get(target.name, 0) + frame.height
         audit = pl.DataFrame([{"at": now or dt.datetime.now(dt.UTC), "actor": ACTOR, "role": "admin",
                                "action": "cohort.load", "registry_id": registry.id, "episode_id": None, "outcome": "ok"}],
                              schema={"at": pl.Datetime("us", "UTC"), "actor": pl.String, "role": pl.String, "action": pl.String,
                                      "registry_id": pl.String, "episode_id": pl.String, "outcome": pl.String})
-        writer(raw, [(AuditEntry.__table__, audit)])
+        writer(raw, [(table(AuditEntry), audit)])
         if postgresql:  # statistics for the planner: without them the readers' joins run as nested loops
-            with raw.cursor() as cursor:
+            with raw.cursor() as cursor:  # type: ignore[attr-defined]  # psycopg's cursor is a context manager; the DB-API type does not say so
                 cursor.execute("RESET session_replication_role")
-                for table in ("episode", "invitation", "invitation_event", "response", "score"):
-                    cursor.execute(f'ANALYZE "{table}"')
+                for name in ("episode", "invitation", "invitation_event", "response", "score"):
+                    cursor.execute(f'ANALYZE "{name}"')
             raw.commit()
     finally:
         raw.close()
@@ -194,8 +195,8 @@ def _tables(registry: Registry, chunk: Chunk, ids: _Ids) -> list[tuple[sa.Table,
             }, schema_overrides={"value_set": pl.String}).with_columns(
                 values.select(pl.struct(values.columns).struct.json_encode().alias("values")).to_series(),
                 pl.lit(True).alias("current"), done["submitted_at"].alias("computed_at")))
-    return [(Episode.__table__, episode), (Invitation.__table__, invitation), (InvitationEvent.__table__, event),
-            (Response.__table__, pl.concat(responses)), (Score.__table__, pl.concat(scores))]
+    return [(table(Episode), episode), (table(Invitation), invitation), (table(InvitationEvent), event),
+            (table(Response), pl.concat(responses)), (table(Score), pl.concat(scores))]
 
 
 def _events(rows: pl.DataFrame) -> pl.DataFrame:

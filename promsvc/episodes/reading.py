@@ -4,7 +4,7 @@ current scores; every read audited."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from promsvc import audit
 from promsvc.episodes.schemas import EpisodeDetailOut, EventOut, ResponseOut, ScoreOut, TimePointOut
@@ -22,16 +22,16 @@ def read(session: Session, caller: Caller, registry: Registry, external_id: str)
     events: dict[str, list[InvitationEvent]] = {}
     for ev in session.exec(
         select(InvitationEvent)
-        .join(Invitation, InvitationEvent.invitation_id == Invitation.id)
+        .join(Invitation, col(InvitationEvent.invitation_id) == Invitation.id)
         .where(Invitation.episode_id == episode.id)
-        .order_by(InvitationEvent.at, InvitationEvent.id)
+        .order_by(col(InvitationEvent.at), col(InvitationEvent.id))
     ):
         events.setdefault(ev.invitation_id, []).append(ev)
-    responses = session.exec(select(Response).where(Response.episode_id == episode.id).order_by(Response.submitted_at)).all()
+    responses = session.exec(select(Response).where(Response.episode_id == episode.id).order_by(col(Response.submitted_at))).all()
     scores: dict[str, list[Score]] = {}
     if responses:
         for s in session.exec(
-            select(Score).where(Score.response_id.in_([r.id for r in responses]), Score.current == sa.true()).order_by(Score.id)
+            select(Score).where(col(Score.response_id).in_([r.id for r in responses]), Score.current == sa.true()).order_by(col(Score.id))
         ):
             scores.setdefault(s.response_id, []).append(s)
     by_invitation: dict[str, list[Response]] = {}

@@ -19,10 +19,11 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from zoneinfo import ZoneInfo
 
 import msgspec
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from promsvc import audit, localtime
 from promsvc.addresses import valid_address
@@ -136,6 +137,7 @@ def payload_hash(payload: EnrolIn) -> str:
 def due_times(protocol: Protocol, event_date: dt.date, settings: Settings) -> dict[str, tuple[dt.datetime, dt.datetime]]:
     """Time point id → (due_at, expires_at) in UTC (see the module docstring)."""
     clock = settings.due_clock()
+    assert isinstance(clock.tzinfo, ZoneInfo)  # due_clock gives the service's time zone
     start = dt.datetime.combine(event_date, clock.replace(tzinfo=None))  # the wall clock, kept across DST
     out = {}
     for tp in protocol.time_points:
@@ -196,7 +198,7 @@ def _existing(session: Session, registry_id: str, external_ids: Iterable[str]) -
     found: dict[str, Episode] = {}
     for start in range(0, len(ids), 500):
         rows = session.exec(
-            select(Episode).where(Episode.registry_id == registry_id, Episode.external_id.in_(ids[start:start + 500]))
+            select(Episode).where(Episode.registry_id == registry_id, col(Episode.external_id).in_(ids[start:start + 500]))
         ).all()
         found.update((e.external_id, e) for e in rows)
     return found
@@ -295,7 +297,7 @@ def episode_outs(session: Session, episodes: list[Episode]) -> list[EpisodeOut]:
     ids = list({e.id for e in episodes})
     invitations: dict[str, list[Invitation]] = {}
     for start in range(0, len(ids), 500):
-        for inv in session.exec(select(Invitation).where(Invitation.episode_id.in_(ids[start:start + 500]))):
+        for inv in session.exec(select(Invitation).where(col(Invitation.episode_id).in_(ids[start:start + 500]))):
             invitations.setdefault(inv.episode_id, []).append(inv)
     return [episode_out(e, invitations.get(e.id, [])) for e in episodes]
 

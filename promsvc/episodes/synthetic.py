@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -193,7 +194,7 @@ def _episodes(registry: Registry, protocol: Protocol, model: Model, options: Opt
     proxy = ("proxy" in protocol.respondents) & (rng.random(n) < 0.05)
     h0 = rng.normal(0.60, 0.12, n)
     gain = rng.normal(0.35, 0.10, n) + model.unit_gain[unit]
-    columns: dict[str, object] = {}
+    columns: dict[str, Any] = {}  # each attribute's values, as _draw_attribute draws them
     for attribute in protocol.attributes:
         values, before, after = _draw_attribute(attribute, model.attributes[attribute.id], event, rng)
         h0 += before
@@ -318,7 +319,7 @@ def _invitations(protocol: Protocol, model: Model, options: Options, episodes: p
 
 def _answers_and_scores(protocol: Protocol, invitations: pl.DataFrame, latent: dict, rng: np.random.Generator):
     answers: dict[str, pl.DataFrame] = {}
-    scores: dict[tuple[str, str], pl.DataFrame] = {}
+    scores: dict[tuple[str, str], tuple[pl.DataFrame, scoring.Provenance]] = {}
     completed = invitations.with_row_index("i").filter(pl.col("status") == Status.completed.value)
     asked_at: dict[str, list[str]] = {}
     for tp in protocol.time_points:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from promsvc import audit
 from promsvc.episodes.schemas import EpisodeOut
@@ -30,10 +30,10 @@ def withdraw(session: Session, caller: Caller, registry: Registry, external_id: 
             where="path", fix="nothing to do: a withdrawal cannot be repeated or undone",
         ))
     updated = session.execute(
-        sa.update(Episode).where(Episode.id == episode.id, Episode.withdrawn_at.is_(None))
+        sa.update(Episode).where(col(Episode.id) == episode.id, col(Episode.withdrawn_at).is_(None))
         .values(withdrawn_at=now, withdrawn_reason=reason)
     )
-    if updated.rowcount != 1:  # withdrawn by a concurrent request
+    if updated.rowcount != 1:  # type: ignore[attr-defined]  # withdrawn by a concurrent request; a DML statement gives a CursorResult, typed as Result
         session.rollback()
         return withdraw(session, caller, registry, external_id, reason, now)
     episode.withdrawn_at, episode.withdrawn_reason = now, reason
@@ -41,7 +41,7 @@ def withdraw(session: Session, caller: Caller, registry: Registry, external_id: 
         # The reason may name the patient's circumstances, so events only say what happened. The
         # link's token is kept: the status stops it, and the patient who opens it is told (410).
         moves.change(session, inv, PENDING, Status.withdrawn, now, note="episode withdrawn")
-    session.execute(sa.delete(Contact).where(Contact.episode_id == episode.id))
+    session.execute(sa.delete(Contact).where(col(Contact.episode_id) == episode.id))
     audit.record(session, caller.key_id, caller.role, "episode.withdraw", registry.id, episode.id, "ok")
     session.flush()
     out = episode_outs(session, [episode])[0]

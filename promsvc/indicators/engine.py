@@ -114,7 +114,7 @@ def periods(indicator, years: list[int], requested: str | None) -> list[tuple[st
     if not years:
         return []
     first, last = min(years), max(years)
-    out = [(str(y), (y,)) for y in range(first, last + 1)]
+    out: list[tuple[str, tuple[int, ...]]] = [(str(y), (y,)) for y in range(first, last + 1)]
     k = indicator.period.pooled
     if k:
         out += [(f"{end - k + 1}-{end}", tuple(range(end - k + 1, end + 1))) for end in range(first + k - 1, last + 1)]
@@ -236,24 +236,24 @@ def _standardised(ind, keys, den, strata: dict[tuple, dict[str, float]]):
             continue
         r = s["num"] / n
         if ind.measure == "proportion":
-            var = r * (1 - r) / n
+            v = r * (1 - r) / n
         else:
-            var = max(s["sq"] - s["num"] ** 2 / n, 0.0) / (n - 1) / n if n > 1 else 0.0
-        rate[key] = (r, var)
+            v = max(s["sq"] - s["num"] ** 2 / n, 0.0) / (n - 1) / n if n > 1 else 0.0
+        rate[key] = (r, v)
     national: dict[str, dict[int, float]] = defaultdict(dict)
     for (period, cell, stratum), s in strata.items():
         if cell == NATIONAL and s["den"] > 0:
             national[period][stratum] = s["den"]
     by_cell: dict[tuple, list[tuple[float, float, float]]] = defaultdict(list)
-    for (period, cell, stratum), (r, var) in rate.items():
+    for (period, cell, stratum), (r, v) in rate.items():
         total = math.fsum(national[period].values())
         w = national[period].get(stratum, 0.0) / total if total else 0.0
-        by_cell[(period, cell)].append((w, r, var))
+        by_cell[(period, cell)].append((w, r, v))
     value, var = np.full(len(keys), np.nan), np.full(len(keys), np.nan)
     for i, key in enumerate(keys):
         parts = by_cell.get(key)
         ws = math.fsum(w for w, _, _ in parts) if parts else 0.0
-        if ws > 0:
+        if parts and ws > 0:
             value[i] = math.fsum(w * r for w, r, _ in parts) / ws
             var[i] = math.fsum(w * w * v for w, _, v in parts) / ws ** 2
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -311,6 +311,7 @@ def method(c: Compiled) -> str:
              "t": "95 % t interval", "order": "95 % order-statistic interval (Campbell & Gardner)", "": "no interval"}
     text = f"{ind.measure}; {words[ind.interval_method()]}"
     if ind.measure == "qaly":
+        assert ind.utility is not None  # the loader checked: a qaly indicator names its utility score
         text += (f"; per episode the area under the {ind.utility.instrument} {ind.utility.score} curve over its time "
                  f"points (trapezoids, years = days / {DAYS_PER_YEAR}, time points before the event at the event), "
                  "minus the baseline utility carried forward; needs the first and the last time point")
@@ -336,7 +337,7 @@ def provenance(compiled: list[Compiled], registry: Registry) -> list[str]:
         for ref in c.needs.scores:
             ins = instruments.get(ref.instrument)
             use = c.protocol.instrument_use(ref.instrument)
-            scoring = ins.scoring(ref.scoring) if ref.scoring else ins.scoring((list(use.scorings) or [None])[0])
+            scoring = ins.scoring(ref.scoring) if ref.scoring else ins.scoring(next(iter(use.scorings), None))
             text = f"{ins.id} {ins.version} · {scoring.id} {scoring.version}"
             value_set = scoring_engine.choose_value_set(ins, scoring, use.method, use.country)
             out.add(text + (f" · {value_set.ref.name}" if value_set is not None else ""))

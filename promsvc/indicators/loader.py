@@ -137,7 +137,8 @@ def load_all(settings: Settings, registries: dict[str, Registry]) -> dict[str, I
 
 def check_files(paths, registries: dict[str, Registry]) -> tuple[list[IndicatorSet], list[str]]:
     """Check the given files: the good ones, and every problem of the others (one line each)."""
-    good, bad = [], []
+    good: list[IndicatorSet] = []
+    bad: list[str] = []
     for path in paths:
         try:
             good.append(load(path, registries))

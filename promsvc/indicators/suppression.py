@@ -19,12 +19,15 @@ no hidden cell can be worked out from the published ones).
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
+from typing import TypeVar
+
+K = TypeVar("K", bound=Hashable)  # a cell's key
 
 
-def suppress(denominators: Mapping[Hashable, int], relations: Sequence[tuple[Hashable, Sequence[Hashable]]],
-             threshold: int, describe=str) -> dict[Hashable, str]:
+def suppress(denominators: Mapping[K, int], relations: Sequence[tuple[K, Sequence[K]]],
+             threshold: int, describe=str) -> dict[K, str]:
     """The hidden cells with the reason for each. `describe(key)` names a cell in a reason."""
-    hidden: dict[Hashable, str] = {
+    hidden: dict[K, str] = {
         key: f"denominator {den} < {threshold}" for key, den in denominators.items() if den < threshold
     }
     changed = True

@@ -6,12 +6,13 @@ from __future__ import annotations
 import msgspec
 
 from promsvc.indicators.results import NATIONAL
+from promsvc.indicators.schema import Level
 from promsvc.registries.schema import Registry
 
 
 class Node(msgspec.Struct, frozen=True):
     id: str
-    level: str  # national, rhf, hf, hospital, department
+    level: Level
     orgnr: str
     ancestors: tuple[str, ...]  # from the top down, the national root (NATIONAL) first
 

@@ -24,13 +24,13 @@ import datetime as dt
 import secrets
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from promsvc.invitations.states import TAKES_ANSWERS
-from promsvc.models import Draft, Episode, Invitation, InvitationLink
+from promsvc.models import Draft, Episode, Invitation, InvitationLink, table
 from promsvc.security import hash_token, new_token
 
-_L = InvitationLink.__table__
+_L = table(InvitationLink)
 TOKEN, CODE = "token", "code"  # the kinds of link
 CLINIC = "clinic"  # the channel of a link issued in the clinic (promsvc.episodes.links)
 
@@ -107,9 +107,9 @@ def _lookup(kind: str, *columns, hashes: sa.ColumnElement) -> sa.Select:
     return (
         sa.select(*columns)
         .select_from(_L)
-        .join(Invitation, Invitation.id == _L.c.invitation_id)
-        .join(Episode, Episode.id == Invitation.episode_id)
-        .outerjoin(Draft, Draft.invitation_id == Invitation.id)
+        .join(Invitation, col(Invitation.id) == _L.c.invitation_id)
+        .join(Episode, col(Episode.id) == Invitation.episode_id)
+        .outerjoin(Draft, col(Draft.invitation_id) == Invitation.id)
         .where(hashes, _L.c.kind == kind, _L.c.revoked_at.is_(None))
     )
 
@@ -119,7 +119,7 @@ _FIND = _lookup(TOKEN, Invitation, Episode, Draft, hashes=_L.c.token_hash == sa.
 _FIND_MANY = _lookup(
     TOKEN,
     _L.c.token_hash.label("hash"),
-    *[c.label(f"{t.name}_{c.name}") for t in (Invitation.__table__, Episode.__table__, Draft.__table__)
+    *[c.label(f"{t.name}_{c.name}") for t in (table(Invitation), table(Episode), table(Draft))
       for c in t.c if c.name in LINK_COLUMNS[t.name]],
     hashes=_L.c.token_hash.in_(sa.bindparam("hashes", expanding=True)),
 )
@@ -165,4 +165,4 @@ def revoke(session: Session, invitation_id: str, now: dt.datetime) -> int:
         sa.update(_L).where(_L.c.invitation_id == invitation_id, _L.c.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    return result.rowcount
+    return result.rowcount  # type: ignore[attr-defined]  # a DML statement gives a CursorResult; Session.execute is typed as giving Result

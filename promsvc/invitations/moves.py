@@ -15,10 +15,10 @@ from sqlmodel import Session
 
 from promsvc.db import unindexed
 from promsvc.invitations.states import check_move
-from promsvc.models import Invitation, InvitationEvent, Status
+from promsvc.models import Invitation, InvitationEvent, Status, table
 
-_I = Invitation.__table__
-_E = InvitationEvent.__table__
+_I = table(Invitation)
+_E = table(InvitationEvent)
 _INSERT_EVENT = sa.insert(_E)
 
 
@@ -36,7 +36,7 @@ def move(db: Session | sa.Connection, invitation_id: str, from_: Iterable[Status
     target = Invitation if isinstance(db, Session) else _I
     changed = db.execute(
         sa.update(target).where(_I.c.id == invitation_id, _I.c.status.in_(from_)).values(status=Status(to), status_at=at)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]  # a DML statement gives a CursorResult; Session.execute is typed as giving Result
     if changed != 1:
         return False
     db.execute(_INSERT_EVENT, [event_row(invitation_id, to, at, note)])
@@ -59,7 +59,7 @@ _MANY: dict[tuple, sa.Update] = {}  # built once each: building a statement cost
 def _many_statement(from_: tuple[Status, ...], to: Status, open_at: bool) -> sa.Update:
     key = (from_, to, open_at)
     if key not in _MANY:
-        where = [_I.c.id.in_(sa.bindparam("ids", expanding=True)), _I.c.status.in_(from_)]  # status: not indexed
+        where: list[sa.ColumnElement[bool]] = [_I.c.id.in_(sa.bindparam("ids", expanding=True)), _I.c.status.in_(from_)]  # status: not indexed
         if open_at:
             where.append(unindexed(_I.c.expires_at) > sa.bindparam("at", type_=_I.c.expires_at.type))
         _MANY[key] = (sa.update(_I).where(*where)
@@ -71,11 +71,11 @@ def move_many(conn: sa.Connection, ids: Sequence[str], from_: Iterable[Status | 
               at: dt.datetime, notes: Mapping[str, str | None] | None = None, *, only_open: bool = False) -> set[str]:
     """`move` for many invitations in two statements: the ids that moved. `notes` gives each its
     event's note; `only_open` moves only those whose window is still open at `at`."""
-    from_ = tuple(Status(s) for s in from_)
-    check_move(from_, to)
+    sources = tuple(Status(s) for s in from_)
+    check_move(sources, to)
     if not ids:
         return set()
-    moved = set(conn.execute(_many_statement(from_, Status(to), only_open), {"ids": list(ids), "at": at}).scalars())
+    moved = set(conn.execute(_many_statement(sources, Status(to), only_open), {"ids": list(ids), "at": at}).scalars())
     if moved:
         notes = notes or {}
         conn.execute(_INSERT_EVENT, [event_row(i, to, at, notes.get(i)) for i in ids if i in moved])

@@ -10,6 +10,7 @@ The token in the address is the only credential. Errors are problem details (pro
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal, cast
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -19,10 +20,10 @@ from instruments.answers import TEXT_LIMIT
 from promsvc import errors
 from promsvc.deps import DbSession, RegistriesDep
 from promsvc.patient import drafts, links, pages, submission
-from promsvc.patient.schemas import DraftIn, DraftOut, FormOut, InstrumentOut, ItemOut, Language, OptionOut, ReceiptOut, SubmitIn, TimePointOut
+from promsvc.patient.schemas import DraftIn, DraftOut, FormOut, InstrumentOut, ItemOut, Language, OptionOut, ReceiptOut, Respondent, SubmitIn, TimePointOut
 from promsvc.patient.texts import language
+from promsvc.registries.loader import Registries
 from promsvc.registries.overlays import Overlays
-from promsvc.registries.schema import Registry
 from promsvc.responses.submission import InvalidAnswers
 from promsvc.responses.validation import validate
 
@@ -32,7 +33,7 @@ def _now() -> dt.datetime:
 
 
 
-def _open_api(db_session: Session, registries: dict[str, Registry], token: str) -> links.Link:
+def _open_api(db_session: Session, registries: Registries, token: str) -> links.Link:
     try:
         return links.open_link(db_session, registries, token, _now())
     except links.LinkNotFound:
@@ -41,7 +42,7 @@ def _open_api(db_session: Session, registries: dict[str, Registry], token: str) 
         raise _gone_problem(e.reason) from None
 
 
-def _keep_late(db_session: Session, registries: dict[str, Registry], token: str, data: DraftIn) -> None:
+def _keep_late(db_session: Session, registries: Registries, token: str, data: DraftIn) -> None:
     """A draft sent after the deadline is still kept (not thrown away), when its codes are valid;
     the request is answered 410 all the same (docs/patient.md, expiry)."""
     late = links.late_link(db_session, registries, token, _now())
@@ -78,9 +79,10 @@ def _form_out(overlays: Overlays, link: links.Link, lang: str) -> FormOut:
             id=ins.id, version=ins.version, title=wording.title, wording="overlay" if overlay else "ours",
             instructions=wording.instructions, items=items,
         ))
+    # cast: a usable link's invitation is open or started (TAKES_ANSWERS); texts.language gives one of Languages
     return FormOut(
-        status=link.invitation.status.value if hasattr(link.invitation.status, "value") else link.invitation.status,
-        language=lang,
+        status=cast(Literal["open", "started"], link.invitation.status.value if hasattr(link.invitation.status, "value") else link.invitation.status),
+        language=cast(Language, lang),
         languages=list(link.registry.languages),
         respondents=["patient", "proxy"] if link.proxy_allowed else ["patient"],
         registry=getattr(link.registry.name, lang),
@@ -95,7 +97,8 @@ def _draft_out(link: links.Link) -> DraftOut | None:
     d = link.draft
     if d is None:
         return None
-    return DraftOut(answers=dict(d.answers), language=language(d.language), respondent=d.respondent, updated_at=d.updated_at)
+    # cast: texts.language gives one of Languages; a draft's respondent was checked when it was saved (check_respondent)
+    return DraftOut(answers=dict(d.answers), language=cast(Language, language(d.language)), respondent=cast(Respondent, d.respondent), updated_at=d.updated_at)
 
 
 def _problem_headers(request: Request, exc: Exception) -> Response:
@@ -133,7 +136,9 @@ class FormsApi(Controller):
             raise InvalidAnswers(problems)
         respondent = submission.check_respondent(link, data.respondent)
         drafts.save_draft(db_session, link, clean, now=_now(), language=data.language, respondent=respondent, replace=True)
-        return _draft_out(link)
+        saved = _draft_out(link)
+        assert saved is not None  # save_draft gave the link its draft
+        return saved
 
     @post("/submit")
     async def submit(self, token: FromPath[str], request: Request, data: JSONBody[SubmitIn]) -> Response[ReceiptOut]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 
 from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
@@ -75,7 +76,7 @@ def _open(request: Request, db_session: Session, settings, registries, token: st
         raise
 
 
-def _check_csrf(request: Request, data: dict[str, str], settings, link: links.Link) -> None:
+def _check_csrf(request: Request, data: Mapping[str, str | list[str]], settings, link: links.Link) -> None:
     if not csrf.ok(request, data, settings.secret_key, link.invitation.id):
         raise _CsrfRefused(f"/q/{request.path_params['token']}", views.link_language(request, link), link.registry)
 
@@ -203,7 +204,7 @@ class PatientPages(Controller):
     def privacy(self, token: FromPath[str], request: Request, db_session: DbSession, registries: RegistriesDep) -> Response:
         invitation = links.find_invitation(db_session, token)
         registry = registries.get(invitation.registry_id) if invitation is not None else None
-        if registry is None:
+        if invitation is None or registry is None:
             raise links.LinkNotFound()
         episode_language = links.link_language(db_session, invitation)
         return views.privacy_page(request, registry, token, episode_language)
@@ -233,13 +234,13 @@ def _sent(request: Request, db_session: Session, settings, registries, token: st
     receipt cookie); otherwise what opening the link shows (the start page or a 410)."""
     invitation = links.find_invitation(db_session, token)
     receipt = responses.stored_receipt(db_session, invitation.id) if invitation is not None else None
-    if receipt is None or not pages.receipt_ok(request, settings.secret_key, invitation.id, _now()):
+    if invitation is None or receipt is None or not pages.receipt_ok(request, settings.secret_key, invitation.id, _now()):
         _open(request, db_session, settings, registries, token)  # raises LinkGone / LinkNotFound
         raise _SeeStart(token)
     return invitation, receipt
 
 
-def _sent_before(request: Request, data: dict[str, str], db_session: Session, settings, token: str, gone: links.LinkGone) -> Response:
+def _sent_before(request: Request, data: Mapping[str, str | list[str]], db_session: Session, settings, token: str, gone: links.LinkGone) -> Response:
     """A second submission (another tab, a retry, back and send again) from the browser that
     holds the form's CSRF token: the receipt of the first. Anyone else: the 410 page."""
     receipt = responses.stored_receipt(db_session, gone.invitation_id) if gone.reason == "completed" else None
@@ -248,7 +249,7 @@ def _sent_before(request: Request, data: dict[str, str], db_session: Session, se
     return views.to_receipt(f"/q/{token}", settings, gone.invitation_id, receipt)
 
 
-def _late(request: Request, data: dict[str, str], db_session: Session, settings, registries, token: str,
+def _late(request: Request, data: Mapping[str, str | list[str]], db_session: Session, settings, registries, token: str,
           gone: links.LinkGone, number: int | None) -> Response:
     """A page posted after the deadline: what it carries is kept in the draft (not thrown away),
     and the page says plainly that the questionnaire can no longer be sent (410)."""

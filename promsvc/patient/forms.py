@@ -15,11 +15,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from instruments import Instrument, Item
 from instruments.answers import TEXT_LIMIT, is_asked, without_unasked
-from instruments.schema import Condition, Overlay
+from instruments.schema import Condition, Language, Overlay
 from promsvc.patient.paging import Page, page_of_item
 from promsvc.patient.texts import Texts
 
@@ -41,7 +41,8 @@ class Wording:
 
     def __init__(self, instrument: Instrument, lang: str, overlay: Overlay | None = None):
         self.instrument, self.lang = instrument, lang
-        self._overlay = overlay.languages.get(lang) if overlay is not None else None
+        # cast: a link's language is one of Languages (the episode's language is checked when it is made)
+        self._overlay = overlay.languages.get(cast(Language, lang)) if overlay is not None else None
         self.title = getattr(instrument.title, lang)
         self.instructions = self._overlay.instructions if self._overlay is not None else None
 
@@ -110,7 +111,7 @@ def items_view(
         number = numbers[item.id]
         raw = entered[item.id] if item.id in entered else _raw(answers.get(item.id))
         hint = condition_hint(instrument, wording, t, item.when) if item.when is not None else None
-        common = dict(
+        common: dict[str, Any] = dict(
             id=item.id, kind=item.kind, name=field_name(item.id), field_id=field_id(item.id),
             text=wording.item(item), number=number, error=errors.get(item.id),
         )
@@ -127,8 +128,11 @@ def items_view(
             ]
             views.append(ItemView(**common, hint=hint, options=options))
         elif item.kind == "text":
+            assert isinstance(raw, str)  # only choice and multi items have lists (parse_page, _raw)
             views.append(ItemView(**common, hint=hint, value=raw, max_length=item.max_length or TEXT_LIMIT))
         else:
+            assert isinstance(raw, str)  # only choice and multi items have lists (parse_page, _raw)
+            assert item.min is not None and item.max is not None  # the loader checked: number items have both
             number_hint = t("number_hint" if item.kind != "decimal" else "decimal_hint", min=_number(item.min), max=_number(item.max))
             views.append(ItemView(
                 **common, hint=f"{hint} {number_hint}" if hint else number_hint,
@@ -222,6 +226,7 @@ def _read(instrument: Instrument, item: Item, raw: str) -> tuple[Any, str | None
         return (raw, None) if len(raw) <= (item.max_length or TEXT_LIMIT) else (None, "error_text")
     if item.kind == "decimal":
         number = _decimal(raw)
+        assert item.min is not None and item.max is not None  # the loader checked: a decimal item has both
         if number is None or not item.min <= number <= item.max:
             return None, "error_decimal"
         return number, None
@@ -281,7 +286,7 @@ def review_view(
     """Per instrument: how many asked items are answered, and links back to each skipped one
     (on the page that holds it). `page_href(number)` is the address of page `number`; a
     section's own link goes to the instrument's first page."""
-    out = []
+    out: list[ReviewSection] = []
     firsts = [p for p in pages if p.part == 1]
     for first in firsts:
         ins = first.instrument

@@ -10,9 +10,9 @@ token, whether it never existed or belongs to an invitation in another state, is
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import cast
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -22,6 +22,7 @@ from promsvc.invitations import links as invitation_links
 from promsvc.invitations import moves
 from promsvc.invitations.states import GONE, TAKES_ANSWERS
 from promsvc.models import Draft, Episode, Invitation, Status
+from promsvc.registries.loader import Registries
 from promsvc.registries.overlays import Overlays
 from promsvc.registries.schema import Protocol, Registry, TimePoint
 from promsvc.security import hash_token
@@ -39,12 +40,12 @@ class LinkGone(Exception):
     """The link existed but can no longer be used: completed, expired or withdrawn. Carries
     what the page that says so needs: the invitation, its registry and expiry."""
 
-    def __init__(self, reason: str, language: str, invitation=None):
+    def __init__(self, reason: str, language: str, invitation: Invitation):
         super().__init__(reason)
         self.reason, self.language = reason, language
-        self.invitation_id = getattr(invitation, "id", None)
-        self.registry_id = getattr(invitation, "registry_id", None)
-        self.expires_at = getattr(invitation, "expires_at", None)
+        self.invitation_id = invitation.id
+        self.registry_id = invitation.registry_id
+        self.expires_at = invitation.expires_at
 
 
 @dataclass
@@ -103,7 +104,7 @@ def _find(session: Session, token: str) -> tuple[Invitation, Episode, Draft | No
     return invitation_links.find_link(session, hash_token(token))
 
 
-def open_link(session: Session, registries: Mapping[str, Registry], token: str, now: dt.datetime) -> Link:
+def open_link(session: Session, registries: Registries, token: str, now: dt.datetime) -> Link:
     """The usable link of `token`; LinkGone or LinkNotFound otherwise.
 
     An open or started invitation found past its expiry is marked expired here (with its
@@ -117,7 +118,7 @@ def open_link(session: Session, registries: Mapping[str, Registry], token: str, 
     raise LinkGone("expired", link_language(session, link), link)
 
 
-def read_link(session: Session, registries: Mapping[str, Registry], token: str, now: dt.datetime) -> Link | Invitation:
+def read_link(session: Session, registries: Registries, token: str, now: dt.datetime) -> Link | Invitation:
     """What `open_link` finds, without writing: the Link, or the invitation that has expired
     but is not yet marked so (the caller marks it, see `expire`). Raises LinkGone, LinkNotFound."""
     found = _find(session, token)
@@ -126,7 +127,7 @@ def read_link(session: Session, registries: Mapping[str, Registry], token: str, 
     return _checked(registries, *found, now)
 
 
-def usable_links(connection: sa.Connection, registries: Mapping[str, Registry], tokens: list[str],
+def usable_links(connection: sa.Connection, registries: Registries, tokens: list[str],
                  now: dt.datetime) -> dict[str, Link]:
     """`read_link` for many tokens in one query: the tokens whose link is usable now, each with
     its Link. A token missing from the answer is not usable, or not found, or expired:
@@ -146,16 +147,17 @@ def usable_links(connection: sa.Connection, registries: Mapping[str, Registry], 
     return found
 
 
-def _views(row: sa.Row) -> tuple[SimpleNamespace, SimpleNamespace, SimpleNamespace | None]:
+def _views(row: sa.Row) -> tuple[Invitation, Episode, Draft | None]:
+    # cast: read-only views with the columns a Link's readers use (LINK_COLUMNS) stand in for the rows
     values = row._mapping
     invitation, episode, draft = (
         SimpleNamespace(**{c: values[f"{table}_{c}"] for c in columns})
         for table, columns in invitation_links.LINK_COLUMNS.items()
     )
-    return invitation, episode, (draft if draft.invitation_id is not None else None)
+    return cast(tuple[Invitation, Episode, Draft | None], (invitation, episode, draft if draft.invitation_id is not None else None))
 
 
-def _checked(registries: Mapping[str, Registry], invitation: Invitation, episode: Episode, draft: Draft | None,
+def _checked(registries: Registries, invitation: Invitation, episode: Episode, draft: Draft | None,
              now: dt.datetime) -> Link | Invitation:
     status = Status(invitation.status)
     if status in GONE:
@@ -169,7 +171,7 @@ def _checked(registries: Mapping[str, Registry], invitation: Invitation, episode
     return _link(registries, invitation, episode, draft)
 
 
-def late_link(session: Session, registries: Mapping[str, Registry], token: str, now: dt.datetime) -> Link | None:
+def late_link(session: Session, registries: Registries, token: str, now: dt.datetime) -> Link | None:
     """The link of an invitation past its expiry (open, started or already marked expired; its
     episode not withdrawn), so that what a patient posts after the deadline can still be kept in
     the draft. None for any other token."""
@@ -187,13 +189,14 @@ def late_link(session: Session, registries: Mapping[str, Registry], token: str, 
         return None
 
 
-def _link(registries: Mapping[str, Registry], invitation: Invitation, episode: Episode, draft: Draft | None) -> Link:
+def _link(registries: Registries, invitation: Invitation, episode: Episode, draft: Draft | None) -> Link:
     registry = registries.get(invitation.registry_id)
     protocol = registry.protocol(episode.protocol_id) if registry is not None else None
     time_point = protocol.time_point(invitation.time_point) if protocol is not None else None
     if time_point is None:
         # The configuration no longer has this registry, protocol or time point.
         raise LinkNotFound()
+    assert registry is not None and protocol is not None  # the time point was found in them
     return Link(
         invitation=invitation,
         episode=episode,

@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ def render(
 def message(
     request: Request, t: Texts, status: int, title: str, paragraphs: list[str], *,
     link: dict[str, str] | None = None, contact: dict[str, Any] | None = None,
-    languages: list[dict[str, Any]] = (), footer: dict[str, str] | None = None, site_name: str | None = None,
+    languages: Sequence[dict[str, Any]] = (), footer: dict[str, str] | None = None, site_name: str | None = None,
 ) -> Response:
     """A plain page with a heading and a few paragraphs (gone, not found, refused, failed), in
     `t`'s language, with the language switch, and whom to contact when that is known."""

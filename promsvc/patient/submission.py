@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from promsvc import audit, db, errors
 from promsvc.patient.links import Link, LinkGone, expire, read_link, usable_links
-from promsvc.registries.schema import Registry
+from promsvc.registries.loader import Registries
 from promsvc.responses.submission import InvalidAnswers, Prepared, Receipt, prepare, store, stored_receipt
 from promsvc.responses.writer import Arrival
 
@@ -49,7 +49,7 @@ async def submit(state, token: str, answers: Mapping[str, Any] | None, *, langua
         submit_now, state.engine, state.registries, token, answers, language=language, respondent=respondent, now=_now()))
 
 
-def submit_now(engine: sa.Engine, registries: Mapping[str, Registry], token: str, answers: Mapping[str, Any] | None,
+def submit_now(engine: sa.Engine, registries: Registries, token: str, answers: Mapping[str, Any] | None,
                *, language: str | None, respondent: str | None, now: dt.datetime) -> tuple[Receipt, bool]:
     """The full path of `submit`, on its own (blocking; a worker thread or a script)."""
     # Read without a transaction, check and score; then a short write transaction.
@@ -98,7 +98,7 @@ def check_respondent(link: Link, given: str | None) -> str | None:
     return given
 
 
-def prepare_arrivals(registries: Mapping[str, Registry], connection: sa.Connection,
+def prepare_arrivals(registries: Registries, connection: sa.Connection,
                      arrivals: list[Arrival]) -> list[Prepared | None]:
     """Read, check and score submissions that arrived with their answers (the writer's
     `resolve`): a Prepared for each that can be stored as it is; None for any other, whose

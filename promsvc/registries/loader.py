@@ -68,6 +68,7 @@ def instrument_catalogue(settings: Settings) -> Catalogue:
     for instrument_id in found:
         for version in found.versions(instrument_id):
             ins = found.version(instrument_id, version)
+            assert ins is not None  # versions() lists only the versions loaded
             if shipped.version(instrument_id, version) is None:
                 wrong = failures(ins)
                 if wrong:

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from instruments import Instrument
 from promsvc import audit
@@ -165,7 +165,7 @@ def recompute(
     touched: set[str] = set()
     last_id = ""
     while True:
-        query = select(Response, Episode.protocol_id).join(Episode, Episode.id == Response.episode_id).where(Response.id > last_id)
+        query = select(Response, Episode.protocol_id).join(Episode, col(Episode.id) == Response.episode_id).where(col(Response.id) > last_id)
         if registry is not None:
             query = query.where(Response.registry_id == registry)
         if instrument is not None:
@@ -189,6 +189,7 @@ def recompute(
         current = _current_scores(session, [r.id for group in groups.values() for r in group])
         for (registry_id, protocol_id, ins_id, version), group in groups.items():
             ins = catalogue.version(ins_id, version)
+            assert ins is not None  # grouped above only when the catalogue has this version
             use = _use(registries, registry_id, protocol_id, ins)
             for scoring_id in scorings_of(ins, use, scoring):
                 scored = score_batch(
@@ -218,7 +219,7 @@ def _current_scores(session: Session, response_ids: list[str]) -> dict[tuple[str
     found: dict[tuple[str, str], Score] = {}
     for start in range(0, len(response_ids), 500):
         chunk = response_ids[start:start + 500]
-        query = select(Score).where(Score.response_id.in_(chunk), Score.current == True).order_by(Score.id)  # noqa: E712
+        query = select(Score).where(col(Score.response_id).in_(chunk), col(Score.current) == True).order_by(col(Score.id))  # noqa: E712
         for row in session.exec(query):
             found[(row.response_id, row.scoring)] = row  # the newest wins if there were two
     return found

@@ -57,7 +57,7 @@ def score_batch(
     """
     columns = {  # numbers as floats (NaN: no answer); multi-select answers as their lists; text is never read
         item.id: [r.get(item.id) for r in rows] if item.kind == "multi"
-        else np.array([np.nan if r.get(item.id) is None else float(r[item.id]) for r in rows], dtype=np.float64)
+        else np.array([np.nan if (v := r.get(item.id)) is None else float(v) for r in rows], dtype=np.float64)
         for item in instrument.items if item.kind != "text"
     }
     if not uses_value_set(instrument, scoring_id):

@@ -22,7 +22,7 @@ from promsvc import audit
 from promsvc.errors import Invalid
 from promsvc.invitations import moves
 from promsvc.invitations.states import TAKES_ANSWERS
-from promsvc.models import AuditEntry, Draft, Episode, Invitation, Response, Score, Status, new_id
+from promsvc.models import AuditEntry, Draft, Episode, Invitation, Response, Score, Status, new_id, table
 from promsvc.registries.schema import InstrumentUse
 from promsvc.responses.scores import Scored, score_one, scorings_of
 from promsvc.responses.validation import AnswerProblem, validate
@@ -94,7 +94,7 @@ def prepare(
     scores: list[dict[str, Any]] = []
     for ins in instruments:
         given = clean.get(ins.id, {})
-        row = {
+        row: dict[str, Any] = {
             "id": new_id(),
             "invitation_id": invitation.id,
             "episode_id": episode.id,
@@ -123,7 +123,7 @@ def prepare(
     )
 
 
-_INVITATION, _RESPONSE, _SCORE, _DRAFT, _AUDIT = (m.__table__ for m in (Invitation, Response, Score, Draft, AuditEntry))
+_INVITATION, _RESPONSE, _SCORE, _DRAFT, _AUDIT = (table(m) for m in (Invitation, Response, Score, Draft, AuditEntry))
 # Built once: building a statement costs more than running it.
 _INSERT_RESPONSE, _INSERT_SCORE, _INSERT_AUDIT = (sa.insert(t) for t in (_RESPONSE, _SCORE, _AUDIT))
 _DELETE_DRAFT = sa.delete(_DRAFT).where(_DRAFT.c.invitation_id.in_(sa.bindparam("ids", expanding=True)))
