@@ -182,8 +182,8 @@ def settings_for(url: str, port: int, args):
 
 
 def _dispatch_process(url: str, port: int, args, go, results) -> None:
-    from promsvc.delivery.dispatch import dispatch
     from promsvc.delivery.config import Delivery
+    from promsvc.delivery.dispatch import dispatch
     from promsvc.registries import loader
 
     settings = settings_for(url, port, args)

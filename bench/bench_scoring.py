@@ -168,7 +168,7 @@ def baseline(instrument_id: str, scoring_id: str | None, source: str, target: st
         for n, cells in enumerate(reader):
             if limit is not None and n >= limit:
                 break
-            row = {k: (int(v) if v.strip() else None) for k, v in zip(header, cells) if k in items}
+            row = {k: (int(v) if v.strip() else None) for k, v in zip(header, cells, strict=True) if k in items}
             result = reference.reference_score(ins, row, scoring_id, index)
             if scores is None:
                 scores = list(result)
@@ -186,7 +186,7 @@ def fmt_rate(rate: float) -> str:
 def table(rows: list[list[str]]) -> None:
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     for n, row in enumerate(rows):
-        print("  ".join(cell.ljust(w) if c == 0 else cell.rjust(w) for c, (cell, w) in enumerate(zip(row, widths))))
+        print("  ".join(cell.ljust(w) if c == 0 else cell.rjust(w) for c, (cell, w) in enumerate(zip(row, widths, strict=True))))
         if n == 0:
             print("  ".join("-" * w for w in widths))
 

@@ -3,7 +3,16 @@ and what an answer is (`instruments.answers`: accepted values, conditions)."""
 
 from instruments.checks import problems
 from instruments.loader import (
-    Catalogue, DefinitionError, catalogue, decode, find, fit_overlay, get, is_file_name, load, load_overlay,
+    Catalogue,
+    DefinitionError,
+    catalogue,
+    decode,
+    find,
+    fit_overlay,
+    get,
+    is_file_name,
+    load,
+    load_overlay,
     read_overlay,
 )
 from instruments.schema import Instrument, Item, Overlay, Scoring

@@ -23,8 +23,8 @@ from instruments.schema import (
     PatternLookup,
     Recode,
     RecodeMean,
-    Scoring,
     ScoreLookup,
+    Scoring,
     Sum,
     ValueSetIndex,
     WeightedSum,
@@ -259,7 +259,7 @@ def _recode_problems(ins: Instrument, scoring: Scoring, scale: RecodeMean | Sum,
 
 def _pattern_problems(ins: Instrument, scale: PatternLookup, items: dict[str, Item], at: str) -> list[str]:
     kinds = [items[i].kind for i in scale.items]
-    wrong = [i for i, k in zip(scale.items, kinds) if k not in ("choice", "integer", "vas")]
+    wrong = [i for i, k in zip(scale.items, kinds, strict=True) if k not in ("choice", "integer", "vas")]
     if wrong:
         return [f"at {at}.items: {', '.join(wrong)}: a pattern is made of choice, integer or vas answers"]
     cells = 1
@@ -274,7 +274,7 @@ def _pattern_problems(ins: Instrument, scale: PatternLookup, items: dict[str, It
         if len(parts) != len(scale.items) or None in codes:
             out.append(f"at {at}.table.{key!r}: a key is {len(scale.items)} code(s) separated by single spaces, in the order of `items`")
             continue
-        bad = [f"{c} is not a code of {i}" for c, i in zip(codes, scale.items) if c not in ins.code_set(items[i])]
+        bad = [f"{c} is not a code of {i}" for c, i in zip(codes, scale.items, strict=True) if c not in ins.code_set(items[i])]
         out += [f"at {at}.table.{key!r}: {b}" for b in bad]
     return out
 

@@ -167,9 +167,8 @@ def _routers() -> list[Any]:
     from promsvc.delivery.controllers import page_handlers as delivery_pages
     from promsvc.episodes.controllers import EpisodeController, ExportController
     from promsvc.indicators.controllers import IndicatorController
-    from promsvc.scoring_api.controllers import score
-
     from promsvc.reports import controllers as reports
+    from promsvc.scoring_api.controllers import score
 
     handlers: list[Any] = [
         Router(

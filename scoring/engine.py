@@ -22,14 +22,14 @@ from instruments.schema import (
     MeanOf,
     PatternLookup,
     RecodeMean,
-    Scoring,
     ScoreLookup,
+    Scoring,
     Sum,
     ValueSetIndex,
     WeightedSum,
 )
 from scoring.coding import Coded, code_answers, per_definition
-from scoring.errors import ScoringError, UnknownName
+from scoring.errors import UnknownName
 
 __all__ = [
     "Provenance", "Result", "choose_scoring", "choose_value_set", "code_answers", "describe_allowed",
@@ -206,7 +206,7 @@ def _recoded(ins: Instrument, scoring: Scoring, scale: RecodeMean | Sum, item_id
         table = scoring.recode_tables[spec] if isinstance(spec, str) else spec
         return _item_values(ins, item_id, answers, table)
     # conditional recodes: the first whose condition holds wins; none holds → missing
-    conditions = [_holds(ins, per_definition(ins, ("test", id(part.when)), lambda: compile_condition(ins, part.when)), coded)
+    conditions = [_holds(ins, per_definition(ins, ("test", id(part.when)), lambda part=part: compile_condition(ins, part.when)), coded)
                   for part in spec]
     choices = [_item_values(ins, item_id, answers, part.values) for part in spec]
     return np.select(conditions, choices, default=np.nan)
@@ -275,7 +275,7 @@ def _pattern_lookup(ins: Instrument, scale: PatternLookup, coded: dict[str, Code
     # numbered like a number whose digits are the items' slots.
     table, radix = per_definition(ins, ("pattern", id(scale)), lambda: _pattern_table(ins, scale))
     position = np.zeros(rows, dtype=np.intp)
-    for item_id, base in zip(scale.items, radix):
+    for item_id, base in zip(scale.items, radix, strict=True):
         position = position * base + coded[item_id].pos
     return table.take(position)
 
@@ -283,14 +283,14 @@ def _pattern_lookup(ins: Instrument, scale: PatternLookup, coded: dict[str, Code
 def _pattern_table(ins: Instrument, scale: PatternLookup) -> tuple[np.ndarray, list[int]]:
     items = [ins.item(i) for i in scale.items]
     lowest = [min(ins.codes_of(i)) for i in items]
-    radix = [max(ins.codes_of(i)) - low + 2 for i, low in zip(items, lowest)]
+    radix = [max(ins.codes_of(i)) - low + 2 for i, low in zip(items, lowest, strict=True)]
     table = np.full(int(np.prod(radix)), np.nan)
     for key, value in scale.table.items():
         codes = [int(c) for c in key.split(" ")]
-        if any(c in ins.unanswered_codes(i) for c, i in zip(codes, items)):
+        if any(c in ins.unanswered_codes(i) for c, i in zip(codes, items, strict=True)):
             continue  # counts as no answer
         position = 0
-        for code, low, base in zip(codes, lowest, radix):
+        for code, low, base in zip(codes, lowest, radix, strict=True):
             position = position * base + (code - low + 1)
         table[position] = value
     return table, radix

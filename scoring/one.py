@@ -19,7 +19,15 @@ from typing import Any, cast
 from instruments import Instrument, find
 from instruments.answers import compile_condition
 from instruments.schema import (
-    Bands, MeanOf, PatternLookup, RecodeMean, Scoring, ScoreLookup, Sum, ValueSetIndex, WeightedSum,
+    Bands,
+    MeanOf,
+    PatternLookup,
+    RecodeMean,
+    ScoreLookup,
+    Scoring,
+    Sum,
+    ValueSetIndex,
+    WeightedSum,
 )
 from scoring.coding import one_answer, per_definition
 from scoring.engine import Provenance, choose_scoring, choose_value_set, required_items
@@ -270,7 +278,7 @@ def _pattern_lookup(ins: Instrument, scale: PatternLookup) -> Step:
 
     def lookup(answers: Answers, _scores: dict) -> float:
         codes = tuple(answers.get(i) for i in items)
-        if any(c is None or c in skip[i] for c, i in zip(codes, items)):
+        if any(c is None or c in skip[i] for c, i in zip(codes, items, strict=True)):
             return NAN
         return float(table.get(codes, NAN))
 

@@ -11,8 +11,8 @@ from litestar.params import QueryParameter
 from sqlmodel import col, select
 
 from promsvc import audit
-from promsvc.models import AuditEntry
 from promsvc.deps import CallerDep, DbSession
+from promsvc.models import AuditEntry
 from promsvc.security import require
 
 

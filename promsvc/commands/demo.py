@@ -34,7 +34,6 @@ import os
 import sys
 from collections.abc import MutableMapping
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from promsvc.commands import CommandError, outbox, server_options

@@ -10,11 +10,18 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-
 from instruments import DefinitionError, Instrument, catalogue, fit_overlay, is_file_name, load, read_overlay
 from instruments.answers import describe_allowed
 from instruments.schema import (
-    Bands, Condition, MeanOf, PatternLookup, RecodeMean, ScoreLookup, Sum, ValueSetIndex, WeightedSum,
+    Bands,
+    Condition,
+    MeanOf,
+    PatternLookup,
+    RecodeMean,
+    ScoreLookup,
+    Sum,
+    ValueSetIndex,
+    WeightedSum,
 )
 
 
@@ -26,7 +33,7 @@ def table(rows: list[list[str]], out: TextIO) -> None:
     """Rows as left-aligned columns; the first row is the heading."""
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip(), file=out)
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -272,8 +272,9 @@ def run_dispatch(args, environ=None, stdout=None) -> int:
 
 def run_smtp_sink(args, environ=None, stdout=None) -> int:
     try:
-        from promsvc.delivery.sink import SmtpSink
         import aiosmtpd  # noqa: F401
+
+        from promsvc.delivery.sink import SmtpSink
     except ImportError:
         raise CommandError("the SMTP sink needs aiosmtpd: pip install -e '.[test]'") from None
     out = stdout or sys.stdout

@@ -52,7 +52,8 @@ def publish(settings, registries, registry_id: str, data: str | None = None, as_
     """Compute and store; returns (publication row, publication). Used by `make run` too."""
     from promsvc import db
     from promsvc.indicators import loader as indicator_loader
-    from promsvc.reports import publication, publish as publishing
+    from promsvc.reports import publication
+    from promsvc.reports import publish as publishing
 
     registry = registries.get(registry_id)
     if registry is None:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from promsvc.db import make_engine
 from promsvc.delivery.email import SmtpConfig
-from promsvc.delivery.messages import Templates, TemplateError
+from promsvc.delivery.messages import TemplateError, Templates
 from promsvc.delivery.sms import SmsConfig
 from promsvc.delivery.timing import Backoff, SendWindow
 from promsvc.registries.schema import Registry

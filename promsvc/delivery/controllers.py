@@ -21,10 +21,10 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, JSONBody, QueryParameter
 
 from promsvc import csrf, templating
-from promsvc.deps import CallerDep, DbSession, RegistriesDep
 from promsvc.delivery import services
-from promsvc.invitations import links
+from promsvc.deps import CallerDep, DbSession, RegistriesDep
 from promsvc.errors import Forbidden
+from promsvc.invitations import links
 from promsvc.models import Role
 from promsvc.security import Caller, require
 

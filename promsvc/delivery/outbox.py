@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from promsvc.db import when_unlocked
 from promsvc.delivery.channels import Ambiguous, ChannelDown, DeliveryFailure, Temporary
 from promsvc.delivery.config import Delivery
 from promsvc.delivery.decide import Facts, next_channel
 from promsvc.delivery.timing import next_daily
-from promsvc.db import when_unlocked
 from promsvc.invitations import moves
 from promsvc.models import Contact, Episode, Invitation, Message, Status, table
 
@@ -121,8 +121,8 @@ def load(d: Delivery, conn: sa.Connection, ids: list[str]) -> list[Item]:
     previous: dict[tuple[str, int], tuple[str, dt.datetime | None]] = {}
     reminder_invitations = {r.invitation_id for r in rows if r.kind == "reminder"}
     if reminder_invitations:
-        for inv_id, kind, number, status, sent_at in conn.execute(
-                sa.select(M.c.invitation_id, M.c.kind, M.c.number, M.c.status, M.c.sent_at)
+        for inv_id, number, status, sent_at in conn.execute(
+                sa.select(M.c.invitation_id, M.c.number, M.c.status, M.c.sent_at)
                 .where(M.c.invitation_id.in_(reminder_invitations))):
             previous[(inv_id, number)] = (str(status.value if hasattr(status, "value") else status), sent_at)
     items = []

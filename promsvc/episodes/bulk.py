@@ -26,8 +26,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from promsvc import numbers
-from promsvc.episodes.export import ATTRIBUTE_PREFIX, export_columns
 from promsvc.episodes import synthetic
+from promsvc.episodes.export import ATTRIBUTE_PREFIX, export_columns
 from promsvc.episodes.synthetic import Chunk
 from promsvc.models import AuditEntry, Episode, Invitation, InvitationEvent, Response, Score, new_id, table
 from promsvc.registries.schema import Registry

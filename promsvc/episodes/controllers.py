@@ -11,10 +11,10 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 
+from promsvc.deps import CallerDep, DbSession, RegistriesDep, SettingsDep
 from promsvc.episodes import attributes, links, reading, services, withdrawal
 from promsvc.episodes.export import export_csv, start_export
 from promsvc.episodes.schemas import BatchOut, EnrolBatchIn, EnrolIn, EpisodeDetailOut, EpisodeOut, LinkOut, WithdrawIn
-from promsvc.deps import CallerDep, DbSession, RegistriesDep, SettingsDep
 
 
 class EpisodeController(Controller):

@@ -48,4 +48,4 @@ def rollup(groups: dict[Key, list[float]], periods_of_year: dict[int, list[str]]
         for period in periods_of_year.get(year, ()):
             for cell in cells_of_unit.get(unit, ()):
                 parts[(period, cell, stratum) if by_stratum else (period, cell)].append(sums)
-    return {key: [math.fsum(column) for column in zip(*rows)] for key, rows in parts.items()}
+    return {key: [math.fsum(column) for column in zip(*rows, strict=True)] for key, rows in parts.items()}

@@ -16,7 +16,15 @@ import instruments
 from instruments.schema import Bands
 from promsvc.indicators import frame
 from promsvc.indicators.expressions import (
-    BOOLEAN, DATE, NUMBER, TEXT, TIMESTAMP, ExpressionError, Formula, Var, parse,
+    BOOLEAN,
+    DATE,
+    NUMBER,
+    TEXT,
+    TIMESTAMP,
+    ExpressionError,
+    Formula,
+    Var,
+    parse,
 )
 from promsvc.indicators.schema import Indicator, Variable
 from promsvc.registries.schema import Protocol, Registry

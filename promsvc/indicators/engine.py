@@ -153,7 +153,7 @@ def compute_one(df: pl.DataFrame, c: Compiled, tree: UnitTree, references: list[
     if c.strata:
         crude = value
         strata = rollup(groups, periods_of_year, cells_of_unit, by_stratum=True)
-        value, low, high = _standardised(ind, keys, den, {k: dict(zip(sums, v)) for k, v in strata.items()})
+        value, low, high = _standardised(ind, keys, den, {k: dict(zip(sums, v, strict=True)) for k, v in strata.items()})
     national = {p: i for i, (p, u) in enumerate(keys) if u == NATIONAL}
     funnel = _funnel(ind, keys, value, den, sd, national)
     hidden = suppress_cells(keys, den.astype(int), tree, levels, chosen, ind.threshold())
@@ -205,7 +205,7 @@ def _values(ind, keys, col, ep, tree: UnitTree, chosen):
     order = np.argsort(key, kind="stable")
     key, array = key[order], values["val"].to_numpy()[order]
     firsts, starts = np.unique(key, return_index=True)
-    where = {(int(k) // 10_000, int(k) % 10_000): (a, b) for k, a, b in zip(firsts, starts, [*starts[1:], len(key)])}
+    where = {(int(k) // 10_000, int(k) % 10_000): (a, b) for k, a, b in zip(firsts, starts, [*starts[1:], len(key)], strict=True)}
     years = {label: ys for label, ys in chosen}
     codes = tree.codes()
     triples = []
@@ -213,7 +213,7 @@ def _values(ind, keys, col, ep, tree: UnitTree, chosen):
         parts = [array[slice(*where[(codes[u], y)])] for u in tree.subtree(cell) for y in years[period]
                  if (codes[u], y) in where]
         triples.append(stats.median_interval(np.concatenate(parts) if parts else np.empty(0)))
-    value, low, high = (np.array(x, dtype=float) for x in zip(*triples)) if triples else (nan, nan, nan)
+    value, low, high = (np.array(x, dtype=float) for x in zip(*triples, strict=True)) if triples else (nan, nan, nan)
     return value, low, high, nan
 
 
@@ -300,7 +300,7 @@ def suppress_cells(keys, den, tree: UnitTree, levels, chosen, threshold: int) ->
                 part_keys = [(str(y), unit) for y in years]
                 if all(k in present for k in part_keys):
                     relations.append(((label, unit), part_keys))
-    return suppress(dict(zip(keys, (int(d) for d in den))), relations, threshold,
+    return suppress(dict(zip(keys, (int(d) for d in den), strict=True)), relations, threshold,
                     describe=lambda k: f"{k[1] or 'national'} {k[0]}")
 
 

@@ -20,7 +20,7 @@ import msgspec
 from instruments import yamlfile
 from promsvc.indicators.definitions import Compiled, DefinitionError, compile_indicator
 from promsvc.indicators.results import NATIONAL
-from promsvc.indicators.schema import DEFAULT_INTERVAL, IndicatorFile, Indicator
+from promsvc.indicators.schema import DEFAULT_INTERVAL, Indicator, IndicatorFile
 from promsvc.indicators.tree import UnitTree
 from promsvc.registries.loader import DEMO_FILE
 from promsvc.registries.schema import Registry

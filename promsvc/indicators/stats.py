@@ -126,7 +126,7 @@ def funnel_status(value, low, high) -> list[str]:
     """inside, above or below; "" where the value or a limit is missing."""
     value, low, high = _arrays(value, low, high)
     out = []
-    for v, lo, hi in zip(value, low, high):
+    for v, lo, hi in zip(value, low, high, strict=True):
         if np.isnan(v) or np.isnan(lo) or np.isnan(hi):
             out.append("")
         else:

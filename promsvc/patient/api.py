@@ -20,7 +20,19 @@ from instruments.answers import TEXT_LIMIT
 from promsvc import errors
 from promsvc.deps import DbSession, RegistriesDep
 from promsvc.patient import drafts, links, pages, submission
-from promsvc.patient.schemas import DraftIn, DraftOut, FormOut, InstrumentOut, ItemOut, Language, OptionOut, ReceiptOut, Respondent, SubmitIn, TimePointOut
+from promsvc.patient.schemas import (
+    DraftIn,
+    DraftOut,
+    FormOut,
+    InstrumentOut,
+    ItemOut,
+    Language,
+    OptionOut,
+    ReceiptOut,
+    Respondent,
+    SubmitIn,
+    TimePointOut,
+)
 from promsvc.patient.texts import language
 from promsvc.registries.loader import Registries
 from promsvc.registries.overlays import Overlays
@@ -65,7 +77,7 @@ def _json_only(request: Request) -> None:
 
 def _form_out(overlays: Overlays, link: links.Link, lang: str) -> FormOut:
     out = []
-    for ins, wording in zip(link.instruments, links.wordings(link, overlays, lang)):
+    for ins, wording in zip(link.instruments, links.wordings(link, overlays, lang), strict=True):
         items = []
         for item in ins.items:
             options = [

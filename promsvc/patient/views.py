@@ -15,14 +15,14 @@ from litestar import Request, Response
 from litestar.response import Redirect
 from sqlmodel import Session, select
 
+from instruments.answers import is_asked
 from promsvc import audit, csrf
-from promsvc.models import Invitation, Response as StoredResponse
-from promsvc.patient import forms, pages, paging
-from promsvc.patient import links
+from promsvc.models import Invitation
+from promsvc.models import Response as StoredResponse
+from promsvc.patient import forms, links, pages, paging
 from promsvc.patient.texts import LANGUAGES, Texts, language
 from promsvc.registries.schema import Registry
 from promsvc.responses import submission as responses
-from instruments.answers import is_asked
 from promsvc.settings import Settings
 
 

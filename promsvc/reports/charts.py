@@ -16,7 +16,6 @@ from collections.abc import Sequence
 import msgspec
 
 from promsvc.indicators import stats
-
 from promsvc.indicators.results import NATIONAL, Result
 from promsvc.indicators.schema import Indicator
 from promsvc.reports.published import LOW_COVERAGE, TREND_PERIODS, Index, is_percent, is_small
@@ -395,7 +394,7 @@ def funnel(ix: Index, indicator: str, period: str, w: Words, *, level: str | Non
     ns = _funnel_ns(d.min_denominator, x_max)
     low95, high95 = stats.binomial_limits(p0, ns, 0.95)
     low998, high998 = stats.binomial_limits(p0, ns, 0.998)
-    limits = [Limit(float(n), float(a), float(b), float(c), float(e)) for n, a, b, c, e in zip(ns, low95, high95, low998, high998)]
+    limits = [Limit(float(n), float(a), float(b), float(c), float(e)) for n, a, b, c, e in zip(ns, low95, high95, low998, high998, strict=True)]
     outside = sum(1 for c in cells if c.funnel_998 in ("above", "below"))
     title = w("title_funnel", outside=outside, count=len(points)) if outside else w("title_funnel_none", count=len(points))
     rows = [[ix.name(c.unit, ""), shown.value(_value(c)), w.count(c.denominator),

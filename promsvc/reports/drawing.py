@@ -16,9 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 from reportlab.graphics import renderSVG
+
 # types-reportlab (5.0) declares Rect(**kw: _SolidShapeKwArgs) without Unpack, which refuses every
 # keyword: the Rect calls below carry `type: ignore[arg-type]` until the stub is fixed.
-from reportlab.graphics.shapes import Circle, Drawing, Group, Line, PolyLine, Polygon, Rect, String
+from reportlab.graphics.shapes import Circle, Drawing, Group, Line, Polygon, PolyLine, Rect, String
 from reportlab.lib import colors
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
@@ -216,7 +217,7 @@ def _unit_bars(c: UnitBars, w: Words, titled: bool) -> Drawing:
     if c.zero_line:
         g.add(Line(x(0), bottom, x(0), top, strokeColor=color(INK), strokeWidth=0.8))
     base = x(max(c.scale.low, 0.0)) if c.scale.low < 0 < c.scale.high or c.scale.low >= 0 else x(c.scale.high)
-    for r, (y0, y1) in zip(c.rows, rows_y):
+    for r, (y0, y1) in zip(c.rows, rows_y, strict=True):
         mid = (y0 + y1) / 2
         for i, line in enumerate(lines[r.unit]):
             g.add(_s(label_w - 6, y1 - 9.5 - 10 * i, line, anchor="end", bold=r.highlight))
@@ -346,7 +347,7 @@ def _grouped(c: Grouped, w: Words, titled: bool) -> Drawing:
         y -= h
     top, bottom = -2.0, y
     axis_bottom = _value_axis(g, x, bottom, top, w, c.scale.label)
-    for gr, lines, y1, h in rows:
+    for gr, lines, y1, _ in rows:
         for i, line in enumerate(lines):
             g.add(_s(label_w - 6, y1 - 9 - 10 * i, line, anchor="end", bold=True))
         for b in gr.bars:

@@ -103,7 +103,7 @@ def _prov(p: tuple) -> str:
 def _table(header: list[str], rows: list[list]) -> list[str]:
     cells = [header] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[k]) for r in cells) for k in range(len(header))]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
 
 
 def check_arguments(
@@ -228,7 +228,7 @@ def _current_scores(session: Session, response_ids: list[str]) -> dict[tuple[str
 def _compare(session, report, ins, group, scored: Scored, current, now, dry_run) -> None:
     counts = report.scorings.setdefault((ins.id, scored.scoring), ScoringCount())
     new_prov = scored.provenance()
-    for response, values in zip(group, scored.values):
+    for response, values in zip(group, scored.values, strict=True):
         counts.responses += 1
         old = current.get((response.id, scored.scoring))
         if old is None:

@@ -11,10 +11,10 @@ import msgspec
 import numpy as np
 
 import scoring
-from scoring.engine import per_definition
 from instruments import Instrument
 from instruments.schema import ValueSetIndex
 from promsvc.registries.schema import InstrumentUse
+from scoring.engine import per_definition
 
 
 class Scored(msgspec.Struct, frozen=True):

@@ -19,11 +19,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from cli_support import Ran
 
 from promsvc.commands import main
-
 
 # msgspec 0.22 can crash the interpreter in its final garbage collection once the instrument
 # schema's decoder exists (msgspec issue #717), turning a green run into exit status 139.

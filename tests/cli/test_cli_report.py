@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_support import no_traceback
 from sqlmodel import Session
 
-from cli_support import no_traceback
 from promsvc import migrations
 from promsvc.db import make_engine
 from promsvc.reports import publication

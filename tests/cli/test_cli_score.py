@@ -110,7 +110,7 @@ def test_the_same_scores_as_the_engine_for_many_random_rows(promsvc, csv_file, m
 
     ran = promsvc("score", "eq5d-5l", path)
 
-    expected = scoring.score("eq5d-5l", dict(zip(["MO", "SC", "UA", "PD", "AD"], codes.T))).scores["index"]
+    expected = scoring.score("eq5d-5l", dict(zip(["MO", "SC", "UA", "PD", "AD"], codes.T, strict=True))).scores["index"]
     got = np.array([float(v) if v else np.nan for v in index_of(ran.out)])
     np.testing.assert_array_equal(got, numbers.clean(expected))
     assert [r[0] for r in rows(ran.out)[1:]] == [f"r{n}" for n in range(500)]
@@ -279,11 +279,11 @@ def test_rand36_rand_scoring(promsvc, csv_file):
     assert ran.status == 0, ran.err
     table = rows(ran.out)
     assert table[0] == ["pseudonym", *RAND36_ITEMS, "pf", "rp", "bp", "gh", "vt", "sf", "re", "mh"]
-    first = dict(zip(table[0], table[1]))
+    first = dict(zip(table[0], table[1], strict=True))
     assert {k: float(first[k]) for k in ["pf", "rp", "bp", "gh", "vt", "sf", "re", "mh"]} == {
         "pf": 0, "rp": 0, "bp": 100, "gh": 60, "vt": 50, "sf": 50, "re": 0, "mh": 40,
     }
-    second = dict(zip(table[0], table[2]))
+    second = dict(zip(table[0], table[2], strict=True))
     assert float(second["vt"]) == pytest.approx(140 / 3)
     assert second["pf"] == "" and second["mh"] == ""  # no item answered: no score
     assert "rand36 1.0, scoring rand 1.0" in ran.err

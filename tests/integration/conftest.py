@@ -37,12 +37,12 @@ import atexit
 import gc
 import os
 import uuid
-from pathlib import Path
 
 import msgspec
 import pytest
 import sqlalchemy as sa
 from litestar.testing import TestClient
+from service_helpers import TEST_REGISTRIES, bearer  # noqa: F401  (bearer: re-exported for tests)
 from sqlmodel import Session, SQLModel
 
 from promsvc import migrations
@@ -50,7 +50,6 @@ from promsvc.app import create_app
 from promsvc.db import make_engine
 from promsvc.security import create_key
 from promsvc.settings import Settings
-from service_helpers import TEST_REGISTRIES, bearer  # noqa: F401  (bearer: re-exported for tests)
 
 # msgspec 0.22 can crash the interpreter in its final garbage collection (msgspec issue #717);
 # freezing the GC at exit keeps pytest's exit status honest.

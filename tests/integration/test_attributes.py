@@ -13,14 +13,14 @@ import json
 
 import pytest
 import yaml
+from service_helpers import bearer
 from sqlmodel import select
+from test_registries import DEMO
 
 from promsvc.episodes.schemas import EnrolIn
 from promsvc.episodes.services import payload_hash
 from promsvc.models import AuditEntry, Episode
 from promsvc.registries import loader
-from service_helpers import bearer
-from test_registries import DEMO
 
 API = "/api/v1/registries/demo/episodes"
 SOON = (dt.date.today() + dt.timedelta(days=7)).isoformat()

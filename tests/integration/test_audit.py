@@ -160,7 +160,7 @@ def test_no_personal_data_in_any_log_line(make_settings, keys, caplog, database_
         deep = '{"pseudonym": "PSEUDO-7f3a9c", "x": ' + "[" * 100 + "]" * 100 + "}"
         assert client.post(f"{DEMO}/episodes", content=deep, headers={**system, "Content-Type": "application/json"}
                            ).status_code == 400
-        assert client.get(f"/api/v1/audit?actor=PSEUDO-7f3a9c%00", headers=bearer(keys.admin)).status_code == 400
+        assert client.get("/api/v1/audit?actor=PSEUDO-7f3a9c%00", headers=bearer(keys.admin)).status_code == 400
         assert client.post(f"{DEMO}/episodes/{external_id}/withdraw", json={"reason": "private reason 5e1"},
                            headers=system).status_code == 200
         metrics = client.get("/metrics").text

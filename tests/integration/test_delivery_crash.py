@@ -15,7 +15,14 @@ from contextlib import contextmanager
 
 import pytest
 from delivery_fixtures import (  # noqa: F401  (fixtures)
-    NOW, REGISTRIES, enrol, gateway, invitation, make_delivery, messages, smtp,
+    NOW,
+    REGISTRIES,
+    enrol,
+    gateway,
+    invitation,
+    make_delivery,
+    messages,
+    smtp,
 )
 
 from promsvc.delivery import dispatch, jobs, planning

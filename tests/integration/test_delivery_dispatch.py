@@ -6,7 +6,18 @@ from __future__ import annotations
 import datetime as dt
 
 from delivery_fixtures import (  # noqa: F401  (fixtures)
-    DAY, NOW, delivery, enrol, events, gateway, invitation, make_delivery, messages, set_episode, set_status, smtp,
+    DAY,
+    NOW,
+    delivery,
+    enrol,
+    events,
+    gateway,
+    invitation,
+    make_delivery,
+    messages,
+    set_episode,
+    set_status,
+    smtp,
     tokens,
 )
 from sqlmodel import Session

@@ -11,10 +11,20 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
-from service_helpers import bearer
 from delivery_fixtures import (  # noqa: F401  (fixtures)
-    DAY, NOW, REGISTRIES, enrol, gateway, invitation, make_delivery, messages, set_status, smtp, tokens,
+    DAY,
+    NOW,
+    REGISTRIES,
+    enrol,
+    gateway,
+    invitation,
+    make_delivery,
+    messages,
+    set_status,
+    smtp,
+    tokens,
 )
+from service_helpers import bearer
 from sqlmodel import Session, select
 
 from promsvc.commands import outbox as outbox_command
@@ -286,7 +296,7 @@ def test_the_code_page_refuses_an_address_after_ten_wrong_codes_until_they_run_o
         page = client.get("/code")
 
         def post(typed: str):
-            nonce = page.text.split('name="csrf_token" value="')[1].split('"')[0]  
+            nonce = page.text.split('name="csrf_token" value="')[1].split('"')[0]
             return client.post("/code", data={"code": typed, "csrf_token": nonce}, follow_redirects=False)
 
         for n in range(10):

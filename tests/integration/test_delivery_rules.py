@@ -6,13 +6,24 @@ import datetime as dt
 
 import pytest
 from delivery_fixtures import (  # noqa: F401  (fixtures)
-    DAY, NOW, delivery, enrol, events, gateway, invitation, make_delivery, messages, set_episode, smtp, tokens,
+    DAY,
+    NOW,
+    delivery,
+    enrol,
+    events,
+    gateway,
+    invitation,
+    make_delivery,
+    messages,
+    set_episode,
+    smtp,
+    tokens,
 )
 from sqlmodel import Session, select
 
 from promsvc.delivery import jobs
-from promsvc.invitations import links
 from promsvc.delivery.sink import SmtpSink
+from promsvc.invitations import links
 from promsvc.models import InvitationLink, LetterBatch, Status
 from promsvc.security import hash_token
 

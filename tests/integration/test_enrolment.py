@@ -10,12 +10,12 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+from service_helpers import TEST_REGISTRIES, bearer
 from sqlmodel import select
 
 from promsvc.commands import demo as demo_command
 from promsvc.models import Contact, Episode, Invitation, InvitationEvent, InvitationLink, Status
 from promsvc.security import hash_token
-from service_helpers import TEST_REGISTRIES, bearer
 
 API = "/api/v1/registries/demo/episodes"
 SOON = dt.date.today() + dt.timedelta(days=7)  # baseline (14 days before) is open now

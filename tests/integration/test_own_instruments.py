@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
+from patient_fixtures import csrf, fetch, make_link, parse
+from service_helpers import bearer
 from sqlmodel import Session, select
 
-from patient_fixtures import csrf, fetch, make_link, parse
 from promsvc.app import create_app
 from promsvc.models import Draft, Response, Score
 from promsvc.responses.recompute import recompute
-from service_helpers import bearer
 
 HERE = Path(__file__).parent
 OWN_INSTRUMENTS = HERE / "own_instruments"

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from service_helpers import bearer
 from sqlmodel import Session, select
 
 from promsvc.models import AuditEntry
 from promsvc.reports import publication
-from service_helpers import bearer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reports"))
 import builders  # noqa: E402

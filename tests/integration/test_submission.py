@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+
 import pytest
 import sqlalchemy as sa
 from litestar.testing import TestClient
-from patient_fixtures import csrf, fetch, make_link, now, submit_direct as _submit_direct
+from patient_fixtures import csrf, fetch, make_link, now
+from patient_fixtures import submit_direct as _submit_direct
 from sqlmodel import Session, select
 
 import scoring

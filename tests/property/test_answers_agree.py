@@ -17,6 +17,7 @@ import msgspec
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference import holds as reference_holds
 
 import instruments
 import scoring
@@ -25,8 +26,6 @@ from promsvc.patient import forms, paging
 from promsvc.patient.texts import Texts
 from promsvc.responses.validation import validate
 from scoring.errors import ScoringError
-
-from reference import holds as reference_holds
 
 LABEL = {"nb": "x", "nn": "x", "en": "x"}
 TARGET = "target"

@@ -19,12 +19,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference import reference_score
 
 import instruments
 import scoring
 from instruments.schema import Instrument, RecodeMean, ValueSetIndex
-
-from reference import reference_score
 
 MAX_ROWS = 50
 # Answers drawn per example at most (rows x items): wide instruments (KOOS, 42 items) get fewer

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from indicator_frames import indicator_set, random_frame, registry
 from indicator_reference import reference_cells
+
 from promsvc.indicators import engine
 from promsvc.indicators.results import NATIONAL
 from promsvc.indicators.tree import UnitTree

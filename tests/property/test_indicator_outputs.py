@@ -10,8 +10,8 @@ import json
 
 import msgspec
 import pytest
-
 from indicator_frames import indicator_set, random_frame, registry
+
 from promsvc.indicators import engine, outputs
 from promsvc.indicators.results import CSV_COLUMNS, ResultSet
 

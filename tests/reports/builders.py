@@ -82,7 +82,6 @@ def publication(seed: int = 1, registry: Registry | None = None) -> Publication:
     registry = registry or demo_registry()
     units = _leaves(registry)
     by_id = {u.id: u for u in units}
-    parents = {c.id: u.id for u in units for c in u.children}
     results: list[Result] = []
     for d in DEFINITIONS:
         base = {"eq5d_mid": 0.68, "pf_change": 25.0, "resp_baseline": 0.85, "resp_m12": 0.66, "reop": 0.06, "coverage": 0.8}[d.id]
@@ -99,10 +98,10 @@ def publication(seed: int = 1, registry: Registry | None = None) -> Publication:
                 k = round(n * p) if d.measure != "mean" else p * n
                 own[u.id] = (k, n)
             total = {}
-            def add(uid):
+            def add(uid, own=own, total=total):  # called at once, inside this loop
                 k, n = own[uid]
                 for c in by_id[uid].children:
-                    ck, cn = add(c.id)
+                    ck, cn = add(c.id, own, total)
                     k, n = k + ck, n + cn
                 total[uid] = (k, n)
                 return k, n

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from builders import SMALL_UNIT, demo_registry, publication
+
 from promsvc.indicators import stats
 from promsvc.indicators.results import NATIONAL
 from promsvc.reports import charts, distributions

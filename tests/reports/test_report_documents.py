@@ -6,8 +6,8 @@ import re
 import subprocess
 
 import pytest
-
 from cohort import index
+
 from promsvc.indicators.results import NATIONAL
 from promsvc.reports import documents
 from promsvc.reports.charts import Shown

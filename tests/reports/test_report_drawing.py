@@ -8,10 +8,10 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
+from builders import demo_registry, publication
 from reportlab.graphics import renderPDF, renderSVG
 from reportlab.graphics.shapes import Drawing, Rect
 
-from builders import demo_registry, publication
 from promsvc.indicators.results import NATIONAL
 from promsvc.reports import charts, distributions, drawing
 from promsvc.reports.published import Index

@@ -10,10 +10,10 @@ import re
 import subprocess
 
 import msgspec
+from cohort import index
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from cohort import index
 from promsvc.indicators.results import NATIONAL
 from promsvc.reports import distributions, documents, opendata, pages
 from promsvc.reports.published import is_percent

@@ -11,8 +11,8 @@ import threading
 
 import pytest
 
-from promsvc.delivery.channels import Ambiguous, ChannelDown, Permanent, Temporary
 from promsvc.addresses import valid_address
+from promsvc.delivery.channels import Ambiguous, ChannelDown, Permanent, Temporary
 from promsvc.delivery.email import SmtpChannel, SmtpConfig
 from promsvc.delivery.sink import SmtpSink, free_port
 

@@ -10,7 +10,16 @@ import msgspec
 import pytest
 
 from promsvc.delivery.messages import (
-    CHANNELS, KINDS, LANGUAGES, Guard, HealthInformation, Templates, TemplateError, deadline, format_date, guard_for,
+    CHANNELS,
+    KINDS,
+    LANGUAGES,
+    Guard,
+    HealthInformation,
+    TemplateError,
+    Templates,
+    deadline,
+    format_date,
+    guard_for,
 )
 from promsvc.registries import loader
 from promsvc.settings import Settings

@@ -70,7 +70,7 @@ def both(q1, q2=None):
 
 def same(got, expected) -> bool:
     return len(got) == len(expected) and all(
-        (e is None and math.isnan(g)) or (e is not None and g == e) for g, e in zip(got, expected)
+        (e is None and math.isnan(g)) or (e is not None and g == e) for g, e in zip(got, expected, strict=True)
     )
 
 

@@ -15,7 +15,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from promsvc.indicators.expressions import (
-    BOOLEAN, DATE, NUMBER, TEXT, TIMESTAMP, ExpressionError, Var, parse, to_polars, to_sql,
+    BOOLEAN,
+    DATE,
+    NUMBER,
+    TEXT,
+    TIMESTAMP,
+    ExpressionError,
+    Var,
+    parse,
+    to_polars,
+    to_sql,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "property"))

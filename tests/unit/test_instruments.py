@@ -7,7 +7,6 @@ path inside it, so whoever edits a YAML file can find the line.
 
 from __future__ import annotations
 
-
 import pytest
 
 import instruments

@@ -13,7 +13,6 @@ from alembic import op
 
 import promsvc.models  # noqa: F401  (autogenerate renders promsvc.models.UTCDateTime)
 
-
 revision = '0002'
 down_revision = '0001'
 branch_labels = None
