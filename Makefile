@@ -25,7 +25,7 @@ test: setup
 	$(BIN)/ruff check
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q --cov --cov-report=term
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --cov --cov-report=term
 
 bench: setup
 	$(BIN)/python bench/bench_scoring.py

@@ -205,7 +205,8 @@ def _values(ind, keys, col, ep, tree: UnitTree, chosen):
     order = np.argsort(key, kind="stable")
     key, array = key[order], values["val"].to_numpy()[order]
     firsts, starts = np.unique(key, return_index=True)
-    where = {(int(k) // 10_000, int(k) % 10_000): (a, b) for k, a, b in zip(firsts, starts, [*starts[1:], len(key)], strict=True)}
+    ends = [*starts[1:], len(key)] if len(key) else []
+    where = {(int(k) // 10_000, int(k) % 10_000): (a, b) for k, a, b in zip(firsts, starts, ends, strict=True)}
     years = {label: ys for label, ys in chosen}
     codes = tree.codes()
     triples = []

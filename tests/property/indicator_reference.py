@@ -8,6 +8,7 @@ trees (sqlglot's) and the statistics functions (tested apart in tests/spec).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import statistics
 
 from sqlglot import exp
@@ -208,7 +209,7 @@ def _measure(row, compiled, end):
         if points[0][1] is None or points[-1][1] is None:
             return None
         present = [(t, u) for t, u in points if u is not None]
-        area = sum((t1 - t0) * (u0 + u1) / 2 for (t0, u0), (t1, u1) in zip(present, present[1:], strict=True))
+        area = sum((t1 - t0) * (u0 + u1) / 2 for (t0, u0), (t1, u1) in itertools.pairwise(present))
         return area - points[0][1] * (points[-1][0] - points[0][0])
     value = evaluate(compiled.value.tree, row, v)
     return None if value is None else float(value)
