@@ -4,7 +4,8 @@ One set of rules for what a cell may hold, used by `scoring.score` for whole col
 `scoring.score_one` for a single answer (`one_answer`), so that the two accept and refuse
 exactly the same values:
 
-- no answer: None, NaN, an empty or blank string (and for a multi item an empty list);
+- no answer: None, NaN, an empty or blank string (and for a multi item an empty list), a
+  masked cell of a numpy masked array, a null of a polars column;
 - `choice`, `integer`, `vas`: a code, as a number (3, 3.0, numpy numbers) or as text ("3");
 - `decimal`: a finite number from the item's `min` to its `max`, or such a number as text;
 - `multi`: a list (tuple, set) of codes, text with codes separated by spaces ("1 3"), or one
@@ -12,6 +13,11 @@ exactly the same values:
 - `text` items are never scored: their columns are not read.
 
 Booleans are refused everywhere: True is not the code 1.
+
+A column of whole numbers (a numpy integer array, a masked one whose mask marks no answer, as
+`promsvc score` gives the columns polars reads, or a polars integer column without nulls) is
+coded in integers without a detour through floats: the same rules, in a fraction of the time
+(this runs for every cell of a file).
 """
 
 from __future__ import annotations
@@ -28,14 +34,23 @@ from scoring.errors import AnswerError, MissingItems, ScoringError
 
 
 class Coded(msgspec.Struct, frozen=True):
-    """One item's answers for the kernels. `codes`: floats, NaN = no answer (a multi item: the
-    ticked options as bits, option k of the form as 2**k). `pos`: the position of each code in
-    the item's lookup tables (0 = no answer, then one slot per code from the lowest; all 0 for
-    decimal and multi items)."""
+    """One item's answers for the kernels. `pos`: the position of each code in the item's lookup
+    tables (0 = no answer, then one slot per code from the lowest; all 0 for decimal and multi
+    items), which is all the kernels need of a coded item. `codes`, for decimal and multi items
+    only (None for the others): floats, NaN = no answer (a multi item: the ticked options as
+    bits, option k of the form as 2**k)."""
 
-    codes: np.ndarray
+    codes: np.ndarray | None
     pos: np.ndarray
     lowest: int
+
+    def code(self, row: int) -> float | None:
+        """The answer in one row as a number (a multi item: its bits); None for no answer."""
+        if self.codes is not None:
+            number = float(self.codes[row])
+            return None if number != number else number
+        slot = int(self.pos[row])
+        return None if slot == 0 else self.lowest + slot - 1
 
 
 def code_answers(ins: Instrument, answers: Mapping[str, Any], *, needed: list[str], scoring_id: str) -> dict[str, Coded]:
@@ -48,7 +63,7 @@ def code_answers(ins: Instrument, answers: Mapping[str, Any], *, needed: list[st
     for item in ins.items:
         if item.id in columns and item.kind != "text":
             coded[item.id] = code_column(ins, item, answers[item.id])
-    lengths = {len(c.codes) for c in coded.values()}
+    lengths = {len(c.pos) for c in coded.values()}
     if len(lengths) > 1:
         raise ScoringError(f"answer columns differ in length: {sorted(lengths)}; give one value per row in every column")
     return coded
@@ -57,6 +72,9 @@ def code_answers(ins: Instrument, answers: Mapping[str, Any], *, needed: list[st
 def code_column(ins: Instrument, item: Item, column: Any) -> Coded:
     if item.kind == "multi":
         return _code_multi(ins, item, column)
+    whole = _as_whole_numbers(item, column) if item.kind != "decimal" else None
+    if whole is not None:
+        return _code_whole_numbers(ins, item, column, *whole)
     codes = _as_floats(ins, item, column)
     if item.kind == "decimal":
         # NaN compares false, so missing answers are neither bad nor in range
@@ -75,15 +93,65 @@ def code_column(ins: Instrument, item: Item, column: Any) -> Coded:
     ok &= pos == slot  # a whole number
     ok &= ~(codes < lowest)  # slot 0 holds the missing answers only (NaN < lowest is False)
     _refuse(ins, item, column, ~ok)
-    return Coded(codes, pos, lowest)
+    return Coded(None, pos, lowest)
+
+
+def _as_whole_numbers(item: Item, column: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """A column of whole numbers as (numbers, where there is no answer or None for nowhere), or
+    None for a column of another kind. Only typed columns are taken here: a list or an object
+    array may hold a boolean, which goes value by value (`_as_floats`) to be refused."""
+    if hasattr(column, "null_count") and hasattr(column, "to_numpy") and column.dtype.is_integer() and not column.null_count():
+        column = column.to_numpy()  # polars, without nulls: no copy (with nulls: floats, NaN = null)
+    if not isinstance(column, np.ndarray) or column.dtype.kind not in "iu":
+        return None
+    if column.ndim != 1:
+        raise ScoringError(f"column {item.id}: give a 1-D column of answers, not shape {column.shape}")
+    if isinstance(column, np.ma.MaskedArray):  # masked: no answer (what is under the mask is never read)
+        return column.data, np.ma.getmaskarray(column)
+    return column, None
+
+
+def _code_whole_numbers(ins: Instrument, item: Item, column: Any, numbers: np.ndarray, missing: np.ndarray | None) -> Coded:
+    """`code_column` for whole numbers: each number's slot, -1 for a number that is no code."""
+    if numbers.dtype.itemsize <= 2:
+        # one lookup in a table over every number the type can hold (what polars reads codes as)
+        table = per_definition(ins, ("slots", item.id, numbers.dtype.str), lambda: _slot_table(ins, item, numbers.dtype))
+        pos = table.take(numbers.view(f"u{numbers.dtype.itemsize}"))
+    else:
+        pos = _slots(ins, item, numbers)
+    bad = pos < 0
+    if missing is not None:
+        bad &= ~missing
+        np.copyto(pos, 0, where=missing)  # slot 0: no answer
+    _refuse(ins, item, column, bad)
+    return Coded(None, pos, per_definition(ins, ("codes", item.id), lambda: _code_slots(ins, item))[0])
+
+
+def _slots(ins: Instrument, item: Item, numbers: np.ndarray) -> np.ndarray:
+    """The slot of each number, -1 where it is no code of the item."""
+    lowest, highest, is_code = per_definition(ins, ("codes", item.id), lambda: _code_slots(ins, item))
+    # Clamped to one below the lowest code and one above the highest, then shifted: slot 0
+    # for below the lowest, the last slot (no code) for above. (A uint64 beyond the range of
+    # intp turns negative here, and is refused as below the lowest.)
+    pos = numbers.astype(np.intp)
+    np.clip(pos, lowest - 1, highest + 1, out=pos)
+    pos -= lowest - 1
+    ok = is_code.take(pos)
+    ok[pos == 0] = False  # slot 0 is for no answer, not for a number below the lowest code
+    return np.where(ok, pos, -1)
+
+
+def _slot_table(ins: Instrument, item: Item, dtype: np.dtype) -> np.ndarray:
+    """`_slots` of every number of a 1- or 2-byte type, indexed by its bits read as unsigned."""
+    every = np.arange(1 << (8 * dtype.itemsize), dtype=f"u{dtype.itemsize}").view(dtype)
+    return _slots(ins, item, every)
 
 
 def one_answer(ins: Instrument, item: Item, value: Any) -> Any:
     """One answer as `scoring.score_one` reads it: an int code, a float (decimal), a tuple of
     codes (multi) or None; AnswerError (row 0) for what the engine would refuse."""
-    coded = code_column(ins, item, [value])
-    number = float(coded.codes[0])
-    if number != number:
+    number = code_column(ins, item, [value]).code(0)
+    if number is None:
         return None
     if item.kind == "decimal":
         return number
@@ -124,6 +192,8 @@ def per_definition(ins: Instrument, key: tuple, build):
 def _as_floats(ins: Instrument, item: Item, column: Any) -> np.ndarray:
     if hasattr(column, "to_numpy"):  # pandas and polars columns
         column = column.to_numpy()
+    if isinstance(column, np.ma.MaskedArray):
+        column = np.ma.filled(column.astype(np.float64 if column.dtype.kind in "iuf" else object), np.nan)
     if isinstance(column, np.ndarray) and column.dtype.kind in "iuf":
         if column.ndim != 1:
             raise ScoringError(f"column {item.id}: give a 1-D column of answers, not shape {column.shape}")
@@ -143,6 +213,8 @@ def _as_floats(ins: Instrument, item: Item, column: Any) -> np.ndarray:
 
 
 def _objects(item: Item, column: Any) -> np.ndarray:
+    if isinstance(column, np.ma.MaskedArray):
+        column = np.ma.filled(column.astype(object), None)
     if item.kind == "multi":  # element by element, so that a column of lists stays one
         values = np.empty(len(column), dtype=object)
         for row, value in enumerate(column):

@@ -1,7 +1,8 @@
 """Score answers with an instrument's scoring: a few generic, vectorised kernels driven by data.
 
 Answers are columns: a mapping from item id to a 1-D array of codes, where NaN (or None) is a
-missing answer (`scoring.coding` says what a cell may hold). Every function here is pure:
+missing answer, or a polars column of whole numbers with nulls for missing answers (`scoring.coding`
+says what a cell may hold). Every function here is pure:
 arrays and definitions in, arrays out.
 """
 
@@ -74,7 +75,7 @@ def score(
     chosen = choose_scoring(ins, scoring)
     value_set = choose_value_set(ins, chosen, method, country)
     coded = code_answers(ins, answers, needed=required_items(chosen), scoring_id=chosen.id)
-    rows = len(next(iter(coded.values())).codes) if coded else 0
+    rows = len(next(iter(coded.values())).pos) if coded else 0
 
     scores: dict[str, np.ndarray] = {}
     for scale in chosen.scales:
@@ -186,11 +187,13 @@ def _build_lookup(ins: Instrument, item_id: str, coded: Coded, values: Mapping[i
 def _item_values(ins: Instrument, item_id: str, answers: Coded, values: Mapping[int, float | None] | None) -> np.ndarray:
     """One item's value per row under one table (None: the code, for a multi item 1 per tick)."""
     kind = ins.item(item_id).kind
+    if kind in ("decimal", "multi"):
+        codes = cast(np.ndarray, answers.codes)  # a decimal or multi item's codes are there (Coded)
     if kind == "decimal":
-        return answers.codes
+        return codes
     if kind == "multi":
         # the values of the ticked options, added in form order
-        ticks = np.nan_to_num(answers.codes).astype(np.int64)
+        ticks = np.nan_to_num(codes).astype(np.int64)
         total = np.zeros(len(ticks))
         for k, code in enumerate(ins.codes_of(ins.item(item_id))):
             # cast: a multi item's values are all numbers (instruments.checks)
@@ -218,14 +221,19 @@ def _holds(ins: Instrument, test: Test, coded: dict[str, Coded]) -> np.ndarray:
         return np.logical_or.reduce([_holds(ins, part, coded) for part in test.parts])
     if test.op == "all":
         return np.logical_and.reduce([_holds(ins, part, coded) for part in test.parts])
-    codes = coded[test.item].codes
-    missing = np.isnan(codes)
-    if ins.item(test.item).kind == "multi":
-        ticks = np.nan_to_num(codes).astype(np.int64)
+    answers = coded[test.item]
+    if answers.codes is None:  # a coded item: its slots (0 = missing)
+        missing = answers.pos == 0
+        slots = sorted(c - answers.lowest + 1 for c in test.codes or ())
+        hit = ~missing if test.codes is None else np.isin(answers.pos, slots)
+    elif ins.item(test.item).kind == "multi":
+        missing = np.isnan(answers.codes)
+        ticks = np.nan_to_num(answers.codes).astype(np.int64)
         wanted = ~0 if test.codes is None else sum(1 << k for k, c in enumerate(ins.codes_of(ins.item(test.item))) if c in test.codes)
         hit = (ticks & wanted) != 0
     else:
-        hit = ~missing if test.codes is None else np.isin(codes, sorted(test.codes))
+        missing = np.isnan(answers.codes)
+        hit = ~missing if test.codes is None else np.isin(answers.codes, sorted(test.codes))
     return hit | (missing & test.if_missing)
 
 
@@ -264,7 +272,7 @@ def _valueset_index(scale: ValueSetIndex, coded: dict[str, Coded], value_set) ->
     # The value set's table is indexed by the state's digits in base levels+1 (0 = missing),
     # so a missing dimension lands on NaN without a separate mask.
     base = value_set.levels + 1
-    position = np.zeros(len(coded[scale.items[0]].codes), dtype=np.intp)
+    position = np.zeros(len(coded[scale.items[0]].pos), dtype=np.intp)
     for item_id in scale.items:
         position = position * base + coded[item_id].pos
     return value_set.table.take(position)

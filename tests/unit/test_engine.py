@@ -251,6 +251,63 @@ def test_frame_like_bad_value_names_the_row():
 
 
 # ---------------------------------------------------------------------------------------------
+# Whole numbers: integer arrays, masked arrays, polars integer columns (what `promsvc score` gives)
+
+_Q1 = [1, 2, 3, 9, None, 3, 1]  # 9: the `unanswered` option, no value
+_Q2 = [0, 2, 1, 1, 2, None, 0]
+
+
+def _masked(values: list, dtype: str) -> np.ma.MaskedArray:
+    return np.ma.MaskedArray([0 if v is None else v for v in values], mask=[v is None for v in values], dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", ["u1", "i1", "u2", "i2", "i4", "u4", "i8", "u8"])
+def test_masked_integer_columns_score_as_floats_with_nan_do(dtype):
+    expected = scoring.score(UNIT, {"q1": _Q1, "q2": _Q2}).scores["both"]
+    got = scoring.score(UNIT, {"q1": _masked(_Q1, dtype), "q2": _masked(_Q2, dtype)}).scores["both"]
+    assert same(got, [None if math.isnan(e) else e for e in expected])
+
+
+@pytest.mark.parametrize(("dtype", "bad"), [
+    (dtype, bad) for dtype in ["u1", "i1", "i2", "i8", "u8"]
+    for bad in [0, 4, 8, 10, 127, -1, -128, 255, 2**31, 2**63 + 5]
+    if np.iinfo(dtype).min <= bad <= np.iinfo(dtype).max  # what the type can hold
+])
+def test_integer_columns_refuse_what_float_columns_refuse(dtype, bad):
+    column = _masked([1, None, bad, bad], dtype)
+    with pytest.raises(AnswerError) as caught:
+        scoring.score(UNIT, {"q1": column, "q2": _Q2[:4]})
+    assert (caught.value.item, caught.value.row, caught.value.found, caught.value.more) == ("q1", 2, bad, 1)
+
+
+def test_a_masked_cell_is_no_answer_whatever_is_under_the_mask():
+    column = np.ma.MaskedArray([1, 200, 2], mask=[False, True, False], dtype="u1")
+    assert same(scoring.score(UNIT, {"q1": column, "q2": [1, 1, 1]}).scores["both"], [1.0, 1.0, 1.5])
+
+
+def test_masked_float_and_multi_columns_read_the_mask_too():
+    q1 = np.ma.MaskedArray([1.0, 7.5, 2.0], mask=[False, True, False])
+    assert same(scoring.score(UNIT, {"q1": q1, "q2": [1, 1, 1]}).scores["both"], [1.0, 1.0, 1.5])
+
+
+def test_polars_integer_columns():
+    pl = pytest.importorskip("polars")
+    q1 = pl.Series([1, 2, 3], dtype=pl.UInt8)
+    q2 = pl.Series([0, None, 2], dtype=pl.Int16)  # with nulls: read as floats, null = no answer
+    assert same(scoring.score(UNIT, {"q1": q1, "q2": q2}).scores["both"], [0.5, 2.0, 2.5])
+    with pytest.raises(AnswerError) as caught:
+        scoring.score(UNIT, {"q1": pl.Series([1, 4], dtype=pl.UInt8), "q2": [1, 1]})
+    assert (caught.value.row, caught.value.found) == (1, 4)
+
+
+def test_conditions_read_integer_columns_like_float_columns():
+    n = [0, 1, 0, None]
+    expected = scoring.score(UNIT, {"q2": [2, 2, None, 1], "n": n}, scoring="cond").scores["c"]
+    got = scoring.score(UNIT, {"q2": _masked([2, 2, None, 1], "u1"), "n": _masked(n, "u1")}, scoring="cond").scores["c"]
+    assert same(got, [None if math.isnan(e) else e for e in expected])
+
+
+# ---------------------------------------------------------------------------------------------
 # Names: items, scorings, value sets
 
 
