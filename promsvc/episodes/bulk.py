@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from promsvc import numbers
+from promsvc.audit import row as audit_row
 from promsvc.episodes import synthetic
 from promsvc.episodes.export import ATTRIBUTE_PREFIX, export_columns
 from promsvc.episodes.synthetic import Chunk
@@ -99,6 +100,7 @@ def load(engine: Engine, registry: Registry, chunks: Iterable[Chunk], counts: li
     written: dict[str, int] = {}
     raw = engine.raw_connection()
     try:
+        # Each database's fastest way in: PostgreSQL's COPY, SQLite's executemany (it has no COPY).
         postgresql = engine.dialect.name == "postgresql"
         writer = _postgresql if postgresql else _sqlite
         if postgresql:
@@ -109,8 +111,7 @@ def load(engine: Engine, registry: Registry, chunks: Iterable[Chunk], counts: li
             writer(raw, tables)
             for target, frame in tables:
                 written[target.name] = written.get(target.name, 0) + frame.height
-        audit = pl.DataFrame([{"at": now or dt.datetime.now(dt.UTC), "actor": ACTOR, "role": "admin",
-                               "action": "cohort.load", "registry_id": registry.id, "episode_id": None, "outcome": "ok"}],
+        audit = pl.DataFrame([audit_row(ACTOR, "admin", "cohort.load", registry.id, None, "ok", now or dt.datetime.now(dt.UTC))],
                              schema={"at": pl.Datetime("us", "UTC"), "actor": pl.String, "role": pl.String, "action": pl.String,
                                      "registry_id": pl.String, "episode_id": pl.String, "outcome": pl.String})
         writer(raw, [(table(AuditEntry), audit)])
