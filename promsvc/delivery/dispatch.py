@@ -164,8 +164,10 @@ def _send(d: Delivery, channel: str, items: list[Item], now: dt.datetime) -> Rep
     """Send `items` over one connection of `channel`; the outcomes are written at the end, by a
     commit that waits for the disk. Returns what happened."""
     outcomes = Outcomes(d, now, Report())
-    # PostgreSQL: each `sending` record is one statement committing by itself (one round trip).
-    # SQLite: a short transaction of its own (its BEGIN IMMEDIATE takes the write lock).
+    # PostgreSQL: each `sending` record is one statement committing by itself (one round trip)
+    # on a second, AUTOCOMMIT connection. SQLite: a short transaction of its own on this
+    # connection (BEGIN IMMEDIATE, waited for in short steps: outbox.mark_sending); a second
+    # connection would only be one more writer queueing for the same lock.
     with d.engine.connect() as conn:
         marks = d.engine.connect().execution_options(isolation_level="AUTOCOMMIT") \
             if conn.dialect.name == "postgresql" else None

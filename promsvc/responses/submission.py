@@ -193,7 +193,7 @@ def store(connection: sa.Connection, batch: Sequence[Prepared], at: dt.datetime 
     for p in batch:
         first.setdefault(p.invitation_id, p)
     written = list(first.values())
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":  # one round trip (data-modifying CTEs, which SQLite lacks)
         changed = set(connection.exec_driver_sql(_STORE_POSTGRESQL, {
             "at": at,
             "ids": list(first),
