@@ -1,9 +1,10 @@
 """The database: one engine per application, sync sessions, SQLite or PostgreSQL.
 
 The same code runs on both, except where a database offers what the other lacks; each such branch
-(`dialect.name`) says why where it is taken: the submission store (PostgreSQL's data-modifying
-CTEs), the writer's locking, delivery's claims and lock waits, bulk loading (COPY), the
-indicator reader, and migrations.
+(`dialect.name`) says why where it is taken: making the engine (below), the submission store
+(PostgreSQL's data-modifying CTEs), the writer's locking, delivery's durability, `sending`
+records and insert-or-ignore, bulk loading (COPY), the indicator reader, and migrations (the
+lock that serialises them, SQLite's batch mode).
 
 How handlers use it (one way only): route handlers are plain `def` functions declared with
 `sync_to_thread=True`, and take the dependency `db_session: Session`. Services commit
@@ -30,7 +31,8 @@ import random
 import sqlite3
 import time
 import weakref
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import msgspec
@@ -87,10 +89,11 @@ def make_engine(settings: Settings | str, *, autocommit: bool = False, **kw) -> 
     # JSON columns (answers, score values) through msgspec: several times faster than `json`
     kw.setdefault("json_serializer", _json_text)
     kw.setdefault("json_deserializer", msgspec.json.decode)
+    # SQLite is a file this process opens (its directory may need making, and every connection
+    # its pragmas); PostgreSQL a server whose connections may drop while idle (pre-ping).
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        if url.database and url.database != ":memory:":
             # Every request thread reads on a connection of its own: keep as many open as there are
             # threads (anyio's default limit is 40), rather than opening and closing the overflow.
             kw.setdefault("pool_size", 40)
@@ -158,6 +161,17 @@ def when_unlocked(dbapi_connection, sql: str, params=(), *, timeout: float = SQL
             pause = min(pause * 1.5, 0.002)
     finally:
         dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+
+@contextmanager
+def opened(settings: Settings | str, **kw) -> Iterator[Engine]:
+    """`make_engine` for the length of a `with` block (a command's run): its connections are
+    closed at the end, whatever happens."""
+    engine = make_engine(settings, **kw)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def reader(engine: Engine) -> Session:

@@ -288,6 +288,7 @@ class Message(SQLModel, table=True):
         sa.UniqueConstraint("invitation_id", "kind", "number"),
         sa.Index("ix_message_status_next_attempt_at", "status", "next_attempt_at"),
         # The few rows a dispatcher holds: what the recovery looks through after a crash.
+        # Partial on both databases; SQLAlchemy takes the condition once per dialect.
         sa.Index("ix_message_claimed_until", "claimed_until", sqlite_where=sa.text("claimed_by IS NOT NULL"),
                  postgresql_where=sa.text("claimed_by IS NOT NULL")),
     )

@@ -217,10 +217,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     # ---- derived values
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
     def due_clock(self) -> dt.time:
         hours, minutes = self.due_time.split(":")
         return dt.time(int(hours), int(minutes), tzinfo=ZoneInfo(self.time_zone))

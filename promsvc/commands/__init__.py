@@ -15,6 +15,7 @@ and any progress go to standard error.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import gc
 import importlib
 import os
@@ -123,7 +124,32 @@ def _is_user_error(error: Exception) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# Option types shared by several verbs
+# Option types and look-ups shared by several verbs
+
+
+def date(text: str) -> dt.date:
+    """An option's date, given as YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give a date as YYYY-MM-DD, not {text!r}") from None
+
+
+def settings_and_registries(environ=None):
+    """The settings of `environ` (default: the process's environment) and the registries they name."""
+    from promsvc.registries import loader
+    from promsvc.settings import Settings
+
+    settings = Settings.from_mapping(os.environ if environ is None else environ)
+    return settings, loader.load_all(settings)
+
+
+def registry_of(registries, registry_id: str):
+    """The registry of an id given on the command line, or a CommandError naming those there are."""
+    registry = registries.get(registry_id)
+    if registry is None:
+        raise CommandError(f"no registry {registry_id!r}; known: {', '.join(sorted(registries)) or 'none'}")
+    return registry
 
 
 def positive(text: str) -> int:

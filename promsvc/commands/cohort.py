@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from promsvc.commands import positive
+from promsvc.commands import date, positive
 
 DESCRIPTION = """\
 Make a synthetic cohort of one protocol of a registry: episodes across all its hospitals and
@@ -38,7 +38,7 @@ def add_parser(commands) -> None:
     p.add_argument("--episodes", type=positive, required=True, metavar="N", help="how many episodes")
     p.add_argument("--years", type=_years, default=5, metavar="Y", help="over how many years, up to today (default: 5)")
     p.add_argument("--seed", type=int, default=1, metavar="S", help="random seed (default: 1)")
-    p.add_argument("--today", type=_date, metavar="YYYY-MM-DD", help="the day the cohort ends at (default: today)")
+    p.add_argument("--today", type=date, metavar="YYYY-MM-DD", help="the day the cohort ends at (default: today)")
     p.add_argument("--protocol", metavar="ID", help="the registry's protocol (default: its first)")
     p.add_argument("--reference", metavar="FILE.csv", help="also write coverage reference counts (unit,year,count)")
     out = p.add_mutually_exclusive_group(required=True)
@@ -51,13 +51,6 @@ def _years(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 30:
         raise argparse.ArgumentTypeError(f"give a whole number of years from 1 to 30, not {text!r}")
     return int(text)
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"give a date as YYYY-MM-DD, not {text!r}") from None
 
 
 def registry_named(name: str, settings):
@@ -96,16 +89,13 @@ def run(args, environ=None, stderr=None) -> int:
         rows = bulk.write_csv(registry, chunks, args.output, counts)
         where = args.output
     else:
-        engine = db.make_engine(settings)
-        try:
+        with db.opened(settings) as engine:
             migrations.upgrade(engine)
             first = synthetic.external_id(options, 0)
             if bulk.already_loaded(engine, registry, first):
                 raise CommandError(f"registry {registry.id} in {shown(settings.database_url)} already has the episodes of "
                                    f"seed {options.seed} ({first} …); give another --seed, or use an empty database")
             written = bulk.load(engine, registry, chunks, counts)
-        finally:
-            engine.dispose()
         rows = written.get("invitation", 0)
         where = f"{shown(settings.database_url)} ({', '.join(f'{n} {t}' for t, n in written.items())})"
     if args.reference:

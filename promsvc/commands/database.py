@@ -26,17 +26,14 @@ def shown(url: str) -> str:
 
 def upgrade(env=None) -> int:
     from promsvc import migrations
-    from promsvc.db import make_engine
+    from promsvc.db import opened
     from promsvc.settings import Settings
 
     settings = Settings.from_mapping(os.environ if env is None else env)
-    engine = make_engine(settings)
-    try:
+    with opened(settings) as engine:
         before = migrations.current(engine)
         migrations.upgrade(engine)
         after = migrations.current(engine)
-    finally:
-        engine.dispose()
     what = "already at" if before == after else f"upgraded from {before or 'empty'} to"
     print(f"{shown(settings.database_url)}: {what} revision {after}", file=sys.stderr)
     return 0

@@ -104,9 +104,8 @@ def setup(env: MutableMapping[str, str] | None = None, today: dt.date | None = N
         raise CommandError("the demo registry is switched off (PROMSVC_DEMO_REGISTRY=0); switch it on for `promsvc demo`")
     today = today or dt.date.today()
     caller = Caller(key_id=DEMO_ACTOR, role=Role.system)
-    engine = db.make_engine(settings)
     links: list[tuple[str, str, str]] = []
-    try:
+    with db.opened(settings) as engine:
         with db.session(engine) as session:
             for suffix, pseudonym, unit, language, proxy, contacts in PATIENTS:
                 for attempt in range(1, 100):
@@ -130,8 +129,6 @@ def setup(env: MutableMapping[str, str] | None = None, today: dt.date | None = N
                 session.add(old)
             _, key = create_key(session, Role.registry, "demo", KEY_LABEL)
             session.commit()
-    finally:
-        engine.dispose()
 
     loaded = load_cohort(settings, registry)
     base = settings.base_url
@@ -162,14 +159,11 @@ def load_cohort(settings: Settings, registry) -> bool:
     from promsvc.episodes import bulk, synthetic
 
     options = cohort_options()
-    engine = db.make_engine(settings)
-    try:
+    with db.opened(settings) as engine:
         if bulk.already_loaded(engine, registry, synthetic.external_id(options, 0)):
             return False
         bulk.load(engine, registry, synthetic.chunks(registry, options, settings), [])
         return True
-    finally:
-        engine.dispose()
 
 
 def run(host: str, port: int, *, serve: bool = True) -> int:

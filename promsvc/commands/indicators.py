@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from promsvc.commands import CommandError
+from promsvc.commands import CommandError, date, registry_of, settings_and_registries
 
 CHECK = """\
 Decode indicator files ({registry}.indicators.yaml) strictly and check them against their
@@ -52,26 +52,17 @@ def add_parser(commands) -> None:
     compute.add_argument("--period", metavar="P", help="only this period: a year (2025) or pooled years (2024-2025)")
     compute.add_argument("--indicator", metavar="ID", nargs="+", default=[], help="only these indicators")
     compute.add_argument("--format", choices=("csv", "json", "portal"), default="csv", help="output format (default: csv)")
-    compute.add_argument("--as-of", metavar="DATE", type=_date,
+    compute.add_argument("--as-of", metavar="DATE", type=date,
                          help="the data date (YYYY-MM-DD): windows closed and answers counted up to this day (default: today, UTC)")
     compute.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output, without the sidecar)")
     compute.set_defaults(run=run_compute)
 
 
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"give a date as YYYY-MM-DD, not {text!r}") from None
-
-
 def _registries(environ):
     from promsvc.registries import loader as registry_loader
-    from promsvc.settings import Settings
 
-    settings = Settings.from_mapping(os.environ if environ is None else environ)
     try:
-        return settings, registry_loader.load_all(settings)
+        return settings_and_registries(environ)
     except registry_loader.RegistryError as e:
         raise CommandError(str(e).splitlines()[0]) from None
 
@@ -122,9 +113,7 @@ def run_compute(args, environ=None, stdout=None, stderr=None) -> int:
 
     out, err = stdout or sys.stdout, stderr or sys.stderr
     settings, registries = _registries(environ)
-    registry = registries.get(args.registry)
-    if registry is None:
-        raise CommandError(f"no registry {args.registry!r}; known: {', '.join(sorted(registries)) or 'none'}")
+    registry = registry_of(registries, args.registry)
     try:
         iset = loader.load_all(settings, registries).get(registry.id)
     except loader.IndicatorError as e:
@@ -140,11 +129,8 @@ def run_compute(args, environ=None, stdout=None, stderr=None) -> int:
         else:
             from promsvc import db
 
-            engine = db.make_engine(settings)
-            try:
+            with db.opened(settings) as engine:
                 results = services.from_database(engine, registry, iset, options)
-            finally:
-                engine.dispose()
     except ind_engine.EngineError as e:  # a bad CSV raises promsvc.csvio.CsvError: one line, exit 2 (promsvc.commands)
         raise CommandError(str(e)) from None
 

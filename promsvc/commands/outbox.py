@@ -110,12 +110,9 @@ def run_status(args, environ=None, stdout=None) -> int:
 
     out = stdout or sys.stdout
     settings = _settings(environ)
-    engine = db.make_engine(settings)
-    try:
+    with db.opened(settings) as engine:
         with db.session(engine) as session:
             status = outbox_status(session, args.registry, _now())
-    finally:
-        engine.dispose()
     if args.json:
         out.write(msgspec.json.encode(status).decode() + "\n")
         return 0
@@ -357,14 +354,11 @@ def run_demo(args, environ=None, stdout=None) -> int:
         delivery.close()
         if sink is not None:
             sink.stop()
-    engine = db.make_engine(settings)
-    try:
+    with db.opened(settings) as engine:
         from promsvc.delivery.services import outbox_status
 
         with db.session(engine) as session:
             print_status(outbox_status(session, "minutes", _now()), out)
-    finally:
-        engine.dispose()
     return 0
 
 

@@ -34,9 +34,8 @@ def run_unconfirmed(args, environ=None, stdout=None) -> int:
     from promsvc.settings import Settings
 
     out = stdout or sys.stdout
-    engine = db.make_engine(Settings.from_mapping(os.environ if environ is None else environ))
     now = dt.datetime.now(dt.UTC)
-    try:
+    with db.opened(Settings.from_mapping(os.environ if environ is None else environ)) as engine:
         with db.session(engine) as session:
             if args.resend or args.delivered:
                 ids = args.resend or args.delivered
@@ -48,8 +47,6 @@ def run_unconfirmed(args, environ=None, stdout=None) -> int:
                       file=out)
                 return 0
             rows = held_messages(session, args.registry)
-    finally:
-        engine.dispose()
     if not rows:
         print("no messages held for staff", file=out)
     for row in rows:

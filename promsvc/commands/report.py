@@ -5,11 +5,10 @@ of PROMSVC_DATABASE_URL (`promsvc results publish` makes one)."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from promsvc.commands import CommandError
+from promsvc.commands import CommandError, registry_of, settings_and_registries
 
 DESCRIPTION = """\
 Write the results report of a registry as a PDF: every indicator with its chart of units, funnel
@@ -39,25 +38,17 @@ def add_parser(commands) -> None:
 
 def run(args, environ=None, stderr=None) -> int:
     from promsvc import db
-    from promsvc.registries import loader
     from promsvc.reports import documents, publication
     from promsvc.reports.published import Index
-    from promsvc.settings import Settings
 
     stderr = stderr or sys.stderr
-    settings = Settings.from_mapping(os.environ if environ is None else environ)
-    registries = loader.load_all(settings)
-    registry = registries.get(args.registry)
-    if registry is None:
-        raise CommandError(f"no registry {args.registry!r}; known: {', '.join(sorted(registries))}")
+    settings, registries = settings_and_registries(environ)
+    registry = registry_of(registries, args.registry)
     if args.unit is not None and args.unit not in registry.unit_ids():
         raise CommandError(f"registry {registry.id} has no unit {args.unit!r}; its units: {', '.join(registry.unit_ids())}")
-    engine = db.make_engine(settings)
-    try:
+    with db.opened(settings) as engine:
         with db.session(engine) as session:
             found = publication.newest(session, registry.id)
-    finally:
-        engine.dispose()
     if found is None:
         raise CommandError(f"nothing is published for registry {registry.id}; run `promsvc results publish {registry.id}` first")
     head, pub = found

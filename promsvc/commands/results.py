@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 
-from promsvc.commands import CommandError
+from promsvc.commands import CommandError, date, registry_of, settings_and_registries
 
 DESCRIPTION = """\
 Compute every indicator of the registry with the indicator engine (from the database of
@@ -26,26 +25,11 @@ def add_parser(commands) -> None:
                              description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     publish.add_argument("registry", metavar="REGISTRY", help="registry id, e.g. demo")
     publish.add_argument("--data", metavar="FILE.csv", help="compute from this CSV (the export's format) instead of the database")
-    publish.add_argument("--as-of", metavar="DATE", type=_date, help="the data date (default: today, UTC)")
+    publish.add_argument("--as-of", metavar="DATE", type=date, help="the data date (default: today, UTC)")
     publish.set_defaults(run=run_publish)
     listing = sub.add_parser("list", help="a registry's publications, newest first")
     listing.add_argument("registry", metavar="REGISTRY")
     listing.set_defaults(run=run_list)
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"give a date as YYYY-MM-DD, not {text!r}") from None
-
-
-def _context(environ):
-    from promsvc.registries import loader
-    from promsvc.settings import Settings
-
-    settings = Settings.from_mapping(os.environ if environ is None else environ)
-    return settings, loader.load_all(settings)
 
 
 def publish(settings, registries, registry_id: str, data: str | None = None, as_of: dt.date | None = None):
@@ -55,15 +39,12 @@ def publish(settings, registries, registry_id: str, data: str | None = None, as_
     from promsvc.reports import publication
     from promsvc.reports import publish as publishing
 
-    registry = registries.get(registry_id)
-    if registry is None:
-        raise CommandError(f"no registry {registry_id!r}; known: {', '.join(sorted(registries))}")
+    registry = registry_of(registries, registry_id)
     isets = indicator_loader.load_all(settings, registries)
     iset = isets.get(registry_id)
     if iset is None:
         raise CommandError(f"registry {registry_id} has no indicator file ({registry_id}.indicators.yaml beside its registry file)")
-    engine = db.make_engine(settings)
-    try:
+    with db.opened(settings) as engine:
         if data is not None:
             pub = publishing.from_csv(data, iset, registry, as_of=as_of)
         else:
@@ -73,14 +54,12 @@ def publish(settings, registries, registry_id: str, data: str | None = None, as_
             session.commit()
             session.refresh(row)
             session.expunge(row)
-    finally:
-        engine.dispose()
     return row, pub
 
 
 def run_publish(args, environ=None, stdout=None) -> int:
     stdout = stdout or sys.stdout
-    settings, registries = _context(environ)
+    settings, registries = settings_and_registries(environ)
     row, pub = publish(settings, registries, args.registry, args.data, args.as_of)
     cells = pub.results.results
     periods = sorted({r.period for r in cells if "-" not in r.period})
@@ -95,15 +74,11 @@ def run_list(args, environ=None, stdout=None) -> int:
     from promsvc.reports import publication
 
     stdout = stdout or sys.stdout
-    settings, registries = _context(environ)
-    if args.registry not in registries:
-        raise CommandError(f"no registry {args.registry!r}; known: {', '.join(sorted(registries))}")
-    engine = db.make_engine(settings)
-    try:
+    settings, registries = settings_and_registries(environ)
+    registry_of(registries, args.registry)
+    with db.opened(settings) as engine:
         with db.session(engine) as session:
             heads = publication.listing(session, args.registry)
-    finally:
-        engine.dispose()
     for h in heads:
         print(f"{h.id}  {h.published_at:%Y-%m-%d %H:%M} UTC  period {h.period}  etag {h.etag[:16]}", file=stdout)
     return 0

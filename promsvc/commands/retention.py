@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 
-from promsvc.commands import CommandError
+from promsvc.commands import registry_of, settings_and_registries
 
 DESCRIPTION = """\
 Delete, in every registry (or one), the contact details of episodes whose invitations have all
@@ -36,22 +35,13 @@ def add_parser(commands) -> None:
 
 def run_retention(args, environ=None, stdout=None, now: dt.datetime | None = None) -> int:
     from promsvc import db, retention
-    from promsvc.registries import loader
-    from promsvc.registries.schema import Registry
-    from promsvc.settings import Settings
 
     out = stdout or sys.stdout
-    settings = Settings.from_mapping(os.environ if environ is None else environ)
-    registries: dict[str, Registry] = loader.load_all(settings)
+    settings, registries = settings_and_registries(environ)
     if args.registry is not None:
-        if args.registry not in registries:
-            raise CommandError(f"unknown registry {args.registry!r}; known: {', '.join(sorted(registries))}")
-        registries = {args.registry: registries[args.registry]}
-    engine = db.make_engine(settings)
-    try:
+        registries = {args.registry: registry_of(registries, args.registry)}
+    with db.opened(settings) as engine:
         done = retention.run(engine, settings, registries, now=now or dt.datetime.now(dt.UTC), dry_run=args.dry_run)
-    finally:
-        engine.dispose()
     verb = "would be deleted" if args.dry_run else "deleted"
     for d in done:
         print(f"{d.registry}: contact details of {d.episodes} episode(s) ({d.contacts} address(es), kept "

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+
+from promsvc.commands import settings_and_registries
 
 DESCRIPTION = """\
 Score the stored answers again, with the scorings and value sets the registry's protocol names
@@ -40,25 +41,20 @@ def add_parser(commands) -> None:
 
 def run_recompute(args, environ=None, stdout=None, stderr=None) -> int:
     from promsvc import db
-    from promsvc.registries import loader
     from promsvc.responses.recompute import RecomputeError, recompute
-    from promsvc.settings import Settings
 
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
-    settings = Settings.from_mapping(os.environ if environ is None else environ)
-    registries = loader.load_all(settings)
-    engine = db.make_engine(settings)
-    try:
-        with db.session(engine) as session:
-            report = recompute(
-                session, registries, registry=args.registry, instrument=args.instrument, scoring=args.scoring,
-                method=args.method, country=args.country, dry_run=args.dry_run,
-            )
-    except RecomputeError as e:
-        print(f"promsvc: error: {e}", file=stderr)
-        return 2
-    finally:
-        engine.dispose()
+    settings, registries = settings_and_registries(environ)
+    with db.opened(settings) as engine:
+        try:
+            with db.session(engine) as session:
+                report = recompute(
+                    session, registries, registry=args.registry, instrument=args.instrument, scoring=args.scoring,
+                    method=args.method, country=args.country, dry_run=args.dry_run,
+                )
+        except RecomputeError as e:
+            print(f"promsvc: error: {e}", file=stderr)
+            return 2
     for line in report.lines():
         print(line, file=stdout)
     return 0

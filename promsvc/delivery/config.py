@@ -126,8 +126,7 @@ class Delivery:
 
 def delivery_engine(url: str, durability: str = "batch", workers: int = 1) -> Engine:
     # Per worker: a connection for its transactions and, on PostgreSQL, one for its `sending` records.
-    size = 2 * workers + 2
-    engine = make_engine(url, pool_size=size, max_overflow=2) if not url.startswith("sqlite") else make_engine(url)
+    engine = make_engine(url, pool_size=2 * workers + 2, max_overflow=2)
     if durability != "batch":
         return engine
 
@@ -135,6 +134,8 @@ def delivery_engine(url: str, durability: str = "batch", workers: int = 1) -> En
     def _relaxed(dbapi_connection, record):
         # Registered after promsvc.db's own listener, so it overrides synchronous=FULL.
         record.info["relaxed"] = True
+        # The same relaxation in each database's words: SQLite's commit skips the fsync of the
+        # WAL, PostgreSQL's returns before the WAL is flushed.
         if engine.dialect.name == "sqlite":
             dbapi_connection.execute("PRAGMA synchronous=NORMAL")
         else:
@@ -151,6 +152,8 @@ def durable_transaction(connection: sa.Connection) -> Iterator[None]:
     database: the end of a batch under `dispatch_durability=batch` (a no-op difference otherwise).
     Start it when `connection` has no transaction open."""
     relaxed = connection.info.get("relaxed", False)
+    # SQLite's durability is the connection's (a PRAGMA, not allowed inside a transaction),
+    # PostgreSQL's the transaction's (SET LOCAL): the same rule, set where each database takes it.
     sqlite = connection.dialect.name == "sqlite"
     raw = connection.connection.driver_connection
     assert raw is not None  # the pool's connection is open: it has its driver's connection

@@ -15,7 +15,7 @@ from promsvc.delivery.channels import ChannelDown, DeliveryFailure
 from promsvc.delivery.config import Delivery, durable_transaction
 from promsvc.delivery.decide import Fail, Send, Skip, ToLetters, Wait, decide
 from promsvc.delivery.email import SmtpChannel
-from promsvc.delivery.messages import HealthInformation, last_day
+from promsvc.delivery.messages import HealthInformation, Rendered, last_day
 from promsvc.delivery.outbox import CLAIMABLE, Item, M, Outcomes, Report, claim, failure_chain, load, mark_sending
 from promsvc.delivery.sms import SmsChannel
 from promsvc.invitations import links
@@ -164,13 +164,15 @@ def _send(d: Delivery, channel: str, items: list[Item], now: dt.datetime) -> Rep
     """Send `items` over one connection of `channel`; the outcomes are written at the end, by a
     commit that waits for the disk. Returns what happened."""
     outcomes = Outcomes(d, now, Report())
-    # PostgreSQL: each `sending` record is one statement committing by itself (one round trip).
-    # SQLite: a short transaction of its own (its BEGIN IMMEDIATE takes the write lock).
+    # PostgreSQL: each `sending` record is one statement committing by itself (one round trip)
+    # on a second, AUTOCOMMIT connection. SQLite: a short transaction of its own on this
+    # connection (BEGIN IMMEDIATE, waited for in short steps: outbox.mark_sending); a second
+    # connection would only be one more writer queueing for the same lock.
     with d.engine.connect() as conn:
         marks = d.engine.connect().execution_options(isolation_level="AUTOCOMMIT") \
             if conn.dialect.name == "postgresql" else None
         try:
-            (_send_email if channel == "email" else _send_sms)(d, conn, marks, items, now, outcomes)
+            _send_over(d, channel, conn, marks, items, now, outcomes)
         finally:
             try:
                 with durable_transaction(conn):
@@ -208,67 +210,58 @@ def _refused(item: Item, channel: str, e: HealthInformation) -> str:
     return failure_chain(item.last_error, channel, f"text refused: {e.term!r} could reveal health information")
 
 
-def _send_email(d: Delivery, conn: sa.Connection, marks: sa.Connection | None, items: list[Item], now: dt.datetime,
-                outcomes: Outcomes) -> None:
-    assert d.config.smtp is not None
-    with SmtpChannel(d.config.smtp) as smtp:
+_CHANNEL_NAMES = {"email": "e-mail", "sms": "SMS"}  # as the log says them
+
+
+def _open(d: Delivery, channel: str) -> SmtpChannel | SmsChannel:
+    """A connection of `channel`, opened by its first message (each worker has its own)."""
+    if channel == "email":
+        assert d.config.smtp is not None
+        return SmtpChannel(d.config.smtp)
+    assert d.config.sms is not None
+    return SmsChannel(d.config.sms)
+
+
+def _hand_over(d: Delivery, connection: SmtpChannel | SmsChannel, item: Item, text: Rendered,
+               now: dt.datetime) -> None:
+    """Give one rendered message to its channel; raises the channel's DeliveryFailure."""
+    assert item.address is not None  # given with its token in _prepare_batch
+    if isinstance(connection, SmtpChannel):
+        prepared = connection.prepare(message_id=item.id, to=item.address, from_name=d.templates.sender(item.registry_id),
+                                      subject=text.subject or "", body=text.body, now=now)
+        connection.finish(prepared)
+    else:
+        connection.send(reference=item.id, to=item.address, text=text.body)
+
+
+def _send_over(d: Delivery, channel: str, conn: sa.Connection, marks: sa.Connection | None, items: list[Item],
+               now: dt.datetime, outcomes: Outcomes) -> None:
+    """Send `items` one after the other over one connection of `channel` ("email" or "sms")."""
+    with _open(d, channel) as connection:
         for n, item in enumerate(items):
             if _stopping(d, items[n:], now, outcomes):
                 return
             try:
-                text = _render(d, item, "email")
+                text = _render(d, item, channel)
             except HealthInformation as e:
-                outcomes.give_up(item, _refused(item, "email", e))
+                outcomes.give_up(item, _refused(item, channel, e))
                 continue
             # Recorded (with the success before it) before anything of it goes out: so a message
             # is `sending` only from here to its reply, and a crash leaves at most this one.
-            if not _mark(d, conn, marks, item, "email", outcomes):
+            if not _mark(d, conn, marks, item, channel, outcomes):
                 outcomes.report.add("lost claim")  # another dispatcher took it over (our claim ran out)
                 continue
-            assert item.address is not None  # given with its token in _prepare_batch
             try:
-                prepared = smtp.prepare(message_id=item.id, to=item.address,
-                                        from_name=d.templates.sender(item.registry_id), subject=text.subject or "",
-                                        body=text.body, now=now)
-                smtp.finish(prepared)
+                _hand_over(d, connection, item, text, now)
             except ChannelDown as e:
-                outcomes.failed(item, "email", e)
+                outcomes.failed(item, channel, e)
                 _put_back(d, items[n + 1:], now, outcomes)
-                log.warning("e-mail channel down: %s", e.reason)
+                log.warning("%s channel down: %s", _CHANNEL_NAMES[channel], e.reason)
                 return
             except DeliveryFailure as e:
-                outcomes.failed(item, "email", e)
+                outcomes.failed(item, channel, e)
                 continue
-            outcomes.sent(item, "email")
-
-
-def _send_sms(d: Delivery, conn: sa.Connection, marks: sa.Connection | None, items: list[Item], now: dt.datetime,
-              outcomes: Outcomes) -> None:
-    assert d.config.sms is not None
-    with SmsChannel(d.config.sms) as gateway:
-        for n, item in enumerate(items):
-            if _stopping(d, items[n:], now, outcomes):
-                return
-            try:
-                text = _render(d, item, "sms")
-            except HealthInformation as e:
-                outcomes.give_up(item, _refused(item, "sms", e))
-                continue
-            if not _mark(d, conn, marks, item, "sms", outcomes):
-                outcomes.report.add("lost claim")
-                continue
-            assert item.address is not None  # given with its token in _prepare_batch
-            try:
-                gateway.send(reference=item.id, to=item.address, text=text.body)
-            except ChannelDown as e:
-                outcomes.failed(item, "sms", e)
-                _put_back(d, items[n + 1:], now, outcomes)
-                log.warning("SMS channel down: %s", e.reason)
-                return
-            except DeliveryFailure as e:
-                outcomes.failed(item, "sms", e)
-                continue
-            outcomes.sent(item, "sms")
+            outcomes.sent(item, channel)
 
 
 def _put_back(d: Delivery, items: list[Item], now: dt.datetime, outcomes: Outcomes) -> None:

@@ -32,7 +32,7 @@ def expire(d: Delivery, now: dt.datetime, chunk: int = 1000) -> Report:
                 conn.rollback()
                 break
             for inv_id in ids:
-                if moves.move(conn, inv_id, PENDING, Status.expired, now, "window closed"):
+                if moves.move(conn, inv_id, PENDING, Status.expired, now, moves.WINDOW_CLOSED):
                     report.add("invitations expired")
             skipped = conn.execute(
                 sa.update(M).where(M.c.invitation_id.in_(ids), unindexed(M.c.status).in_(CLAIMABLE))

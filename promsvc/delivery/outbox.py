@@ -338,7 +338,10 @@ def mark_sending(d: Delivery, conn: sa.Connection, item: Item, channel: str, sen
     if sent:
         assert now is not None  # the successes come with the time they were sent (dispatch passes both)
         params.update(done=list(sent), now=_bound_time(conn.dialect, now))
-    if conn.dialect.name == "sqlite":  # waits for another writer in short steps
+    # SQLite: the driver's own transaction, whose BEGIN IMMEDIATE waits for another writer in
+    # short steps (when_unlocked), and no data-modifying CTE to join the two updates. PostgreSQL:
+    # one statement on an AUTOCOMMIT connection, row locks instead of a database lock.
+    if conn.dialect.name == "sqlite":
         if sent:
             when_unlocked(raw, "BEGIN IMMEDIATE").close()
             try:

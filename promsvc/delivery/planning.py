@@ -18,6 +18,8 @@ log = logging.getLogger("promsvc.delivery")
 
 
 def _insert_ignore(dialect: str):
+    # Both databases say ON CONFLICT DO NOTHING, but SQLAlchemy has it only in each dialect's own
+    # `insert`: the branch chooses the construct, not what the statement does.
     return (postgresql.insert(M) if dialect == "postgresql" else sqlite.insert(M)).on_conflict_do_nothing(
         index_elements=["invitation_id", "kind", "number"])
 

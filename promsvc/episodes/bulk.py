@@ -26,10 +26,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from promsvc import numbers
+from promsvc.audit import row as audit_row
 from promsvc.episodes import synthetic
 from promsvc.episodes.export import ATTRIBUTE_PREFIX, export_columns
 from promsvc.episodes.synthetic import Chunk
-from promsvc.models import AuditEntry, Episode, Invitation, InvitationEvent, Response, Score, new_id, table
+from promsvc.invitations import moves
+from promsvc.models import AuditEntry, Episode, Invitation, InvitationEvent, Response, Score, Status, new_id, table
 from promsvc.registries.schema import Registry
 
 EXPORT_TIME = "%Y-%m-%dT%H:%M:%SZ"
@@ -98,6 +100,7 @@ def load(engine: Engine, registry: Registry, chunks: Iterable[Chunk], counts: li
     written: dict[str, int] = {}
     raw = engine.raw_connection()
     try:
+        # Each database's fastest way in: PostgreSQL's COPY, SQLite's executemany (it has no COPY).
         postgresql = engine.dialect.name == "postgresql"
         writer = _postgresql if postgresql else _sqlite
         if postgresql:
@@ -108,8 +111,7 @@ def load(engine: Engine, registry: Registry, chunks: Iterable[Chunk], counts: li
             writer(raw, tables)
             for target, frame in tables:
                 written[target.name] = written.get(target.name, 0) + frame.height
-        audit = pl.DataFrame([{"at": now or dt.datetime.now(dt.UTC), "actor": ACTOR, "role": "admin",
-                               "action": "cohort.load", "registry_id": registry.id, "episode_id": None, "outcome": "ok"}],
+        audit = pl.DataFrame([audit_row(ACTOR, "admin", "cohort.load", registry.id, None, "ok", now or dt.datetime.now(dt.UTC))],
                              schema={"at": pl.Datetime("us", "UTC"), "actor": pl.String, "role": pl.String, "action": pl.String,
                                      "registry_id": pl.String, "episode_id": pl.String, "outcome": pl.String})
         writer(raw, [(table(AuditEntry), audit)])
@@ -199,19 +201,35 @@ def _tables(registry: Registry, chunk: Chunk, ids: _Ids) -> list[tuple[sa.Table,
             (table(Response), pl.concat(responses)), (table(Score), pl.concat(scores))]
 
 
+# The moves the service makes to bring an invitation to each status a synthetic one ends in:
+# (status, the column of its time, the note of its event). `_events` checks each against the
+# state machine (promsvc.invitations.moves.check_history) before it writes any.
+_HISTORIES: dict[Status, list[tuple[Status, str, str | None]]] = {
+    Status.planned: [(Status.planned, "created_at", None)],
+    Status.open: [(Status.planned, "created_at", None), (Status.open, "due_at", moves.LINK_ISSUED)],
+    Status.completed: [(Status.planned, "created_at", None), (Status.open, "due_at", moves.LINK_ISSUED),
+                       (Status.completed, "status_at", None)],
+    Status.expired: [(Status.planned, "created_at", None), (Status.open, "due_at", moves.LINK_ISSUED),
+                     (Status.expired, "status_at", moves.WINDOW_CLOSED)],
+    Status.withdrawn: [(Status.planned, "created_at", None), (Status.withdrawn, "status_at", moves.EPISODE_WITHDRAWN)],
+}
+
+
 def _events(rows: pl.DataFrame) -> pl.DataFrame:
-    """Each invitation's status changes: planned when enrolled; open when its link went out
-    (answered, expired, open); then completed, expired or withdrawn."""
-    planned = rows.select(pl.col("id").alias("invitation_id"), pl.lit("planned").alias("status"),
-                          pl.col("created_at").alias("at"), pl.lit(None, pl.String).alias("note"), pl.col("i"), pl.lit(0).alias("n"))
-    invited = rows.filter(pl.col("status").is_in(["open", "completed", "expired"])).select(
-        pl.col("id").alias("invitation_id"), pl.lit("open").alias("status"), pl.col("due_at").alias("at"),
-        pl.lit("link issued").alias("note"), pl.col("i"), pl.lit(1).alias("n"))
-    ended = rows.filter(pl.col("status").is_in(["completed", "expired", "withdrawn"])).select(
-        pl.col("id").alias("invitation_id"), "status", pl.col("status_at").alias("at"),
-        pl.col("status").replace_strict({"completed": None, "expired": "window closed", "withdrawn": "episode withdrawn"},
-                                        return_dtype=pl.String).alias("note"), pl.col("i"), pl.lit(2).alias("n"))
-    return pl.concat([planned, invited, ended]).sort("i", "n").drop("i", "n")
+    """Each invitation's status changes, as `invitation_event` rows (the columns of
+    promsvc.invitations.moves.event_row): the moves of `_HISTORIES` to its status."""
+    invitation_id, status, at, note = moves.event_row("", Status.planned, None)  # the column names
+    parts: list[pl.DataFrame] = []
+    for final in rows["status"].unique().to_list():
+        if Status(final) not in _HISTORIES:
+            raise ValueError(f"a synthetic invitation cannot be loaded as {final}: no history leads there")
+        history = _HISTORIES[Status(final)]
+        moves.check_history([step for step, _, _ in history])
+        ending = rows.filter(pl.col("status") == final)
+        parts.extend(ending.select(
+            pl.col("id").alias(invitation_id), pl.lit(step.value).alias(status), pl.col(column).alias(at),
+            pl.lit(text, pl.String).alias(note), pl.col("i"), pl.lit(n).alias("n")) for n, (step, column, text) in enumerate(history))
+    return pl.concat(parts).sort("i", "n").drop("i", "n")
 
 
 # ------------------------------------------------------------------ one writer per database

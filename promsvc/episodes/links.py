@@ -58,7 +58,7 @@ def issue_link(session: Session, caller: Caller, registry: Registry, external_id
                "an answer outside the window does not count; nothing to do")
 
     if status in (Status.planned, Status.failed):
-        if not moves.change(session, invitation, (status,), Status.open, now, note=f"link issued ({LINK_CHANNEL})"):
+        if not moves.change(session, invitation, (status,), Status.open, now, note=f"{moves.LINK_ISSUED} ({LINK_CHANNEL})"):
             session.rollback()
             return issue_link(session, caller, registry, external_id, time_point, settings, now)
     token = links.issue_clinic_link(session, invitation.id, now)

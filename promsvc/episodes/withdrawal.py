@@ -40,7 +40,7 @@ def withdraw(session: Session, caller: Caller, registry: Registry, external_id: 
     for inv in session.exec(select(Invitation).where(Invitation.episode_id == episode.id)).all():
         # The reason may name the patient's circumstances, so events only say what happened. The
         # link's token is kept: the status stops it, and the patient who opens it is told (410).
-        moves.change(session, inv, PENDING, Status.withdrawn, now, note="episode withdrawn")
+        moves.change(session, inv, PENDING, Status.withdrawn, now, note=moves.EPISODE_WITHDRAWN)
     session.execute(sa.delete(Contact).where(col(Contact.episode_id) == episode.id))
     audit.record(session, caller.key_id, caller.role, "episode.withdraw", registry.id, episode.id, "ok")
     session.flush()

@@ -3,14 +3,22 @@
 A move is a conditional UPDATE (`WHERE status IN from_`), so that two requests, two jobs or
 two service processes cannot both make the same change: the second finds the status already
 changed and is told so (False, or the invitation left out of the answer). The caller commits.
+
+Writers that do more in the same round trip or store many invitations at once use the same
+rule in another form, never their own: `move_many_sql` is `move_many` as SQL text for one
+PostgreSQL statement (the submission's store), and `check_history` checks the statuses a
+writer stores as the outcome of several moves at once (the cohort load).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import pairwise
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
 from promsvc.db import unindexed
@@ -21,9 +29,15 @@ _I = table(Invitation)
 _E = table(InvitationEvent)
 _INSERT_EVENT = sa.insert(_E)
 
+# The notes of the events of moves made in more than one place.
+LINK_ISSUED = "link issued"
+WINDOW_CLOSED = "window closed"
+EPISODE_WITHDRAWN = "episode withdrawn"
 
-def event_row(invitation_id: str, status: Status | str, at: dt.datetime, note: str | None = None) -> dict:
-    """The `invitation_event` row of a status an invitation took (or was created with) at `at`."""
+
+def event_row(invitation_id: Any, status: Status | str, at: Any, note: Any = None) -> dict[str, Any]:
+    """The `invitation_event` row of a status an invitation took (or was created with) at `at`
+    (values, or in `move_many_sql` the SQL expressions that give them)."""
     return {"invitation_id": invitation_id, "status": Status(status), "at": at, "note": note}
 
 
@@ -56,14 +70,20 @@ def change(session: Session, invitation: Invitation, from_: Iterable[Status | st
 _MANY: dict[tuple, sa.Update] = {}  # built once each: building a statement costs more than running it
 
 
+def _many(from_: tuple[Status, ...], to: Status, open_at: bool, ids: sa.ColumnElement[bool], at: sa.ColumnElement) -> sa.Update:
+    """The UPDATE of a move of many invitations, in both forms (`ids` matches the ids given,
+    `at` is the time given): the moved ids come back."""
+    where: list[sa.ColumnElement[bool]] = [ids, _I.c.status.in_(from_)]  # status: not indexed
+    if open_at:
+        where.append(unindexed(_I.c.expires_at) > at)
+    return sa.update(_I).where(*where).values(status=to, status_at=at).returning(_I.c.id)
+
+
 def _many_statement(from_: tuple[Status, ...], to: Status, open_at: bool) -> sa.Update:
     key = (from_, to, open_at)
     if key not in _MANY:
-        where: list[sa.ColumnElement[bool]] = [_I.c.id.in_(sa.bindparam("ids", expanding=True)), _I.c.status.in_(from_)]  # status: not indexed
-        if open_at:
-            where.append(unindexed(_I.c.expires_at) > sa.bindparam("at", type_=_I.c.expires_at.type))
-        _MANY[key] = (sa.update(_I).where(*where)
-                      .values(status=to, status_at=sa.bindparam("at", type_=_I.c.status_at.type)).returning(_I.c.id))
+        _MANY[key] = _many(from_, to, open_at, _I.c.id.in_(sa.bindparam("ids", expanding=True)),
+                           sa.bindparam("at", type_=_I.c.status_at.type))
     return _MANY[key]
 
 
@@ -80,3 +100,39 @@ def move_many(conn: sa.Connection, ids: Sequence[str], from_: Iterable[Status | 
         notes = notes or {}
         conn.execute(_INSERT_EVENT, [event_row(i, to, at, notes.get(i)) for i in ids if i in moved])
     return moved
+
+
+# Rendered with the values written into the text (statuses, notes); `named` so that the `%` of
+# the psycopg placeholders below is kept as it is (a `pyformat` dialect would double it).
+_POSTGRESQL = postgresql.psycopg.dialect(paramstyle="named")
+
+
+def move_many_sql(from_: Iterable[Status | str], to: Status | str, *, only_open: bool = False,
+                  note: str | None = None, name: str = "moved") -> str:
+    """`move_many` as two data-modifying CTEs of a PostgreSQL statement that does more in the
+    same round trip, to follow `WITH`: `{name}` (the moved ids) and `{name}_events` (their
+    events, each with `note`). psycopg parameters: `%(ids)s` (the ids, a list) and `%(at)s`.
+    The same check, UPDATE and event rows as `move_many`: built by the same code."""
+    sources = tuple(Status(s) for s in from_)
+    check_move(sources, to)
+    at = sa.literal_column("%(at)s", _I.c.status_at.type)
+    update = _many(sources, Status(to), only_open, _I.c.id == sa.any_(sa.literal_column("%(ids)s::varchar[]")), at)
+    moved = sa.table(name, sa.column("id"))
+    row = event_row(moved.c.id, to, at, note)
+    events = sa.insert(_E).from_select(list(row), sa.select(*(
+        v if isinstance(v, sa.ColumnElement) else sa.literal(v, _E.c[k].type) for k, v in row.items())))
+
+    def text(statement: sa.ClauseElement) -> str:
+        return str(statement.compile(dialect=_POSTGRESQL, compile_kwargs={"literal_binds": True}))
+
+    return f"{name} AS ({text(update)}), {name}_events AS ({text(events)})"
+
+
+def check_history(statuses: Sequence[Status | str]) -> None:
+    """Refuse a history (the statuses an invitation took, in order, from the one it is created
+    with) that takes a move the state machine does not have: for a writer that stores the
+    outcome of several moves at once, with their events (the cohort load)."""
+    if not statuses or Status(statuses[0]) is not Status.planned:
+        raise ValueError(f"an invitation is created planned, not {Status(statuses[0]).value if statuses else 'without a status'}")
+    for before, after in pairwise(statuses):
+        check_move((before,), after)

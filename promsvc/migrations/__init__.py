@@ -14,6 +14,8 @@ and check it; tests/integration/test_migrations.py fails while models and migrat
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -41,20 +43,30 @@ def upgrade(target: Engine | str, revision: str = "head") -> None:
 
     engine = make_engine(target) if isinstance(target, str) else target
     try:
-        with engine.connect() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": PG_LOCK_ID})
-                connection.commit()
-            try:
-                command.upgrade(config(connection), revision)
-                connection.commit()
-            finally:
-                if connection.dialect.name == "postgresql":
-                    connection.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": PG_LOCK_ID})
-                    connection.commit()
+        with engine.connect() as connection, _one_at_a_time(connection):
+            command.upgrade(config(connection), revision)
+            connection.commit()
     finally:
         if isinstance(target, str):
             engine.dispose()
+
+
+@contextmanager
+def _one_at_a_time(connection: Connection) -> Iterator[None]:
+    """Two processes starting at once must not both migrate. PostgreSQL: an advisory lock held
+    around the migration. SQLite needs none: the migration's first statement takes the
+    database's write lock (BEGIN IMMEDIATE, promsvc.db), so the second process waits for it (up
+    to the busy timeout) and then finds the database migrated."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    connection.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": PG_LOCK_ID})
+    connection.commit()
+    try:
+        yield
+    finally:
+        connection.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": PG_LOCK_ID})
+        connection.commit()
 
 
 def current(engine: Engine) -> str | None:

@@ -18,7 +18,7 @@ def _configure(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters little in place: a changed table is copied
         compare_type=True,
     )
 

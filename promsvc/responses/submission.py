@@ -138,21 +138,14 @@ def _columns(table: sa.Table, *skip: str) -> str:
 # per-row work in the driver: psycopg adapting a row's values cost more than PostgreSQL
 # writing it. A single statement is atomic on its own, so in autocommit mode it is its own
 # transaction. The foreign keys of `score` are checked at the end of the statement, when the
-# responses it refers to are there. `done` and `events` are the move of
-# promsvc.invitations.moves.move_many(TAKES_ANSWERS → completed, only_open) in SQL; the rows
-# of every other table are built by the same Python as on SQLite (tests/integration/
+# responses it refers to are there. `done` and `done_events` are the move of `_store_each_table`
+# (TAKES_ANSWERS → completed, only while open) as promsvc.invitations.moves writes it in SQL;
+# the rows of every other table are built by the same Python as on SQLite (tests/integration/
 # test_submission.py proves that both write the same rows).
-_STORE_POSTGRESQL = f"""
-WITH done AS (
-    UPDATE invitation SET status = '{Status.completed.value}', status_at = %(at)s
-    WHERE id = ANY(%(ids)s::varchar[])
-      AND status IN ({", ".join(f"'{s.value}'" for s in TAKES_ANSWERS)})
-      AND expires_at > %(at)s
-    RETURNING id
-), events AS (
-    INSERT INTO invitation_event (invitation_id, status, at)
-    SELECT id, '{Status.completed.value}', %(at)s FROM done
-), responses AS (
+def _store_statement() -> str:
+    return f"""
+WITH {moves.move_many_sql(TAKES_ANSWERS, Status.completed, only_open=True, name="done")},
+responses AS (
     INSERT INTO response ({_columns(_RESPONSE)})
     SELECT {_columns(_RESPONSE)} FROM json_populate_recordset(NULL::response, %(responses)s)
     WHERE invitation_id IN (SELECT id FROM done)
@@ -171,6 +164,9 @@ WITH done AS (
 )
 SELECT id FROM done
 """
+
+
+_STORE_POSTGRESQL = _store_statement()  # built once: building it costs more than running it
 _json = msgspec.json.Encoder()
 
 
@@ -197,7 +193,7 @@ def store(connection: sa.Connection, batch: Sequence[Prepared], at: dt.datetime 
     for p in batch:
         first.setdefault(p.invitation_id, p)
     written = list(first.values())
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":  # one round trip (data-modifying CTEs, which SQLite lacks)
         changed = set(connection.exec_driver_sql(_STORE_POSTGRESQL, {
             "at": at,
             "ids": list(first),

@@ -160,6 +160,9 @@ class Writer:
         if not self._ready:
             return
         prepared = [p for p, _ in self._ready]
+        # SQLite has one write lock for the database: take it without waiting (another process
+        # may hold it) and write several statements under it. PostgreSQL's store is one
+        # statement that commits itself.
         if self._sqlite:
             self._begin_immediate(connection)
             outcomes = await self._store_in_transaction(connection, prepared)
@@ -252,7 +255,8 @@ class Writer:
     def _connect(self) -> sa.Connection:
         if self._connection is None:
             connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            # Never wait long for a lock inside a statement: the loop would stand still.
+            # Never wait long for a lock inside a statement: the loop would stand still. Each
+            # database says so in its own words (a busy timeout; lock and statement timeouts).
             if self._sqlite:
                 connection.exec_driver_sql("PRAGMA busy_timeout=0")
             else:
@@ -271,7 +275,7 @@ class Writer:
         if connection is None:
             return
         try:
-            if self._sqlite:
+            if self._sqlite:  # back to the waits of every other connection, in each database's words
                 connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             else:
                 connection.exec_driver_sql("RESET lock_timeout")
