@@ -222,8 +222,10 @@ def _connect(engine: Engine) -> Iterator:
 
     with engine.connect() as sqlite:
         def fetch(query: Query) -> pl.DataFrame:
-            result = sqlite.exec_driver_sql(query.sql)  # as written: literals, no parameters
-            parts = [pl.DataFrame(rows, schema=query.columns, orient="row") for rows in iter(lambda: result.fetchmany(BLOCK), [])]
+            # the driver's own cursor: plain tuples, not SQLAlchemy's rows
+            cursor = sqlite.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute(query.sql)  # as written: literals, no parameters
+            parts = [pl.DataFrame(rows, schema=query.columns, orient="row") for rows in iter(lambda: cursor.fetchmany(BLOCK), [])]
             return pl.concat(parts) if parts else pl.DataFrame(schema=query.columns)
 
         yield fetch
