@@ -23,7 +23,7 @@ with a JSON extraction per score and query took 25 of the 27 CPU seconds per mil
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import polars as pl
@@ -38,7 +38,7 @@ class Query:
     """One SELECT and the types of its result columns (each fetched column is cast to its type:
     a text column of no value comes from ADBC as integers)."""
 
-    def __init__(self, sql: str, columns: dict[str, pl.DataType]):
+    def __init__(self, sql: str, columns: Mapping[str, pl.DataType]):
         self.sql, self.columns = sql, columns
 
 
