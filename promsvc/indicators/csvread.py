@@ -49,7 +49,7 @@ def read(path: str | Path, registry: Registry, needs: F.Needs) -> pl.DataFrame:
     data = data.with_columns(pl.col(c) == "true" for c in booleans)  # checked: true, false or empty
     episode_columns = list(EPISODE.values()) + [F.attribute_column(a) for a in plan.attributes]
     # sorted once here (cheap when the file is, as an export is), the groupings below need no hashing
-    data = data.sort("episode", maintain_order=True)
+    data = F.by_episode(data)
     episodes = _episodes(data, episode_columns, [tp.id for tp in plan.protocol.time_points], name)
     long = data.select(pl.exclude([c for c in episode_columns if c != "episode"] + ["row"]))
     return F.assemble(plan, episodes, [long])
