@@ -1,30 +1,28 @@
 """The indicator frame from the database: a few set-based queries of only the columns needed,
-fetched as Arrow and joined in polars. Use `frame.from_database`.
+fetched into polars in bulk. Use `frame.from_database`.
 
-One query per table, each a scan of one table with no join (the same SQL on SQLite and
-PostgreSQL but for `_Sql`'s few expressions):
+Three kinds of query, each one statement over the whole protocol:
 
-1. the protocol's episodes: id, unit, event date, withdrawal and death, and the attributes
-   needed (extracted from the JSON column in SQL);
-2. if time points or scores are needed: the registry's invitations of those time points
-   (status, due and expiry times), and its responses (invitation, submission time);
-3. if scores are needed: the current scores of the instruments and scorings needed, each score
-   needed extracted from `score.values` in SQL into a column of its own (NULL on the rows of
-   other instruments).
+1. the episodes: id, unit, event date, withdrawal and death, and the attributes needed
+   (extracted from the JSON column in SQL);
+2. if time points are needed: their invitations (status, due and expiry times) with the latest
+   submission time of their responses;
+3. per instrument and scoring needed: the current scores needed (extracted from `score.values`
+   in SQL), with the episode and time point of their response.
 
-Times come out of SQL as whole seconds since 1970 (the export's precision). On PostgreSQL the
-rows travel as Arrow through ADBC (`adbc-driver-postgresql`), never as Python objects; on
-SQLite through the `sqlite3` module (see `_connect` for why not ADBC there). Polars joins them
-on their ids (in parallel). Joining in SQL instead costs the database more
-than it saves here: SQLite looks every joined row up by its primary key, and PostgreSQL's joins
-with a JSON extraction per score and query took 25 of the 27 CPU seconds per million rows
-(docs/indicators.md, "Speed").
+Times come out of SQL as whole seconds since 1970 (the export's precision). On PostgreSQL each
+query's rows come as CSV through `COPY … TO STDOUT`, parsed by polars; on SQLite a block of rows
+at a time. The joins run in the database: PostgreSQL hashes them in parallel; SQLite looks each
+row up by its primary key, which is what makes it the slower route (docs/service.md has the
+figures). Reading each table whole and joining in polars was tried twice and lost both times:
+through Python rows, and (commit 1ee7702 on branch indspeed) with PostgreSQL's rows as Arrow
+through ADBC: the server's CPU fell five-fold, but every id travels, and at 5 M rows the reading
+process took 80.6 CPU s and 5.4 GB against 57.7 s and 2.1 GB (docs/indicators.md, "Speed").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import io
 
 import polars as pl
 from sqlalchemy.engine import Engine
@@ -35,52 +33,30 @@ from promsvc.registries.schema import Registry
 
 
 class Query:
-    """One SELECT and the types of its result columns (each fetched column is cast to its type:
-    a text column of no value comes from ADBC as integers)."""
+    """One SELECT, its parameters, and its result columns with their types as fetched."""
 
-    def __init__(self, sql: str, columns: Mapping[str, pl.DataType]):
-        self.sql, self.columns = sql, columns
+    def __init__(self, sql: str, params: dict, columns: dict[str, pl.DataType]):
+        self.sql, self.params, self.columns = sql, params, columns
 
 
 def read(engine: Engine, registry: Registry, needs: F.Needs) -> pl.DataFrame:
     plan = F.plan(registry, needs)
     sql = _Sql(engine.dialect.name)
-    where = {"registry": registry.id, "protocol": plan.protocol.id}
-    with _connect(engine) as fetch:
-        episodes = _episodes(fetch(_episode_query(sql, plan, where)), plan)
+    params = {"registry": registry.id, "protocol": plan.protocol.id}
+    with engine.connect() as connection:
+        fetch = _fetcher(connection)
+        episodes = _episodes(fetch(_episode_query(sql, plan, params)), plan)
         long = []
-        time_points = sorted(set(plan.time_points) | {r.time_point for r in plan.scores})
-        if time_points:
-            invitations = fetch(_invitation_query(sql, time_points, where))
-            responses = fetch(_response_query(sql, bool(plan.scores), where))
-            long.append(_per_time_point(plan, sql, episodes, invitations, responses, fetch))
-    return F.assemble(plan, episodes.drop("id"), long)
-
-
-def _per_time_point(plan: F.Plan, sql: _Sql, episodes: pl.DataFrame, invitations: pl.DataFrame,
-                    responses: pl.DataFrame, fetch) -> pl.DataFrame:
-    """One row per invitation of the protocol's episodes: `episode`, `time_point`, its fields
-    and its scores (named as the frame's columns without their `{tp}.`)."""
-    long = invitations.join(episodes.select("id", "episode"), left_on="episode_id", right_on="id", how="inner")
-    submitted = responses.group_by("invitation_id").agg(pl.col("submitted_at").max())
-    long = long.join(submitted, left_on="id", right_on="invitation_id", how="left")
-    long = long.with_columns(_seconds(c) for c in ("due_at", "expires_at", "submitted_at"))
-    if plan.scores:
-        scores = fetch(_score_query(sql, plan))
-        values = [c for c in scores.columns if c != "response_id"]
-        # one current score row per response and scoring, one response per invitation and
-        # instrument: each value column has at most one value per invitation
-        per_invitation = (scores.join(responses.select("id", "invitation_id"), left_on="response_id", right_on="id", how="inner")
-                          .group_by("invitation_id").agg(pl.col(values).max()))
-        # as the export writes them (promsvc.numbers), so that a CSV export gives the same frame
-        long = long.join(numbers.clean_frame(per_invitation), left_on="id", right_on="invitation_id", how="left")
-    return long.drop("id", "episode_id")
+        if plan.time_points:
+            long.append(_times(fetch(_time_point_query(sql, plan, params))))
+        for (instrument, scoring_id), refs in _score_groups(plan).items():
+            # as the export writes them (promsvc.numbers), so that a CSV export gives the same frame
+            long.append(numbers.clean_frame(fetch(_score_query(sql, plan, params, instrument, scoring_id, refs))))
+    return F.assemble(plan, episodes, long)
 
 
 class _Sql:
-    """The few expressions that differ between SQLite and PostgreSQL, and literals (ADBC's
-    parameter markers differ too: `?` and `$1`; every value here is an id from the checked
-    registry and indicator definitions, quoted as SQL quotes text)."""
+    """The few expressions that differ between SQLite and PostgreSQL."""
 
     def __init__(self, dialect: str):
         self.sqlite = dialect == "sqlite"
@@ -93,139 +69,148 @@ class _Sql:
     def json_text(self, column: str, key: str) -> str:
         if self.sqlite:
             return f"CAST(json_extract({column}, {_json_path(key)}) AS TEXT)"
-        return f"({column} ->> {literal(key)})"
+        return f"({column} ->> {_literal(key)})"
 
     def json_number(self, column: str, key: str) -> str:
         if self.sqlite:
             return f"CAST(json_extract({column}, {_json_path(key)}) AS REAL)"
-        return f"CAST({column} ->> {literal(key)} AS DOUBLE PRECISION)"
+        return f"CAST({column} ->> {_literal(key)} AS DOUBLE PRECISION)"
 
 
-def literal(text: str) -> str:
+def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _in(values: list[str]) -> str:
-    return f"({', '.join(map(literal, values))})"
-
-
-def _name(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
 
 
 def _json_path(key: str) -> str:
     """SQLite's JSON path of a top-level key, quoted (score ids may hold `-` or `.`)."""
-    return literal('$."' + key.replace('"', '\\"') + '"')
+    return _literal('$."' + key.replace('"', '\\"') + '"')
 
 
-def _episode_query(sql: _Sql, plan: F.Plan, where: dict[str, str]) -> Query:
-    select = ["id", "external_id AS episode", "unit_id AS unit", "protocol_id AS protocol",
-              "CAST(event_date AS TEXT) AS event_date", f"{sql.seconds('withdrawn_at')} AS withdrawn_at",
-              f"{sql.seconds('deceased_at')} AS deceased_at"]
-    select += [f"{sql.json_text('attributes', a)} AS {_name(F.attribute_column(a))}" for a in plan.attributes]
-    columns = (dict.fromkeys(["id", "episode", "unit", "protocol", "event_date"], pl.String())
-               | {"withdrawn_at": pl.Int64(), "deceased_at": pl.Int64()}
-               | dict.fromkeys(map(F.attribute_column, plan.attributes), pl.String()))  # in the order selected
-    return Query(f"SELECT {', '.join(select)} FROM episode "
-                 f"WHERE registry_id = {literal(where['registry'])} AND protocol_id = {literal(where['protocol'])}", columns)
+def _episode_query(sql: _Sql, plan: F.Plan, params: dict) -> Query:
+    columns: dict[str, pl.DataType] = {"episode": pl.String(), "unit": pl.String(), "protocol": pl.String(),
+                                       "event_date": pl.String(), "withdrawn_at": pl.Int64(), "deceased_at": pl.Int64()}
+    select = ["e.external_id", "e.unit_id", "e.protocol_id", "e.event_date", sql.seconds("e.withdrawn_at"),
+              sql.seconds("e.deceased_at")]
+    for a in plan.attributes:
+        select.append(sql.json_text("e.attributes", a))
+        columns[F.attribute_column(a)] = pl.String()
+    return Query(f"SELECT {', '.join(select)} FROM episode e WHERE e.registry_id = :registry AND e.protocol_id = :protocol",
+                 params, columns)
 
 
-def _invitation_query(sql: _Sql, time_points: list[str], where: dict[str, str]) -> Query:
-    return Query(f"SELECT id, episode_id, time_point, status, {sql.seconds('due_at')} AS due_at, "
-            f"{sql.seconds('expires_at')} AS expires_at FROM invitation "
-            f"WHERE registry_id = {literal(where['registry'])} AND time_point IN {_in(time_points)}",
-                 dict.fromkeys(["id", "episode_id", "time_point", "status"], pl.String())
-                 | {"due_at": pl.Int64(), "expires_at": pl.Int64()})
+def _time_point_query(sql: _Sql, plan: F.Plan, params: dict) -> Query:
+    names = _names("tp", plan.time_points)
+    submitted = ("SELECT invitation_id, max(submitted_at) AS submitted_at FROM response "
+                 "WHERE registry_id = :registry GROUP BY invitation_id")
+    return Query(
+        f"SELECT e.external_id, i.time_point, i.status, {sql.seconds('i.due_at')}, {sql.seconds('i.expires_at')}, "
+        f"{sql.seconds('r.submitted_at')} "
+        f"FROM invitation i JOIN episode e ON e.id = i.episode_id "
+        f"LEFT JOIN ({submitted}) r ON r.invitation_id = i.id "
+        f"WHERE i.registry_id = :registry AND e.protocol_id = :protocol AND i.time_point IN ({', '.join(':' + n for n in names)})",
+        params | dict(zip(names, plan.time_points, strict=True)),
+        {"episode": pl.String(), "time_point": pl.String(), "status": pl.String(), "due_at": pl.Int64(),
+         "expires_at": pl.Int64(), "submitted_at": pl.Int64()},
+    )
 
 
-def _response_query(sql: _Sql, with_id: bool, where: dict[str, str]) -> Query:
-    return Query(f"SELECT {'id, ' if with_id else ''}invitation_id, {sql.seconds('submitted_at')} AS submitted_at "
-            f"FROM response WHERE registry_id = {literal(where['registry'])}",
-                 ({"id": pl.String()} if with_id else {}) | {"invitation_id": pl.String(), "submitted_at": pl.Int64()})
-
-
-def _score_query(sql: _Sql, plan: F.Plan) -> Query:
-    """The current scores of the instruments and scorings needed: `response_id`, then one column
-    per score needed, named as the frame's score columns without their time point."""
-    select, groups = ["response_id"], set()
-    columns: dict[str, pl.DataType] = {"response_id": pl.String()}
+def _score_groups(plan: F.Plan) -> dict[tuple[str, str], list[F.ScoreRef]]:
+    groups: dict[tuple[str, str], list[F.ScoreRef]] = {}
     for ref, (scoring_id, _) in plan.scores.items():
-        groups.add((ref.instrument, scoring_id))
+        groups.setdefault((ref.instrument, scoring_id), []).append(ref)
+    return groups
+
+
+def _score_query(sql: _Sql, plan: F.Plan, params: dict, instrument: str, scoring_id: str, refs: list[F.ScoreRef]) -> Query:
+    """The current scores of one instrument by one scoring: one column per score needed, named
+    as the frame's score columns without their time point."""
+    time_points = sorted({r.time_point for r in refs})
+    names = _names("tp", time_points)
+    columns: dict[str, pl.DataType] = {"episode": pl.String(), "time_point": pl.String()}
+    select = ["e.external_id", "i.time_point"]
+    for ref in refs:
         suffix = F.score_column(ref).removeprefix(f"{ref.time_point}.")
         if suffix in columns:
             continue
         text = plan.schema[F.score_column(ref)] == pl.String()
+        select.append(sql.json_text('s."values"', ref.score) if text else sql.json_number('s."values"', ref.score))
         columns[suffix] = pl.String() if text else pl.Float64()
-        value = sql.json_text('"values"', ref.score) if text else sql.json_number('"values"', ref.score)
-        select.append(f"CASE WHEN instrument_id = {literal(ref.instrument)} AND scoring = {literal(scoring_id)} "
-                      f"THEN {value} END AS {_name(suffix)}")
-    which = " OR ".join(f"(instrument_id = {literal(i)} AND scoring = {literal(s)})" for i, s in sorted(groups))
-    return Query(f"SELECT {', '.join(select)} FROM score WHERE current AND ({which})", columns)
+    return Query(
+        f"SELECT {', '.join(select)} FROM score s "
+        "JOIN response r ON r.id = s.response_id JOIN invitation i ON i.id = r.invitation_id "
+        "JOIN episode e ON e.id = r.episode_id "
+        "WHERE r.registry_id = :registry AND r.instrument_id = :instrument AND s.scoring = :scoring AND s.current "
+        f"AND e.protocol_id = :protocol AND i.time_point IN ({', '.join(':' + n for n in names)})",
+        params | {"instrument": instrument, "scoring": scoring_id} | dict(zip(names, time_points, strict=True)),
+        columns,
+    )
+
+
+def _names(prefix: str, values: list[str]) -> list[str]:
+    return [f"{prefix}{n}" for n in range(len(values))]
 
 
 # ------------------------------------------------------------------ typed columns
 
 
 def _seconds(column: str) -> pl.Expr:
-    return (pl.from_epoch(pl.col(column), time_unit="s").dt.replace_time_zone("UTC")
-            .dt.cast_time_unit("us"))
+    return pl.from_epoch(pl.col(column), time_unit="s").dt.replace_time_zone("UTC").dt.cast_time_unit("us")
 
 
 def _episodes(raw: pl.DataFrame, plan: F.Plan) -> pl.DataFrame:
     kinds = {a.id: a.kind for a in plan.protocol.attributes}
     out = [pl.col("event_date").str.to_date("%Y-%m-%d"), _seconds("withdrawn_at"), _seconds("deceased_at")]
     for a in plan.attributes:
-        column = pl.col(F.attribute_column(a))
+        column = F.attribute_column(a)
         if kinds[a] == "boolean":  # SQLite gives 1/0, PostgreSQL true/false
-            out.append(column.is_in(["1", "true"]).alias(F.attribute_column(a)))
+            out.append(pl.col(column).is_in(["1", "true"]).alias(column))
         elif kinds[a] == "integer":
-            out.append(column.cast(pl.Int64))
+            out.append(pl.col(column).cast(pl.Int64))
         elif kinds[a] == "date":
-            out.append(column.str.to_date("%Y-%m-%d"))
-        else:
-            out.append(column)
+            out.append(pl.col(column).str.to_date("%Y-%m-%d"))
     return raw.with_columns(out)
 
 
-# ------------------------------------------------------------------ fetching as Arrow
+def _times(raw: pl.DataFrame) -> pl.DataFrame:
+    return raw.with_columns(_seconds(c) for c in ("due_at", "expires_at", "submitted_at"))
 
 
-BLOCK = 200_000  # rows fetched at a time on SQLite
+# ------------------------------------------------------------------ fetching in bulk
 
 
-@contextmanager
-def _connect(engine: Engine) -> Iterator:
-    """A function that runs a Query on `engine`'s database and returns its rows as a DataFrame.
+BLOCK = 200_000  # rows fetched (SQLite), or about as many bytes × 256 parsed (PostgreSQL), at a time
 
-    PostgreSQL: through ADBC, as Arrow (never as Python objects), on a connection of its own.
-    SQLite: through the engine's own driver (the `sqlite3` module), a block of rows at a time.
-    Not through ADBC's SQLite driver: it links a second copy of the SQLite library into the
-    process, and two copies in one process that open the same file break each other's POSIX
-    locks, which corrupts the database (sqlite.org, "How To Corrupt An SQLite Database File",
-    2.2.1); the tests saw "file is not a database" on the next write."""
-    if engine.dialect.name == "postgresql":
-        import adbc_driver_postgresql.dbapi as adbc
 
-        connection = adbc.connect(engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
+def _fetcher(connection):
+    """A function that runs a Query on `connection` and returns its rows as a DataFrame, a
+    block at a time, so that the rows are never held twice whole (as Python objects or text,
+    and as the frame)."""
+    from sqlalchemy import text
 
+    if connection.dialect.name == "postgresql":
         def fetch(query: Query) -> pl.DataFrame:
-            with connection.cursor() as cursor:
-                cursor.execute(query.sql)
-                rows = pl.DataFrame(cursor.fetch_arrow())
-            return rows.cast({c: t for c, t in query.columns.items() if c in rows.columns})
+            compiled = text(query.sql).bindparams(**query.params).compile(dialect=connection.dialect)
+            cursor = connection.connection.dbapi_connection.cursor()
+            parts, buffer = [], io.BytesIO()
 
-        try:
-            yield fetch
-        finally:
-            connection.close()
-        return
+            def parse() -> None:
+                if buffer.tell():
+                    parts.append(pl.read_csv(buffer.getvalue(), has_header=False, schema=query.columns, raise_if_empty=False))
+                    buffer.seek(0)
+                    buffer.truncate()
 
-    with engine.connect() as sqlite:
-        def fetch(query: Query) -> pl.DataFrame:
-            # the driver's own cursor: plain tuples, not SQLAlchemy's rows
-            cursor = sqlite.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            cursor.execute(query.sql)  # as written: literals, no parameters
-            parts = [pl.DataFrame(rows, schema=query.columns, orient="row") for rows in iter(lambda: cursor.fetchmany(BLOCK), [])]
+            # COPY sends a message per row; parsed a block of rows at a time
+            with cursor.copy(f"COPY ({compiled.string}) TO STDOUT (FORMAT csv)", compiled.params) as copy:
+                for row in copy:
+                    buffer.write(row)
+                    if buffer.tell() > BLOCK * 256:
+                        parse()
+            parse()
             return pl.concat(parts) if parts else pl.DataFrame(schema=query.columns)
+        return fetch
 
-        yield fetch
+    def fetch(query: Query) -> pl.DataFrame:
+        result = connection.execute(text(query.sql), query.params)
+        parts = [pl.DataFrame(rows, schema=query.columns, orient="row") for rows in iter(lambda: result.fetchmany(BLOCK), [])]
+        return pl.concat(parts) if parts else pl.DataFrame(schema=query.columns)
+    return fetch
