@@ -48,7 +48,9 @@ def read(path: str | Path, registry: Registry, needs: F.Needs) -> pl.DataFrame:
     booleans = [F.attribute_column(a.id) for a in plan.protocol.attributes if a.id in plan.attributes and a.kind == "boolean"]
     data = data.with_columns(pl.col(c) == "true" for c in booleans)  # checked: true, false or empty
     episode_columns = list(EPISODE.values()) + [F.attribute_column(a) for a in plan.attributes]
-    episodes = _episodes(data, episode_columns, name)
+    # sorted once here (cheap when the file is, as an export is), the groupings below need no hashing
+    data = F.by_episode(data)
+    episodes = _episodes(data, episode_columns, [tp.id for tp in plan.protocol.time_points], name)
     long = data.select(pl.exclude([c for c in episode_columns if c != "episode"] + ["row"]))
     return F.assemble(plan, episodes, [long])
 
@@ -180,22 +182,23 @@ def _export_name(plan: F.Plan, long_column: str) -> str:
     return long_column
 
 
-def _episodes(data: pl.DataFrame, columns: list[str], name: str) -> pl.DataFrame:
-    """One row per episode, in one pass over the rows: every row of an episode must agree on
-    the episode's columns, and name each time point once."""
+def _episodes(data: pl.DataFrame, columns: list[str], time_points: list[str], name: str) -> pl.DataFrame:
+    """One row per episode, in one pass over the rows (sorted by episode): every row of an
+    episode must agree on the episode's columns (one hash of them: its least and greatest value
+    per episode agree), and name each of the protocol's `time_points` (all `_check` allows) once."""
     hashed = data.with_columns(pl.struct(columns[1:]).hash().alias("same"))
-    grouped = hashed.group_by("episode").agg(
-        pl.col(columns[1:]).first(), pl.col("same").n_unique().alias("versions"),
-        (pl.len() - pl.col("time_point").n_unique()).alias("repeated"))
-    if grouped["repeated"].max() or 0:
-        episode = grouped.filter(pl.col("repeated") > 0)["episode"][0]
+    grouped = hashed.group_by("episode", maintain_order=True).agg(
+        pl.col(columns[1:]).first(), (pl.col("same").min() != pl.col("same").max()).alias("versions"),
+        pl.max_horizontal((pl.col("time_point") == tp).sum() for tp in time_points).alias("repeated"))
+    if (grouped["repeated"] > 1).any():
+        episode = grouped.filter(pl.col("repeated") > 1)["episode"][0]
         rows = data.filter(pl.col("episode") == episode)
         tp = rows.filter(pl.col("time_point").is_duplicated())["time_point"][0]
         both = rows.filter(pl.col("time_point") == tp)["row"]
         raise CsvError(f"{name}: data rows {both[0]} and {both[1]} are both episode {episode!r} at time point {tp}; "
                        "give each episode and time point one row")
-    if (grouped["versions"] > 1).any():  # not .max() > 1: the max of no rows is None
-        episode = grouped.filter(pl.col("versions") > 1)["episode"][0]
+    if grouped["versions"].any():
+        episode = grouped.filter(pl.col("versions"))["episode"][0]
         rows = data.filter(pl.col("episode") == episode)
         column = next(c for c in columns[1:] if rows[c].n_unique() > 1)
         first = rows.filter(pl.col(column).ne_missing(rows[column][0]))["row"][0]

@@ -14,8 +14,10 @@ Times come out of SQL as whole seconds since 1970 (the export's precision). On P
 query's rows come as CSV through `COPY … TO STDOUT`, parsed by polars; on SQLite a block of rows
 at a time. The joins run in the database: PostgreSQL hashes them in parallel; SQLite looks each
 row up by its primary key, which is what makes it the slower route (docs/service.md has the
-figures). Reading each table whole and joining in polars was tried and was no faster, and took
-more memory (every id travels).
+figures). Reading each table whole and joining in polars was tried twice and lost both times:
+through Python rows, and (commit 1ee7702 on branch indspeed) with PostgreSQL's rows as Arrow
+through ADBC: the server's CPU fell five-fold, but every id travels, and at 5 M rows the reading
+process took 80.6 CPU s and 5.4 GB against 57.7 s and 2.1 GB (docs/indicators.md, "Speed").
 """
 
 from __future__ import annotations
@@ -60,8 +62,8 @@ class _Sql:
         self.sqlite = dialect == "sqlite"
 
     def seconds(self, column: str) -> str:
-        if self.sqlite:
-            return f"CAST(strftime('%s', {column}) AS INTEGER)"
+        if self.sqlite:  # the fraction cut off first: SQLite before 3.42 rounds .9995 s and more up
+            return f"CAST(strftime('%s', substr({column}, 1, 19)) AS INTEGER)"
         return f"CAST(floor(extract(epoch FROM {column})) AS BIGINT)"
 
     def json_text(self, column: str, key: str) -> str:

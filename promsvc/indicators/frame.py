@@ -155,22 +155,31 @@ def _unknown(what: str, asked: Iterable[str], known: dict, protocol: Protocol) -
                          f"its {what}s: {', '.join(known) or 'none'}")
 
 
+def by_episode(rows: pl.DataFrame) -> pl.DataFrame:
+    """`rows` sorted by `episode`, keeping the order within an episode; not copied when they
+    already are (an export is: a check costs a fraction of a sort's copy of every column)."""
+    return rows if rows["episode"].is_sorted() else rows.sort("episode", maintain_order=True)
+
+
 def assemble(plan: Plan, episodes: pl.DataFrame, per_time_point: list[pl.DataFrame]) -> pl.DataFrame:
     """The frame: `episodes` (one row each: the fixed and attribute columns) and, joined on
     `episode`, the columns of each long frame in `per_time_point` (`episode`, `time_point`, and
-    value columns named as the frame's columns without their `{tp}.`), spread out per time point
-    (one pivot and one join per long frame)."""
-    frame = episodes
+    value columns named as the frame's columns without their `{tp}.`; at most one row per
+    episode and time point), spread out per time point.
+
+    Each long frame is sorted by episode (cheap when it already is, as an export is) and spread
+    in one grouping that keeps that order, with each value taken from its time point's row: on
+    sorted rows polars groups without hashing, and no pivot, join or sort of the result is needed
+    besides one join that keeps the sorted episodes' order (several times less work than a pivot
+    per frame, measured in docs/indicators.md, "Speed")."""
+    frame = by_episode(episodes)
     for long in per_time_point:
-        values = [c for c in long.columns if c not in ("episode", "time_point")]
-        if not values or not long.height:
+        spread = [pl.col(value).filter(pl.col("time_point") == tp).first().alias(f"{tp}.{value}")
+                  for tp in (t.id for t in plan.protocol.time_points)
+                  for value in long.columns if f"{tp}.{value}" in plan.schema]
+        if not spread or not long.height:
             continue
-        wide = long.pivot(on="time_point", index="episode", values=values, separator="\x1f")
-        named = {}
-        for column in wide.columns[1:]:
-            value, _, tp = column.rpartition("\x1f") if len(values) > 1 else (values[0], "", column)
-            if f"{tp}.{value}" in plan.schema:
-                named[column] = f"{tp}.{value}"
-        frame = frame.join(wide.select("episode", *named).rename(named), on="episode", how="left")
+        wide = by_episode(long).group_by("episode", maintain_order=True).agg(spread)
+        frame = frame.join(wide, on="episode", how="left", maintain_order="left")
     missing = [pl.lit(None, dtype).alias(name) for name, dtype in plan.schema.items() if name not in frame.columns]
-    return frame.with_columns(missing).select(pl.col(n).cast(t) for n, t in plan.schema.items()).sort("episode")
+    return frame.with_columns(missing).select(pl.col(n).cast(t) for n, t in plan.schema.items())
