@@ -175,12 +175,18 @@ def opened(settings: Settings | str, **kw) -> Iterator[Engine]:
 
 
 def reader(engine: Engine) -> Session:
-    """A session whose every statement is a transaction of its own (autocommit): for a lookup
-    that must not hold a lock afterwards, such as finding the API key of a request."""
-    autocommit = _autocommit.get(engine)
-    if autocommit is None:
-        autocommit = _autocommit[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return Session(autocommit, expire_on_commit=False)
+    """A session whose every statement is a transaction of its own (autocommit): for reads that
+    must not hold a lock, such as finding the API key of a request or streaming an export."""
+    return Session(autocommit(engine), expire_on_commit=False)
+
+
+def autocommit(engine: Engine) -> Engine:
+    """`engine` with every statement a transaction of its own: for reads, which then hold no
+    lock afterwards and, on SQLite, never take the write lock (`BEGIN IMMEDIATE`)."""
+    shared = _autocommit.get(engine)
+    if shared is None:
+        shared = _autocommit[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return shared
 
 
 _autocommit: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()

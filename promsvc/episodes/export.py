@@ -135,19 +135,21 @@ def export_csv(engine: Engine, registry: Registry, protocol_id: str | None = Non
                chunk: int = EXPORT_CHUNK, catalogue: Catalogue | None = None) -> Iterator[str]:
     """The CSV text of the export, piece by piece: the header, then the rows of `chunk`
     episodes at a time (in enrolment order). It reads with a session of its own, because the
-    response is sent after the request's session has closed."""
+    response is sent after the request's session has closed, and every statement of it is a
+    transaction of its own (`db.reader`): an export of a large registry takes minutes, and a
+    transaction here would hold SQLite's write lock (db.py) while it reads."""
     header, columns = export_columns(registry, protocol_id, catalogue)
     yield _csv([header])
     done = 0
     try:
-        with db.session(engine) as session:
+        with db.reader(engine) as session:
             query = select(Episode.id).where(Episode.registry_id == registry.id)
             if protocol_id is not None:
                 query = query.where(Episode.protocol_id == protocol_id)
             ids = session.exec(query.order_by(col(Episode.created_at), col(Episode.external_id))).all()
             for done in range(0, len(ids), chunk):
                 text = _csv(_rows(session, registry, columns, ids[done:done + chunk]))
-                session.rollback()  # no transaction is held while the client reads
+                session.rollback()  # its connection goes back to the pool while the client reads
                 yield text
     except Exception as e:
         # The response has begun: the server can only cut it short, which clients see as an

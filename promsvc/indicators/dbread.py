@@ -11,23 +11,29 @@ Three kinds of query, each one statement over the whole protocol:
    in SQL), with the episode and time point of their response.
 
 Times come out of SQL as whole seconds since 1970 (the export's precision). On PostgreSQL each
-query's rows come as CSV through `COPY … TO STDOUT`, parsed by polars; on SQLite a block of rows
-at a time. The joins run in the database: PostgreSQL hashes them in parallel; SQLite looks each
-row up by its primary key, which is what makes it the slower route (docs/service.md has the
-figures). Reading each table whole and joining in polars was tried twice and lost both times:
-through Python rows, and (commit 1ee7702 on branch indspeed) with PostgreSQL's rows as Arrow
-through ADBC: the server's CPU fell five-fold, but every id travels, and at 5 M rows the reading
-process took 80.6 CPU s and 5.4 GB against 57.7 s and 2.1 GB (docs/indicators.md, "Speed").
+query's rows come as CSV through `COPY … TO STDOUT`, parsed by polars, and the queries run side
+by side on connections of their own; on SQLite one after the other, a block of rows at a time.
+Every query is a transaction of its own (autocommit), so that a read that takes minutes holds no
+writer off (SQLite's transactions here take the write lock: db.py). The joins run in the
+database: PostgreSQL hashes them in parallel; SQLite looks each row up by its primary key, which
+is what makes it the slower route (docs/indicators.md, "Speed", has the figures). Reading each
+table whole and joining in polars was tried twice and lost both times: through Python rows, and
+(commit 1ee7702 on branch indspeed) with PostgreSQL's rows as Arrow through ADBC: the server's
+CPU fell five-fold, but every id travels, and at 5 M rows the reading process took 80.6 CPU s
+and 5.4 GB against 57.7 s and 2.1 GB.
 """
 
 from __future__ import annotations
 
 import io
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 from sqlalchemy.engine import Engine
 
-from promsvc import numbers
+from promsvc import db, numbers
 from promsvc.indicators import frame as F
 from promsvc.registries.schema import Registry
 
@@ -43,16 +49,35 @@ def read(engine: Engine, registry: Registry, needs: F.Needs) -> pl.DataFrame:
     plan = F.plan(registry, needs)
     sql = _Sql(engine.dialect.name)
     params = {"registry": registry.id, "protocol": plan.protocol.id}
-    with engine.connect() as connection:
-        fetch = _fetcher(connection)
-        episodes = _episodes(fetch(_episode_query(sql, plan, params)), plan)
-        long = []
-        if plan.time_points:
-            long.append(_times(fetch(_time_point_query(sql, plan, params))))
-        for (instrument, scoring_id), refs in _score_groups(plan).items():
-            # as the export writes them (promsvc.numbers), so that a CSV export gives the same frame
-            long.append(numbers.clean_frame(fetch(_score_query(sql, plan, params, instrument, scoring_id, refs))))
+    # each query with what makes its rows typed; the time points' first: it is the longest
+    work: list[tuple[Query, Callable[[pl.DataFrame], pl.DataFrame]]] = []
+    if plan.time_points:
+        work.append((_time_point_query(sql, plan, params), _times))
+    for (instrument, scoring_id), refs in _score_groups(plan).items():
+        # as the export writes them (promsvc.numbers), so that a CSV export gives the same frame
+        work.append((_score_query(sql, plan, params, instrument, scoring_id, refs), numbers.clean_frame))
+    work.append((_episode_query(sql, plan, params), lambda raw: _episodes(raw, plan)))
+
+    def run(item: tuple[Query, Callable[[pl.DataFrame], pl.DataFrame]]) -> pl.DataFrame:
+        query, typed = item
+        # autocommit: a read in a transaction of SQLite's would take the write lock (db.py) and
+        # hold every writer off for as long as it reads
+        with db.autocommit(engine).connect() as connection:
+            return typed(_fetcher(connection)(query))
+
+    # On PostgreSQL the queries run side by side, each on a connection of its own: the server
+    # works on them in parallel while this process parses (1 M rows: 11.3–12.1 s against
+    # 14.0–15.5 s one after the other). Not on SQLite: two of its connections in one process
+    # wait on each other (for the GIL around every row, and for the library's mutexes), and
+    # two queries at a time took 33 CPU s where one after the other took 20 (docs/indicators.md,
+    # "Speed"). Each query sees the data as they were when it started, as in turn.
+    readers = 1 if sql.sqlite else min(len(work), READERS)
+    with ThreadPoolExecutor(readers) as pool:
+        *long, episodes = pool.map(run, work)
     return F.assemble(plan, episodes, long)
+
+
+READERS = min(4, os.cpu_count() or 1)  # queries at a time at most: more would hold more rows at once
 
 
 class _Sql:

@@ -8,7 +8,7 @@ import io
 
 import pytest
 import sqlalchemy as sa
-from service_helpers import bearer
+from service_helpers import bearer, write_without_waiting
 from sqlmodel import select
 
 import scoring
@@ -127,6 +127,24 @@ def test_the_export_is_made_and_sent_a_chunk_of_episodes_at_a_time(client, keys,
     assert len(pieces) == 1 + 3  # header; A B, C D, E
     assert "".join(pieces) == whole
     assert [r["external_id"] for r in csv.DictReader(io.StringIO(whole))] == [e for e in "ABCDE" for _ in range(3)]
+
+
+def test_the_export_holds_no_writer_off(client, keys, filled, app, monkeypatch):
+    """An export of a large registry takes minutes; between its chunks and while it reads one,
+    a patient's submission must not wait (SQLite: no write lock is taken for reading)."""
+    from promsvc.episodes import export
+
+    real, written = export._rows, []
+
+    def read_then_write(session, registry, columns, ids):
+        rows = list(real(session, registry, columns, ids))
+        write_without_waiting(app.state.engine)
+        written.append(len(ids))
+        return rows
+
+    monkeypatch.setattr(export, "_rows", read_then_write)
+    pieces = list(export.export_csv(app.state.engine, app.state.registries["demo"], chunk=2))
+    assert len(pieces) == 1 + 2 and written == [2, 1]
 
 
 def test_a_database_failure_in_the_middle_cuts_the_export_short_and_logs_no_row_data(client, keys, filled, app, monkeypatch, caplog):

@@ -9,7 +9,7 @@ import datetime as dt
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from service_helpers import bearer
+from service_helpers import bearer, write_without_waiting
 
 import scoring
 from promsvc.csvio import CsvError
@@ -106,6 +106,38 @@ def test_the_frame_holds_what_is_stored(stored, app):
     assert b["baseline.eq5d-5l.index"] is None and b["baseline.rand36.pf"] is None  # MO missing; RAND-36 not answered
     assert c["withdrawn_at"] is not None and c["m12.status"] == "withdrawn"
     assert d["deceased_at"] is not None and d["withdrawn_at"] is None
+
+
+@pytest.mark.parametrize("way", ["frame", "api"])
+def test_reading_the_frame_holds_no_writer_off(stored, app, client, keys, monkeypatch, way):
+    """A registry of millions of rows takes a minute or more to read. Inside a transaction of
+    ours a SQLite read would hold the write lock (db.py: BEGIN IMMEDIATE) all that time, and
+    every patient's submission would wait for it and then fail; so after each of the reader's
+    queries, while its connection (and the request's session) is still open, another
+    connection writes without waiting."""
+    from promsvc.indicators import dbread
+
+    engine, written = app.state.engine, []
+    real = dbread._fetcher
+
+    def fetcher(connection):
+        fetch = real(connection)
+
+        def fetch_then_write(query):
+            rows = fetch(query)
+            write_without_waiting(engine)
+            written.append(query.sql)
+            return rows
+        return fetch_then_write
+
+    monkeypatch.setattr(dbread, "_fetcher", fetcher)
+    if way == "frame":
+        assert F.from_database(engine, stored, ALL).height == 4
+        assert len(written) == 5  # the episodes, the time points, and three instruments' scores
+    else:
+        r = client.get(f"{DEMO}/indicators/results", headers=bearer(keys.analyst))
+        assert r.status_code == 200, r.text
+        assert written
 
 
 def test_needs_the_registry_does_not_have_are_refused(stored, app):
