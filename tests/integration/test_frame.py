@@ -176,9 +176,11 @@ def _cell(column, row, value):
     (_cell("attr.previous_surgery", 1, "yes"), ["data row 1, column attr.previous_surgery: found 'yes'", "true or false"]),
     (_cell("attr.sex", 2, "male"), ["data rows 1 and 2 are episode 'A' with another attr.sex"]),
     (_cell("time_point", 2, "baseline"), ["data rows 1 and 2 are both episode 'A' at time point baseline"]),
+    (_cell("time_point", 3, "baseline"), ["data rows 1 and 3 are both episode 'A' at time point baseline"]),  # not next to each other
+    (_cell("attr.sex", 3, "male"), ["data rows 1 and 3 are episode 'A' with another attr.sex"]),
     (lambda t: t.drop("deceased_at"), ["no column deceased_at", "add them"]),
 ], ids=["number", "nan", "time", "date", "unit", "time-point", "status", "category", "integer", "boolean",
-        "episode-disagrees", "twice", "missing-column"])
+        "episode-disagrees", "twice", "twice-apart", "episode-disagrees-later", "missing-column"])
 def test_a_bad_csv_names_the_row_and_column(stored, app, tmp_path, change, words):
     with pytest.raises(CsvError) as info:
         F.from_csv(_broken(app, stored, tmp_path, change), stored, ALL)
