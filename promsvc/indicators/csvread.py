@@ -48,7 +48,7 @@ def read(path: str | Path, registry: Registry, needs: F.Needs) -> pl.DataFrame:
     booleans = [F.attribute_column(a.id) for a in plan.protocol.attributes if a.id in plan.attributes and a.kind == "boolean"]
     data = data.with_columns(pl.col(c) == "true" for c in booleans)  # checked: true, false or empty
     episode_columns = list(EPISODE.values()) + [F.attribute_column(a) for a in plan.attributes]
-    # sorted once here (cheap when the file is, as an export is): `_episodes` then groups without hashing
+    # sorted once here (cheap when the file is, as an export is): `_episodes` compares neighbouring rows
     data = F.by_episode(data)
     episodes = _episodes(data, episode_columns, [tp.id for tp in plan.protocol.time_points], name)
     long = data.select(pl.exclude([c for c in episode_columns if c != "episode"] + ["row"]))
@@ -188,11 +188,11 @@ def _episodes(data: pl.DataFrame, columns: list[str], time_points: list[str], na
     columns, and name each of the protocol's `time_points` (all `_check` allows) once, which the
     rows up to len(time_points) before it show (an episode with more rows than time points
     repeats one within that distance). At 5 M rows 0.6 s against 1.1–1.5 s for a grouping."""
-    ep, tp = pl.col("episode"), pl.col("time_point")
+    ep, point = pl.col("episode"), pl.col("time_point")
     flags = data.select(
         ep.ne_missing(ep.shift(1)).alias("first"),
         ((ep == ep.shift(1)) & pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in columns[1:])).alias("versions"),
-        pl.any_horizontal((ep == ep.shift(k)) & (tp == tp.shift(k)) for k in range(1, len(time_points) + 1)).alias("repeated"),
+        pl.any_horizontal((ep == ep.shift(k)) & (point == point.shift(k)) for k in range(1, len(time_points) + 1)).alias("repeated"),
     )
     if flags["repeated"].any():
         episode = data.filter(flags["repeated"])["episode"][0]
