@@ -68,7 +68,7 @@ def read(engine: Engine, registry: Registry, needs: F.Needs) -> pl.DataFrame:
     # On PostgreSQL the queries run side by side, each on a connection of its own: the server
     # works on them in parallel while this process parses (1 M rows: 11.3–12.1 s against
     # 14.0–15.5 s one after the other). Not on SQLite: two of its connections in one process
-    # wait on each other (for the GIL around every row, and for the library's mutexes), and
+    # wait on each other (for the GIL around every row, and likely for the library's locks), and
     # two queries at a time took 33 CPU s where one after the other took 20 (docs/indicators.md,
     # "Speed"). Each query sees the data as they were when it started, as in turn.
     readers = 1 if sql.sqlite else min(len(work), READERS)
