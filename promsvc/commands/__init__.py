@@ -136,12 +136,18 @@ def date(text: str) -> dt.date:
 
 
 def settings_and_registries(environ=None):
-    """The settings of `environ` (default: the process's environment) and the registries they name."""
+    """The settings of `environ` (default: the process's environment) and the registries they
+    name. A registry that cannot be used is a one-line CommandError naming its file and first
+    problem (`promsvc registries check` lists them all)."""
     from promsvc.registries import loader
     from promsvc.settings import Settings
 
     settings = Settings.from_mapping(os.environ if environ is None else environ)
-    return settings, loader.load_all(settings)
+    try:
+        return settings, loader.load_all(settings)
+    except loader.RegistryError as e:
+        more = f" ({len(e.problems) - 1} more; `promsvc registries check` lists them)" if len(e.problems) > 1 else ""
+        raise CommandError(f"{e.file}: {e.problems[0]}{more}") from None
 
 
 def registry_of(registries, registry_id: str):

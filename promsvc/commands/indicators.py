@@ -58,21 +58,12 @@ def add_parser(commands) -> None:
     compute.set_defaults(run=run_compute)
 
 
-def _registries(environ):
-    from promsvc.registries import loader as registry_loader
-
-    try:
-        return settings_and_registries(environ)
-    except registry_loader.RegistryError as e:
-        raise CommandError(str(e).splitlines()[0]) from None
-
-
 def run_check(args, environ=None, stdout=None) -> int:
     from promsvc.indicators import loader
     from promsvc.registries import loader as registry_loader
 
     out = stdout or sys.stdout
-    settings, registries = _registries(environ)
+    settings, registries = settings_and_registries(environ)
     if not args.files:
         try:
             found = loader.load_all(settings, registries)
@@ -112,7 +103,7 @@ def run_compute(args, environ=None, stdout=None, stderr=None) -> int:
     from promsvc.indicators import loader, outputs, services
 
     out, err = stdout or sys.stdout, stderr or sys.stderr
-    settings, registries = _registries(environ)
+    settings, registries = settings_and_registries(environ)
     registry = registry_of(registries, args.registry)
     try:
         iset = loader.load_all(settings, registries).get(registry.id)

@@ -52,6 +52,22 @@ def test_compute_user_errors_are_one_line(promsvc, args, message):
     assert len(ran.err.strip().splitlines()) == 1 and message in ran.err
 
 
+@pytest.mark.parametrize("command", [
+    ["indicators", "compute", "demo"], ["results", "publish", "demo"], ["retention", "run"], ["scores", "recompute"],
+], ids=lambda c: " ".join(c[:2]))
+def test_a_broken_registry_is_one_line_in_every_command(promsvc, tmp_path, monkeypatch, command):
+    """Every command that loads the registries says the same of one that cannot be used: its
+    file and first problem, how many more, and where to see them all."""
+    other = (Path(__file__).resolve().parents[1] / "integration" / "registries" / "other.yaml").read_text()
+    (tmp_path / "other.yaml").write_text(other.replace("instruments: [eq5d-5l]", "instruments: [nope-1, nope-2]"))
+    monkeypatch.setenv("PROMSVC_REGISTRIES_DIR", str(tmp_path))
+    ran = promsvc(*command)
+    assert ran.status == 2 and no_traceback(ran)
+    assert len(ran.err.strip().splitlines()) == 1
+    assert f"{tmp_path / 'other.yaml'}: at $.protocols[0].time_points[0].instruments[0]: unknown instrument 'nope-1'" in ran.err
+    assert "(1 more; `promsvc registries check` lists them)" in ran.err
+
+
 def test_the_real_command_exits_2_with_one_line(promsvc_process):
     ran = promsvc_process("indicators", "compute", "demo", "--data", "missing.csv")
     assert ran.status == 2 and no_traceback(ran) and len(ran.err.strip().splitlines()) == 1
