@@ -106,8 +106,7 @@ def prepare(
             "channel": invitation.channel or "link",
             "respondent": respondent,
             "started_at": started_at or now,
-            "submitted_at": now,
-        }
+        }  # `submitted_at`: set by `store`, when it is stored
         responses.append(row)
         use = uses.get(ins.id) or InstrumentUse(instrument=ins.id)
         for scoring_id in scorings_of(ins, use):
@@ -197,13 +196,20 @@ def store(connection: sa.Connection, batch: Sequence[Prepared], at: dt.datetime 
         changed = set(connection.exec_driver_sql(_STORE_POSTGRESQL, {
             "at": at,
             "ids": list(first),
-            "responses": _json.encode([r for p in written for r in p.responses]).decode(),
+            "responses": _json.encode(_responses(written, at)).decode(),
             "scores": _json.encode([s for p in written for s in p.scores]).decode(),
             "audits": _json.encode([{**_audit_row(p, at), "invitation_id": p.invitation_id} for p in written]).decode(),
         }).scalars())
     else:
         changed = _store_each_table(connection, written, at)
     return [first[p.invitation_id] is p and p.invitation_id in changed for p in batch]
+
+
+def _responses(batch: list[Prepared], at: dt.datetime) -> list[dict[str, Any]]:
+    """The response rows of `batch`, submitted `at`: one time for all a submission writes (its
+    invitation's status time and event, its responses' submission time), so that a time
+    point's submission time can be read off its invitation (promsvc.indicators.dbread)."""
+    return [{**r, "submitted_at": at} for p in batch for r in p.responses]
 
 
 def _store_each_table(connection: sa.Connection, batch: list[Prepared], at: dt.datetime) -> set[str]:
@@ -213,7 +219,7 @@ def _store_each_table(connection: sa.Connection, batch: list[Prepared], at: dt.d
     written = [p for p in batch if p.invitation_id in changed]
     if not written:
         return changed
-    connection.execute(_INSERT_RESPONSE, [r for p in written for r in p.responses])
+    connection.execute(_INSERT_RESPONSE, _responses(written, at))
     scores = [s for p in written for s in p.scores]
     if scores:
         connection.execute(_INSERT_SCORE, scores)

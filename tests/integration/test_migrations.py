@@ -73,3 +73,48 @@ def test_0009_moves_the_clinic_links_into_the_link_table_and_back(engine):
     finally:
         to("head")
     assert migrations.current(engine) == migrations.head()
+
+
+def test_0010_gives_a_completed_invitation_its_responses_submission_time(engine):
+    """Before 0010 a batch's invitations took the batch's time and each response its own; the
+    indicator reader reads a time point's submission time off its invitation from 0010 on."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+    from alembic import command
+
+    from promsvc.models import Episode, Invitation, Response, Status
+
+    def to(revision: str, down: bool = False) -> None:
+        with engine.connect() as connection:
+            (command.downgrade if down else command.upgrade)(migrations.config(connection), revision)
+            connection.commit()
+
+    at = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
+    ms = dt.timedelta(milliseconds=1)
+    to("0009", down=True)
+    try:
+        with engine.begin() as c:
+            c.execute(sa.insert(Episode.__table__).values(
+                id="e1", registry_id="demo", external_id="x1", pseudonym="p1", unit_id="u", protocol_id="p",
+                event_date=at.date(), language="nb", proxy_allowed=False, payload_hash="0" * 64, created_at=at,
+                attributes={}, reserved_address=False))
+            c.execute(sa.insert(Invitation.__table__), [
+                {"id": i, "episode_id": "e1", "registry_id": "demo", "time_point": i, "due_at": at, "expires_at": at,
+                 "status": status, "status_at": at + 9 * ms}
+                for i, status in (("done", Status.completed), ("empty", Status.completed), ("open", Status.open))])
+            c.execute(sa.insert(Response.__table__), [
+                {"id": f"r{n}", "invitation_id": "done", "episode_id": "e1", "registry_id": "demo", "instrument_id": instrument,
+                 "instrument_version": "1", "answers": {}, "language": "nb", "channel": "link", "respondent": "patient",
+                 "started_at": at, "submitted_at": submitted}
+                for n, (instrument, submitted) in enumerate((("eq5d-5l", at + 2 * ms), ("rand36", at + 5 * ms)))])
+        to("head")
+        with engine.connect() as c:
+            rows = c.execute(sa.select(Invitation.__table__.c.id, Invitation.__table__.c.status_at)).all()
+        assert dict(rows) == {"done": at + 5 * ms, "empty": at + 9 * ms, "open": at + 9 * ms}
+    finally:
+        with engine.begin() as c:
+            for name in ("response", "invitation", "episode"):
+                c.execute(sa.text(f"DELETE FROM {name} WHERE {'id' if name == 'episode' else 'episode_id'} = 'e1'"))
+        to("head")
+    assert migrations.current(engine) == migrations.head()

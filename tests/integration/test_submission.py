@@ -284,6 +284,29 @@ def test_arrivals_a_few_loop_turns_apart_join_one_batch(engine, settings):
     assert _counts(engine) == (8, 12, 4)
 
 
+def test_what_a_batch_stores_of_a_submission_has_one_time(engine, settings):
+    """Arrivals received a second apart and stored in one batch: each invitation's status time,
+    its completion event and its responses' submission time are one time (the batch's), which
+    the indicator reader takes a time point's submission time from (promsvc.indicators.dbread)."""
+    made = [make_link(engine) for _ in range(3)]
+    received = now() - dt.timedelta(seconds=10)
+    arrivals = [Arrival(token=t, answers={"eq5d-5l": EQ5D}, language=None, respondent=None, at=received + dt.timedelta(seconds=k))
+                for k, (t, _) in enumerate(made)]
+    results, commits = _take_together(engine, settings, arrivals)
+    assert all(r is not None for r in results) and commits == 1
+
+    def times(s, invitation_id):
+        invitation = s.get(Invitation, invitation_id)
+        event = s.exec(select(InvitationEvent).where(InvitationEvent.invitation_id == invitation_id,
+                                                     InvitationEvent.status == Status.completed)).one()
+        submitted = {r.submitted_at for r in s.exec(select(Response).where(Response.invitation_id == invitation_id))}
+        return invitation.status_at, event.at, submitted
+
+    for _, invitation_id in made:
+        status_at, event_at, submitted = fetch(engine, lambda s: times(s, invitation_id))  # noqa: B023  # called at once
+        assert status_at == event_at == received + dt.timedelta(seconds=2) and submitted == {status_at}
+
+
 def test_on_postgresql_one_statement_writes_what_a_statement_per_table_writes(engine, settings):
     """`store` on PostgreSQL is one statement fed with JSON (responses.submission); every other
     database runs a statement per table. Both must write the same rows."""
