@@ -194,3 +194,25 @@ def test_a_semicolon_csv_with_a_byte_order_mark_reads_the_same(stored, app, tmp_
     other = tmp_path / "excel.csv"
     other.write_bytes(b"\xef\xbb\xbf" + pl.read_csv(path, infer_schema=False).write_csv(separator=";").encode())
     assert_frame_equal(F.from_csv(other, stored, ALL), F.from_csv(path, stored, ALL))
+
+
+def test_sqlite_finds_the_scores_from_the_time_points_invitations(stored, app):
+    """SQLite takes the invitations of the time points needed and looks up each one's response
+    by (invitation, instrument), instead of reading every response of the registry (at 5 M rows
+    33 against 46 s for the three instruments: docs/indicators.md, "Speed")."""
+    from promsvc.indicators import dbread
+
+    engine = app.state.engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the plan checked is SQLite's (PostgreSQL hashes the joins)")
+    plan = F.plan(stored, ALL)
+    params = {"registry": stored.id, "protocol": plan.protocol.id}
+    queries = [dbread._score_query(dbread._Sql("sqlite"), plan, params, instrument, scoring, refs)
+               for (instrument, scoring), refs in dbread._score_groups(plan).items()]
+    assert len(queries) == 3  # eq5d-5l; rand36 by rand and by sf36v1
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        for query in queries:
+            steps = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + query.sql, query.params)]
+            assert steps[0].startswith("SEARCH i USING INDEX ix_invitation_registry_id"), steps
+            assert any(s.startswith("SEARCH r USING") and s.endswith("(invitation_id=? AND instrument_id=?)") for s in steps), steps
