@@ -3,8 +3,8 @@ fetched into polars in bulk. Use `frame.from_database`.
 
 Three kinds of query, each one statement over the whole protocol:
 
-1. the episodes: id, unit, event date, withdrawal and death, and the attributes needed
-   (extracted from the JSON column in SQL);
+1. the episodes: id, unit, event date, withdrawal and death, and, if attributes are needed,
+   their JSON column (decoded by polars);
 2. if time points are needed: their invitations (status, due and expiry times, and the
    submission time, which is a completed invitation's status time);
 3. per instrument and scoring needed: the current scores needed (extracted from `score.values`
@@ -43,31 +43,32 @@ from promsvc.registries.schema import Registry
 
 
 class Query:
-    """One SELECT, its parameters, and its result columns with their types as fetched."""
+    """One SELECT, its parameters, its result columns with their types as fetched, and what
+    makes a block of its rows typed (applied block by block, so that a conversion's scratch
+    memory is a block's: polars decoding all episodes' JSON at once peaked 1.3 GB higher)."""
 
-    def __init__(self, sql: str, params: dict, columns: dict[str, pl.DataType]):
-        self.sql, self.params, self.columns = sql, params, columns
+    def __init__(self, sql: str, params: dict, columns: dict[str, pl.DataType],
+                 typed: Callable[[pl.DataFrame], pl.DataFrame] = lambda rows: rows):
+        self.sql, self.params, self.columns, self.typed = sql, params, columns, typed
 
 
 def read(engine: Engine, registry: Registry, needs: F.Needs) -> pl.DataFrame:
     plan = F.plan(registry, needs)
     sql = _Sql(engine.dialect.name)
     params = {"registry": registry.id, "protocol": plan.protocol.id}
-    # each query with what makes its rows typed; the time points' first: it is the longest
-    work: list[tuple[Query, Callable[[pl.DataFrame], pl.DataFrame]]] = []
+    # the time points' first: it is the longest
+    work: list[Query] = []
     if plan.time_points:
-        work.append((_time_point_query(sql, plan, params), _times))
+        work.append(_time_point_query(sql, plan, params))
     for (instrument, scoring_id), refs in _score_groups(plan).items():
-        # as the export writes them (promsvc.numbers), so that a CSV export gives the same frame
-        work.append((_score_query(sql, plan, params, instrument, scoring_id, refs), numbers.clean_frame))
-    work.append((_episode_query(sql, plan, params), lambda raw: _episodes(raw, plan)))
+        work.append(_score_query(sql, plan, params, instrument, scoring_id, refs))
+    work.append(_episode_query(sql, plan, params))
 
-    def run(item: tuple[Query, Callable[[pl.DataFrame], pl.DataFrame]]) -> pl.DataFrame:
-        query, typed = item
+    def run(query: Query) -> pl.DataFrame:
         # autocommit: a read in a transaction of SQLite's would take the write lock (db.py) and
         # hold every writer off for as long as it reads
         with db.autocommit(engine).connect() as connection:
-            return typed(_fetcher(connection)(query))
+            return _fetcher(connection)(query)
 
     # On PostgreSQL the queries run side by side, each on a connection of its own: the server
     # works on them in parallel while this process parses (1 M rows: 11.3–12.1 s against
@@ -125,14 +126,14 @@ def _episode_query(sql: _Sql, plan: F.Plan, params: dict) -> Query:
         select.append("e.attributes")
         columns["attributes"] = pl.String()
     return Query(f"SELECT {', '.join(select)} FROM episode e WHERE e.registry_id = :registry AND e.protocol_id = :protocol",
-                 params, columns)
+                 params, columns, lambda rows: _episodes(rows, plan))
 
 
 def _time_point_query(sql: _Sql, plan: F.Plan, params: dict) -> Query:
     """The time points' invitations. A time point's submission time is its invitation's status
     time once it is completed: the submission store writes the two as one time, and migration
-    0010 made them one for what was stored before (tests/integration/test_frame.py holds both
-    to it). Taking the latest submission of each invitation's responses instead (grouped over
+    0010 made them one for what was stored before (tests/integration/test_submission.py and
+    test_migrations.py hold them to it). Taking the latest submission of each invitation's responses instead (grouped over
     all of them) was 42 of SQLite's 93 s of reading at 5 M rows."""
     names = _names("tp", plan.time_points)
     return Query(
@@ -143,6 +144,7 @@ def _time_point_query(sql: _Sql, plan: F.Plan, params: dict) -> Query:
         params | dict(zip(names, plan.time_points, strict=True)),
         {"episode": pl.String(), "time_point": pl.String(), "status": pl.String(), "due_at": pl.String(),
          "expires_at": pl.String(), "submitted_at": pl.String()},
+        _times,
     )
 
 
@@ -178,7 +180,8 @@ def _score_query(sql: _Sql, plan: F.Plan, params: dict, instrument: str, scoring
         "WHERE i.registry_id = :registry AND r.instrument_id = :instrument AND s.scoring = :scoring AND s.current "
         f"AND e.protocol_id = :protocol AND i.time_point IN ({', '.join(':' + n for n in names)})",
         params | {"instrument": instrument, "scoring": scoring_id} | dict(zip(names, time_points, strict=True)),
-        columns,
+        # as the export writes them (promsvc.numbers), so that a CSV export gives the same frame
+        columns, numbers.clean_frame,
     )
 
 
@@ -221,8 +224,8 @@ BLOCK = 200_000  # rows fetched (SQLite), or about as many bytes × 256 parsed (
 
 
 def _fetcher(connection):
-    """A function that runs a Query on `connection` and returns its rows as a DataFrame, a
-    block at a time, so that the rows are never held twice whole (as Python objects or text,
+    """A function that runs a Query on `connection` and returns its rows as a typed DataFrame,
+    a block at a time, so that the rows are never held twice whole (as Python objects or text,
     and as the frame)."""
     from sqlalchemy import text
 
@@ -234,7 +237,7 @@ def _fetcher(connection):
 
             def parse() -> None:
                 if buffer.tell():
-                    parts.append(pl.read_csv(buffer.getvalue(), has_header=False, schema=query.columns, raise_if_empty=False))
+                    parts.append(query.typed(pl.read_csv(buffer.getvalue(), has_header=False, schema=query.columns)))
                     buffer.seek(0)
                     buffer.truncate()
 
@@ -245,7 +248,7 @@ def _fetcher(connection):
                     if buffer.tell() > BLOCK * 256:
                         parse()
             parse()
-            return pl.concat(parts) if parts else pl.DataFrame(schema=query.columns)
+            return _joined(query, parts)
         return fetch
 
     def fetch(query: Query) -> pl.DataFrame:
@@ -254,8 +257,13 @@ def _fetcher(connection):
         cursor = connection.connection.dbapi_connection.cursor()
         try:
             cursor.execute(query.sql, query.params)
-            parts = [pl.DataFrame(rows, schema=query.columns, orient="row") for rows in iter(lambda: cursor.fetchmany(BLOCK), [])]
+            parts = [query.typed(pl.DataFrame(rows, schema=query.columns, orient="row"))
+                     for rows in iter(lambda: cursor.fetchmany(BLOCK), [])]
         finally:
             cursor.close()
-        return pl.concat(parts) if parts else pl.DataFrame(schema=query.columns)
+        return _joined(query, parts)
     return fetch
+
+
+def _joined(query: Query, parts: list[pl.DataFrame]) -> pl.DataFrame:
+    return pl.concat(parts) if parts else query.typed(pl.DataFrame(schema=query.columns))
