@@ -133,8 +133,9 @@ def _time_point_query(sql: _Sql, plan: F.Plan, params: dict) -> Query:
     """The time points' invitations. A time point's submission time is its invitation's status
     time once it is completed: the submission store writes the two as one time, and migration
     0010 made them one for what was stored before (tests/integration/test_submission.py and
-    test_migrations.py hold them to it). Taking the latest submission of each invitation's responses instead (grouped over
-    all of them) was 42 of SQLite's 93 s of reading at 5 M rows."""
+    test_migrations.py hold them to it). Taking the latest submission of each invitation's
+    responses instead (grouped over all of them) was 42 of SQLite's 93 s of reading at 5 M
+    rows."""
     names = _names("tp", plan.time_points)
     return Query(
         f"SELECT e.external_id, i.time_point, i.status, {sql.time_text('i.due_at')}, {sql.time_text('i.expires_at')}, "
