@@ -1,4 +1,5 @@
-"""The indicator frame's assembly from long rows (promsvc.indicators.frame.assemble)."""
+"""The indicator frame: its assembly from long rows (promsvc.indicators.frame.assemble), and
+the database reader's typing of episode rows (promsvc.indicators.dbread)."""
 
 from __future__ import annotations
 
