@@ -162,7 +162,7 @@ def _score_query(sql: _Sql, plan: F.Plan, params: dict, instrument: str, scoring
     invitation, not of the response (the same, as a response is of its invitation's registry),
     so that SQLite starts from the invitations of the time points needed and finds each one's
     response by (invitation, instrument), instead of reading every response of the registry
-    (at 5 M rows 33 against 46 s for the three instruments)."""
+    (at 5 M rows, `sqlite3` alone: 41 against 49 CPU s for the three instruments)."""
     time_points = sorted({r.time_point for r in refs})
     names = _names("tp", time_points)
     columns: dict[str, pl.DataType] = {"episode": pl.String(), "time_point": pl.String()}

@@ -199,7 +199,7 @@ def test_a_semicolon_csv_with_a_byte_order_mark_reads_the_same(stored, app, tmp_
 def test_sqlite_finds_the_scores_from_the_time_points_invitations(stored, app):
     """SQLite takes the invitations of the time points needed and looks up each one's response
     by (invitation, instrument), instead of reading every response of the registry (at 5 M rows
-    33 against 46 s for the three instruments: docs/indicators.md, "Speed")."""
+    41 against 49 CPU s for the three instruments: docs/indicators.md, "Speed")."""
     from promsvc.indicators import dbread
 
     engine = app.state.engine
