@@ -48,7 +48,7 @@ class Query:
     memory is a block's: polars decoding all episodes' JSON at once peaked 1.3 GB higher)."""
 
     def __init__(self, sql: str, params: dict, columns: dict[str, pl.DataType],
-                 typed: Callable[[pl.DataFrame], pl.DataFrame] = lambda rows: rows):
+                 typed: Callable[[pl.DataFrame], pl.DataFrame]):
         self.sql, self.params, self.columns, self.typed = sql, params, columns, typed
 
 
