@@ -10,8 +10,9 @@ file and a PostgreSQL database (PROMSVC_BENCH_PG_URL, default
 postgresql+psycopg://postgres@127.0.0.1:5432/bench_indicators); all three are kept in --dir and
 reused by later runs with the same --episodes and --seed.
 
-Routes, each in a child process of its own (wall time and peak resident memory of that process,
-`RUSAGE_CHILDREN`, so the benchmark's own memory is not counted):
+Routes, each in a child process of its own (wall time; peak resident memory of that process and
+its worker processes together, sampled from /proc every 20 ms, or the process's own peak
+(`RUSAGE_CHILDREN`) if higher; the benchmark's own memory is not counted):
 
 - csv: `frame.from_csv` of the cohort file, then the engine;
 - sqlite, postgresql: `frame.from_database`, then the engine;
@@ -46,12 +47,30 @@ TODAY = "2025-12-31"
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_indicators"
 
 _MEASURE = """
-import json, resource, subprocess, sys, time
+import json, os, resource, subprocess, sys, time
+
+def tree_rss(pid):
+    # resident bytes of a process and all its descendants (a route may read with worker processes)
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                rss += sum(tree_rss(int(child)) for child in f.read().split())
+        return rss
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+
 start = time.perf_counter()
-done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+tree_peak = 0
+while child.poll() is None:
+    tree_peak = max(tree_peak, tree_rss(child.pid))
+    time.sleep(0.02)
+stdout, stderr = child.communicate()
 seconds = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps([seconds, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime, done.returncode, done.stdout, done.stderr]))
+print(json.dumps([seconds, max(usage.ru_maxrss * 1024, tree_peak), usage.ru_utime + usage.ru_stime, child.returncode, stdout, stderr]))
 """
 
 # One route: what `promsvc indicators compute` does, phase by phase; prints its timings as JSON.

@@ -63,10 +63,8 @@ def _columns(plan: F.Plan) -> dict[str, tuple[str, pl.DataType]]:
     for a in plan.attributes:
         kind = declared[a].kind
         out[ATTRIBUTE_PREFIX + a] = (F.attribute_column(a), pl.String() if kind == "boolean" else F.ATTRIBUTE_TYPES[kind])
-    if plan.time_points:
-        tp = plan.time_points[0]
-        for field in F.TIME_POINT_FIELDS:
-            out[field] = (field, plan.schema[F.time_point_column(tp, field)])
+    for field in plan.fields:
+        out[field] = (field, F.TIME_POINT_FIELDS[field])
     for ref, (scoring_id, first) in plan.scores.items():
         suffix = F.score_column(ref).removeprefix(f"{ref.time_point}.")
         out.setdefault(export_score_column(ref.instrument, scoring_id, ref.score, first), (suffix, plan.schema[F.score_column(ref)]))

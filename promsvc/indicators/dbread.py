@@ -5,8 +5,8 @@ Three kinds of query, each one statement over the whole protocol:
 
 1. the episodes: id, unit, event date, withdrawal and death, and, if attributes are needed,
    their JSON column (decoded by polars);
-2. if time points are needed: their invitations (status, due and expiry times, and the
-   submission time, which is a completed invitation's status time);
+2. if time points are needed: their invitations (status, the submission time, which is a
+   completed invitation's status time, and the due and expiry times if a formula names them);
 3. per instrument and scoring needed: the current scores needed (extracted from `score.values`
    in SQL), with the episode and time point of their response.
 
@@ -15,11 +15,13 @@ parses with one format: on SQLite the stored text's first 19 characters, where s
 1970 (`strftime`) cost 2.2 CPU s per column of 5 M rows against 0.4; on PostgreSQL `to_char`,
 about as dear as `extract(epoch …)`. On PostgreSQL each query's rows come as CSV through
 `COPY … TO STDOUT`, parsed by polars, and the queries run side by side on connections of their
-own; on SQLite one after the other, a block of rows at a time through the driver's cursor.
+own, planned as hash joins (`PG_SETTINGS`); on SQLite a block of rows at a time through the
+driver's cursor, by worker processes, one per core, when the file is big (`_sqlite_read`).
 Every query is a transaction of its own (autocommit), so that a read that takes minutes holds no
 writer off (SQLite's transactions here take the write lock: db.py). The joins run in the
-database: PostgreSQL hashes them in parallel; SQLite looks each row up by its primary key, which
-is what makes it the slower route (docs/indicators.md, "Speed", has the figures). Reading each
+database: PostgreSQL hashes them in parallel; SQLite looks each row up by its primary key, in
+the process that asks, which is what makes it the slower route (docs/indicators.md, "Speed",
+has the figures). Reading each
 table whole and joining in polars was tried twice and lost both times: through Python rows, and
 (commit 1ee7702 on branch indspeed) with PostgreSQL's rows as Arrow through ADBC: the server's
 CPU fell five-fold, but every id travels, and at 5 M rows the reading process took 80.6 CPU s
@@ -28,10 +30,13 @@ and 5.4 GB against 57.7 s and 2.1 GB.
 
 from __future__ import annotations
 
+import functools
 import io
+import itertools
+import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import polars as pl
 from sqlalchemy.engine import Engine
@@ -64,25 +69,58 @@ def read(engine: Engine, registry: Registry, needs: F.Needs) -> pl.DataFrame:
         work.append(_score_query(sql, plan, params, instrument, scoring_id, refs))
     work.append(_episode_query(sql, plan, params))
 
-    def run(query: Query) -> pl.DataFrame:
-        # autocommit: a read in a transaction of SQLite's would take the write lock (db.py) and
-        # hold every writer off for as long as it reads
-        with db.autocommit(engine).connect() as connection:
-            return _fetcher(connection)(query)
-
-    # On PostgreSQL the queries run side by side, each on a connection of its own: the server
-    # works on them in parallel while this process parses (1 M rows: 11.3–12.1 s against
-    # 14.0–15.5 s one after the other). Not on SQLite: two of its connections in one process
-    # wait on each other (for the GIL around every row, and likely for the library's locks), and
-    # two queries at a time took 33 CPU s where one after the other took 20 (docs/indicators.md,
-    # "Speed"). Each query sees the data as they were when it started, as in turn.
-    readers = 1 if sql.sqlite else min(len(work), READERS)
-    with ThreadPoolExecutor(readers) as pool:
-        *long, episodes = pool.map(run, work)
+    if sql.sqlite:
+        *long, episodes = _sqlite_read(engine, work)
+    else:
+        # On PostgreSQL the queries run side by side, each on a connection of its own: the
+        # server works on them in parallel while this process parses (1 M rows: 11.3–12.1 s
+        # against 14.0–15.5 s one after the other). Each query sees the data as they were when
+        # it started, as in turn.
+        with ThreadPoolExecutor(min(len(work), READERS)) as pool:
+            *long, episodes = pool.map(functools.partial(_run, engine), work)
     return F.assemble(plan, episodes, long)
 
 
 READERS = min(4, os.cpu_count() or 1)  # queries at a time at most: more would hold more rows at once
+# A SQLite file at least this big is read by worker processes; a smaller one (a test's, a new
+# registry's) in this process, where starting the workers (about a second) would cost more.
+PROCESS_BYTES = 64 * 2**20
+
+
+def _run(engine: Engine, query: Query) -> pl.DataFrame:
+    # autocommit: a read in a transaction of SQLite's would take the write lock (db.py) and
+    # hold every writer off for as long as it reads
+    with db.autocommit(engine).connect() as connection:
+        return _fetcher(connection)(query)
+
+
+def _sqlite_read(engine: Engine, work: list[Query]) -> list[pl.DataFrame]:
+    """The queries' rows from a SQLite file, by as many worker processes as there are cores,
+    each with a connection of its own, or one after the other in this process.
+
+    Not by threads: SQLite does its joins in the process that asks (with Python's GIL released),
+    but the module builds each row's Python objects under the GIL, and two connections of one
+    process took 33 CPU s where one after the other took 20 (docs/indicators.md, "Speed").
+    Worker processes share nothing but the file, which SQLite lets many processes read at once
+    (WAL). At 5 M rows all five queries took 34.7 s in two processes against 66.0 s in one.
+    Each query sees the data as they were when it started, as in turn."""
+    database = engine.url.database
+    workers = min(len(work), os.cpu_count() or 1)
+    if workers < 2 or not database or database == ":memory:" or os.path.getsize(database) < PROCESS_BYTES:
+        return [_run(engine, query) for query in work]
+    # spawned, not forked: the caller may be the service, with threads and open connections
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_run_in_worker, itertools.repeat(engine.url.render_as_string(hide_password=False)), work))
+
+
+def _run_in_worker(url: str, query: Query) -> pl.DataFrame:
+    return _run(_worker_engine(url), query)
+
+
+@functools.cache
+def _worker_engine(url: str) -> Engine:
+    """A worker process's engine, made once for the queries it is given."""
+    return db.make_engine(url)
 
 
 class _Sql:
@@ -126,7 +164,7 @@ def _episode_query(sql: _Sql, plan: F.Plan, params: dict) -> Query:
         select.append("e.attributes")
         columns["attributes"] = pl.String()
     return Query(f"SELECT {', '.join(select)} FROM episode e WHERE e.registry_id = :registry AND e.protocol_id = :protocol",
-                 params, columns, lambda rows: _episodes(rows, plan))
+                 params, columns, functools.partial(_episodes, plan=plan))
 
 
 def _time_point_query(sql: _Sql, plan: F.Plan, params: dict) -> Query:
@@ -137,14 +175,14 @@ def _time_point_query(sql: _Sql, plan: F.Plan, params: dict) -> Query:
     responses instead (grouped over all of them) was 42 of SQLite's 93 s of reading at 5 M
     rows."""
     names = _names("tp", plan.time_points)
+    select = {"status": "i.status", "due_at": sql.time_text("i.due_at"), "expires_at": sql.time_text("i.expires_at"),
+              "submitted_at": f"CASE WHEN i.status = {_literal(Status.completed.value)} THEN {sql.time_text('i.status_at')} END"}
     return Query(
-        f"SELECT e.external_id, i.time_point, i.status, {sql.time_text('i.due_at')}, {sql.time_text('i.expires_at')}, "
-        f"CASE WHEN i.status = {_literal(Status.completed.value)} THEN {sql.time_text('i.status_at')} END "
+        f"SELECT e.external_id, i.time_point, {', '.join(select[f] for f in plan.fields)} "
         f"FROM invitation i JOIN episode e ON e.id = i.episode_id "
         f"WHERE i.registry_id = :registry AND e.protocol_id = :protocol AND i.time_point IN ({', '.join(':' + n for n in names)})",
         params | dict(zip(names, plan.time_points, strict=True)),
-        {"episode": pl.String(), "time_point": pl.String(), "status": pl.String(), "due_at": pl.String(),
-         "expires_at": pl.String(), "submitted_at": pl.String()},
+        dict.fromkeys(["episode", "time_point", *plan.fields], pl.String()),
         _times,
     )
 
@@ -215,12 +253,17 @@ def _episodes(raw: pl.DataFrame, plan: F.Plan) -> pl.DataFrame:
 
 
 def _times(raw: pl.DataFrame) -> pl.DataFrame:
-    return raw.with_columns(_time(c) for c in ("due_at", "expires_at", "submitted_at"))
+    return raw.with_columns(_time(c) for c in raw.columns if F.TIME_POINT_FIELDS.get(c) == F.TIME)
 
 
 # ------------------------------------------------------------------ fetching in bulk
 
 
+# Every query reads all of a registry's rows of its tables: hash joins are the plan for that,
+# with the memory to hold their tables. PostgreSQL estimates far fewer joined rows than there are
+# (23 661 for 1 146 785 in the GS-PEQ score query at 5 M rows) and looks each row's episode up by
+# its key instead; with these settings that query took 7.8 s against 12.1 s (EXPLAIN ANALYZE).
+PG_SETTINGS = {"enable_nestloop": "off", "work_mem": "64MB"}
 BLOCK = 200_000  # rows fetched (SQLite), or about as many bytes × 256 parsed (PostgreSQL), at a time
 
 
@@ -242,12 +285,18 @@ def _fetcher(connection):
                     buffer.seek(0)
                     buffer.truncate()
 
-            # COPY sends a message per row; parsed a block of rows at a time
-            with cursor.copy(f"COPY ({compiled.string}) TO STDOUT (FORMAT csv)", compiled.params) as copy:
-                for row in copy:
-                    buffer.write(row)
-                    if buffer.tell() > BLOCK * 256:
-                        parse()
+            for name, value in PG_SETTINGS.items():
+                cursor.execute("SELECT set_config(%s, %s, false)", (name, value))
+            try:
+                # COPY sends a message per row; parsed a block of rows at a time
+                with cursor.copy(f"COPY ({compiled.string}) TO STDOUT (FORMAT csv)", compiled.params) as copy:
+                    for row in copy:
+                        buffer.write(row)
+                        if buffer.tell() > BLOCK * 256:
+                            parse()
+            finally:  # the connection goes back to the pool as it came
+                for name in PG_SETTINGS:
+                    cursor.execute(f"RESET {name}")
             parse()
             return _joined(query, parts)
         return fetch

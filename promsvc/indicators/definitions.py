@@ -265,11 +265,12 @@ def compile_indicator(indicator: Indicator, registry: Registry) -> Compiled:
     # Read only what the formulas use (and what the measure itself reads).
     attributes = {a for a in attributes if any(indicator.variables[n].attribute == a for n in used)} | set(
         indicator.standardise.by if indicator.standardise else [])
+    windows = {v.time_point for v in (indicator.variables[n] for n in used) if v.field in frame.WINDOW_FIELDS and v.time_point}
     return Compiled(
         indicator=indicator, protocol=protocol, variables=variables, population=population, exclusions=cast(list[Formula], exclusions),
         numerator=numerator, denominator=denominator, value=value, utility=utility, strata=strata,
         needs=frame.Needs(protocol=protocol.id, attributes=frozenset(attributes), time_points=frozenset(time_points),
-                          scores=frozenset(scores)),
+                          windows=frozenset(windows), scores=frozenset(scores)),
     )
 
 

@@ -78,7 +78,8 @@ def needs(compiled: list[Compiled]) -> dict[str, Needs]:
         n, old = c.needs, out.get(c.needs.protocol)
         if old is not None:
             n = Needs(protocol=n.protocol, attributes=old.attributes | n.attributes,
-                      time_points=old.time_points | n.time_points, scores=old.scores | n.scores)
+                      time_points=old.time_points | n.time_points, windows=old.windows | n.windows,
+                      scores=old.scores | n.scores)
         out[n.protocol] = n
     return out
 

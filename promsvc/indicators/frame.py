@@ -18,7 +18,7 @@ in this order, rows sorted by `episode`:
                                        category → Utf8, integer → Int64, boolean → Boolean,
                                        date → Date; null when unknown
     {tp}.status                        Utf8      the invitation's status; null: no invitation
-    {tp}.due_at, {tp}.expires_at,
+    {tp}.due_at, {tp}.expires_at       Datetime(us, UTC), only of the time points in `needs.windows`
     {tp}.submitted_at                  Datetime(us, UTC) (time points in the protocol's order)
     {tp}.{instrument}.{score}          Float64 (bands and other text scores: Utf8), the score
                                        by the instrument's first scoring in the registry
@@ -42,8 +42,9 @@ from instruments.schema import Bands
 from promsvc.registries.schema import Protocol, Registry
 
 FIXED_COLUMNS = ("episode", "unit", "protocol", "event_date", "withdrawn_at", "deceased_at")
-TIME_POINT_FIELDS = ("status", "due_at", "expires_at", "submitted_at")
 TIME = pl.Datetime("us", "UTC")
+TIME_POINT_FIELDS: dict[str, pl.DataType] = {"status": pl.String(), "due_at": TIME, "expires_at": TIME, "submitted_at": TIME}
+WINDOW_FIELDS = ("due_at", "expires_at")  # read only when a formula names them (`Needs.windows`)
 ATTRIBUTE_TYPES: dict[str, pl.DataType] = {"category": pl.String(), "integer": pl.Int64(), "boolean": pl.Boolean(), "date": pl.Date()}
 
 
@@ -59,7 +60,8 @@ class Needs(msgspec.Struct, frozen=True):
 
     protocol: str
     attributes: frozenset[str] = frozenset()
-    time_points: frozenset[str] = frozenset()  # whose status and times are read
+    time_points: frozenset[str] = frozenset()  # whose status and submission time are read
+    windows: frozenset[str] = frozenset()  # time points whose due and expiry times are read too
     scores: frozenset[ScoreRef] = frozenset()
 
 
@@ -102,6 +104,7 @@ class Plan(msgspec.Struct, frozen=True):
     schema: dict[str, pl.DataType]
     attributes: list[str]  # attribute ids, in the protocol's order
     time_points: list[str]  # time points whose fields are read
+    fields: list[str]  # their fields read, if any (the window's only for `needs.windows`)
     scores: dict[ScoreRef, tuple[str, bool]]  # ref → (scoring id, whether it is the first one)
 
 
@@ -116,7 +119,7 @@ def plan(registry: Registry, needs: Needs) -> Plan:
     declared = {a.id: a for a in protocol.attributes}
     _unknown("attribute", needs.attributes, declared, protocol)
     tps = {tp.id: tp for tp in protocol.time_points}
-    _unknown("time point", needs.time_points | {r.time_point for r in needs.scores}, tps, protocol)
+    _unknown("time point", needs.time_points | needs.windows | {r.time_point for r in needs.scores}, tps, protocol)
 
     schema: dict[str, pl.DataType] = {
         "episode": pl.String(), "unit": pl.String(), "protocol": pl.String(), "event_date": pl.Date(),
@@ -125,10 +128,11 @@ def plan(registry: Registry, needs: Needs) -> Plan:
     attributes = [a for a in declared if a in needs.attributes]
     for a in attributes:
         schema[attribute_column(a)] = ATTRIBUTE_TYPES[declared[a].kind]
-    time_points = [tp for tp in tps if tp in needs.time_points]
+    time_points = [tp for tp in tps if tp in needs.time_points | needs.windows]
     for tp in time_points:
-        for field in TIME_POINT_FIELDS:
-            schema[time_point_column(tp, field)] = pl.String() if field == "status" else TIME
+        for field, dtype in TIME_POINT_FIELDS.items():
+            if field not in WINDOW_FIELDS or tp in needs.windows:
+                schema[time_point_column(tp, field)] = dtype
     scorings = exported_scorings(registry)
     scores: dict[ScoreRef, tuple[str, bool]] = {}
     order = {tp: n for n, tp in enumerate(tps)}
@@ -145,7 +149,8 @@ def plan(registry: Registry, needs: Needs) -> Plan:
             raise ValueError(f"{ref.instrument} scoring {scoring_id} has no score {ref.score!r}; its scores: {', '.join(kinds)}")
         scores[ref] = (scoring_id, scoring_id == listed[0])
         schema[score_column(ref)] = pl.String() if kinds[ref.score] else pl.Float64()
-    return Plan(protocol, schema, attributes, time_points, scores)
+    fields = [f for f in TIME_POINT_FIELDS if f not in WINDOW_FIELDS or needs.windows] if time_points else []
+    return Plan(protocol, schema, attributes, time_points, fields, scores)
 
 
 def _unknown(what: str, asked: Iterable[str], known: dict, protocol: Protocol) -> None:

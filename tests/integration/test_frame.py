@@ -24,6 +24,7 @@ ALL = F.Needs(
     protocol="hip_primary",
     attributes=frozenset({"sex", "age_group", "asa_class", "urgency", "previous_surgery", "diagnosis"}),
     time_points=frozenset({"baseline", "m3", "m12"}),
+    windows=frozenset({"m3", "m12"}),
     scores=frozenset({
         F.ScoreRef("baseline", "eq5d-5l", "index"), F.ScoreRef("m3", "eq5d-5l", "index"),
         F.ScoreRef("m12", "eq5d-5l", "index"), F.ScoreRef("baseline", "rand36", "pf"),
@@ -82,7 +83,8 @@ def test_the_database_and_the_export_give_the_same_frame(stored, app, tmp_path):
     F.Needs(protocol="hip_primary", attributes=frozenset({"previous_surgery"})),
     F.Needs(protocol="hip_primary", scores=frozenset({F.ScoreRef("m3", "rand36", "mcs", scoring="sf36v1")})),
     F.Needs(protocol="hip_primary", time_points=frozenset({"m12"})),
-], ids=["fixed", "one-attribute", "one-score", "one-time-point"])
+    F.Needs(protocol="hip_primary", windows=frozenset({"m12"})),
+], ids=["fixed", "one-attribute", "one-score", "one-time-point", "one-window"])
 def test_the_same_frame_for_fewer_needs(stored, app, tmp_path, needs):
     from_db = F.from_database(app.state.engine, stored, needs)
     assert_frame_equal(from_db, F.from_csv(exported(app, stored, tmp_path), stored, needs))
@@ -94,6 +96,7 @@ def test_the_frame_holds_what_is_stored(stored, app):
     a, b, c, d = frame.rows(named=True)
     assert [r["episode"] for r in (a, b, c, d)] == ["A", "B", "C", "D"]
     assert frame.schema["event_date"] == pl.Date() and frame.schema["m3.due_at"] == F.TIME
+    assert "baseline.due_at" not in frame.columns and "baseline.submitted_at" in frame.columns  # no window needed
     assert (a["attr.sex"], a["attr.asa_class"], a["attr.previous_surgery"], a["attr.diagnosis"]) == ("female", 2, False, None)
     assert (b["attr.previous_surgery"], b["attr.asa_class"], b["unit"]) == (True, None, "dal-fjell")
     index = scoring.score("eq5d-5l", {k: [v] for k, v in EQ5D.items()}, method="VT", country="Norway").scores["index"][0]
@@ -216,3 +219,49 @@ def test_sqlite_finds_the_scores_from_the_time_points_invitations(stored, app):
             steps = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + query.sql, query.params)]
             assert steps[0].startswith("SEARCH i USING INDEX ix_invitation_registry_id"), steps
             assert any(s.startswith("SEARCH r USING") and s.endswith("(invitation_id=? AND instrument_id=?)") for s in steps), steps
+
+
+def test_a_big_sqlite_file_is_read_by_worker_processes(stored, app, monkeypatch):
+    """From a SQLite file of PROCESS_BYTES or more, worker processes run the queries (each
+    with a connection of its own): the frame is the one this process reads itself."""
+    from promsvc.indicators import dbread
+
+    engine = app.state.engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's queries run on the server, side by side on connections of this process")
+    in_process = F.from_database(engine, stored, ALL)
+    pools = []
+
+    class Pool(dbread.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            pools.append(self)
+
+    monkeypatch.setattr(dbread, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(dbread, "PROCESS_BYTES", 0)
+    monkeypatch.setattr(dbread.os, "cpu_count", lambda: 2)
+    assert_frame_equal(F.from_database(engine, stored, ALL), in_process)
+    assert len(pools) == 1
+
+
+def test_the_readers_planner_settings_end_with_its_queries(stored, app):
+    """PostgreSQL's reader plans its queries as hash joins (dbread.PG_SETTINGS); the
+    connections it used go back to the pool with the server's settings."""
+    from promsvc import db
+    from promsvc.indicators import dbread
+
+    engine = app.state.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the settings are PostgreSQL's planner's")
+    with db.autocommit(engine).connect() as connection:
+        before = {name: connection.exec_driver_sql(f"SHOW {name}").scalar() for name in dbread.PG_SETTINGS}
+    assert before != dbread.PG_SETTINGS  # else this test could not tell
+    F.from_database(engine, stored, ALL)
+    pool = db.autocommit(engine)
+    connections = [pool.connect() for _ in range(dbread.READERS + 1)]  # the reader's and one more
+    try:
+        for connection in connections:
+            assert {name: connection.exec_driver_sql(f"SHOW {name}").scalar() for name in dbread.PG_SETTINGS} == before
+    finally:
+        for connection in connections:
+            connection.close()

@@ -126,3 +126,21 @@ def test_reference_file_rows_are_checked(tmp_path):
     assert any("data row 4: unit s1 has a second row for 2023" in p for p in problems)
     assert "ref.csv, data row 6, column count: -1 is below zero" in problems
     assert len(problems) == 4 and len(rows) == 4  # h1 beside s1: each unit's own patients
+
+
+@pytest.mark.parametrize(("numerator", "windows"), [
+    ("due IS NOT NULL AND post - pre >= 0.074", {"m12"}),
+    ("post - pre >= 0.074", set()),  # declared, not used: not read
+])
+def test_due_and_expiry_times_are_read_only_when_a_formula_names_them(tmp_path, numerator, windows):
+    """A time point's due and expiry times are two columns of every episode × time point row:
+    read only for the time points whose `due_at` or `expires_at` a formula uses."""
+    doc = yaml.safe_load((DATA / "ind.indicators.yaml").read_text())
+    first = doc["indicators"][0]
+    first["variables"]["due"] = {"time_point": "m12", "field": "due_at"}
+    first["numerator"] = numerator
+    path = tmp_path / "ind.indicators.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    (tmp_path / "ind.coverage.csv").write_text((DATA / "ind.coverage.csv").read_text())
+    needs = loader.load(path, REGISTRIES).compiled[0].needs
+    assert needs.windows == windows and needs.time_points == {"baseline", "m12"}
