@@ -28,11 +28,16 @@ def check(tmp_path, change=None, **fields) -> list[str]:
             first[key] = value
     if change:
         change(doc)
+    good, bad = loader.check_files([written(tmp_path, doc)], REGISTRIES)
+    return bad
+
+
+def written(tmp_path, doc) -> Path:
+    """`doc` as the registry's indicator file in `tmp_path`, beside the reference file it names."""
     path = tmp_path / "ind.indicators.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True))
     (tmp_path / "ind.coverage.csv").write_text((DATA / "ind.coverage.csv").read_text())
-    good, bad = loader.check_files([path], REGISTRIES)
-    return bad
+    return path
 
 
 def test_the_test_file_is_good(tmp_path):
@@ -139,8 +144,5 @@ def test_due_and_expiry_times_are_read_only_when_a_formula_names_them(tmp_path, 
     first = doc["indicators"][0]
     first["variables"]["due"] = {"time_point": "m12", "field": "due_at"}
     first["numerator"] = numerator
-    path = tmp_path / "ind.indicators.yaml"
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True))
-    (tmp_path / "ind.coverage.csv").write_text((DATA / "ind.coverage.csv").read_text())
-    needs = loader.load(path, REGISTRIES).compiled[0].needs
+    needs = loader.load(written(tmp_path, doc), REGISTRIES).compiled[0].needs
     assert needs.windows == windows and needs.time_points == {"baseline", "m12"}
