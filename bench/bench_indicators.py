@@ -47,7 +47,7 @@ TODAY = "2025-12-31"
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_indicators"
 
 _MEASURE = """
-import json, os, resource, subprocess, sys, time
+import json, os, resource, subprocess, sys, tempfile, time
 
 def tree_rss(pid):
     # resident bytes of a process and all its descendants (a route may read with worker processes)
@@ -61,14 +61,18 @@ def tree_rss(pid):
     except (FileNotFoundError, ProcessLookupError):
         return 0
 
-start = time.perf_counter()
-child = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-tree_peak = 0
-while child.poll() is None:
-    tree_peak = max(tree_peak, tree_rss(child.pid))
-    time.sleep(0.02)
-stdout, stderr = child.communicate()
-seconds = time.perf_counter() - start
+# the child's output to files, not pipes: polled rather than read, a full pipe would stop it
+with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    start = time.perf_counter()
+    child = subprocess.Popen(sys.argv[1:], stdout=out, stderr=err, text=True)
+    tree_peak = 0
+    while child.poll() is None:
+        tree_peak = max(tree_peak, tree_rss(child.pid))
+        time.sleep(0.02)
+    seconds = time.perf_counter() - start
+    out.seek(0)
+    err.seek(0)
+    stdout, stderr = out.read(), err.read()
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps([seconds, max(usage.ru_maxrss * 1024, tree_peak), usage.ru_utime + usage.ru_stime, child.returncode, stdout, stderr]))
 """

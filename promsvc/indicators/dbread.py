@@ -21,11 +21,10 @@ Every query is a transaction of its own (autocommit), so that a read that takes 
 writer off (SQLite's transactions here take the write lock: db.py). The joins run in the
 database: PostgreSQL hashes them in parallel; SQLite looks each row up by its primary key, in
 the process that asks, which is what makes it the slower route (docs/indicators.md, "Speed",
-has the figures). Reading each
-table whole and joining in polars was tried twice and lost both times: through Python rows, and
-(commit 1ee7702 on branch indspeed) with PostgreSQL's rows as Arrow through ADBC: the server's
-CPU fell five-fold, but every id travels, and at 5 M rows the reading process took 80.6 CPU s
-and 5.4 GB against 57.7 s and 2.1 GB.
+has the figures). Reading each table whole and joining in polars was tried twice and lost both
+times: through Python rows, and (commit 1ee7702 on branch indspeed) with PostgreSQL's rows as
+Arrow through ADBC: the server's CPU fell five-fold, but every id travels, and at 5 M rows the
+reading process took 80.6 CPU s and 5.4 GB against 57.7 s and 2.1 GB.
 """
 
 from __future__ import annotations
@@ -285,9 +284,9 @@ def _fetcher(connection):
                     buffer.seek(0)
                     buffer.truncate()
 
-            for name, value in PG_SETTINGS.items():
-                cursor.execute("SELECT set_config(%s, %s, false)", (name, value))
             try:
+                for name, value in PG_SETTINGS.items():
+                    cursor.execute("SELECT set_config(%s, %s, false)", (name, value))
                 # COPY sends a message per row; parsed a block of rows at a time
                 with cursor.copy(f"COPY ({compiled.string}) TO STDOUT (FORMAT csv)", compiled.params) as copy:
                     for row in copy:

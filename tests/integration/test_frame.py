@@ -5,6 +5,7 @@ gets an error naming the data row and column of a bad cell."""
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 
 import polars as pl
 import pytest
@@ -242,6 +243,12 @@ def test_a_big_sqlite_file_is_read_by_worker_processes(stored, app, monkeypatch)
     monkeypatch.setattr(dbread.os, "cpu_count", lambda: 2)
     assert_frame_equal(F.from_database(engine, stored, ALL), in_process)
     assert len(pools) == 1
+
+    # a query that fails in a worker fails the read, with the database's own error
+    bad = dbread.Query("SELECT x FROM nowhere", {}, {"x": pl.String()}, dbread._times)
+    with pytest.raises(sqlite3.OperationalError, match="no such table: nowhere"):
+        dbread._sqlite_read(engine, [bad, bad])
+    assert len(pools) == 2
 
 
 def test_the_readers_planner_settings_end_with_its_queries(stored, app):
