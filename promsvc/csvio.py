@@ -99,6 +99,7 @@ def read(path: str | Path, separator: str | None = None, numbers: Sequence[str] 
             'must be in quotes with the " doubled, e.g. "5"" tall"'
         )
     header = _header(first_line, sep, name)
+    _check_carriage_returns(data, start, end, sep, header, name)
 
     text = dict.fromkeys(header, pl.String)
     asked = [n for n in numbers if n in text]
@@ -199,6 +200,9 @@ def write(table: Table, columns: pl.DataFrame, output: str | Path | None, *, std
 
 def _header(line: bytes, sep: str, name: str) -> list[str]:
     """The column names in the header line (its own line end left out or not), each once."""
+    if _unquoted(line, line.rstrip(b"\r\n").find(b"\r")):
+        raise CsvError(f"{name}: its lines end with a carriage return alone (\\r), as old Mac programs write; "
+                       "save it with Windows or Unix line ends (in Excel: Save As → CSV UTF-8)")
     try:
         names = pl.read_csv(line.removesuffix(b"\n").removesuffix(b"\r"), has_header=False, infer_schema=False,
                             separator=sep)
@@ -233,6 +237,27 @@ def _wrong_rows(name: str, text: str, header: list[str], sep: str, detected: boo
     other = ";" if sep == "," else ","
     guessed = f" (the header says the separator is {sep!r}; if it is {other!r}, give --sep '{other}')" if detected else ""
     return CsvError(f"{name}: data row {row} {what}{more}{guessed}")
+
+
+def _unquoted(data: bytes, at: int, start: int = 0) -> bool:
+    """Is byte `at` (-1: none) outside every quoted cell? (Quotes open and close cells, a doubled
+    quote inside one counts twice.) Counts the quotes before it: for error paths and rare bytes."""
+    return at >= 0 and data.count(b'"', start, at) % 2 == 0
+
+
+def _check_carriage_returns(data: bytes, start: int, end: int, sep: str, header: list[str], name: str) -> None:
+    """Refuse a cell that ends in a carriage return (\\r) outside quotes: polars reads the \\r
+    as part of a line end and drops it, so the cell would silently lose it, and by RFC 4180 and
+    Python's csv module it ends the line there. (Python's csv module writes such cells unquoted
+    when its lines end in \\n alone.) A \\r in quotes, or inside a cell's text, is kept."""
+    at = data.find(b"\r" + sep.encode(), start, end)
+    while at >= 0 and not _unquoted(data, at, start):
+        at = data.find(b"\r" + sep.encode(), at + 1, end)
+    if at < 0:
+        return
+    *_, (row, cells, _) = _records(data[start : at + 1].decode("utf-8"), sep)
+    raise CsvError(f"{name}: data row {row}, column {header[cells - 1]!r}: the cell ends with a carriage return (\\r) "
+                   "outside quotes, which reads as the end of a line; put the cell in quotes (\"…\") or remove the \\r")
 
 
 def _records(text: str, sep: str) -> Iterator[tuple[int, int, str]]:

@@ -86,6 +86,12 @@ CASES = [
     Case("quote-never-closed", 'id,MO,SC,UA,PD,AD\n1,1,1,1,1,1\n5" tall,1,1,1,1,1\n"ok",1,1,1,1,1\n',
          ["data row 2 has a quote", "never closed"]),
     Case("quote-never-closed-in-the-header", 'id,"MO,SC,UA,PD,AD\n1,1,1,1,1,1\n', ["the header has a quote", "never closed"]),
+    # a carriage return alone ends a line for the csv module and old Mac programs; polars would
+    # drop it from the end of a cell (one in quotes, or inside a cell's text, is kept)
+    Case("lines-ending-in-a-carriage-return", "id,MO,SC,UA,PD,AD\r1,1,1,1,1,1\r2,1,1,1,1,1\r",
+         ["carriage return alone", "Windows or Unix line ends"]),
+    Case("cell-ending-in-a-carriage-return", 'id;note;MO;SC;UA;PD;AD\n1;"x\r;y";1;1;1;1;1\n2;x\r;1;1;1;1;1\n',
+         ["data row 2, column 'note': the cell ends with a carriage return", "put the cell in quotes"]),
     Case("not-utf8", "id,MO,SC,UA,PD,AD\nÅse,1,1,1,1,1\n".encode("latin-1"),
          ["in.csv is not UTF-8 text (line 2", "CSV UTF-8"]),
     Case("score-column-already-there", "MO,SC,UA,PD,AD,index\n1,1,1,1,1,0.5\n",
