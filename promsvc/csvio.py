@@ -200,9 +200,11 @@ def write(table: Table, columns: pl.DataFrame, output: str | Path | None, *, std
 
 def _header(line: bytes, sep: str, name: str) -> list[str]:
     """The column names in the header line (its own line end left out or not), each once."""
-    if _unquoted(line, line.rstrip(b"\r\n").find(b"\r")):
-        raise CsvError(f"{name}: its lines end with a carriage return alone (\\r), as old Mac programs write; "
-                       "save it with Windows or Unix line ends (in Excel: Save As → CSV UTF-8)")
+    cr = line.rstrip(b"\r\n").find(b"\r")
+    if cr >= 0 and line.count(b'"', 0, cr) % 2 == 0:  # outside quotes
+        raise CsvError(f"{name}: the header line has a carriage return (\\r) outside quotes; if the file's lines end "
+                       "with a carriage return alone, as old Mac programs write them, save it with Windows or Unix "
+                       "line ends (in Excel: Save As → CSV UTF-8)")
     try:
         names = pl.read_csv(line.removesuffix(b"\n").removesuffix(b"\r"), has_header=False, infer_schema=False,
                             separator=sep)
@@ -239,21 +241,19 @@ def _wrong_rows(name: str, text: str, header: list[str], sep: str, detected: boo
     return CsvError(f"{name}: data row {row} {what}{more}{guessed}")
 
 
-def _unquoted(data: bytes, at: int, start: int = 0) -> bool:
-    """Is byte `at` (-1: none) outside every quoted cell? (Quotes open and close cells, a doubled
-    quote inside one counts twice.) Counts the quotes before it: for error paths and rare bytes."""
-    return at >= 0 and data.count(b'"', start, at) % 2 == 0
-
-
 def _check_carriage_returns(data: bytes, start: int, end: int, sep: str, header: list[str], name: str) -> None:
     """Refuse a cell that ends in a carriage return (\\r) outside quotes: polars reads the \\r
     as part of a line end and drops it, so the cell would silently lose it, and by RFC 4180 and
     Python's csv module it ends the line there. (Python's csv module writes such cells unquoted
     when its lines end in \\n alone.) A \\r in quotes, or inside a cell's text, is kept."""
-    at = data.find(b"\r" + sep.encode(), start, end)
-    while at >= 0 and not _unquoted(data, at, start):
-        at = data.find(b"\r" + sep.encode(), at + 1, end)
-    if at < 0:
+    pattern, quotes, counted = b"\r" + sep.encode(), 0, start
+    at = data.find(pattern, start, end)
+    while at >= 0:
+        quotes, counted = quotes + data.count(b'"', counted, at), at
+        if quotes % 2 == 0:  # outside quotes (a doubled quote in a quoted cell counts twice)
+            break
+        at = data.find(pattern, at + 1, end)
+    else:
         return
     *_, (row, cells, _) = _records(data[start : at + 1].decode("utf-8"), sep)
     raise CsvError(f"{name}: data row {row}, column {header[cells - 1]!r}: the cell ends with a carriage return (\\r) "

@@ -1,5 +1,5 @@
 """How a number leaves the service: the one rule for every score written by `promsvc score`,
-the CSV export and the JSON API.
+the CSV export and the JSON API, and for the sums of scores that are indicator numerators.
 
 A score is computed in binary floating point, so a value that is 0.13692 on paper can come out
 as 0.13692000000000004. What leaves the service is the value to 12 significant digits — far

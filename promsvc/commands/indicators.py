@@ -50,7 +50,8 @@ def add_parser(commands) -> None:
     compute.add_argument("registry", metavar="REGISTRY", help="registry id, e.g. demo")
     compute.add_argument("--data", metavar="FILE.csv", help="a CSV in the export's format (default: the database)")
     compute.add_argument("--period", metavar="P", help="only this period: a year (2025) or pooled years (2024-2025)")
-    compute.add_argument("--indicator", metavar="ID", nargs="+", default=[], help="only these indicators")
+    compute.add_argument("--indicator", metavar="ID", nargs="+", action="extend", default=[],
+                         help="only these indicators (--indicator A B, or the option once per id)")
     compute.add_argument("--format", choices=("csv", "json", "portal"), default="csv", help="output format (default: csv)")
     compute.add_argument("--as-of", metavar="DATE", type=date,
                          help="the data date (YYYY-MM-DD): windows closed and answers counted up to this day (default: today, UTC)")

@@ -27,7 +27,7 @@ from promsvc.indicators.expressions import (
     parse,
 )
 from promsvc.indicators.schema import Indicator, Variable
-from promsvc.registries.schema import Protocol, Registry
+from promsvc.registries.schema import Attribute, Protocol, Registry
 
 NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -71,6 +71,17 @@ def first_scoring(registry: Registry, instrument_id: str) -> str:
                 use = protocol.instrument_use(instrument_id)
                 return (list(use.scorings) or [instruments.get(instrument_id).scoring().id])[0]
     return instruments.get(instrument_id).scoring().id
+
+
+def _stratum_values(attribute: Attribute) -> list | None:
+    """The values of an attribute that a direct standardisation can stratify by (None: it cannot)."""
+    if attribute.kind == "category":
+        return list(attribute.values)
+    if attribute.kind == "boolean":
+        return [False, True]
+    if attribute.kind == "integer" and attribute.min is not None and attribute.max is not None and attribute.max - attribute.min < 100:
+        return list(range(attribute.min, attribute.max + 1))
+    return None
 
 
 def built_in_variables(registry: Registry, protocol: Protocol) -> dict[str, Var]:
@@ -182,6 +193,7 @@ def compile_indicator(indicator: Indicator, registry: Registry) -> Compiled:
     attributes: set[str] = set()
     time_points: set[str] = set()
     scores: set[frame.ScoreRef] = set()
+    broken: set[str] = set()  # declared, with a problem said: formulas naming them say no more of it
     for name, variable in indicator.variables.items():
         at = f".variables.{name}"
         if not NAME.match(name) or name.upper() in _RESERVED:
@@ -193,6 +205,7 @@ def compile_indicator(indicator: Indicator, registry: Registry) -> Compiled:
             continue
         found = resolve(variable, registry, protocol, at, problems)
         if found is None:
+            broken.add(name)
             continue
         variables[name], ref = found
         if variable.attribute is not None:
@@ -208,7 +221,8 @@ def compile_indicator(indicator: Indicator, registry: Registry) -> Compiled:
         try:
             return parse(text, variables, want)
         except ExpressionError as e:
-            problems.append(f"at {at}: {e}")
+            if e.unknown not in broken:
+                problems.append(f"at {at}: {e}")
             return None
 
     population = formula(indicator.population, ".population", BOOLEAN)
@@ -244,15 +258,13 @@ def compile_indicator(indicator: Indicator, registry: Registry) -> Compiled:
         elif tp_id is not None:
             time_points.add(tp_id)
     strata: list[tuple[str, list]] = []
+    stratifiers = {a.id: values for a in protocol.attributes if (values := _stratum_values(a)) is not None}
     for i, by in enumerate(indicator.standardise.by if indicator.standardise else []):
-        attribute = next((a for a in protocol.attributes if a.id == by), None)
-        values = None if attribute is None else (
-            list(attribute.values) if attribute.kind == "category" else [False, True] if attribute.kind == "boolean"
-            else list(range(attribute.min, attribute.max + 1)) if attribute.kind == "integer"
-            and attribute.min is not None and attribute.max is not None and attribute.max - attribute.min < 100 else None)
+        values = stratifiers.get(by)
         if values is None:
             problems.append(f"at .standardise.by[{i}]: {by!r} is not a category, boolean or integer attribute "
-                            f"(with min and max) of protocol {protocol.id!r}; standardise by attributes with few values")
+                            f"(with min and max) of protocol {protocol.id!r}; standardise by attributes with few values: "
+                            f"{', '.join(stratifiers) or 'the protocol declares none'}")
             continue
         attributes.add(by)
         strata.append((frame.attribute_column(by), values))

@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 
 import instruments
+from promsvc import numbers
 from promsvc.indicators import stats
 from promsvc.indicators.cells import group_sums, rollup
 from promsvc.indicators.definitions import Compiled
@@ -158,6 +159,9 @@ def compute_one(df: pl.DataFrame, c: Compiled, tree: UnitTree, references: list[
     national = {p: i for i, (p, u) in enumerate(keys) if u == NATIONAL}
     funnel = _funnel(ind, keys, value, den, sd, national)
     hidden = suppress_cells(keys, den.astype(int), tree, levels, chosen, ind.threshold())
+    # A mean's numerator is a sum of scores: written as a score is (promsvc.numbers), so that a
+    # sum of 5-decimal values reads 248.014629, not the 248.01462899999999 of its binary sum.
+    numerators = numbers.clean(num)
     out = []
     for i, (period, unit) in enumerate(keys):
         node = tree.nodes[unit]
@@ -166,7 +170,7 @@ def compute_one(df: pl.DataFrame, c: Compiled, tree: UnitTree, references: list[
         counts = {"withdrawn": int(col["n_withdrawn"][i]), "deceased": int(col["n_deceased"][i])} if "n_withdrawn" in col else {}
         out.append(Result(
             indicator=ind.id, version=ind.version, measure=ind.measure, period=period, level=node.level, unit=unit,
-            orgnr=node.orgnr, numerator=None if ind.measure == "median" else float(num[i]), denominator=int(den[i]),
+            orgnr=node.orgnr, numerator=None if ind.measure == "median" else float(numerators[i]), denominator=int(den[i]),
             value=_f(value[i]) if shown else None, ci_low=_f(low[i]) if shown else None, ci_high=_f(high[i]) if shown else None,
             interval=ind.interval_method() if shown and not np.isnan(low[i]) else "",
             target_level=stats.target_level(value[i], **msgspec.structs.asdict(ind.target)) if shown and ind.target else "",

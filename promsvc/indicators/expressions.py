@@ -44,7 +44,12 @@ _UTC = pl.Datetime("us", "UTC")
 
 
 class ExpressionError(Exception):
-    """A formula that cannot be used: what is wrong and how to fix it."""
+    """A formula that cannot be used: what is wrong and how to fix it (`unknown`: the name of an
+    undeclared variable, when that is what is wrong)."""
+
+    def __init__(self, message: str, unknown: str | None = None):
+        super().__init__(message)
+        self.unknown = unknown
 
 
 class Var(msgspec.Struct, frozen=True):
@@ -198,7 +203,8 @@ class _Checker:
             close = difflib.get_close_matches(name, list(self.variables), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise ExpressionError(
-                f"unknown variable {name!r}; {hint}declare it under `variables` or use one of: {', '.join(sorted(self.variables))}"
+                f"unknown variable {name!r}; {hint}declare it under `variables` or use one of: {', '.join(sorted(self.variables))}",
+                unknown=name,
             )
         self.names.add(name)
         return var

@@ -161,7 +161,7 @@ def problems(ifile: IndicatorFile, registry: Registry, base: Path) -> tuple[list
     for i, indicator in enumerate(ifile.indicators):
         at = f"$.indicators[{i}]"
         if indicator.id in seen:
-            out.append(f"at {at}.id: indicator id {indicator.id!r} is used twice (also at $.indicators[{seen[indicator.id]}]); "
+            out.append(f"indicator {indicator.id!r} at {at}.id: its id is used twice (also at $.indicators[{seen[indicator.id]}]); "
                        "give each indicator its own id (a new version of one keeps its id and raises `version`)")
         seen.setdefault(indicator.id, i)
         found = _definition_problems(indicator, levels_present)
@@ -173,7 +173,8 @@ def problems(ifile: IndicatorFile, registry: Registry, base: Path) -> tuple[list
             compiled.append(compile_indicator(indicator, registry))
         except DefinitionError as e:
             found += e.problems
-        out += [f"at {at}{p.removeprefix('at ')}" for p in found]  # each problem is "at .field…: …"
+        # each problem is "at .field…: …"; the id too, to find the definition without counting
+        out += [f"indicator {indicator.id!r} at {at}{p.removeprefix('at ')}" for p in found]
     return out, compiled, references
 
 

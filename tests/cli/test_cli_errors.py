@@ -89,7 +89,7 @@ CASES = [
     # a carriage return alone ends a line for the csv module and old Mac programs; polars would
     # drop it from the end of a cell (one in quotes, or inside a cell's text, is kept)
     Case("lines-ending-in-a-carriage-return", "id,MO,SC,UA,PD,AD\r1,1,1,1,1,1\r2,1,1,1,1,1\r",
-         ["carriage return alone", "Windows or Unix line ends"]),
+         ["the header line has a carriage return", "Windows or Unix line ends"]),
     Case("cell-ending-in-a-carriage-return", 'id;note;MO;SC;UA;PD;AD\n1;"x\r;y";1;1;1;1;1\n2;x\r;1;1;1;1;1\n',
          ["data row 2, column 'note': the cell ends with a carriage return", "put the cell in quotes"]),
     Case("not-utf8", "id,MO,SC,UA,PD,AD\nÅse,1,1,1,1,1\n".encode("latin-1"),

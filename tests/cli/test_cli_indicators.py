@@ -35,7 +35,7 @@ def test_check_a_file_beside_its_registry(promsvc, tmp_path):
     ran = promsvc("indicators", "check", tmp_path / "ind.indicators.yaml")
     assert ran.status == 2
     lines = ran.out.splitlines()
-    assert len(lines) == 2 and all(line.startswith(f"{tmp_path / 'ind.indicators.yaml'}: at $.indicators[") for line in lines)
+    assert len(lines) == 2 and all(line.startswith(f"{tmp_path / 'ind.indicators.yaml'}: indicator ") for line in lines)
     assert "unknown variable 'pree'; did you mean 'pre'?" in lines[0]
     assert "with direction lower, green must be ≤ yellow" in lines[1]
 
@@ -113,6 +113,11 @@ def test_compute_from_a_csv_in_every_format(promsvc, cohort, tmp_path):
     national = next(r for r in body["results"] if r["level"] == "national")
     assert national["value"] == pytest.approx(national["numerator"] / national["denominator"])
     assert set(national["counts"]) == {"withdrawn", "deceased"}
+    for chosen in (["--indicator", "response-m3", "eq5d-improved-m12"],
+                   ["--indicator", "response-m3", "--indicator", "eq5d-improved-m12"]):  # the option once per id adds up
+        ran = promsvc("indicators", "compute", "demo", "--data", cohort, "--as-of", AS_OF, "--format", "json",
+                      "--period", "2024", *chosen)
+        assert {r["indicator"] for r in json.loads(ran.out)["results"]} == {"response-m3", "eq5d-improved-m12"}, chosen
 
     portal = tmp_path / "portal.csv"
     ran = promsvc("indicators", "compute", "demo", "--data", cohort, "--as-of", AS_OF, "--format", "portal", "-o", portal)

@@ -21,7 +21,7 @@ def test_names_separator_and_byte_order_mark(tmp_path):
     (b"\xef\xbb\xbf \r\n1\r\n", "is empty"),
     (b"a,b,a\n1,2,3\n", "columns 1 and 3 have the same name 'a'"),
     ("Åse,b\n".encode("latin-1"), "the header is not UTF-8 text"),
-    (b"a,b\r1,2\r", "lines end with a carriage return alone"),
+    (b"a,b\r1,2\r", "lines end with a carriage return alone, as old Mac"),
 ])
 def test_what_cannot_be_a_header(tmp_path, content, words):
     path = tmp_path / "in.csv"

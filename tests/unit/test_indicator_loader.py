@@ -74,6 +74,9 @@ def test_the_test_file_is_good(tmp_path):
     ({"period": {"by": "answer_year", "time_point": "m6"}},  # was accepted, and computing it then failed
      "at $.indicators[0].period.time_point: protocol 'hip' has no time point 'm6'; its time points: baseline, m3, m12"),
     ({"standardise": {"by": ["sex"]}, "measure": "count", "denominator": None}, "at $.indicators[0].standardise: only proportions and means"),
+    ({"standardise": {"by": ["age"]}},
+     "at $.indicators[0].standardise.by[0]: 'age' is not a category, boolean or integer attribute (with min and max) of "
+     "protocol 'hip'; standardise by attributes with few values: sex, age_group, asa_class, previous_surgery"),
     ({"protocol": "knee"}, "at $.indicators[0].protocol: registry 'ind' has no protocol 'knee'"),
     ({"min_denominator": 3}, "at $.indicators[0].min_denominator: Expected `int` >= 5"),
     ({"colour": "red"}, "unknown field"),
@@ -87,6 +90,14 @@ def test_a_bad_definition_is_refused_with_path_and_fix(tmp_path, fields, expecte
 def test_every_problem_is_reported_at_once(tmp_path):
     problems = check(tmp_path, numerator="nope > 1", population="1", interval="order")
     assert len(problems) == 3
+
+
+def test_a_problem_names_the_indicator_by_id_and_once(tmp_path):
+    # A variable declared with a bad score was also "unknown" in every formula naming it.
+    problems = check(tmp_path, variables={"pre": {"time_point": "baseline", "instrument": "eq5d-5l", "score": "INDEX"},
+                                          "post": {"time_point": "m12", "instrument": "eq5d-5l", "score": "index"},
+                                          "asa": {"attribute": "asa_class"}})
+    assert [p.split(": ", 1)[1].split(": ")[0] for p in problems] == ["indicator 'eq5d-mid' at $.indicators[0].variables.pre.score"]
 
 
 @pytest.mark.parametrize("utility", [{"field": "status"}, {"attribute": "asa_class"}])
@@ -104,14 +115,14 @@ def test_a_response_rate_at_an_unknown_time_point_is_refused(tmp_path):
     def change(doc):
         doc["indicators"][4]["time_point"] = "m6"
     assert check(tmp_path, change) == [
-        f"{tmp_path / 'ind.indicators.yaml'}: at $.indicators[4].time_point: protocol 'hip' has no time point 'm6'; "
+        f"{tmp_path / 'ind.indicators.yaml'}: indicator 'response-m3' at $.indicators[4].time_point: protocol 'hip' has no time point 'm6'; "
         "its time points: baseline, m3, m12"]
 
 
 def test_duplicate_ids_unknown_registry_and_reference_problems(tmp_path):
     def twice(doc):
         doc["indicators"][1]["id"] = "eq5d-mid"
-    assert any("indicator id 'eq5d-mid' is used twice" in p for p in check(tmp_path, twice))
+    assert any("indicator 'eq5d-mid' at $.indicators[" in p and ".id: its id is used twice" in p for p in check(tmp_path, twice))
 
     def other(doc):
         doc["registry"] = "nope"
