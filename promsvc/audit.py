@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from promsvc.models import AuditEntry, utcnow
 
-OUTCOMES = ("ok", "denied", "not_found", "invalid", "conflict", "gone")
+OUTCOMES = ("ok", "denied", "not_found", "invalid", "conflict", "gone", "busy")
 
 
 def record(

@@ -226,7 +226,7 @@ class AuditEntry(SQLModel, table=True):
     action: str  # e.g. episode.read, episode.enrol, responses.export, response.submit
     registry_id: str | None = None
     episode_id: str | None = Field(default=None, index=True)
-    outcome: str  # ok, denied, not_found, invalid
+    outcome: str  # audit.OUTCOMES
 
 
 # ---- delivery (promsvc.delivery): the outbox, links and letter batches

@@ -7,11 +7,17 @@
 Roles: analyst, registry (its own registry) and admin. Results are aggregates only, as the
 internal file of `promsvc indicators compute` has them (a suppressed cell keeps its numerator and
 denominator, never a value); no row about a single patient is ever returned.
+
+A service process computes one request's results at a time: at 5 M episode × time-point rows one
+takes half a minute or more, 2 GB and every core (docs/indicators.md, "Speed"), and two at once
+would each take as long again beside the patients' requests. A request that finds one running
+waits up to BUSY_WAIT seconds for it, then gets 503 with Retry-After (audited as `busy`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Annotated
 
 import msgspec
@@ -22,7 +28,7 @@ from litestar.params import FromPath, QueryParameter
 from promsvc import audit
 from promsvc.deps import CallerDep, DbSession, RegistriesDep
 from promsvc.episodes.services import registry_for
-from promsvc.errors import BadRequest, NotFound
+from promsvc.errors import BadRequest, NotFound, Unavailable, problem_spec
 from promsvc.indicators import engine as ind_engine
 from promsvc.indicators import services
 from promsvc.indicators.loader import IndicatorSet
@@ -31,6 +37,9 @@ from promsvc.indicators.schema import IndicatorFile, Level
 from promsvc.models import Role
 
 READ_ROLES = (Role.analyst, Role.registry)
+_COMPUTING = threading.Lock()  # one computation of results at a time in this process
+BUSY_WAIT = 10.0  # seconds a request waits for the one running: a small registry's takes far less
+RETRY_AFTER = 60  # seconds: about what a large registry's takes
 
 
 def _indicators(session, caller, state: State, registry_id: str, action: str) -> IndicatorSet:
@@ -59,7 +68,9 @@ class IndicatorController(Controller):
 
     @get("/results", sync_to_thread=True, summary="A registry's indicator results",
          description="Computed from the database at the data date (default today, UTC), at every published level "
-                     "and period, then filtered. Aggregates only. Roles analyst, registry (own), admin. Audited.")
+                     "and period, then filtered. Aggregates only. Roles analyst, registry (own), admin. Audited.",
+         responses={503: problem_spec("Another request's results are being computed in this service process; "
+                                      "come back after Retry-After seconds")})
     def results(
         self, registry: FromPath[str], db_session: DbSession, caller: CallerDep, registries: RegistriesDep, state: State,
         period: Annotated[str | None, QueryParameter(description="A year (2025) or pooled years (2024-2025).",
@@ -80,11 +91,18 @@ class IndicatorController(Controller):
         now = dt.datetime.now(dt.UTC)
         options = ind_engine.Options(as_of=as_of or now.date(), computed_at=now, period=period,
                                      indicators=tuple(indicator or ()))
+        if not _COMPUTING.acquire(timeout=BUSY_WAIT):
+            audit.refuse(db_session, caller, action, reg.id, None, "busy", Unavailable(
+                "this service process is computing indicator results for another request",
+                fix=f"try again in about {RETRY_AFTER} s; for a large registry, `promsvc indicators compute` "
+                    "computes outside the service", headers={"Retry-After": str(RETRY_AFTER)}))
         try:
             computed = services.from_database(state.engine, reg, iset, options)
         except ind_engine.EngineError as e:
             audit.refuse(db_session, caller, action, reg.id, None, "invalid", BadRequest(
                 str(e), where="query", fix="see GET …/indicators for the ids; periods are 2025 or 2024-2025"))
+        finally:
+            _COMPUTING.release()
         audit.record(db_session, caller.key_id, caller.role, action, reg.id, None, "ok")
         db_session.commit()
         return msgspec.structs.replace(computed, results=[

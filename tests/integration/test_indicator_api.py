@@ -74,3 +74,22 @@ def test_bad_queries_say_what_and_where(client, keys, params, status, where):
 def test_today_is_the_default_data_date(client, keys):
     body = client.get(f"{DEMO}/results", params={"indicator": "episodes"}, headers=bearer(keys.analyst)).json()
     assert body["data_until"] == dt.datetime.now(dt.UTC).date().isoformat()
+
+
+def test_one_computation_at_a_time_and_then_come_back(client, keys, session, monkeypatch):
+    """At 5 M rows a computation takes half a minute and 2 GB: while one runs in the process,
+    another request waits (here not at all) and is then told when to come back."""
+    from promsvc.indicators import controllers
+
+    monkeypatch.setattr(controllers, "BUSY_WAIT", 0.0)
+    with controllers._COMPUTING:  # another request's computation
+        busy = client.get(f"{DEMO}/results", params={"indicator": "episodes"}, headers=bearer(keys.analyst))
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "60"
+    assert "another request" in busy.json()["detail"] and "promsvc indicators compute" in busy.json()["fix"]
+    after = client.get(f"{DEMO}/results", params={"indicator": "episodes"}, headers=bearer(keys.analyst))
+    assert after.status_code == 200, after.text  # the lock is free again, after a refusal and after a computation
+    assert client.get(f"{DEMO}/results", params={"indicator": "nope"}, headers=bearer(keys.analyst)).status_code == 400
+    assert client.get(f"{DEMO}/results", params={"indicator": "episodes"}, headers=bearer(keys.analyst)).status_code == 200
+    audited = [e.outcome for e in session.exec(select(AuditEntry).where(AuditEntry.action == "indicators.results")
+                                                .order_by(AuditEntry.id))]
+    assert audited == ["busy", "ok", "invalid", "ok"]
