@@ -36,14 +36,7 @@ def queries(dialect: str) -> list[dbread.Query]:
     registries = registry_loader.load_all(settings)
     registry = registries["demo"]
     wanted = engine.needs(engine.selected(loader.load_all(settings, registries)["demo"]))
-    out = []
-    for needs in wanted.values():
-        plan = F.plan(registry, needs)
-        sql, params = dbread._Sql(dialect), {"registry": registry.id, "protocol": plan.protocol.id}
-        out.append(dbread._time_point_query(sql, plan, params))
-        out += [dbread._score_query(sql, plan, params, i, s, refs) for (i, s), refs in dbread._score_groups(plan).items()]
-        out.append(dbread._episode_query(sql, plan, params))
-    return out
+    return [q for needs in wanted.values() for q in dbread.queries(dialect, registry, F.plan(registry, needs))]
 
 
 def aggregated(query: dbread.Query) -> str:

@@ -58,17 +58,8 @@ class Query:
 
 def read(engine: Engine, registry: Registry, needs: F.Needs) -> pl.DataFrame:
     plan = F.plan(registry, needs)
-    sql = _Sql(engine.dialect.name)
-    params = {"registry": registry.id, "protocol": plan.protocol.id}
-    # the time points' first: it is the longest
-    work: list[Query] = []
-    if plan.time_points:
-        work.append(_time_point_query(sql, plan, params))
-    for (instrument, scoring_id), refs in _score_groups(plan).items():
-        work.append(_score_query(sql, plan, params, instrument, scoring_id, refs))
-    work.append(_episode_query(sql, plan, params))
-
-    if sql.sqlite:
+    work = queries(engine.dialect.name, registry, plan)
+    if engine.dialect.name == "sqlite":
         *long, episodes = _sqlite_read(engine, work)
     else:
         # On PostgreSQL the queries run side by side, each on a connection of its own: the
@@ -78,6 +69,19 @@ def read(engine: Engine, registry: Registry, needs: F.Needs) -> pl.DataFrame:
         with ThreadPoolExecutor(min(len(work), READERS)) as pool:
             *long, episodes = pool.map(functools.partial(_run, engine), work)
     return F.assemble(plan, episodes, long)
+
+
+def queries(dialect: str, registry: Registry, plan: F.Plan) -> list[Query]:
+    """The queries that read `plan`: the time points' (the longest, first), each instrument's
+    scores, the episodes' (last)."""
+    sql = _Sql(dialect)
+    params = {"registry": registry.id, "protocol": plan.protocol.id}
+    work: list[Query] = []
+    if plan.time_points:
+        work.append(_time_point_query(sql, plan, params))
+    for (instrument, scoring_id), refs in _score_groups(plan).items():
+        work.append(_score_query(sql, plan, params, instrument, scoring_id, refs))
+    return [*work, _episode_query(sql, plan, params)]
 
 
 READERS = min(4, os.cpu_count() or 1)  # queries at a time at most: more would hold more rows at once
