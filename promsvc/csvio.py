@@ -245,7 +245,8 @@ def _check_carriage_returns(data: bytes, start: int, end: int, sep: str, header:
     """Refuse a cell that ends in a carriage return (\\r) outside quotes: polars reads the \\r
     as part of a line end and drops it, so the cell would silently lose it, and by RFC 4180 and
     Python's csv module it ends the line there. (Python's csv module writes such cells unquoted
-    when its lines end in \\n alone.) A \\r in quotes, or inside a cell's text, is kept."""
+    when its lines end in \\n alone.) A \\r in quotes, or inside a cell's text, is kept; one
+    that ends a row's last cell is, for every CSV reader, part of a Windows line end."""
     pattern, quotes, counted = b"\r" + sep.encode(), 0, start
     at = data.find(pattern, start, end)
     while at >= 0:
